@@ -89,16 +89,7 @@ def data_generate_cmd(
     """Generate the default community's day (load, PV via pvlib, EV, bids), calibrated to Table 1."""
     from lec_opt.datagen import GeneratorConfig, generate_community, write_community
 
-    sc = load_scenario(scenario)
-    n = sc.community.n_peers or 100
-    config = GeneratorConfig(
-        seed=seed,
-        n_peers=n,
-        prosumers=tuple(sc.community.prosumer_peers(n)),
-        pv_kwp=tuple(sc.community.kwp(p) for p in range(1, n + 1)),
-        buy=sc.tariffs.buy,
-        sell=sc.tariffs.sell,
-    )
+    config = GeneratorConfig.from_scenario(load_scenario(scenario), seed)
     with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
         day = generate_community(config)
     write_community(day, out)

@@ -24,6 +24,7 @@ from lec_opt.datagen.ev import generate_ev
 from lec_opt.datagen.household import HouseholdLoads, generate_households
 from lec_opt.datagen.pv import PVModel, Site, broken_clouds, draw_roofs
 from lec_opt.errors import LecOptError
+from lec_opt.scenario import Scenario
 from lec_opt.paper import (
     DAILY_LOAD_KWH,
     PEAK_LOAD_KW,
@@ -61,6 +62,20 @@ class GeneratorConfig:
     peak_load_kw: tuple[float, float] | None = PEAK_LOAD_KW
     surplus_first_interval: tuple[int, int] | None = PV_SURPLUS_FIRST_INTERVAL_5MIN
     surplus_last_interval: tuple[int, int] | None = PV_SURPLUS_LAST_INTERVAL_5MIN
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, seed: int, n_peers: int = 100) -> GeneratorConfig:
+        """The community of a scenario (peers, prosumers, PV sizes, tariffs) with a seed."""
+        n = scenario.community.n_peers or n_peers
+        kwp = scenario.community.pv_kwp
+        return cls(
+            seed=seed,
+            n_peers=n,
+            prosumers=tuple(scenario.community.prosumer_peers(n)),
+            pv_kwp=kwp if isinstance(kwp, float) else tuple(scenario.community.kwp(p) for p in range(1, n + 1)),
+            buy=scenario.tariffs.buy,
+            sell=scenario.tariffs.sell,
+        )
 
     def kwp_per_peer(self) -> np.ndarray:
         kwp = np.zeros(self.n_peers)

@@ -107,7 +107,7 @@ def generate_households(rng: np.random.Generator, n: int) -> HouseholdLoads:
         )  # kW·min per event
         rate = (1.0 - CONTINUOUS_SHARE) * wanted / mean_energy  # events per minute
         events = np.zeros(MINUTES)
-        n_events = rng.poisson(rate.sum())
+        n_events = max(rng.poisson(rate.sum()), 3)  # even the smallest household boils a kettle
         starts = rng.choice(MINUTES, size=n_events, p=rate / rate.sum())
         kinds = rng.choice(len(APPLIANCES), size=n_events, p=weights)
         for start, kind in zip(starts, kinds, strict=True):

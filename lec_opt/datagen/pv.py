@@ -110,7 +110,7 @@ class PVModel:
         self.azimuth = solpos["azimuth"].to_numpy()
         self.ghi_clear = clear["ghi"].to_numpy()
         self.dni_extra = pvlib.irradiance.get_extra_radiation(times).to_numpy()
-        self.doy = times.dayofyear.to_numpy()
+        self.doy = times.day_of_year.to_numpy()
         hours = np.arange(MINUTES) / 60.0
         self.temp_air = 15.0 + 6.5 * np.sin((hours - 9.0) / 24.0 * 2 * np.pi)
         self.wind = 2.0
