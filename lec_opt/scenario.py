@@ -145,7 +145,7 @@ class Solver(_Section):
     """HiGHS options and model switches."""
 
     level_time_limit_s: float = Field(20.0, gt=0.0, description="time limit of lexicographic levels 1-3")
-    level4_time_limit_s: float = Field(1.0, gt=0.0, description="time limit of level 4 (fewest transactions)")
+    level4_time_limit_s: float = Field(0.25, gt=0.0, description="time limit of level 4 (fewest transactions)")
     mip_gap: float = Field(1e-4, ge=0.0, le=1.0)
     level4_mip_gap: float = Field(0.01, ge=0.0, le=1.0)
     lexicographic_tolerance: float = Field(1e-6, ge=0.0, lt=1.0, description="relative slack kept between levels")

@@ -108,7 +108,7 @@ def make_data(tmp_path: Path) -> Callable[..., DataFolder]:
 
 # --- scenarios -------------------------------------------------------------------------
 
-DROP = object()  # value in an override that removes the key
+DROP = "<drop>"  # value in an override that removes the key (tests spell it out: "<drop>")
 
 
 def small_scenario_dict(data_dir: str = "data") -> dict[str, Any]:
@@ -139,7 +139,7 @@ def small_scenario_dict(data_dir: str = "data") -> dict[str, Any]:
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        if value is DROP:
+        if isinstance(value, str) and value == DROP:
             out.pop(key, None)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
@@ -222,13 +222,16 @@ def write_rows(path: Path, rows: list[list[str]]) -> None:
 
 @pytest.fixture
 def edit_csv() -> Callable[[Path, Callable[[list[list[str]]], Any]], list[list[str]]]:
-    """``edit_csv(path, change)``: ``change(rows)`` edits the rows in place (``rows[0]`` = header = row 1)."""
+    """``edit_csv(path, change)``: ``change(rows)`` edits the rows in place or returns new rows.
+
+    ``rows[0]`` is the header, i.e. spreadsheet row 1; ``rows[i]`` is row ``i + 1``.
+    """
 
     def edit(path: Path, change: Callable[[list[list[str]]], Any]) -> list[list[str]]:
         rows = read_rows(path)
         result = change(rows)
-        if result is not None:
-            rows = result
+        if isinstance(result, list) and all(isinstance(row, list) for row in result):
+            rows = result  # the change returned new rows
         write_rows(path, rows)
         return rows
 
