@@ -37,7 +37,8 @@ def read_ieee_profile(path: Path) -> np.ndarray:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputError(path, f"not a readable CSV file ({err})") from None
-    if [c.strip() for c in frame.columns] != ["time", "mult"]:
+    frame.columns = [c.strip() for c in frame.columns]
+    if list(frame.columns) != ["time", "mult"]:
         raise InputError(path, f"header must be 'time,mult', found {','.join(frame.columns)!r}", row=1)
     if len(frame) != fmt.MINUTES_PER_DAY:
         raise InputError(path, f"{len(frame)} rows; a one-minute day needs {fmt.MINUTES_PER_DAY}", field="time")

@@ -79,14 +79,18 @@ def parse_time(text: str) -> int | None:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    """All cells as text; the header as written (pandas would rename a repeated column)."""
     if not path.is_file():
         raise InputError(path, "file not found")
     try:
+        with path.open(encoding="utf-8") as handle:
+            header = [c.strip() for c in handle.readline().rstrip("\r\n").split(",")]
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputError(path, f"not a readable CSV file ({err})") from None
     if frame.empty:
         raise InputError(path, "has a header but no data rows")
+    frame.columns = header
     return frame
 
 
@@ -115,21 +119,32 @@ def _time_axis(frame: pd.DataFrame, path: Path) -> int:
     if len(minutes) == 1:
         raise InputError(path, "one row cannot cover a day; expected a row per step", field="time")
     step = minutes[1] - minutes[0]
-    if step <= 0 or MINUTES_PER_DAY % step:
+    if step == 0:
+        raise InputError(path, f"duplicate time {frame['time'].iloc[1]}", row=3, field="time")
+    if step < 0 or MINUTES_PER_DAY % step:
         raise InputError(path, f"step of {step} min does not divide a day", row=3, field="time")
     for r in range(1, len(minutes)):
         delta = minutes[r] - minutes[r - 1]
+        if delta == step:
+            continue
         if delta == 0:
             raise InputError(path, f"duplicate time {frame['time'].iloc[r]}", row=r + 2, field="time")
-        if delta != step:
-            what = "gap" if delta > step else "time out of order"
+        wanted = minutes[r - 1] + step
+        if delta < 0 or wanted in minutes[r + 1 :]:
             raise InputError(
-                path, f"{what}: {frame['time'].iloc[r - 1]} is followed by {frame['time'].iloc[r]} "
-                f"(step is {step} min)", row=r + 2, field="time",
+                path, f"time out of order: {format_minute(wanted)} should follow {frame['time'].iloc[r - 1]}, "
+                f"found {frame['time'].iloc[r]}", row=r + 2, field="time",
             )
+        raise InputError(
+            path, f"gap: {frame['time'].iloc[r - 1]} is followed by {frame['time'].iloc[r]} (step is {step} min)",
+            row=r + 2, field="time",
+        )
     expected = MINUTES_PER_DAY // step
     if len(minutes) != expected:
-        raise InputError(path, f"{len(minutes)} rows of {step} min; a day needs {expected}", field="time")
+        raise InputError(
+            path, f"{len(minutes)} rows of {step} min end at {frame['time'].iloc[-1]}; a day needs {expected}",
+            row=len(minutes) + 1, field="time",
+        )
     return step
 
 
@@ -140,6 +155,9 @@ def read_series(path: Path, prefix: str, n_columns: int | None = None) -> Series
     if header[0] != "time":
         raise InputError(path, f"first column must be 'time', found {header[0]!r}", row=1, field=header[0])
     columns = header[1:]
+    for n, name in enumerate(columns):
+        if name in columns[:n]:
+            raise InputError(path, f"column {name!r} appears twice in the header", row=1, field=name)
     expected = [f"{prefix}{k}" for k in range(1, len(columns) + 1)]
     if not columns:
         raise InputError(path, f"no data columns after 'time' (expected {prefix}1, {prefix}2, ...)", row=1)
@@ -175,7 +193,7 @@ def read_bids(path: Path, n_peers: int) -> tuple[np.ndarray, np.ndarray]:
     return ask, bid
 
 
-def read_profiles(folder: str | Path, n_peers: int | None = None) -> Profiles:
+def read_profiles(folder: str | Path, n_peers: int | None = None, bids_file: str = BIDS_FILE) -> Profiles:
     """Read and check a whole data folder; ``n_peers`` (from the scenario) must match when given."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -190,7 +208,7 @@ def read_profiles(folder: str | Path, n_peers: int | None = None) -> Profiles:
     n = load.values.shape[1]
     pv = read_series(folder / PV_FILE, "peer_", n)
     ev = read_series(folder / EV_FILE, "ev_")
-    ask, bid = read_bids(folder / BIDS_FILE, n)
+    ask, bid = read_bids(folder / bids_file, n)
     return Profiles(folder, load, pv, ev, ask, bid)
 
 

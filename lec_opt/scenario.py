@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, ValidationError, field_validator, model_validator
 
 from lec_opt.errors import InputError
 
@@ -23,17 +23,19 @@ MINUTES_PER_DAY = 1440
 
 Price = Annotated[float, Field(ge=0.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Int = Annotated[int, Strict()]  # no true -> 1, no 5.0 -> 5
+Peer = Annotated[int, Strict()]  # range-checked against the community by check_peers
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Community(_Section):
     """Who is in the community: peers on a ring, some of them prosumers with rooftop PV."""
 
-    n_peers: int | None = Field(None, ge=1, description="number of peers; omitted = as many as the data has")
-    prosumers: Literal["odd", "even", "all", "none"] | list[int] = Field(
+    n_peers: Int | None = Field(None, ge=1, description="number of peers; omitted = as many as the data has")
+    prosumers: Literal["odd", "even", "all", "none"] | list[Peer] = Field(
         "odd", description="which peers have PV: 'odd' (paper: prosumer 1 = peer 1), 'even', 'all', 'none' or a list"
     )
     pv_kwp: Annotated[float, Field(ge=0.0)] | dict[int, Annotated[float, Field(ge=0.0)]] = Field(
@@ -44,11 +46,8 @@ class Community(_Section):
     @field_validator("prosumers")
     @classmethod
     def _peer_numbers(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            if any(p < 1 for p in value):
-                raise ValueError("peer numbers start at 1")
-            if len(set(value)) != len(value):
-                raise ValueError("a peer is listed twice")
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError("a peer is listed twice")
         return value
 
     def prosumer_peers(self, n_peers: int) -> list[int]:
@@ -115,7 +114,7 @@ class CES(_Section):
 class Willingness(_Section):
     """Who trades P2P (paper: willingness factors Wp, Wc)."""
 
-    opt_out: list[int] = Field(default_factory=list, description="peers that never trade P2P (W fixed to 0)")
+    opt_out: list[Peer] = Field(default_factory=list, description="peers that never trade P2P (W fixed to 0)")
     min_trade_kwh: float = Field(0.0, ge=0.0, description="smallest P2P trade, kWh; 0 = no minimum")
 
 
@@ -149,11 +148,11 @@ class Solver(_Section):
     mip_gap: float = Field(1e-4, ge=0.0, le=1.0)
     level4_mip_gap: float = Field(0.01, ge=0.0, le=1.0)
     lexicographic_tolerance: float = Field(1e-6, ge=0.0, lt=1.0, description="relative slack kept between levels")
-    utility_breakpoints: int = Field(16, ge=2, le=1000, description="tangent points of the U01/U02 hypographs")
+    utility_breakpoints: Int = Field(16, ge=2, le=1000, description="tangent points of the U01/U02 hypographs")
     ces_objective: Literal["dispatch", "welfare"] = "dispatch"
     candidate_pairs: Literal["dense", "nearest"] = "dense"
-    nearest_k: int = Field(10, ge=1, description="buyers per seller kept with candidate_pairs = 'nearest'")
-    threads: int = Field(1, ge=1)
+    nearest_k: Int = Field(10, ge=1, description="buyers per seller kept with candidate_pairs = 'nearest'")
+    threads: Int = Field(1, ge=1)
 
 
 class Data(_Section):
@@ -166,8 +165,8 @@ class Scenario(_Section):
     name: str
     description: str = ""
     base: str | None = Field(None, description="scenario file this one overrides (relative path)")
-    seed: int = Field(42, ge=0, description="random seed of every stochastic step")
-    interval_minutes: int = Field(5, ge=1, le=MINUTES_PER_DAY, description="trading interval; must divide a day")
+    seed: Int = Field(42, ge=0, description="random seed of every stochastic step")
+    interval_minutes: Int = Field(5, ge=1, le=MINUTES_PER_DAY, description="trading interval; must divide a day")
     community: Community = Community()
     tariffs: Tariffs = Tariffs()
     ces: CES
@@ -177,10 +176,19 @@ class Scenario(_Section):
     solver: Solver = Solver()
     data: Data
     _source: str = PrivateAttr("scenario")
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
         """The file this scenario was read from (for error messages)."""
+        return self._source
+
+    def origin(self, field: str) -> str:
+        """The file that set ``field`` (a base file, or this one)."""
+        parts = field.split(".")
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in self._origins:
+                return self._origins[".".join(parts[:n])]
         return self._source
 
     @field_validator("interval_minutes")
@@ -189,21 +197,6 @@ class Scenario(_Section):
         if MINUTES_PER_DAY % value:
             raise ValueError(f"{value} min does not divide a day of {MINUTES_PER_DAY} min")
         return value
-
-    @model_validator(mode="after")
-    def _peers_known(self) -> Scenario:
-        n = self.community.n_peers
-        if n is None:
-            return self
-        for where, peers in (
-            ("community.prosumers", self.community.prosumer_peers(n)),
-            ("willingness.opt_out", self.willingness.opt_out),
-            ("community.pv_kwp", list(self.community.pv_kwp) if isinstance(self.community.pv_kwp, dict) else []),
-        ):
-            bad = [p for p in peers if not 1 <= p <= n]
-            if bad:
-                raise ValueError(f"{where} names peers {bad} outside 1..{n}")
-        return self
 
     # --- derived paths, resolved against the file each was written in (see load_scenario) ---
     @property
@@ -227,6 +220,20 @@ class Scenario(_Section):
         return self.model_copy(update={"data": Data(dir=str(Path(data_dir).resolve())), "community": community})
 
 
+def check_peers(scenario: Scenario, n_peers: int) -> None:
+    """Every peer a scenario names (prosumers, PV table, opt-outs) must exist among 1..n_peers."""
+    community = scenario.community
+    named = {
+        "community.prosumers": community.prosumers if isinstance(community.prosumers, list) else [],
+        "community.pv_kwp": list(community.pv_kwp) if isinstance(community.pv_kwp, dict) else [],
+        "willingness.opt_out": scenario.willingness.opt_out,
+    }
+    for field, peers in named.items():
+        bad = [p for p in peers if not 1 <= p <= n_peers]
+        if bad:
+            raise InputError(scenario.origin(field), f"names peers {bad} outside 1..{n_peers}", field=field)
+
+
 _RELATIVE_PATHS = (("data", "dir"), ("tariffs", "file"))
 
 
@@ -235,6 +242,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(path, "scenario file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a scenario file") from None
+    except UnicodeDecodeError as err:
+        raise InputError(path, f"not UTF-8 text (byte {err.start}); TOML files are UTF-8") from None
+    except OSError as err:
+        raise InputError(path, f"cannot be read ({err.strerror})") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -256,20 +269,30 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _raw_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _leaves(raw: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for key, value in raw.items():
+        out += _leaves(value, (*prefix, key)) if isinstance(value, dict) and value else [(*prefix, key)]
+    return out
+
+
+def _raw_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[tuple[str, ...], Path]]:
+    """The merged scenario dictionary and, for every key, the file that set it."""
+    shown = path
     path = path.resolve()
     if path in seen:
-        raise InputError(path, "scenario 'base' chain loops back to this file", field="base")
+        raise InputError(shown, "scenario 'base' chain loops back to this file", field="base")
     raw = _read_toml(path)
+    origins = {leaf: shown for leaf in _leaves(raw)}
     base = raw.get("base")
     if base is None:
-        return raw
+        return raw, origins
     if not isinstance(base, str):
-        raise InputError(path, "must be a path to another scenario file", field="base")
-    base_raw = _raw_with_bases(path.parent / base, (*seen, path))
+        raise InputError(shown, "must be a path to another scenario file", field="base")
+    base_raw, base_origins = _raw_with_bases(shown.parent / base, (*seen, path))
     base_raw.pop("name", None)
     base_raw.pop("description", None)
-    return _merge(base_raw, raw)
+    return _merge(base_raw, raw), {**base_origins, **origins}
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
@@ -298,8 +321,20 @@ def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
     return list(model.model_fields)
 
 
-def parse_scenario(raw: dict[str, Any], source: str | Path) -> Scenario:
-    """Validate a scenario dictionary; errors name ``source`` and the dotted field."""
+def _origin(origins: dict[tuple[str, ...], Path], field: str, default: str | Path) -> str:
+    """The file that set ``field`` (or the nearest enclosing key that a file set)."""
+    parts = tuple(field.split("."))
+    for n in range(len(parts), 0, -1):
+        if parts[:n] in origins:
+            return str(origins[parts[:n]])
+    return str(default)
+
+
+def parse_scenario(
+    raw: dict[str, Any], source: str | Path, origins: dict[tuple[str, ...], Path] | None = None
+) -> Scenario:
+    """Validate a scenario dictionary; errors name the file that set the field, and the field."""
+    origins = origins or {}
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
@@ -308,12 +343,16 @@ def parse_scenario(raw: dict[str, Any], source: str | Path) -> Scenario:
         extra = f" (and {len(details) - 1} more problem(s): " + "; ".join(
             f"{f}: {m}" for f, m in details[1:]
         ) + ")" if len(details) > 1 else ""
-        raise InputError(source, message + extra, field=field) from None
+        raise InputError(_origin(origins, field, source), message + extra, field=field) from None
     scenario._source = str(source)
+    scenario._origins = {".".join(k): str(v) for k, v in origins.items()}
+    if scenario.community.n_peers is not None:
+        check_peers(scenario, scenario.community.n_peers)
     return scenario
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Read, merge with its bases, and validate one scenario file (default: ``paper_5min.toml``)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    return parse_scenario(_raw_with_bases(path), path)
+    raw, origins = _raw_with_bases(path)
+    return parse_scenario(raw, path, origins)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lec_opt.errors import InputError
 from lec_opt.profiles import Profiles, format_minute, read_profiles, read_tariffs
-from lec_opt.scenario import Scenario
+from lec_opt.scenario import Scenario, check_peers
 
 
 @dataclass(frozen=True)
@@ -140,24 +139,11 @@ class DayInputs:
         return np.clip(self.net_kwh, 0.0, None).sum(axis=1) / self.hours
 
 
-def _check_peers(scenario: Scenario, n: int) -> None:
-    community = scenario.community
-    named = {
-        "community.prosumers": community.prosumer_peers(n) if isinstance(community.prosumers, list) else [],
-        "community.pv_kwp": list(community.pv_kwp) if isinstance(community.pv_kwp, dict) else [],
-        "willingness.opt_out": scenario.willingness.opt_out,
-    }
-    for field, peers in named.items():
-        bad = [p for p in peers if not 1 <= p <= n]
-        if bad:
-            raise InputError(scenario.source, f"names peers {bad} but the data has peers 1..{n}", field=field)
-
-
 def build_day(scenario: Scenario, profiles: Profiles | None = None) -> DayInputs:
     """Read (or take) the scenario's profiles and cut them into its trading intervals."""
-    profiles = profiles or read_profiles(scenario.data_dir, scenario.community.n_peers)
+    profiles = profiles or read_profiles(scenario.data_dir, scenario.community.n_peers, scenario.bids.file)
     n = profiles.n_peers
-    _check_peers(scenario, n)
+    check_peers(scenario, n)
     interval = scenario.interval_minutes
     hours = interval / 60.0
     prosumer = np.zeros(n, dtype=bool)

@@ -208,10 +208,6 @@ def test_usage_error_is_not_a_traceback():
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    reason="BUG: --scenario pointing at a folder crashes with IsADirectoryError and a traceback (exit 1)",
-    strict=True,
-)
 def test_scenario_that_is_a_folder(tmp_path):
     result = lec_opt("data", "info", "--scenario", tmp_path)
     assert_user_error(result, str(tmp_path))

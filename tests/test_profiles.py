@@ -195,11 +195,6 @@ def test_misnamed_column(small_data, edit_csv, name, column, wrong):
     _assert_located(err, path, row=1, field=wrong)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a repeated column name is reported under pandas' mangled name 'peer_2.1', "
-    "which does not appear in the file",
-    strict=True,
-)
 def test_repeated_column_name_is_reported_as_written(small_data, edit_csv):
     edit_csv(small_data.load_file, lambda rows: rows[0].__setitem__(3, "peer_2"))  # peer_1,peer_2,peer_2,peer_4
     err = _raises(read_profiles, small_data.dir)
@@ -435,10 +430,6 @@ def test_bids_nan_price(small_data, edit_csv):
     _assert_located(err, small_data.bids_file, row=2, field="bid")
 
 
-@pytest.mark.xfail(
-    reason="BUG: [bids] file is ignored; read_profiles always reads bids_asks.csv",
-    strict=True,
-)
 def test_bids_file_named_by_the_scenario_is_used(small_data, write_scenario):
     write_bids(small_data.dir / "my_bids.csv", np.array([0.11, 0.12, 0.13, 0.14]), np.array([0.19, 0.18, 0.17, 0.16]))
     scenario = load_scenario(write_scenario({"bids": {"file": "my_bids.csv"}}))

@@ -284,11 +284,6 @@ def test_peers_outside_1_to_n_peers(write_scenario, override, where, bad):
     assert bad in str(err) and "1..4" in str(err)
 
 
-@pytest.mark.xfail(
-    reason="BUG: the peer-range check is a model-level validator, so InputError.field is '(top level)' "
-    "instead of the offending key (the key only appears inside the message text)",
-    strict=True,
-)
 def test_peers_outside_range_set_the_field_attribute(write_scenario):
     err = _error(write_scenario({"community": {"prosumers": [1, 5]}}))
     assert err.field == "community.prosumers"
@@ -297,7 +292,7 @@ def test_peers_outside_range_set_the_field_attribute(write_scenario):
 def test_prosumer_number_zero(write_scenario):
     err = _error(write_scenario({"community": {"prosumers": [0, 1]}}))
     assert err.field == "community.prosumers"
-    assert "start at 1" in str(err)
+    assert "outside 1..4" in str(err)
 
 
 def test_prosumer_listed_twice(write_scenario):
@@ -390,11 +385,6 @@ def test_parse_scenario_names_the_given_source():
 # --- bugs found -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: a value that is invalid in a *base* file is reported against the child file, which does "
-    "not contain it; the base file is not named",
-    strict=True,
-)
 def test_error_in_a_base_file_names_the_base_file(write_scenario):
     write_scenario({"ces": {"k": 1.5}}, name="bad_base.toml")
     child = write_scenario({"base": "bad_base.toml", "name": "child"}, name="child.toml", full=False)
@@ -404,20 +394,12 @@ def test_error_in_a_base_file_names_the_base_file(write_scenario):
     assert "bad_base.toml" in str(err.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a folder given as scenario raises IsADirectoryError (traceback), not InputError",
-    strict=True,
-)
 def test_scenario_path_that_is_a_folder(tmp_path):
     with pytest.raises(InputError) as err:
         load_scenario(tmp_path)
     assert err.value.file == str(tmp_path)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a scenario file that is not UTF-8 raises UnicodeDecodeError (traceback), not InputError",
-    strict=True,
-)
 def test_scenario_file_that_is_not_utf8(tmp_path):
     path = tmp_path / "latin1.toml"
     path.write_bytes('name = "Zürich"\n'.encode("latin-1"))
@@ -426,21 +408,12 @@ def test_scenario_file_that_is_not_utf8(tmp_path):
     assert err.value.file == str(path)
 
 
-@pytest.mark.xfail(
-    reason="BUG: infinite numbers are accepted in the scenario (tariffs.buy = inf loads), whereas data "
-    "files reject every non-finite number",
-    strict=True,
-)
 @pytest.mark.parametrize(("section", "key"), [("tariffs", "buy"), ("ces", "capacity_kwh")])
 def test_infinite_numbers_are_rejected(write_scenario, section, key):
     err = _error(write_scenario({section: {key: float("inf")}}))
     assert err.field == f"{section}.{key}"
 
 
-@pytest.mark.xfail(
-    reason="BUG: interval_minutes = true is accepted as a 1-minute interval (pydantic lax bool->int)",
-    strict=True,
-)
 def test_boolean_interval_is_rejected(write_scenario):
     err = _error(write_scenario({"interval_minutes": True}))
     assert err.field == "interval_minutes"
