@@ -8,6 +8,8 @@ settlement -> reports.
 """
 
 from lec_opt.errors import InputError, LecOptError
+from lec_opt.interval import solve_interval, solve_snapshot
+from lec_opt.result import IntervalResult, LevelRecord, Trade
 from lec_opt.profiles import Profiles, read_profiles
 from lec_opt.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from lec_opt.snapshot import DayInputs, IntervalSnapshot, build_day
@@ -18,11 +20,16 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "DayInputs",
     "InputError",
+    "IntervalResult",
     "IntervalSnapshot",
+    "LevelRecord",
     "LecOptError",
     "Profiles",
     "Scenario",
     "build_day",
     "load_scenario",
     "read_profiles",
+    "solve_interval",
+    "solve_snapshot",
+    "Trade",
 ]

@@ -112,6 +112,70 @@ def data_import_cmd(
     console.print(f"[green]wrote[/green] {written}")
 
 
+@app.command("solve-interval")
+def solve_interval_cmd(
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    at_time: Annotated[str | None, typer.Option("--time", help="HH:MM: the interval containing this time")] = None,
+    interval: Annotated[int | None, typer.Option("--interval", help="interval index (0-based)")] = None,
+    priority: Annotated[str, typer.Option("--priority", help="A, B, C or all")] = "all",
+    method: Annotated[str, typer.Option("--method", help="milp or greedy")] = "milp",
+    soc: Annotated[float | None, typer.Option("--soc", help="CES state of charge at the start (default: scenario)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Solve one trading interval for one or all priorities and show the trades and levels."""
+    from lec_opt.interval import solve_interval
+
+    if (at_time is None) == (interval is None):
+        raise LecOptError("give exactly one of --time HH:MM and --interval N")
+    if priority not in ("A", "B", "C", "all"):
+        raise LecOptError(f"--priority must be A, B, C or all, not {priority!r}")
+    if method not in ("milp", "greedy"):
+        raise LecOptError(f"--method must be milp or greedy, not {method!r}")
+    result = solve_interval(_scenario(scenario, data), at_time if at_time is not None else interval, priority, method, soc)
+    results = result if isinstance(result, dict) else {priority: result}
+    if as_json:
+        print(json.dumps([r.to_json() for r in results.values()], indent=2))
+        return
+    for r in results.values():
+        _print_interval(r)
+
+
+def _print_interval(r) -> None:
+    snap = r.snapshot
+    title = (
+        f"interval {snap.index} ({snap.start}), priority {r.priority}, {r.method}"
+        + (" [FALLBACK]" if r.fallback else "")
+        + f": {len(snap.sellers)} sellers {snap.total_surplus_kwh:.3f} kWh, "
+        f"{len(snap.buyers)} buyers {snap.total_deficit_kwh:.3f} kWh, alpha {snap.alpha_kwh:+.3f} kWh"
+    )
+    trades = Table(title=title, show_lines=False)
+    for col in ("seller", "buyer", "kWh", "$/kWh", "ring hops"):
+        trades.add_column(col, justify="right")
+    from lec_opt.model import ring_distance
+
+    for t in sorted(r.trades, key=lambda t: (t.seller, t.buyer))[:40]:
+        trades.add_row(str(t.seller), str(t.buyer), f"{t.kwh:.4f}", f"{t.price:.4f}",
+                       str(int(ring_distance(t.seller, t.buyer, snap.n_peers))))
+    if len(r.trades) > 40:
+        trades.caption = f"... {len(r.trades) - 40} more trades (use --json for all)"
+    console.print(trades)
+    levels = Table(title="lexicographic levels")
+    for col in ("level", "objective", "status", "value", "gap", "seconds"):
+        levels.add_column(col, justify="right")
+    for lv in r.levels:
+        levels.add_row(str(lv.level), lv.name, lv.status, "" if lv.objective is None else f"{lv.objective:.6g}",
+                       "" if lv.gap is None else f"{lv.gap:.2%}", f"{lv.seconds:.3f}")
+    console.print(levels)
+    console.print(
+        f"P2P {r.p2p_kwh:.4f} kWh in {r.transactions} transactions; CES charge {r.ces_charge_total_kwh:.4f} "
+        f"(grid {r.grid_to_ces_kwh:.4f}), discharge {r.ces_discharge_total_kwh:.4f} (EV {r.ces_to_ev_kwh:.4f}) kWh; "
+        f"grid import {r.grid_import_kwh:.4f}, export {r.grid_export_kwh:.4f} kWh; SoC {r.soc_start:.4f} -> {r.soc_end:.4f}"
+        + (f"\n[yellow]{r.fallback_reason}[/yellow]" if r.fallback else "")
+        + "\n"
+    )
+
+
 def main() -> None:
     try:
         app()

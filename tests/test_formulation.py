@@ -1,0 +1,71 @@
+"""models/FORMULATION.md names every Pyomo component of the interval model, and nothing else."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyomo.environ as pyo
+import pytest
+
+from lec_opt import build_day, load_scenario
+from lec_opt.ces import ces_params
+from lec_opt.model import build_interval_model
+from lec_opt.solve import solve_milp
+
+FORMULATION = Path(__file__).resolve().parent.parent / "models" / "FORMULATION.md"
+KINDS = (pyo.Set, pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective)
+
+
+def _documented() -> dict[str, str]:
+    """component name -> kind, from the tables of section 4."""
+    section = FORMULATION.read_text(encoding="utf-8").split("## 4.")[1].split("## 5.")[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \|", section, flags=re.M)
+    return dict(rows)
+
+
+def _model():
+    scenario = load_scenario()
+    day = build_day(scenario)
+    snap = day.snapshot(72)
+    return build_interval_model(snap, scenario, ces_params(scenario, snap, scenario.ces.soc_initial))[0], scenario, snap
+
+
+def _kind(component) -> str:
+    for kind, name in ((pyo.Set, "set"), (pyo.Var, "variable"), (pyo.Expression, "expression"),
+                       (pyo.Constraint, "constraint"), (pyo.Objective, "objective")):
+        if isinstance(component, kind):
+            return name
+    raise AssertionError(component)
+
+
+def test_every_model_component_is_documented_with_its_kind():
+    m, _, _ = _model()
+    documented = _documented()
+    in_model = {c.local_name: _kind(c) for c in m.component_objects(KINDS, descend_into=True)}
+    # Pyomo's implicit helper sets (e.g. P_domain) are not model components of ours
+    in_model = {n: k for n, k in in_model.items() if not n.endswith(("_domain", "_index"))}
+    missing = sorted(set(in_model) - set(documented))
+    assert not missing, f"components not in FORMULATION.md: {missing}"
+    for name, kind in in_model.items():
+        assert documented[name] == kind, name
+
+
+def test_every_documented_component_exists():
+    m, scenario, snap = _model()
+    documented = set(_documented())
+    level_constraints = {n for n in documented if n.startswith("level_")}
+    model_names = {c.local_name for c in m.component_objects(KINDS)}
+    assert documented - level_constraints <= model_names, sorted(documented - level_constraints - model_names)
+    # the solve loop adds only the documented level constraints
+    added: set[str] = set()
+    original = pyo.ConcreteModel.add_component
+
+    def spy(self, name, val):
+        added.add(name)
+        return original(self, name, val)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pyo.ConcreteModel, "add_component", spy)
+        solve_milp(snap, scenario, scenario.ces.soc_initial)
+    assert {n for n in added if n.startswith("level_")} == level_constraints
