@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +28,8 @@ class LevelRecord:
     objective: float | None
     bound: float | None = None
     gap: float | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of the level: Pyomo update + HiGHS
+    highs_seconds: float | None = None  # HiGHS's own run time
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class IntervalResult:
     fallback: bool = False
     fallback_reason: str | None = None
     utility_error_bound: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    build_seconds: float = 0.0  # building the Pyomo model (MILP only; shared by the priorities of an interval)
 
     @property
     def p2p_kwh(self) -> float:
@@ -129,11 +130,12 @@ class IntervalResult:
             "statuses": [lv.status for lv in self.levels],
             "level_gaps": [lv.gap for lv in self.levels],
             "level_seconds": [lv.seconds for lv in self.levels],
+            "level_highs_seconds": [lv.highs_seconds for lv in self.levels],
             "solve_seconds": self.solve_seconds,
             "fallback": self.fallback,
             "fallback_reason": self.fallback_reason,
             "utility_error_bound": self.utility_error_bound,
-            "notes": list(self.notes),
+            "build_seconds": self.build_seconds,
             "trades": [{"seller": t.seller, "buyer": t.buyer, "kwh": t.kwh, "price": t.price} for t in self.trades],
             "n_peers": snap.n_peers,
             "sellers": [

@@ -1,0 +1,46 @@
+"""Machine facts, repeated timing and atomic result files shared by the benchmark cases."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from lec_opt.atomic import write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "highspy": version("highspy"),
+        "pyomo": version("pyomo"),
+        "numpy": version("numpy"),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def timed(fn, repeat: int) -> tuple[dict, object]:
+    """Run ``fn`` ``repeat`` times; wall-time statistics and the last result."""
+    times, out = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return stats(times), out
+
+
+def save(case: str, payload: dict) -> Path:
+    path = RESULTS / f"{case}.json"
+    write_json(path, {"case": case, "machine": machine(), **payload})
+    return path
