@@ -14,7 +14,7 @@ cost optimality, never the answer.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -242,11 +242,11 @@ def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, 
 
 
 def _fallback(snap, scenario, ces, priority, failed: LevelFailed, levels: list[LevelRecord], started) -> IntervalResult:
-    flows = match(snap, priority, scenario.willingness.min_trade_kwh)
-    greedy = assemble(snap, scenario, ces, priority, "greedy", flows, started=started)
-    return assemble(
-        snap, scenario, ces, priority, "greedy", flows, started=started,
-        levels_before=(*levels, failed.record, *greedy.levels),
+    greedy = assemble(snap, scenario, ces, priority, "greedy", match(snap, priority, scenario.willingness.min_trade_kwh),
+                      started=started)
+    return replace(
+        greedy,
+        levels=(*levels, failed.record, *greedy.levels),
         fallback=True,
         fallback_reason=f"HiGHS level {failed.record.level} ({failed.record.name}) ended {failed.record.status} "
         f"after {failed.record.seconds:.2f} s; greedy allocation used",
