@@ -141,6 +141,71 @@ def solve_interval_cmd(
         _print_interval(r)
 
 
+@app.command("solve-day")
+def solve_day_cmd(
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    method: Annotated[str, typer.Option("--method", help="milp or greedy")] = "milp",
+    priority: Annotated[str, typer.Option("--priority", help="best (the aggregator's choice per interval), A, B or C")] = "best",
+    out: Annotated[Path | None, typer.Option("--out", help="output folder (default results/<scenario>-<method>-<priority>/)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="processes for the MILP matchings (default: 2 or the cores)")] = None,
+) -> None:
+    """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from lec_opt.day import MODES, run_day
+    from lec_opt.outputs import write_day
+
+    if method not in ("milp", "greedy"):
+        raise LecOptError(f"--method must be milp or greedy, not {method!r}")
+    if priority not in MODES:
+        raise LecOptError(f"--priority must be one of {', '.join(MODES)}, not {priority!r}")
+    sc = _scenario(scenario, data)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("intervals"),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{sc.name}: {method} matchings", total=None)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total,
+                       description=f"{sc.name}: {method} {'matchings' if phase == 'matching' else 'CES dispatch'}")
+
+        run = run_day(sc, method, priority, workers, progress)
+    folder = write_day(run, out)
+    _print_day_summary(folder)
+
+
+def _print_day_summary(folder: Path) -> None:
+    summary = json.loads((folder / "summary.json").read_text())
+    table = Table(title=f"{summary['scenario']}, {summary['method']}, priority {summary['priority']}: the day")
+    table.add_column("")
+    table.add_column("lec-opt", justify="right")
+    table.add_column("paper", justify="right")
+    paper = summary["paper"]
+    rows = [
+        ("prosumer revenue P2P / grid-only", f"{summary['prosumer_revenue_ratio']:.3f}", f"{paper['prosumer_revenue_ratio']:.2f}"),
+        ("consumer bill P2P / grid-only", f"{summary['consumer_bill_ratio']:.3f}", f"{paper['consumer_bill_ratio']:.2f}"),
+        ("CES SoC min-max", f"{summary['ces_soc_min']:.2f}-{summary['ces_soc_max']:.2f}",
+         f"{paper['ces_soc_band'][0]:.2f}-{paper['ces_soc_band'][1]:.2f}"),
+        ("P2P energy, kWh", f"{summary['p2p_energy_kwh']:.1f}", ""),
+        ("grid import / export, kWh", f"{summary['grid_import_kwh']:.1f} / {summary['grid_export_kwh']:.1f}", ""),
+        ("CES charge / discharge, kWh", f"{summary['ces_charge_kwh']:.1f} / {summary['ces_discharge_kwh']:.1f}", ""),
+        ("grid into CES, kWh", f"{summary['grid_to_ces_kwh']:.1f}", "0"),
+        ("EV from CES / grid, kWh", f"{summary['ev_from_ces_kwh']:.1f} / {summary['ev_from_grid_kwh']:.1f}", ""),
+        ("priority counts A/B/C", "/".join(str(summary["priority_counts"][p]) for p in "ABC"), ""),
+        ("transactions", str(summary["transactions"]), ""),
+        ("fallbacks to greedy", str(summary["fallbacks"]), ""),
+        ("aggregator score, $", f"{summary['score']:.2f}", ""),
+    ]
+    for p, t in summary["single_priority_totals"].items():
+        rows.append((f"score with {p} all day, $", f"{t['score']:.2f}", ""))
+    rows.append(("solve time, s", f"{summary['solve_seconds']:.1f}", ""))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"[green]wrote[/green] {folder}/ (intervals.csv, trades.csv, settlement.csv, summary.json, scenario.toml)")
+
+
 def _print_interval(r) -> None:
     snap = r.snapshot
     title = (

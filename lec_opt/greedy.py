@@ -93,10 +93,15 @@ def _share(total: float, weights: np.ndarray) -> np.ndarray:
 
 def assemble(
     snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, priority: str, method: str,
-    flows: list[tuple[int, int, float]], levels_before: tuple[LevelRecord, ...] = (), started: float | None = None,
-    **extra,
+    flows: list[tuple[int, int, float]], *, match_levels: tuple[LevelRecord, ...] | None = None,
+    started: float | None = None, **extra,
 ) -> IntervalResult:
-    """Greedy-style result: given P2P flows, dispatch the CES exactly and share it among peers."""
+    """A result from P2P flows: dispatch the CES exactly and share it among the peers.
+
+    ``flows`` are (seller index, buyer index, kWh). ``match_levels`` are the records of the
+    matching's levels 1, 3 and 4 when a solver made them; without them the levels are the greedy's
+    own objective values. Level 2 is always the exact CES dispatch.
+    """
     started = time.perf_counter() if started is None else started
     i = np.array([f[0] for f in flows], dtype=int)
     j = np.array([f[1] for f in flows], dtype=int)
@@ -113,12 +118,14 @@ def assemble(
         Trade(int(snap.sellers[a]), int(snap.buyers[b]), float(q), float(p))
         for a, b, q, p in zip(i, j, kwh, prices, strict=True)
     )
-    levels = levels_before or (
-        LevelRecord(1, "p2p", "greedy", float(kwh.sum())),
-        LevelRecord(2, "ces", "greedy", ces_out.objective),
-        LevelRecord(3, f"priority_{priority.lower()}", "greedy", priority_objective(snap, priority, i, j, kwh)),
-        LevelRecord(4, "transactions", "greedy", float(len(flows))),
-    )
+    ces_level = LevelRecord(2, "ces", "exact dispatch", ces_out.objective)
+    if match_levels is None:
+        match_levels = (
+            LevelRecord(1, "p2p", method, float(kwh.sum())),
+            LevelRecord(3, f"priority_{priority.lower()}", method, priority_objective(snap, priority, i, j, kwh)),
+            LevelRecord(4, "transactions", method, float(len(flows))),
+        )
+    levels = extra.pop("levels", None) or (match_levels[0], ces_level, *match_levels[1:])
     return IntervalResult(
         snapshot=snap,
         priority=priority,
@@ -137,6 +144,13 @@ def assemble(
         solve_seconds=time.perf_counter() - started,
         **extra,
     )
+
+
+def flows_of(result: IntervalResult) -> list[tuple[int, int, float]]:
+    """A result's trades as (seller index, buyer index, kWh) in its snapshot."""
+    seller_pos = {p: n for n, p in enumerate(result.snapshot.sellers.tolist())}
+    buyer_pos = {p: n for n, p in enumerate(result.snapshot.buyers.tolist())}
+    return [(seller_pos[t.seller], buyer_pos[t.buyer], t.kwh) for t in result.trades]
 
 
 def solve_greedy(snap: IntervalSnapshot, scenario: Scenario, soc: float, priority: str) -> IntervalResult:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from lec_opt.ces import ces_params
@@ -40,16 +39,10 @@ def solve_snapshot(
     willing_pairs = snap.willing_seller.any() and snap.willing_buyer.any()
     if not willing_pairs:
         ces = ces_params(scenario, snap, soc)
-        out = {}
-        for p in priorities:
-            started = time.perf_counter()
-            exact = assemble(snap, scenario, ces, p, "milp", [], started=started)
-            levels = tuple(
-                LevelRecord(lv.level, lv.name, "trivial: no willing seller-buyer pair, exact CES dispatch", lv.objective)
-                for lv in exact.levels
-            )
-            out[p] = assemble(snap, scenario, ces, p, "milp", [], levels_before=levels, started=started)
-        return out
+        trivial = "trivial: no willing seller-buyer pair"
+        empty = (LevelRecord(1, "p2p", trivial, 0.0), LevelRecord(3, "priority", trivial, 0.0),
+                 LevelRecord(4, "transactions", trivial, 0.0))
+        return {p: assemble(snap, scenario, ces, p, "milp", [], match_levels=empty) for p in priorities}
     return solve_milp(snap, scenario, soc, priorities)
 
 

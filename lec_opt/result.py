@@ -161,6 +161,8 @@ def trade_prices(
     to [sell + eps, buy - eps] keeps BP > TP > SP (paper §4.3).
     """
     mid = 0.5 * (snap.buy_price + snap.sell_price)
+    if len(seller_idx) == 0:
+        return np.zeros(0)
     if priority != "C":
         return np.full(len(seller_idx), mid)
     if scenario.bids.mu == "pair":

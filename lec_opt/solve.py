@@ -254,9 +254,16 @@ def _fallback(snap, scenario, ces, priority, failed: LevelFailed, levels: list[L
 
 
 def solve_milp(
-    snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities: tuple[str, ...] = PRIORITIES
+    snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities: tuple[str, ...] = PRIORITIES,
+    ces_level: bool = True,
 ) -> dict[str, IntervalResult]:
-    """Every requested priority of one interval, lexicographically, on one Pyomo model."""
+    """Every requested priority of one interval, lexicographically, on one Pyomo model.
+
+    ``ces_level=False`` skips level 2: the matching (levels 1, 3, 4) does not depend on the CES,
+    whose dispatch depends on the matching only through the P2P volume (MODEL.md §3). The day
+    runner uses this to solve matchings without the SoC and dispatch the CES exactly afterwards;
+    the CES flows of such a result are not optimised and must be replaced.
+    """
     ces = ces_params(scenario, snap, soc)
     opts = scenario.solver
     results: dict[str, IntervalResult] = {}
@@ -276,7 +283,7 @@ def solve_milp(
         run = _Run([], [])
         try:
             if not shared:
-                for level, name in ((1, "p2p"), (2, "ces")):
+                for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
                     record = _solve_with_min_trade(m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap)
                     shared.append(record)
                     shared_fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)

@@ -1,0 +1,228 @@
+"""Whole days: SoC carried over, the aggregator's choice, settlement, outputs, faults."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lec_opt import load_scenario
+from lec_opt.day import run_day, walk
+from lec_opt.greedy import solve_greedy
+from lec_opt.outputs import summary, write_day
+from lec_opt.paper import CONSUMER_BILL_RATIO, PROSUMER_REVENUE_RATIO
+from lec_opt.profiles import write_bids, write_series
+
+
+def _tiny_day(tmp_path, load_kw, pv_kw_per_kwp, ev_kw=None):
+    """A data folder with one row per interval (rows = intervals of the day)."""
+    load_kw = np.asarray(load_kw, dtype=float)
+    n = load_kw.shape[1]
+    write_series(tmp_path / "load_kw.csv", "peer_", load_kw)
+    write_series(tmp_path / "pv_kw_per_kwp.csv", "peer_", np.asarray(pv_kw_per_kwp, dtype=float))
+    ev = np.zeros((load_kw.shape[0], 1)) if ev_kw is None else np.asarray(ev_kw, dtype=float)
+    write_series(tmp_path / "ev_kw.csv", "ev_", ev)
+    write_bids(tmp_path / "bids_asks.csv", np.full(n, 0.12), np.full(n, 0.17))
+    return tmp_path
+
+
+def _scenario(data_dir, minutes, prosumers, **ces):
+    base = load_scenario().with_data_dir(data_dir)
+    ces_fields = dict(capacity_kwh=10.0, soc_initial=0.5, soc_min=0.2, soc_max=0.9, charge_power_kw=100.0,
+                      discharge_power_kw=100.0, charge_efficiency=1.0, discharge_efficiency=1.0, k=1.0, S=0.001,
+                      degradation=0.0)
+    ces_fields.update(ces)
+    return base.model_copy(
+        update={
+            "interval_minutes": minutes,
+            "community": base.community.model_copy(update={"prosumers": prosumers, "pv_kwp": 1.0}),
+            "ces": base.ces.model_copy(update=ces_fields),
+        }
+    )
+
+
+def test_two_interval_day_carries_soc_and_recharges_from_the_grid_at_30_percent(tmp_path):
+    """Two 12-hour intervals, peer 1 a 1 kWp prosumer, peer 2 a consumer, 10 kWh CES, η = 1.
+
+    Interval 0 (night): both peers load 0.1 kW for 12 h -> deficits 1.2 + 1.2 kWh, no sun. The CES
+    discharges all 2.4 kWh (discharging always beats importing at 0.20 $/kWh): SoC 0.5 -> 0.26.
+    Interval 1 (day): PV 0.5 kW/kWp -> peer 1 surplus (0.5 - 0.1) * 12 = 4.8 kWh, peer 2 deficit
+    1.2 kWh. P2P 1.2 kWh; the 3.6 kWh left charge the CES. SoC 0.26 <= 0.30, so the grid may
+    recharge too, and k (C - S E) - π_buy = 0.64 - 0.001 E - 0.20 > 0 up to the room left:
+    the grid adds (0.9 - 0.26) * 10 - 3.6 = 2.8 kWh and the CES ends full at 0.90.
+    """
+    data = _tiny_day(tmp_path, [[0.1, 0.1], [0.1, 0.1]], [[0.0, 0.0], [0.5, 0.5]])
+    run = run_day(_scenario(data, 720, [1]), method="greedy", mode="A")
+    first, second = (s.result for s in run.steps)
+    assert first.ces_discharge_total_kwh == pytest.approx(2.4)
+    assert first.soc_end == pytest.approx(0.26)
+    assert second.soc_start == pytest.approx(0.26)
+    assert second.p2p_kwh == pytest.approx(1.2)
+    assert second.ces_charge_kwh.sum() == pytest.approx(3.6)
+    assert second.grid_to_ces_kwh == pytest.approx(2.8)
+    assert second.soc_end == pytest.approx(0.9)
+
+
+def test_no_grid_recharge_above_30_percent(tmp_path):
+    """The same day with the night load 0.09 kW: SoC 0.5 -> 0.5 - 2.16/10 = 0.284 ... and with 0.08 kW
+    it stays at 0.308 > 0.30, so in interval 1 only the prosumer's 3.6 kWh go into the CES."""
+    data = _tiny_day(tmp_path, [[0.08, 0.08], [0.1, 0.1]], [[0.0, 0.0], [0.5, 0.5]])
+    run = run_day(_scenario(data, 720, [1]), method="greedy", mode="A")
+    first, second = (s.result for s in run.steps)
+    assert first.soc_end == pytest.approx(0.5 - 1.92 / 10)
+    assert second.grid_to_ces_kwh == 0.0
+    assert second.ces_charge_kwh.sum() == pytest.approx(3.6)
+    assert second.soc_end == pytest.approx(0.308 + 0.36)
+
+
+def test_three_interval_day_with_ev_from_the_ces(tmp_path):
+    """Three 8-hour intervals; an EV charger draws 0.5 kW in the first (4 kWh), the CES serves it.
+
+    Interval 0: loads 0.1 kW x 8 h = 0.8 kWh each (2 peers) + EV 4 kWh -> CES gives 5.6 kWh:
+    SoC 0.5 -> 0.44 (capacity 100 kWh). Interval 1: PV 1.0 kW/kWp on a 2 kWp prosumer -> surplus
+    (2 - 0.1) * 8 = 15.2 kWh, deficit 0.8: P2P 0.8, CES takes 14.4 -> 0.584. Interval 2: no sun,
+    1.6 kWh from the CES -> 0.568.
+    """
+    data = _tiny_day(tmp_path, [[0.1, 0.1]] * 3, [[0, 0], [1.0, 1.0], [0, 0]], [[0.5], [0], [0]])
+    sc = _scenario(data, 480, [1], capacity_kwh=100.0)
+    sc = sc.model_copy(update={"community": sc.community.model_copy(update={"pv_kwp": 2.0})})
+    run = run_day(sc, method="greedy", mode="best")
+    socs = [s.result.soc_end for s in run.steps]
+    assert socs == pytest.approx([0.444, 0.588, 0.572])
+    assert run.steps[0].result.ces_to_ev_kwh == pytest.approx(4.0)
+    assert run.steps[0].result.grid_to_ev_kwh == 0.0
+    assert [s.result.soc_start for s in run.steps[1:]] == pytest.approx(socs[:2])
+
+
+@pytest.fixture(scope="module")
+def greedy_day():
+    return run_day(load_scenario(), method="greedy", mode="best")
+
+
+def test_default_day_meets_the_paper(greedy_day):
+    out = summary(greedy_day)
+    assert out["prosumer_revenue_ratio"] == pytest.approx(PROSUMER_REVENUE_RATIO, rel=0.05)
+    assert out["consumer_bill_ratio"] == pytest.approx(CONSUMER_BILL_RATIO, rel=0.05)
+    assert 0.30 <= out["ces_soc_min"] and out["ces_soc_max"] <= 0.85
+    assert out["grid_to_ces_kwh"] == 0.0
+    assert out["ev_from_ces_kwh"] == pytest.approx(out["ev_kwh"])
+
+
+def test_every_interval_balances_energy_and_money(greedy_day):
+    for step in greedy_day.steps:
+        for p, r in step.results.items():
+            assert r.balance_residual_kwh() <= 1e-9
+            m = step.settlements[p]
+            snap = r.snapshot
+            lhs = m.bill.sum() + m.ev_bill - m.revenue.sum() - m.ces_cash
+            rhs = snap.buy_price * (r.import_kwh.sum() + r.grid_to_ces_kwh + r.grid_to_ev_kwh) - snap.sell_price * r.export_kwh.sum()
+            assert lhs == pytest.approx(rhs, abs=1e-9)
+
+
+def test_the_aggregator_picks_the_best_score_with_ties_to_a_then_b(greedy_day):
+    for step in greedy_day.steps:
+        best = max(step.scores.values())
+        assert step.scores[step.chosen] == best
+        first_best = next(p for p in "ABC" if step.scores[p] >= best - 1e-12)
+        assert step.chosen == first_best
+
+
+def test_best_per_interval_beats_each_priority_all_day(greedy_day):
+    best = sum(s.scores[s.chosen] for s in greedy_day.steps)
+    for p, steps in greedy_day.single.items():
+        assert best >= sum(s.scores[p] for s in steps) - 1e-9, p
+
+
+def test_the_day_equals_solving_the_intervals_one_by_one(greedy_day):
+    """Phase 1 / phase 2 split = the intervals solved in order with the SoC carried (greedy)."""
+    scenario = load_scenario()
+    soc = scenario.ces.soc_initial
+    for step in greedy_day.steps:
+        direct = solve_greedy(step.result.snapshot, scenario, soc, step.chosen)
+        assert direct.soc_end == pytest.approx(step.result.soc_end, abs=1e-12)
+        assert direct.trades == step.result.trades
+        soc = direct.soc_end
+
+
+def test_outputs_parse_back_and_are_deterministic(tmp_path, greedy_day):
+    a = write_day(greedy_day, tmp_path / "a")
+    b = write_day(run_day(load_scenario(), method="greedy", mode="best"), tmp_path / "b")
+    for name in ("intervals.csv", "trades.csv", "settlement.csv", "scenario.toml"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    for key in ("solve_seconds", "matching_seconds"):
+        sa.pop(key), sb.pop(key)
+    assert sa == sb
+    intervals = pd.read_csv(a / "intervals.csv")
+    assert len(intervals) == 288 and set(intervals.chosen) <= set("ABC")
+    trades = pd.read_csv(a / "trades.csv")
+    chosen = trades[trades.chosen]
+    assert chosen.kwh.sum() == pytest.approx(sa["p2p_energy_kwh"])
+    settlement = pd.read_csv(a / "settlement.csv")
+    assert settlement.revenue_usd.sum() == pytest.approx(sa["prosumer_revenue_p2p"])
+    assert settlement.bill_grid_only_usd.sum() == pytest.approx(sa["consumer_bill_grid_only"])
+    for key in ("p2p_energy_kwh", "grid_import_kwh", "grid_export_kwh", "ces_charge_kwh", "ces_discharge_kwh", "ev_kwh",
+                "ces_soc_min", "ces_soc_max", "prosumer_revenue_p2p", "prosumer_revenue_grid_only", "consumer_bill_p2p",
+                "consumer_bill_grid_only", "priority_counts", "transactions", "fallbacks", "single_priority_totals"):
+        assert key in sa, key
+    assert sum(sa["priority_counts"].values()) == 288
+    rerun = load_scenario(a / "scenario.toml")
+    assert rerun.ces == load_scenario().ces
+
+
+def test_interrupted_write_leaves_no_half_file(tmp_path, greedy_day, monkeypatch):
+    out = write_day(greedy_day, tmp_path / "run")
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+
+    def crash(self, handle, *args, **kwargs):
+        handle.write("interval,time\n0,00:")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_day(greedy_day, out)
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before  # every file whole, no temporary left
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["no_sun", "zero_demand", "all_opted_out", "single_peer", "ces_too_small_for_evs"],
+)
+def test_faulty_days_run_to_the_end_with_correct_accounting(tmp_path, case):
+    rows = 48  # 30-minute data
+    hours = np.arange(rows) / 2
+    load = np.full((rows, 4), 0.3) + 0.2 * (hours[:, None] > 17)
+    pv = np.clip(np.sin((hours - 5) / 14 * np.pi), 0, None)[:, None].repeat(4, axis=1)
+    ev = np.where(hours < 6, 3.0, 0.0)[:, None]
+    prosumers = [1, 3]
+    ces = {}
+    opt_out: list[int] = []
+    if case == "no_sun":
+        pv[:] = 0
+    elif case == "zero_demand":
+        load[:] = 0
+        ev[:] = 0
+    elif case == "all_opted_out":
+        opt_out = [1, 2, 3, 4]
+    elif case == "single_peer":
+        load, pv, prosumers = load[:, :1], pv[:, :1], [1]
+    elif case == "ces_too_small_for_evs":
+        ces = {"capacity_kwh": 1.0, "charge_power_kw": 0.5, "discharge_power_kw": 0.5}
+    data = _tiny_day(tmp_path, load, pv, ev)
+    sc = _scenario(data, 30, prosumers, **ces)
+    sc = sc.model_copy(update={"willingness": sc.willingness.model_copy(update={"opt_out": opt_out})})
+    run = run_day(sc, method="greedy", mode="best")
+    out = summary(run)
+    assert len(run.steps) == 48
+    energy_in = sum(s.result.snapshot.total_deficit_kwh + s.result.snapshot.ev_kwh for s in run.steps)
+    served = out["p2p_energy_kwh"] + out["ces_discharge_kwh"] + out["grid_import_kwh"] - out["grid_to_ces_kwh"]
+    assert served == pytest.approx(energy_in)
+    if case == "all_opted_out":
+        assert out["p2p_energy_kwh"] == 0
+    if case == "ces_too_small_for_evs":
+        assert out["ev_from_grid_kwh"] > 0
+        assert out["ev_from_ces_kwh"] + out["ev_from_grid_kwh"] == pytest.approx(out["ev_kwh"])
+    if case == "zero_demand":
+        assert out["consumer_bill_p2p"] == 0 and out["p2p_energy_kwh"] == 0

@@ -1,0 +1,333 @@
+"""The lexicographic interval MILP (``lec_opt.solve`` via ``solve_snapshot(method="milp")``).
+
+Hand-solved instances for A, B and C; the greedy cross-check (MODEL.md §4) on random small
+instances and on a sample of the shipped default day; failure handling (fallback to the greedy);
+trivial intervals that need no MILP.
+
+Tolerances: every level after the first is solved with the earlier ones kept within a relative
+``lexicographic_tolerance`` (1e-6) of their optimum, and HiGHS works to a primal feasibility
+tolerance of 1e-7; the flows of a MILP result are exact only to those.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from pyomo.contrib.appsi.base import Results, TerminationCondition
+
+import lec_opt.interval
+import lec_opt.solve
+from lec_opt import build_day, load_scenario
+from lec_opt.ces import ces_params, dispatch
+from lec_opt.greedy import priority_objective, solve_greedy
+from lec_opt.interval import solve_snapshot
+from lec_opt.model import PRIORITIES
+from lec_opt.result import LevelRecord
+from lec_opt.scenario import Scenario
+from lec_opt.solve import LevelFailed
+from test_greedy import (
+    GREEDY_B_SUBOPTIMAL,
+    GREEDY_C_SHORT,
+    HAND,
+    HAND_A,
+    check_result,
+    flows_of,
+    instances,
+    level,
+    make_snapshot,
+    priority_level,
+    trade_set,
+    with_options,
+)
+
+MILP_EXAMPLES = settings(
+    max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return load_scenario()
+
+
+def _slack(scenario: Scenario, value: float) -> float:
+    """How far a kept level may move: lexicographic_tolerance * max(1, |optimum|) (solve._fix_level)."""
+    return scenario.solver.lexicographic_tolerance * max(1.0, abs(value))
+
+
+def _better_or_equal(priority: str, a: float, b: float, eps: float) -> bool:
+    """a is at least as good as b for the priority's level-3 sense (max for A and C, min for B)."""
+    return a <= b + eps if priority == "B" else a >= b - eps
+
+
+def check_against_greedy(milp, greedy, scenario: Scenario, soc: float) -> dict[str, bool]:
+    """MODEL.md §4's cross-check for every priority; returns {priority: greedy reached levels 1 and 3}."""
+    reached = {}
+    for priority, mr in milp.items():
+        gr = greedy[priority]
+        snap = mr.snapshot
+        assert mr.method == "milp" and not mr.fallback, mr.fallback_reason
+        statuses = [lv.status for lv in mr.levels]
+        assert statuses[:3] == ["optimal"] * 3, statuses
+        # level 1: the greedy allocation is feasible, so the MILP moves at least as much
+        l1 = level(mr, "p2p").objective
+        assert l1 >= gr.p2p_kwh - 1e-9
+        assert mr.p2p_kwh >= l1 - _slack(scenario, l1) - 1e-7  # the later levels kept it
+        # level 2: the PWL optimum for this volume lies within the error bound above the exact one
+        # (the volume may move within the level-1 slack; each kWh is worth less than 1 $ here)
+        ces = ces_params(scenario, snap, soc)
+        exact = dispatch(ces, snap.total_surplus_kwh - l1, snap.total_deficit_kwh - l1, snap.ev_kwh).objective
+        l2 = level(mr, "ces").objective
+        assert exact - 1e-7 <= l2 <= exact + mr.utility_error_bound + _slack(scenario, l1) + 1e-7, (exact, l2)
+        assert mr.utility_error_bound == pytest.approx(ces.pwl_error_bound(scenario.solver.utility_breakpoints))
+        # level 3 of the final flows is the kept optimum
+        l3 = priority_level(mr).objective
+        i, j, kwh = flows_of(mr)
+        final3 = priority_objective(snap, priority, i, j, kwh)
+        assert _better_or_equal(priority, final3, l3, _slack(scenario, l3) + 1e-7)
+        reach1 = gr.p2p_kwh >= l1 - _slack(scenario, l1)
+        reached[priority] = False
+        if reach1:  # the greedy allocation is feasible for level 3 (level 2 depends on the volume only)
+            g3 = priority_level(gr).objective
+            assert _better_or_equal(priority, l3, g3, 1e-9 * max(1.0, abs(g3))), (priority, l3, g3)
+            reached[priority] = _better_or_equal(priority, g3, l3, _slack(scenario, l3))
+        if reached[priority]:
+            # solve.py warm-starts level 4 from the greedy allocation when it has fewer trades, so
+            # even at a time limit the MILP never ends with more transactions than the greedy
+            assert mr.transactions <= gr.transactions, (priority, mr.transactions, gr.transactions, mr.levels[-1])
+    return reached
+
+
+# --- hand-solved instances ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("priority", PRIORITIES)
+def test_hand_solved_instances(priority, scenario):
+    """The instances of test_greedy.py (derivations there): unique optima of levels 1, 3 and 4.
+
+    The flows may move within the kept levels' slack (<= 1e-6 * 4.5 kWh or $ here) divided by the
+    smallest objective change per kWh of a move away from the optimum (>= 0.1), so compare at 1e-4.
+    """
+    hand = HAND[priority]
+    result = solve_snapshot(hand.snap, scenario, 0.5, (priority,), "milp")[priority]
+    assert result.method == "milp" and not result.fallback
+    assert [lv.status for lv in result.levels] == ["optimal"] * 4
+    got = trade_set(result)
+    assert set(got) == set(hand.trades)
+    for pair, kwh in hand.trades.items():
+        assert got[pair] == pytest.approx(kwh, abs=1e-4), pair
+    assert level(result, "p2p").objective == pytest.approx(hand.volume, rel=1e-6)
+    # B may spend level 1's slack (1e-6 * 3.2 kWh) on dropping its 2-hop flow: 3.5 - 6.4e-6
+    assert priority_level(result).objective == pytest.approx(hand.level3, abs=1e-5)
+    assert level(result, "transactions").objective == pytest.approx(len(hand.trades), abs=1e-6)
+    assert result.transactions == len(hand.trades)
+    for t in result.trades:
+        assert t.price == pytest.approx(hand.prices[t.seller, t.buyer], abs=1e-12)
+    check_result(result, scenario, 0.5)
+
+
+def test_milp_beats_the_greedy_where_it_is_a_heuristic(scenario):
+    """Derivations in test_greedy.py: B costs 3.7 hop-kWh (greedy 4.5); C moves 1.5 kWh (greedy 1.3)."""
+    b = solve_snapshot(GREEDY_B_SUBOPTIMAL, scenario, 0.5, ("B",), "milp")["B"]
+    assert priority_level(b).objective == pytest.approx(3.7, rel=1e-6)
+    expected = {(1, 10): 0.6, (1, 2): 0.4, (5, 2): 0.4, (5, 4): 1.5}
+    assert set(trade_set(b)) == set(expected)
+    assert trade_set(b) == pytest.approx(expected, abs=1e-4)
+    check_result(b, scenario, 0.5)
+    # C: volume 1.5 = all of sellers 1 and 3; level 3 = sum bid*bought - sum ask*sold with buyer 6
+    # (bid 0.11, only reachable from seller 1) taking the 0.2 the high bidders cannot:
+    # 0.6*0.17 + 0.7*0.15 + 0.2*0.11 - 1.0*0.10 - 0.5*0.12 = 0.229 - 0.16 = 0.069. Level 4: buyer 6
+    # plus a 3-trade tree on {1,3} x {2,4} (seller 1's 0.8 fits neither buyer alone): 4 trades.
+    c = solve_snapshot(GREEDY_C_SHORT, scenario, 0.5, ("C",), "milp")["C"]
+    assert level(c, "p2p").objective == pytest.approx(1.5, rel=1e-6)
+    assert priority_level(c).objective == pytest.approx(0.069, rel=1e-6)
+    assert c.transactions == 4
+    assert trade_set(c)[1, 6] == pytest.approx(0.2, abs=1e-4)
+    check_result(c, scenario, 0.5)
+
+
+# --- properties on random instances and on the default day -------------------------------------
+
+
+@MILP_EXAMPLES
+@given(instances(max_peers=8, need_pair=True))
+def test_milp_properties_on_random_instances(case):
+    snap, scenario, soc = case
+    priorities = PRIORITIES
+    if not len(snap.buyers) and scenario.bids.mu == "community":
+        priorities = ("A", "B")  # see test_greedy.test_priority_c_without_buyers (cannot happen: need_pair)
+    milp = solve_snapshot(snap, scenario, soc, priorities, "milp")
+    greedy = {p: solve_greedy(snap, scenario, soc, p) for p in priorities}
+    for result in milp.values():
+        check_result(result, scenario, soc)
+    reached = check_against_greedy(milp, greedy, scenario, soc)
+    if scenario.willingness.min_trade_kwh == 0:
+        # A: the product weights are inverse Monge, so the sorted (north-west-corner) matching is optimal
+        assert reached["A"]
+        # A and B may pair anyone with anyone: the volume is all the willing peers can give
+        willing = min(snap.surplus_kwh[snap.willing_seller].sum(), snap.deficit_kwh[snap.willing_buyer].sum())
+        for p in ("A", "B"):
+            assert level(milp[p], "p2p").objective == pytest.approx(willing, rel=1e-7, abs=1e-9)
+
+
+DAY_SAMPLE = ((66, 0.55), (100, 0.25), (144, 0.85), (175, 0.30), (204, 0.21), (232, 0.5))  # (interval, SoC)
+
+
+@pytest.fixture(scope="module")
+def default_day(scenario):
+    return build_day(scenario)
+
+
+@pytest.mark.parametrize(("t", "soc"), DAY_SAMPLE)
+def test_default_day_sample(t, soc, scenario, default_day):
+    """~1.5 s each: 100 peers, ~2,500 candidate pairs."""
+    snap = default_day.snapshot(t)
+    assert len(snap.sellers) and len(snap.buyers)
+    milp = solve_snapshot(snap, scenario, soc, PRIORITIES, "milp")
+    greedy = {p: solve_greedy(snap, scenario, soc, p) for p in PRIORITIES}
+    for result in milp.values():
+        check_result(result, scenario, soc)
+    reached = check_against_greedy(milp, greedy, scenario, soc)
+    assert reached["A"]  # no minimum trade in the default scenario: the sorted matching is optimal for A
+
+
+def test_min_trade_is_respected_by_the_milp(scenario):
+    """HAND_A with a 0.6 kWh minimum trade. Buyer 6 needs only 0.5 < 0.6: it cannot trade, so the
+    volume is min(6.0, 2.5 + 1.5) = 4.0 (the relaxation's 4.5 has a 0.5 flow: the semi-continuous
+    MILP runs). Level 3, w = (s/3)(r/2.5), seller weights 1 (peer 1), 2/3 (5), 1/3 (3); buyer weights
+    1 (2), 0.6 (4):
+      (1,2) 2.5 + (5,4) 1.5                      -> 2.5 + (2/3)(0.6)(1.5)            = 3.1
+      (1,2) 1.5 + (1,4) 1.5 + (5,2) 1.0          -> 1.5 + 0.9 + 2/3                  = 3.067
+      (1,2) x + (1,4) y + (5,2) 2.5-x + (5,4) 1.5-y, every piece >= 0.6: x <= 1.9, y <= 0.9
+         -> x/3 + 0.2 y + (2/3)(3.4) <= 1.9/3 + 0.18 + 2.267                          = 3.08
+      anything using seller 3 (weight 1/3) instead of 5 is worse.
+    So (1,2) 2.5 + (5,4) 1.5 with 3.1, 2 trades -- also what the greedy finds (test_greedy.py)."""
+    sc = with_options(scenario, willingness={"min_trade_kwh": 0.6})
+    milp = solve_snapshot(HAND_A.snap, sc, 0.5, PRIORITIES, "milp")
+    greedy = {p: solve_greedy(HAND_A.snap, sc, 0.5, p) for p in PRIORITIES}
+    for result in milp.values():
+        check_result(result, sc, 0.5)
+        assert min(t.kwh for t in result.trades) >= 0.6 - 1e-7
+    a = milp["A"]
+    assert level(a, "p2p").objective == pytest.approx(4.0, rel=1e-6)
+    assert priority_level(a).objective == pytest.approx(3.1, rel=1e-6)
+    assert trade_set(a) == pytest.approx({(1, 2): 2.5, (5, 4): 1.5}, abs=1e-4)
+    assert trade_set(greedy["A"]) == pytest.approx({(1, 2): 2.5, (5, 4): 1.5}, abs=1e-12)
+    assert check_against_greedy(milp, greedy, sc, 0.5)["A"]
+
+
+# --- failure handling --------------------------------------------------------------------------
+
+
+def _check_fallback(result, scenario, soc, level_no: int, name: str, status: str):
+    assert result.fallback and result.method == "greedy"
+    assert f"level {level_no} ({name})" in result.fallback_reason and status in result.fallback_reason
+    assert any(lv.level == level_no and lv.name == name and lv.status == status for lv in result.levels)
+    greedy = solve_greedy(result.snapshot, scenario, soc, result.priority)
+    assert trade_set(result) == trade_set(greedy)
+    check_result(result, scenario, soc)
+
+
+def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
+    """Level 3 of priority A fails; A falls back, B and C (solved after it on the same model) do not."""
+    real = lec_opt.solve._solve_level
+
+    def failing(m, solver, level_no, name, *args, **kwargs):
+        if level_no == 3 and name == "priority_a":
+            raise LevelFailed(LevelRecord(3, name, "infeasible", None, seconds=0.01))
+        return real(m, solver, level_no, name, *args, **kwargs)
+
+    monkeypatch.setattr(lec_opt.solve, "_solve_level", failing)
+    results = solve_snapshot(HAND_A.snap, scenario, 0.5, PRIORITIES, "milp")
+    _check_fallback(results["A"], scenario, 0.5, 3, "priority_a", "infeasible")
+    for p in ("B", "C"):
+        assert results[p].method == "milp" and not results[p].fallback
+        check_result(results[p], scenario, 0.5)
+    # B after the failure re-solves levels 1-2 on the released model: still all 4.5 kWh
+    assert level(results["B"], "p2p").objective == pytest.approx(4.5, rel=1e-6)
+
+
+@pytest.mark.parametrize("condition", [TerminationCondition.infeasible, TerminationCondition.maxTimeLimit,
+                                       TerminationCondition.error])
+def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
+    """HiGHS itself reports no incumbent (infeasible, time limit without a solution, error)."""
+
+    def no_answer(self, model, timer=None):
+        res = Results()
+        res.termination_condition = condition
+        res.wallclock_time = 0.0
+        return res
+
+    monkeypatch.setattr(lec_opt.solve.Highs, "solve", no_answer)
+    results = solve_snapshot(HAND["B"].snap, scenario, 0.5, PRIORITIES, "milp")
+    for p, result in results.items():
+        _check_fallback(result, scenario, 0.5, 1, "p2p", condition.name)
+
+
+def test_level_4_failure_keeps_the_incumbent(monkeypatch, scenario):
+    """Level 4 is warm-started; if HiGHS returns nothing the level-3 flows stay, marked in the status."""
+    real = lec_opt.solve._solve_level
+
+    def failing(m, solver, level_no, name, *args, **kwargs):
+        if level_no == 4:
+            raise LevelFailed(LevelRecord(4, name, "maxTimeLimit", None, seconds=0.25))
+        return real(m, solver, level_no, name, *args, **kwargs)
+
+    monkeypatch.setattr(lec_opt.solve, "_solve_level", failing)
+    hand = HAND["B"]  # unique level-3 optimum: the incumbent is the answer
+    result = solve_snapshot(hand.snap, scenario, 0.5, ("B",), "milp")["B"]
+    assert result.method == "milp" and not result.fallback
+    assert "kept the incumbent" in level(result, "transactions").status
+    assert trade_set(result) == pytest.approx(hand.trades, abs=1e-4)
+    check_result(result, scenario, 0.5)
+
+
+# --- trivial intervals ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_milp(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a trivial interval must not build or solve a MILP")
+
+    monkeypatch.setattr(lec_opt.interval, "solve_milp", forbidden)
+    monkeypatch.setattr(lec_opt.solve.Highs, "solve", forbidden)
+
+
+def _check_trivial(results, scenario, soc):
+    for result in results.values():
+        snap = result.snapshot
+        assert result.method == "milp" and not result.fallback and result.trades == ()
+        assert all(lv.status.startswith("trivial") for lv in result.levels if lv.name != "ces")
+        check_result(result, scenario, soc)
+        # the only decision is the CES, dispatched exactly for everything the peers have
+        best = dispatch(ces_params(scenario, snap, soc), snap.total_surplus_kwh, snap.total_deficit_kwh, snap.ev_kwh)
+        assert level(result, "ces").objective == pytest.approx(best.objective, abs=1e-12)
+        assert result.ces_discharge_kwh.sum() == pytest.approx(best.discharge_to_peers_kwh, abs=1e-12)
+        assert result.ces_charge_kwh.sum() == pytest.approx(best.charge_from_peers_kwh, abs=1e-12)
+        assert result.soc_end == pytest.approx(best.soc_end, abs=1e-12)
+
+
+def test_interval_without_sellers_needs_no_milp(no_milp, scenario, default_day):
+    snap = default_day.snapshot(0)  # 00:00: no sun, every peer buys
+    assert not len(snap.sellers) and len(snap.buyers) == snap.n_peers
+    results = solve_snapshot(snap, scenario, 0.5, PRIORITIES, "milp")
+    _check_trivial(results, scenario, 0.5)
+    # at night the CES discharges to the buyers (worth buy + Pd per kWh)
+    assert results["A"].ces_discharge_kwh.sum() > 0
+
+
+def test_interval_with_everyone_opted_out_needs_no_milp(no_milp, scenario):
+    sc = with_options(scenario, willingness={"opt_out": list(range(1, 101))})
+    snap = build_day(sc).snapshot(144)  # 12:00: sellers and buyers, none willing
+    assert len(snap.sellers) and len(snap.buyers) and not snap.willing_seller.any()
+    _check_trivial(solve_snapshot(snap, sc, 0.5, PRIORITIES, "milp"), sc, 0.5)
+
+
+def test_interval_without_buyers_needs_no_milp(no_milp, scenario):
+    """Sellers only (A and B; C trips over test_greedy.test_priority_c_without_buyers)."""
+    snap = make_snapshot(4, {1: (1.0, 0.1), 2: (0.5, 0.1)}, {}, ev_kwh=0.4)
+    results = solve_snapshot(snap, scenario, 0.5, ("A", "B"), "milp")
+    _check_trivial(results, scenario, 0.5)
+    assert np.all(results["A"].ces_charge_kwh + results["A"].export_kwh == pytest.approx([1.0, 0.5]))
