@@ -177,12 +177,33 @@ def _greedy_reaches_levels(m, run: _Run, flows: dict[tuple[int, int], float], to
             m.p2p[p].set_value(x, skip_validation=True)
 
 
+def unique_priority_a_optimum(snap: IntervalSnapshot, scenario: Scenario) -> bool:
+    """Is the level-3 optimum of priority A a single point, so that level 4 has nothing to choose?
+
+    The weights (s_i/s_max)(r_j/r_max) are a product of two sorted sequences: strictly
+    inverse-Monge when all willing surpluses are distinct and all willing deficits are distinct.
+    Then any solution with a crossing (i < i', j < j' in size order, x[i,j'] > 0 and x[i',j] > 0)
+    is strictly improved by uncrossing, and using a smaller seller while a larger one has energy
+    left is strictly worse; the only optimum is the north-west-corner solution (the paper's greedy
+    A). This holds on dense candidate pairs and without a minimum trade size.
+    """
+    if scenario.solver.candidate_pairs != "dense" or scenario.willingness.min_trade_kwh > 0:
+        return False
+    s = snap.surplus_kwh[snap.willing_seller]
+    r = snap.deficit_kwh[snap.willing_buyer]
+    return len(np.unique(s)) == len(s) and len(np.unique(r)) == len(r)
+
+
 def _levels_3_4(m, solver, snap: IntervalSnapshot, scenario: Scenario, priority: str, run: _Run) -> None:
     opts = scenario.solver
     name = _PRIORITY_OBJECTIVE[priority].removeprefix("obj_")
     record = _solve_with_min_trade(m, solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
     run.levels.append(record)
     run.fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
+    if priority == "A" and unique_priority_a_optimum(snap, scenario):
+        count = sum(1 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS)
+        run.levels.append(LevelRecord(4, "transactions", "skipped: level-3 optimum unique (strict inverse-Monge), vertex kept", float(count)))
+        return
     # level-4 incumbent: the level-3 vertex, or the greedy allocation when it keeps levels 1-3 with fewer trades
     vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS}
     greedy = {(i, j): x for i, j, x in match(snap, priority, scenario.willingness.min_trade_kwh)}

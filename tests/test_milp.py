@@ -70,9 +70,10 @@ def check_against_greedy(milp, greedy, scenario: Scenario, soc: float) -> dict[s
         assert mr.method == "milp" and not mr.fallback, mr.fallback_reason
         statuses = [lv.status for lv in mr.levels]
         assert statuses[:3] == ["optimal"] * 3, statuses
-        # level 1: the greedy allocation is feasible, so the MILP moves at least as much
+        # level 1: the greedy allocation is feasible, so the MILP moves at least as much (up to HiGHS'
+        # optimality tolerance, 1e-7: its "optimal" LPs can end that far short)
         l1 = level(mr, "p2p").objective
-        assert l1 >= gr.p2p_kwh - 1e-9
+        assert l1 >= gr.p2p_kwh - 1e-7 * max(1.0, gr.p2p_kwh)
         assert mr.p2p_kwh >= l1 - _slack(scenario, l1) - 1e-7  # the later levels kept it
         # level 2: the PWL optimum for this volume lies within the error bound above the exact one
         # (the volume may move within the level-1 slack; each kWh is worth less than 1 $ here)
@@ -90,7 +91,8 @@ def check_against_greedy(milp, greedy, scenario: Scenario, soc: float) -> dict[s
         reached[priority] = False
         if reach1:  # the greedy allocation is feasible for level 3 (level 2 depends on the volume only)
             g3 = priority_level(gr).objective
-            assert _better_or_equal(priority, l3, g3, 1e-9 * max(1.0, abs(g3))), (priority, l3, g3)
+            # (default day 12:00, SoC 0.85, A: HiGHS' optimum is 4.4e-8 below the greedy's value)
+            assert _better_or_equal(priority, l3, g3, 1e-7 * max(1.0, abs(g3))), (priority, l3, g3)
             reached[priority] = _better_or_equal(priority, g3, l3, _slack(scenario, l3))
         if reached[priority]:
             # solve.py warm-starts level 4 from the greedy allocation when it has fewer trades, so
@@ -130,7 +132,8 @@ def test_hand_solved_instances(priority, scenario):
 def test_milp_beats_the_greedy_where_it_is_a_heuristic(scenario):
     """Derivations in test_greedy.py: B costs 3.7 hop-kWh (greedy 4.5); C moves 1.5 kWh (greedy 1.3)."""
     b = solve_snapshot(GREEDY_B_SUBOPTIMAL, scenario, 0.5, ("B",), "milp")["B"]
-    assert priority_level(b).objective == pytest.approx(3.7, rel=1e-6)
+    # level 1's slack (1e-6 * 2.9 kWh) may come off the 3-hop flow: 3.7 - 8.7e-6
+    assert priority_level(b).objective == pytest.approx(3.7, abs=1e-5)
     expected = {(1, 10): 0.6, (1, 2): 0.4, (5, 2): 0.4, (5, 4): 1.5}
     assert set(trade_set(b)) == set(expected)
     assert trade_set(b) == pytest.approx(expected, abs=1e-4)
