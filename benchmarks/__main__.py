@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import interval
+from benchmarks import day, interval
 
-CASES = {"interval": interval.main}
+CASES = {"interval": interval.main, "day": day.main}
 
 
 def main(argv: list[str]) -> int:

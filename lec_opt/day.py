@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -65,7 +65,11 @@ def match_interval(snap: IntervalSnapshot, scenario: Scenario, method: str) -> d
     if method == "greedy" or not (snap.willing_seller.any() and snap.willing_buyer.any()):
         matchings = _greedy_matchings(snap, scenario)
         if method == "milp":  # nothing to match: the empty matching is optimal
-            matchings = {p: Matching(p, m.flows, m.levels, "milp") for p, m in matchings.items()}
+            trivial = "trivial: no willing seller-buyer pair"
+            matchings = {
+                p: Matching(p, m.flows, tuple(replace(lv, status=trivial) for lv in m.levels), "milp")
+                for p, m in matchings.items()
+            }
         return matchings
     results = solve_milp(snap, scenario, scenario.ces.soc_initial, PRIORITIES, ces_level=False)
     return {
@@ -169,6 +173,7 @@ def _step(day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, pr
     for p in priorities:
         m = matchings[p]
         results[p] = assemble(snap, scenario, ces, p, m.method, list(m.flows), match_levels=m.levels,
+                              started=time.perf_counter() - m.seconds,  # matching time + dispatch time
                               fallback=m.fallback, fallback_reason=m.fallback_reason)
         money[p] = settle(results[p], ces)
         scores[p] = score(results[p], money[p], scenario, ces)
