@@ -226,3 +226,34 @@ def test_faulty_days_run_to_the_end_with_correct_accounting(tmp_path, case):
         assert out["ev_from_ces_kwh"] + out["ev_from_grid_kwh"] == pytest.approx(out["ev_kwh"])
     if case == "zero_demand":
         assert out["consumer_bill_p2p"] == 0 and out["p2p_energy_kwh"] == 0
+
+
+def test_a_solver_failure_falls_back_to_greedy_for_that_interval_only(tmp_path, monkeypatch):
+    """HiGHS 'fails' at level 3 of interval 1 (day-time, with trades): that interval uses the
+    greedy matching, is counted in `fallbacks` and flagged in intervals.csv; the others solve."""
+    import lec_opt.solve as solve_mod
+    from lec_opt.result import LevelRecord
+
+    data = _tiny_day(tmp_path / "data", [[0.1, 0.3, 0.2]] * 3, [[0, 0, 0], [1.0, 1.0, 1.0], [0.4, 0.4, 0.4]])
+    sc = _scenario(data, 480, [1], capacity_kwh=100.0)
+    real = solve_mod._solve_level
+    calls = {"n": 0}
+
+    def flaky(m, solver, level, name, *args, **kwargs):
+        if level == 3 and m.name == "interval_1":
+            calls["n"] += 1
+            raise solve_mod.LevelFailed(LevelRecord(level, name, "error", None, seconds=0.01))
+        return real(m, solver, level, name, *args, **kwargs)
+
+    monkeypatch.setattr(solve_mod, "_solve_level", flaky)
+    run = run_day(sc, method="milp", mode="best", workers=1)
+    assert calls["n"] == 3  # A, B and C of interval 1
+    out = summary(run)
+    assert out["fallbacks"] == 1
+    step = run.steps[1]
+    assert all(r.fallback and r.method == "greedy" for r in step.results.values())
+    assert "level 3" in step.result.fallback_reason and "error" in step.result.fallback_reason
+    assert not any(r.fallback for s in (run.steps[0], run.steps[2]) for r in s.results.values())
+    folder = write_day(run, tmp_path / "out")
+    flags = pd.read_csv(folder / "intervals.csv")["fallback"].tolist()
+    assert flags == [False, True, False]
