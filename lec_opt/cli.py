@@ -149,6 +149,7 @@ def solve_day_cmd(
     priority: Annotated[str, typer.Option("--priority", help="best (the aggregator's choice per interval), A, B or C")] = "best",
     out: Annotated[Path | None, typer.Option("--out", help="output folder (default results/<scenario>-<method>-<priority>/)")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="processes for the MILP matchings (default: 2 or the cores)")] = None,
+    report: Annotated[bool, typer.Option("--report", help="also write figures/*.png and report.html into the folder")] = False,
 ) -> None:
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -173,6 +174,8 @@ def solve_day_cmd(
         run = run_day(sc, method, priority, workers, progress)
     folder = write_day(run, out)
     _print_day_summary(folder)
+    if report:
+        report_cmd(folder)
 
 
 def _print_day_summary(folder: Path) -> None:
@@ -204,6 +207,20 @@ def _print_day_summary(folder: Path) -> None:
         table.add_row(*row)
     console.print(table)
     console.print(f"[green]wrote[/green] {folder}/ (intervals.csv, trades.csv, settlement.csv, summary.json, scenario.toml)")
+
+
+@app.command("report")
+def report_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="results folder written by solve-day")],
+    fmt: Annotated[str, typer.Option("--format", help="html (figures/ and report.html) or png (figures/ only)")] = "html",
+    interval: Annotated[int | None, typer.Option("--interval", help="ring graph's interval (default: most P2P energy)")] = None,
+) -> None:
+    """Draw the figures of a results folder (figures/*.png) and write a self-contained report.html."""
+    from lec_opt.report import write_report
+
+    with console.status("drawing figures ..."):
+        written = write_report(results_dir, fmt, interval)
+    console.print(f"[green]wrote[/green] {written}" + ("/" if fmt == "png" else ""))
 
 
 def _print_interval(r) -> None:

