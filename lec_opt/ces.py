@@ -68,13 +68,17 @@ class CesParams:
         return min(self.discharge_max_kwh, room)
 
     def tangent_points(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Breakpoints of the charging and discharging hypographs (evenly spaced, 0 included)."""
-        return np.linspace(0.0, self.charge_limit_kwh, n), np.linspace(0.0, self.discharge_limit_kwh, n)
+        """Breakpoints of the charging and discharging hypographs (evenly spaced, 0 included).
+
+        They span the power limits, not the SoC room at the start: EVs may draw while the CES
+        charges, so E_ch can exceed the room, and E_dis likewise.
+        """
+        return np.linspace(0.0, self.charge_max_kwh, n), np.linspace(0.0, self.discharge_max_kwh, n)
 
     def pwl_error_bound(self, n: int) -> float:
         """Largest gap between a quadratic and its tangent hypograph: k S h^2 / 8 per utility."""
-        h_c = self.charge_limit_kwh / (n - 1)
-        h_d = self.discharge_limit_kwh / (n - 1)
+        h_c = self.charge_max_kwh / (n - 1)
+        h_d = self.discharge_max_kwh / (n - 1)
         return self.k * self.S * (h_c**2 + h_d**2) / 8.0
 
     def soc_after(self, e_charge: float, e_discharge: float) -> float:

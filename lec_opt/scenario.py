@@ -152,7 +152,7 @@ class Solver(_Section):
     ces_objective: Literal["dispatch", "welfare"] = "dispatch"
     candidate_pairs: Literal["dense", "nearest"] = "dense"
     nearest_k: Int = Field(10, ge=1, description="buyers per seller kept with candidate_pairs = 'nearest'")
-    threads: Int = Field(1, ge=1)
+    threads: Int | None = Field(None, ge=1, description="HiGHS threads; omitted = HiGHS's default")
 
 
 class Data(_Section):

@@ -21,7 +21,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers import Highs
 
-from lec_opt.ces import CesParams, ces_params
+from lec_opt.ces import CesParams, ces_params, dispatch
 from lec_opt.greedy import assemble, match
 from lec_opt.model import PRIORITIES, build_interval_model
 from lec_opt.result import IntervalResult, LevelRecord
@@ -29,7 +29,12 @@ from lec_opt.scenario import Scenario
 from lec_opt.snapshot import IntervalSnapshot
 
 _FLOW_EPS = 1e-9
+DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
 _PRIORITY_OBJECTIVE = {"A": "obj_priority_a", "B": "obj_priority_b", "C": "obj_priority_c"}
+
+
+_SUSPECT = (TerminationCondition.infeasible, TerminationCondition.infeasibleOrUnbounded,
+            TerminationCondition.unknown, TerminationCondition.error)
 
 
 class LevelFailed(Exception):
@@ -50,7 +55,10 @@ def _solver(scenario: Scenario) -> Highs:
     solver = Highs()
     solver.config.load_solution = False
     solver.config.stream_solver = False
-    solver.highs_options = {"threads": scenario.solver.threads, "random_seed": scenario.seed, "output_flag": False}
+    solver.highs_options = {"random_seed": scenario.seed, "output_flag": False}
+    if scenario.solver.threads is not None:
+        # HiGHS keeps one thread pool per process: mixing thread counts in a process breaks later solves
+        solver.highs_options["threads"] = scenario.solver.threads
     return solver
 
 
@@ -71,6 +79,16 @@ def _solve_level(m, solver: Highs, level: int, name: str, time_limit: float, gap
     res = solver.solve(m)
     seconds = time.perf_counter() - started
     tc = res.termination_condition
+    if tc in _SUSPECT and not getattr(solver, "retrying", False):
+        # HiGHS 1.16's MIP presolve has declared feasible small models infeasible: try once without it
+        solver.retrying = True
+        solver.highs_options["presolve"] = "off"
+        try:
+            record = _solve_level(m, solver, level, name, time_limit, gap, warm)
+            return replace(record, status=f"{record.status} (after {tc.name} with presolve; retried without)")
+        finally:
+            solver.retrying = False
+            solver.highs_options.pop("presolve", None)
     best = res.best_feasible_objective
     status = tc.name
     highs_total = res.wallclock_time or 0.0  # HiGHS reports its run time summed over this model's solves
@@ -201,8 +219,14 @@ def _levels_3_4(m, solver, snap: IntervalSnapshot, scenario: Scenario, priority:
     run.levels.append(record)
     run.fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
     if priority == "A" and unique_priority_a_optimum(snap, scenario):
-        count = sum(1 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS)
-        run.levels.append(LevelRecord(4, "transactions", "skipped: level-3 optimum unique (strict inverse-Monge), vertex kept", float(count)))
+        # the solver's vertex may differ from that point by slack-sized flows: take the point itself
+        greedy = {(i, j): x for i, j, x in match(snap, "A", 0.0)}
+        _share_ces(m, snap, greedy)
+        _set_incumbent(m, greedy)
+        run.levels.append(LevelRecord(
+            4, "transactions", "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed",
+            float(len(greedy)),
+        ))
         return
     # level-4 incumbent: the level-3 vertex, or the greedy allocation when it keeps levels 1-3 with fewer trades
     vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS}
@@ -225,10 +249,39 @@ def _levels_3_4(m, solver, snap: IntervalSnapshot, scenario: Scenario, priority:
 
 def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, priority: str,
                  levels: list[LevelRecord], seconds: float, build_seconds: float) -> IntervalResult:
+    """Plain data from the solution, cleaned of solver dust.
+
+    HiGHS accepts rows off by 1e-6 and binaries within 1e-6 of 0 or 1, so a pair whose y is 0 can
+    carry a flow of 1e-7 kWh, or the CES can 'discharge' 1e-6 kWh while charging. Flows below
+    ``DUST_KWH`` (or on a pair with y = 0) are moved to the grid side of the same peer (export for a
+    seller, import for a buyer), which keeps every balance exact; so are CES flows of the mode
+    that is off.
+    """
     from lec_opt.result import Trade, trade_prices
 
-    flows = [(i, j, m.p2p[i, j].value or 0.0) for (i, j) in m.P]
-    flows = [(i, j, x) for i, j, x in flows if x > _FLOW_EPS]
+    value = lambda v: max(v.value or 0.0, 0.0)  # noqa: E731
+    export = np.array([value(m.export[i]) for i in m.I])
+    imported = np.array([value(m.grid_import[j]) for j in m.J])
+    flows = []
+    for i, j in m.P:
+        x = value(m.p2p[i, j])
+        if x <= 0.0:
+            continue
+        if x < DUST_KWH or (m.transaction[i, j].value or 0.0) < 0.5:
+            export[i] += x
+            imported[j] += x
+        else:
+            flows.append((i, j, x))
+    c = np.array([value(m.ces_charge[i]) for i in m.I])
+    d = np.array([value(m.ces_discharge[j]) for j in m.J])
+    charging = c.sum() + value(m.grid_to_ces) >= d.sum()
+    dust_c = (c < DUST_KWH) | (not charging)
+    dust_d = (d < DUST_KWH) | charging
+    export[dust_c] += c[dust_c]
+    c[dust_c] = 0.0
+    imported[dust_d] += d[dust_d]
+    d[dust_d] = 0.0
+    grid_to_ces = value(m.grid_to_ces) if charging and value(m.grid_to_ces) >= DUST_KWH else 0.0
     si = np.array([f[0] for f in flows], dtype=int)
     bj = np.array([f[1] for f in flows], dtype=int)
     prices = trade_prices(snap, scenario, priority, si, bj)
@@ -236,10 +289,7 @@ def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, 
         Trade(int(snap.sellers[i]), int(snap.buyers[j]), float(x), float(p))
         for (i, j, x), p in zip(flows, prices, strict=True)
     )
-    value = lambda v: max(v.value or 0.0, 0.0)  # noqa: E731
-    c = np.array([value(m.ces_charge[i]) for i in m.I])
-    d = np.array([value(m.ces_discharge[j]) for j in m.J])
-    e_ch = c.sum() + value(m.grid_to_ces)
+    e_ch = c.sum() + grid_to_ces
     e_dis = d.sum() + value(m.ces_to_ev)
     return IntervalResult(
         snapshot=snap,
@@ -247,10 +297,10 @@ def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, 
         method="milp",
         trades=trades,
         ces_charge_kwh=c,
-        export_kwh=np.array([value(m.export[i]) for i in m.I]),
+        export_kwh=export,
         ces_discharge_kwh=d,
-        import_kwh=np.array([value(m.grid_import[j]) for j in m.J]),
-        grid_to_ces_kwh=value(m.grid_to_ces),
+        import_kwh=imported,
+        grid_to_ces_kwh=grid_to_ces,
         ces_to_ev_kwh=value(m.ces_to_ev),
         grid_to_ev_kwh=value(m.grid_to_ev),
         soc_start=ces.soc,
@@ -260,6 +310,29 @@ def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, 
         utility_error_bound=ces.pwl_error_bound(scenario.solver.utility_breakpoints),
         build_seconds=build_seconds,
     )
+
+
+def _check_ces_level(m, solver, snap: IntervalSnapshot, ces: CesParams, record: LevelRecord, opts) -> LevelRecord:
+    """Level 2 against the exact CES optimum for the same P2P volume (``ces.dispatch``).
+
+    The piecewise-linear hypograph over-estimates each utility, so the MILP's level-2 value can
+    never be below the exact optimum; HiGHS 1.16 has returned 'optimal' values that were. Then the
+    level is solved again without presolve, and if still too low it fails (greedy fallback).
+    """
+    volume = sum(m.p2p[p].value or 0.0 for p in m.P)
+    exact = dispatch(ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume, snap.ev_kwh).objective
+    floor = exact - 1e-6 * max(1.0, abs(exact))
+    if record.objective is not None and record.objective >= floor:
+        return record
+    solver.highs_options["presolve"] = "off"
+    try:
+        again = _solve_level(m, solver, 2, "ces", opts.level_time_limit_s, opts.mip_gap)
+    finally:
+        solver.highs_options.pop("presolve", None)
+    if again.objective is not None and again.objective >= floor:
+        return replace(again, status=f"{again.status} (HiGHS with presolve gave {record.objective:.6g} < exact "
+                                     f"{exact:.6g}; solved again without presolve)")
+    raise LevelFailed(replace(again, status=f"{again.status} but {again.objective} is below the exact CES optimum {exact:.6g}"))
 
 
 def _fallback(snap, scenario, ces, priority, failed: LevelFailed, levels: list[LevelRecord], started) -> IntervalResult:
@@ -306,6 +379,8 @@ def solve_milp(
             if not shared:
                 for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
                     record = _solve_with_min_trade(m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap)
+                    if name == "ces":
+                        record = _check_ces_level(m, solver, snap, ces, record, opts)
                     shared.append(record)
                     shared_fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
             run.levels = list(shared)
