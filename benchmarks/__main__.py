@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import day, interval
+from benchmarks import day, game, interval
 
-CASES = {"interval": interval.main, "day": day.main}
+CASES = {"interval": interval.main, "day": day.main, "game": game.main}
 
 
 def main(argv: list[str]) -> int:

@@ -54,6 +54,7 @@ class IntervalStability:
     shapley: np.ndarray
     shapley_stderr: float  # largest standard error (0 when exact)
     prices: StablePrices | None
+    trades: tuple = ()  # the executed trades (for stable_prices.csv)
 
     def row(self) -> dict:
         return {
@@ -97,7 +98,7 @@ def check_interval(result: IntervalResult, day: DayInputs, ces_player: bool = Fa
     return IntervalStability(
         snap.index, snap.start, game, phi, violation <= TOL, violation,
         tuple(game.labels[k] for k in np.flatnonzero(coalition)) if violation > TOL else (),
-        individual_rationality_violations(phi), eps, shap, stderr, prices,
+        individual_rationality_violations(phi), eps, shap, stderr, prices, result.trades,
     )
 
 
@@ -152,9 +153,11 @@ def write_stability(folder: str | Path, checks: list[IntervalStability]) -> dict
     write_csv(folder / "stability.csv", table, float_format="%.9g")
     priced = [c for c in checks if c.prices is not None]
     if priced:
-        rows = []
-        for c in priced:
-            game_labels = c.game.labels  # noqa: F841 - kept for readability of the loop below
+        rows = [
+            {"interval": c.interval, "time": c.time, "seller": t.seller, "buyer": t.buyer, "kwh": t.kwh,
+             "price_usd_per_kwh": t.price, "stable_price_usd_per_kwh": price}
+            for c in priced for t, price in zip(c.trades, c.prices.prices, strict=True)
+        ]
         write_csv(folder / "stable_prices.csv", pd.DataFrame(rows), float_format="%.9g")
     keys = {
         "intervals_checked": len(checks),
