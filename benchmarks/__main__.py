@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import day, game, interval
+from benchmarks import day, game, interval, pyomo_overhead, scale
 
-CASES = {"interval": interval.main, "day": day.main, "game": game.main}
+CASES = {
+    "interval": interval.main,
+    "pyomo-overhead": pyomo_overhead.main,
+    "day": day.main,
+    "scale": scale.main,
+    "game": game.main,
+}
 
 
 def main(argv: list[str]) -> int:

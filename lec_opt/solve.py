@@ -88,7 +88,7 @@ def _solve_level(m, solver: Highs, level: int, name: str, time_limit: float, gap
             return replace(record, status=f"{record.status} (after {tc.name} with presolve; retried without)")
         finally:
             solver.retrying = False
-            solver.highs_options.pop("presolve", None)
+            solver.highs_options["presolve"] = "choose"  # HiGHS's default (APPSI never resets an option)
     best = res.best_feasible_objective
     status = tc.name
     highs_total = res.wallclock_time or 0.0  # HiGHS reports its run time summed over this model's solves
@@ -328,7 +328,7 @@ def _check_ces_level(m, solver, snap: IntervalSnapshot, ces: CesParams, record: 
     try:
         again = _solve_level(m, solver, 2, "ces", opts.level_time_limit_s, opts.mip_gap)
     finally:
-        solver.highs_options.pop("presolve", None)
+        solver.highs_options["presolve"] = "choose"  # HiGHS's default (APPSI never resets an option)
     if again.objective is not None and again.objective >= floor:
         return replace(again, status=f"{again.status} (HiGHS with presolve gave {record.objective:.6g} < exact "
                                      f"{exact:.6g}; solved again without presolve)")
