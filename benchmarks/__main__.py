@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import day, game, interval, pyomo_overhead, scale
+from benchmarks import day, game, interval, pyomo_overhead, scale, sweep
 
 CASES = {
     "interval": interval.main,
@@ -12,6 +12,7 @@ CASES = {
     "day": day.main,
     "scale": scale.main,
     "game": game.main,
+    "sweep": sweep.main,
 }
 
 
