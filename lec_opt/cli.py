@@ -379,7 +379,9 @@ def main() -> None:
     try:
         app()
     except LecOptError as err:
-        Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        stderr = Console(stderr=True)
+        stderr.print("[red]error:[/red] ", end="", highlight=False)
+        stderr.print(str(err), markup=False, emoji=False, highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -10,6 +10,7 @@ Each priority is also run alone all day (its own SoC path) for the comparison th
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -109,7 +110,8 @@ def all_matchings(day: DayInputs, method: str, workers: int = 1, progress: Progr
         return out  # type: ignore[return-value]
     # busy intervals first so that the pool ends together
     order = sorted(range(day.n_intervals), key=lambda t: -len(day.snapshot(t).sellers) * len(day.snapshot(t).buyers))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # forkserver: a forked child inherits HiGHS's thread-pool state without its threads and hangs
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         for done, (t, matchings) in enumerate(pool.map(_match_worker, [(scenario, t) for t in order]), start=1):
             out[t] = matchings
             if progress:
