@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 import time
 
-import numpy as np
 
 from benchmarks.common import save, timed
 from lec_opt import load_scenario
