@@ -9,7 +9,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from lec_opt.atomic import write_json
+from lec_opt.io.atomic import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

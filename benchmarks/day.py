@@ -13,8 +13,8 @@ import numpy as np
 
 from benchmarks.common import save, stats, timed
 from lec_opt import load_scenario
-from lec_opt.day import run_day
-from lec_opt.outputs import summary
+from lec_opt.day.run import run_day
+from lec_opt.day.outputs import summary
 
 
 def _per_interval(run) -> dict:

@@ -13,11 +13,11 @@ import time
 
 from benchmarks.common import save, timed
 from lec_opt import load_scenario
-from lec_opt.day import run_day
-from lec_opt.game import interval_game, most_violated, shapley_sampled
-from lec_opt.ces import ces_params
-from lec_opt.outputs import write_day
-from lec_opt.stability import check_day, check_interval, executed_results
+from lec_opt.day.run import run_day
+from lec_opt.analysis.game import interval_game, most_violated, shapley_sampled
+from lec_opt.market.ces import ces_params
+from lec_opt.day.outputs import write_day
+from lec_opt.analysis.stability import check_day, check_interval, executed_results
 
 
 def run(samples: int = 500) -> dict:

@@ -10,9 +10,9 @@ import time
 
 from benchmarks.common import save, stats, timed
 from lec_opt import build_day, load_scenario
-from lec_opt.greedy import solve_greedy
-from lec_opt.model import PRIORITIES
-from lec_opt.solve import solve_milp
+from lec_opt.market.greedy import solve_greedy
+from lec_opt.model.build import PRIORITIES
+from lec_opt.model.lexicographic import solve_milp
 
 
 def run(repeat: int = 5) -> dict:

@@ -1,7 +1,7 @@
 """Case ``pyomo-overhead``: what Pyomo costs on the default day's 12:00 interval, all three priorities.
 
-The interval model of ``lec_opt.model.build_interval_model`` and the lexicographic loop of
-``lec_opt.solve.solve_milp`` are written out again here straight against highspy (no Pyomo):
+The interval model of ``lec_opt.model.build.build_interval_model`` and the lexicographic loop of
+``lec_opt.model.lexicographic.solve_milp`` are written out again here straight against highspy (no Pyomo):
 the same columns (x, y, Wp, Wc, c, e, d, g, Eg, Ev, Evg, zc, zd and the two hypograph
 variables), the same rows (willingness, pair caps, balances, CES mode/power/SoC, tangent
 hypographs, ``price_pairs_only`` for C, ``min_trade`` when needed), the same objectives, the
@@ -30,19 +30,19 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-import lec_opt.solve as lec_solve
+import lec_opt.model.lexicographic as lec_solve
 from benchmarks.common import save, stats
 from lec_opt import build_day, load_scenario
-from lec_opt.ces import CesParams, ces_params, dispatch
-from lec_opt.greedy import match
-from lec_opt.model import PRIORITIES, candidate_pairs
-from lec_opt.result import trade_prices
-from lec_opt.scenario import Scenario
-from lec_opt.snapshot import IntervalSnapshot
-from lec_opt.solve import DUST_KWH, unique_priority_a_optimum
+from lec_opt.market.ces import CesParams, ces_params, dispatch
+from lec_opt.market.greedy import match
+from lec_opt.model.build import PRIORITIES, candidate_pairs
+from lec_opt.market.result import trade_prices
+from lec_opt.scenario.schema import Scenario
+from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model.lexicographic import DUST_KWH, unique_priority_a_optimum
 
 INF = highspy.kHighsInf
-_FLOW_EPS = 1e-9  # lec_opt.solve._FLOW_EPS
+_FLOW_EPS = 1e-9  # lec_opt.model.lexicographic._FLOW_EPS
 _OBJECTIVE = {"A": "priority_a", "B": "priority_b", "C": "priority_c"}
 _FEASIBLE_STOPS = {
     highspy.HighsModelStatus.kTimeLimit,
@@ -122,7 +122,7 @@ class _TimedHighs(lec_solve.Highs):
 
 @contextmanager
 def instrumented():
-    """lec_opt.solve creates its solver from the module-level name ``Highs``: swap it for a while."""
+    """lec_opt.model.lexicographic creates its solver from the module-level name ``Highs``: swap it for a while."""
     original = lec_solve.Highs
     lec_solve.Highs = _TimedHighs
     _TimedHighs.registry.clear()
@@ -215,7 +215,7 @@ def _csr(n_rows: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray):
 
 
 class DirectModel:
-    """The interval model of lec_opt.model as arrays on one highspy.Highs object."""
+    """The interval model of lec_opt.model.build as arrays on one highspy.Highs object."""
 
     def __init__(self, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams):
         self.snap, self.scenario, self.ces = snap, scenario, ces
@@ -256,7 +256,7 @@ class DirectModel:
         integ[self.ZC] = integ[self.ZD] = 1
         self.lower, self.upper, self.integrality = lo, up, integ
 
-        # rows, in the order of lec_opt.model's add_* functions
+        # rows, in the order of lec_opt.model.build's add_* functions
         R, Cc, V, rlo, rup = [], [], [], [], []
         nrow = 0
 
@@ -607,7 +607,7 @@ def _levels_3_4(dm: DirectModel, priority: str, levels: list[DirectLevel], fixes
 
 
 def _read(dm: DirectModel, priority: str, levels: list[DirectLevel]) -> dict:
-    """The same cleaning as lec_opt.solve._read_result: dust flows go to the peer's grid side."""
+    """The same cleaning as lec_opt.model.lexicographic._read_result: dust flows go to the peer's grid side."""
     v, snap, p = np.clip(dm.values, 0.0, None), dm.snap, dm.pairs
     x = v[dm.X:dm.Y]
     export, imported = v[dm.E:dm.D].copy(), v[dm.G:dm.EG].copy()
@@ -634,7 +634,7 @@ def _read(dm: DirectModel, priority: str, levels: list[DirectLevel]) -> dict:
 
 
 def solve_direct(snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities=PRIORITIES) -> tuple[dict, dict]:
-    """lec_opt.solve.solve_milp's loop on the DirectModel: (results per priority, split)."""
+    """lec_opt.model.lexicographic.solve_milp's loop on the DirectModel: (results per priority, split)."""
     started = time.perf_counter()
     ces = ces_params(scenario, snap, soc)
     opts = scenario.solver

@@ -8,7 +8,7 @@ scaled CES at n/100 times the energy are n/100 times the default ones): for a wh
 copies the dense optimum of levels 1-3 is exactly that many times the default one, which the
 case checks.
 
-Each size is solved with ``lec_opt.solve.solve_milp`` (all three priorities): dense candidate pairs
+Each size is solved with ``lec_opt.model.lexicographic.solve_milp`` (all three priorities): dense candidate pairs
 up to 100 peers, ``solver.candidate_pairs = "nearest"`` (``nearest_k`` buyers per seller) above.
 Reported per size: wall (median/min/max), model size counted on the Pyomo model of
 ``build_interval_model`` (pairs, variables, active constraints), each level's status, and the
@@ -33,11 +33,11 @@ import pyomo.environ as pyo
 from benchmarks.common import save, stats
 from benchmarks.pyomo_overhead import run_pyomo
 from lec_opt import build_day, load_scenario
-from lec_opt.ces import ces_params
-from lec_opt.model import PRIORITIES, build_interval_model
-from lec_opt.scenario import Scenario
-from lec_opt.snapshot import DayInputs, IntervalSnapshot
-from lec_opt.solve import solve_milp
+from lec_opt.market.ces import ces_params
+from lec_opt.model.build import PRIORITIES, build_interval_model
+from lec_opt.scenario.schema import Scenario
+from lec_opt.market.snapshot import DayInputs, IntervalSnapshot
+from lec_opt.model.lexicographic import solve_milp
 
 SIZES = (100, 250, 500, 1000)
 GOAL_PEERS, GOAL_SECONDS = 1000, 30.0

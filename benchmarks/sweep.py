@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import save, stats
-from lec_opt.scenario import MODELS_DIR
-from lec_opt.sweep import SWEEP_FILE, TIMING, run_sweep
+from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.analysis.sweep import SWEEP_FILE, TIMING, run_sweep
 
 GRID = {"ces.k": [0.5, 1.0], "ces.S": [0.001, 0.01], "ces.degradation": [0.005, 0.05]}  # 8 points
 TARGET_SPEEDUP = 1.6

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from lec_opt.errors import LecOptError
-from lec_opt.scenario import DEFAULT_SCENARIO, PACKAGE_ROOT, Scenario, load_scenario
+from lec_opt.io.shipped import DEFAULT_DATA, DEFAULT_SCENARIO
+from lec_opt.scenario import Scenario, load_scenario
 
 app = typer.Typer(
     help="Peer-to-peer energy trading in a local energy community, as an optimisation model.",
@@ -29,7 +30,6 @@ ScenarioOpt = Annotated[
 ]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="data folder replacing the scenario's (peers taken from it)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
-DEFAULT_DATA = PACKAGE_ROOT / "data" / "paper_day"
 
 
 def _scenario(scenario: Path | None, data: Path | None = None) -> Scenario:
@@ -40,8 +40,8 @@ def _scenario(scenario: Path | None, data: Path | None = None) -> Scenario:
 @data_app.command("info")
 def data_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: JsonOpt = False) -> None:
     """Table 1 of the paper beside this community's figures, daily totals, EV and PV windows."""
-    from lec_opt.info import data_info
-    from lec_opt.snapshot import build_day
+    from lec_opt.analysis.data_info import data_info
+    from lec_opt.market.snapshot import build_day
 
     info = data_info(build_day(_scenario(scenario, data)))
     if as_json:
@@ -71,7 +71,7 @@ def data_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: J
 @data_app.command("validate")
 def data_validate_cmd(directory: Annotated[Path, typer.Argument(help="data folder to check")], scenario: ScenarioOpt = None) -> None:
     """Check a data folder (format, time axis, values, peers) against a scenario, without solving."""
-    from lec_opt.snapshot import build_day
+    from lec_opt.market.snapshot import build_day
 
     day = build_day(_scenario(scenario, directory))
     console.print(
@@ -106,7 +106,7 @@ def data_import_cmd(
     peers: Annotated[int | None, typer.Option("--peers", help="use the first N profiles")] = None,
 ) -> None:
     """Import the IEEE European LV Test Feeder load profiles into lec-opt's data format."""
-    from lec_opt.ieee import import_ieee_lv
+    from lec_opt.io.ieee import import_ieee_lv
 
     written = import_ieee_lv(directory, out, pv_ev_from, peers)
     console.print(f"[green]wrote[/green] {written}")
@@ -124,7 +124,7 @@ def solve_interval_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Solve one trading interval for one or all priorities and show the trades and levels."""
-    from lec_opt.interval import solve_interval
+    from lec_opt.day.interval import solve_interval
 
     if (at_time is None) == (interval is None):
         raise LecOptError("give exactly one of --time HH:MM and --interval N")
@@ -154,8 +154,8 @@ def solve_day_cmd(
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from lec_opt.day import MODES, run_day
-    from lec_opt.outputs import write_day
+    from lec_opt.day.run import MODES, run_day
+    from lec_opt.day.outputs import write_day
 
     if method not in ("milp", "greedy"):
         raise LecOptError(f"--method must be milp or greedy, not {method!r}")
@@ -179,31 +179,15 @@ def solve_day_cmd(
 
 
 def _print_day_summary(folder: Path) -> None:
-    summary = json.loads((folder / "summary.json").read_text())
-    table = Table(title=f"{summary['scenario']}, {summary['method']}, priority {summary['priority']}: the day")
+    from lec_opt.io.results import read_summary
+    from lec_opt.report.summary import day_summary_rows, run_label
+
+    summary = read_summary(folder / "summary.json")
+    table = Table(title=f"{run_label(summary, folder.name)}: the day")
     table.add_column("")
     table.add_column("lec-opt", justify="right")
     table.add_column("paper", justify="right")
-    paper = summary["paper"]
-    rows = [
-        ("prosumer revenue P2P / grid-only", f"{summary['prosumer_revenue_ratio']:.3f}", f"{paper['prosumer_revenue_ratio']:.2f}"),
-        ("consumer bill P2P / grid-only", f"{summary['consumer_bill_ratio']:.3f}", f"{paper['consumer_bill_ratio']:.2f}"),
-        ("CES SoC min-max", f"{summary['ces_soc_min']:.2f}-{summary['ces_soc_max']:.2f}",
-         f"{paper['ces_soc_band'][0]:.2f}-{paper['ces_soc_band'][1]:.2f}"),
-        ("P2P energy, kWh", f"{summary['p2p_energy_kwh']:.1f}", ""),
-        ("grid import / export, kWh", f"{summary['grid_import_kwh']:.1f} / {summary['grid_export_kwh']:.1f}", ""),
-        ("CES charge / discharge, kWh", f"{summary['ces_charge_kwh']:.1f} / {summary['ces_discharge_kwh']:.1f}", ""),
-        ("grid into CES, kWh", f"{summary['grid_to_ces_kwh']:.1f}", "0"),
-        ("EV from CES / grid, kWh", f"{summary['ev_from_ces_kwh']:.1f} / {summary['ev_from_grid_kwh']:.1f}", ""),
-        ("priority counts A/B/C", "/".join(str(summary["priority_counts"][p]) for p in "ABC"), ""),
-        ("transactions", str(summary["transactions"]), ""),
-        ("fallbacks to greedy", str(summary["fallbacks"]), ""),
-        ("aggregator score, $", f"{summary['score']:.2f}", ""),
-    ]
-    for p, t in summary["single_priority_totals"].items():
-        rows.append((f"score with {p} all day, $", f"{t['score']:.2f}", ""))
-    rows.append(("solve time, s", f"{summary['solve_seconds']:.1f}", ""))
-    for row in rows:
+    for row in day_summary_rows(summary):
         table.add_row(*row)
     console.print(table)
     console.print(f"[green]wrote[/green] {folder}/ (intervals.csv, trades.csv, settlement.csv, summary.json, scenario.toml)")
@@ -234,7 +218,7 @@ def _print_interval(r) -> None:
     trades = Table(title=title, show_lines=False)
     for col in ("seller", "buyer", "kWh", "$/kWh", "ring hops"):
         trades.add_column(col, justify="right")
-    from lec_opt.model import ring_distance
+    from lec_opt.model.build import ring_distance
 
     for t in sorted(r.trades, key=lambda t: (t.seller, t.buyer))[:40]:
         trades.add_row(str(t.seller), str(t.buyer), f"{t.kwh:.4f}", f"{t.price:.4f}",
@@ -271,7 +255,7 @@ def game_cmd(
     """Check the settlement of a solved day against the core of each interval's game."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from lec_opt.stability import check_day, write_stability
+    from lec_opt.analysis.stability import check_day, write_stability
 
     if interval is not None and check_all:
         raise LecOptError("give --interval N or --all, not both")
@@ -330,7 +314,7 @@ def sweep_cmd(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from lec_opt.sweep import SWEEP_FILE, SweepSpec, load_spec, parse_param, run_sweep
+    from lec_opt.analysis.sweep import SWEEP_FILE, SweepSpec, load_spec, parse_param, run_sweep
 
     loaded = load_spec(spec) if spec is not None else SweepSpec()
     cli_axes = [parse_param(p) for p in param or []]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import lec_opt
-from lec_opt.profiles import BIDS_FILE, EV_FILE, LOAD_FILE, PV_FILE, write_bids, write_series
+from lec_opt.io.profiles import BIDS_FILE, EV_FILE, LOAD_FILE, PV_FILE, write_bids, write_series
 
 REPO_ROOT = Path(lec_opt.__file__).resolve().parent.parent
 MODELS = REPO_ROOT / "models"

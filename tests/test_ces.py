@@ -1,4 +1,4 @@
-"""The CES of one interval (``lec_opt.ces``): U01/U02, the exact dispatch, the MILP's tangent hypographs.
+"""The CES of one interval (``lec_opt.market.ces``): U01/U02, the exact dispatch, the MILP's tangent hypographs.
 
 ``dispatch`` is checked against the continuous CES sub-problem solved as an exact QP by HiGHS
 (Pyomo's ``pyomo.contrib.solver`` interface; HiGHS has no MIQP, so the three modes -- charging,
@@ -18,10 +18,10 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from lec_opt import load_scenario
-from lec_opt.ces import CesParams, ces_params, dispatch
-from lec_opt.greedy import solve_greedy
-from lec_opt.interval import solve_snapshot
-from lec_opt.scenario import Scenario
+from lec_opt.market.ces import CesParams, ces_params, dispatch
+from lec_opt.market.greedy import solve_greedy
+from lec_opt.day.interval import solve_snapshot
+from lec_opt.scenario.schema import Scenario
 from test_greedy import check_result, level, make_snapshot, pinned
 
 QP_EXAMPLES = settings(

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lec_opt.profiles import read_profiles
-from lec_opt.scenario import PACKAGE_ROOT
+from lec_opt.io.profiles import read_profiles
+from lec_opt.io.shipped import DEFAULT_DATA, MODELS_DIR
 
-PAPER_DAY = PACKAGE_ROOT / "data" / "paper_day"
+PAPER_DAY = DEFAULT_DATA
+REPO = Path(__file__).resolve().parents[1]
 
 
 def lec_opt(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -22,7 +23,7 @@ def lec_opt(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
         [sys.executable, "-m", "lec_opt", *map(str, args)],
         capture_output=True,
         text=True,
-        cwd=cwd or PACKAGE_ROOT,
+        cwd=cwd or REPO,
         timeout=120,
         env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
     )
@@ -86,7 +87,7 @@ def test_data_info_json_agrees_with_the_shipped_files(default_info):
 
 
 def test_data_info_table_output(tmp_path):
-    result = lec_opt("data", "info", "--scenario", PACKAGE_ROOT / "models" / "paper_30min.toml")
+    result = lec_opt("data", "info", "--scenario", MODELS_DIR / "paper_30min.toml")
     assert result.returncode == 0, result.stderr
     assert "paper_30min" in result.stdout and "30-min intervals" in result.stdout
     assert "daily load" in result.stdout

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from lec_opt import load_scenario
-from lec_opt.day import run_day, walk
-from lec_opt.greedy import solve_greedy
-from lec_opt.outputs import summary, write_day
+from lec_opt.day.run import run_day, walk
+from lec_opt.market.greedy import solve_greedy
+from lec_opt.day.outputs import summary, write_day
 from lec_opt.paper import CONSUMER_BILL_RATIO, PROSUMER_REVENUE_RATIO
-from lec_opt.profiles import write_bids, write_series
+from lec_opt.io.profiles import write_bids, write_series
 
 
 def _tiny_day(tmp_path, load_kw, pv_kw_per_kwp, ev_kw=None):
@@ -231,8 +231,8 @@ def test_faulty_days_run_to_the_end_with_correct_accounting(tmp_path, case):
 def test_a_solver_failure_falls_back_to_greedy_for_that_interval_only(tmp_path, monkeypatch):
     """HiGHS 'fails' at level 3 of interval 1 (day-time, with trades): that interval uses the
     greedy matching, is counted in `fallbacks` and flagged in intervals.csv; the others solve."""
-    import lec_opt.solve as solve_mod
-    from lec_opt.result import LevelRecord
+    import lec_opt.model.lexicographic as solve_mod
+    from lec_opt.market.result import LevelRecord
 
     data = _tiny_day(tmp_path / "data", [[0.1, 0.3, 0.2]] * 3, [[0, 0, 0], [1.0, 1.0, 1.0], [0.4, 0.4, 0.4]])
     sc = _scenario(data, 480, [1], capacity_kwh=100.0)

@@ -9,9 +9,9 @@ import pyomo.environ as pyo
 import pytest
 
 from lec_opt import build_day, load_scenario
-from lec_opt.ces import ces_params
-from lec_opt.model import build_interval_model
-from lec_opt.solve import solve_milp
+from lec_opt.market.ces import ces_params
+from lec_opt.model.build import build_interval_model
+from lec_opt.model.lexicographic import solve_milp
 
 FORMULATION = Path(__file__).resolve().parent.parent / "models" / "FORMULATION.md"
 KINDS = (pyo.Set, pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective)

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from lec_opt import load_scenario
-from lec_opt.day import run_day
-from lec_opt.game import (
+from lec_opt.day.run import run_day
+from lec_opt.analysis.game import (
     IntervalGame,
-    _LeastCoreLP,
     all_coalitions,
     inessential_player,
     least_core,
@@ -25,9 +24,10 @@ from lec_opt.game import (
     shapley_sampled,
     stable_prices,
 )
-from lec_opt.outputs import write_day
-from lec_opt.scenario import MODELS_DIR
-from lec_opt.stability import check_day, write_stability
+from lec_opt.day.outputs import write_day
+from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.model.coalitions import LeastCoreLP
+from lec_opt.analysis.stability import check_day, write_stability
 
 SPREAD = 0.11
 
@@ -76,7 +76,7 @@ def test_against_brute_force(n_s, n_b, ces, balanced):
         assert game.value(mask) - phi[mask].sum() == pytest.approx(best, abs=1e-7)
     # least core: constraint generation = the LP over every proper coalition
     eps, phi_lc = least_core(game)
-    lp = _LeastCoreLP(game)
+    lp = LeastCoreLP(game)
     for m in masks[:-1]:
         lp.cut(m)
     eps_brute, _ = lp.solve()

@@ -1,4 +1,4 @@
-"""The paper's sorted matching (``lec_opt.greedy``): hand-solved instances and properties.
+"""The paper's sorted matching (``lec_opt.market.greedy``): hand-solved instances and properties.
 
 Every greedy allocation must be a feasible point of the interval MILP (MODEL.md §4): the tests
 load it into the Pyomo model of its interval and evaluate every active constraint, and they
@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lec_opt import build_day, load_scenario
-from lec_opt.ces import ces_params, dispatch
-from lec_opt.greedy import match, priority_objective, solve_greedy
-from lec_opt.interval import solve_snapshot
-from lec_opt.model import PRIORITIES, build_interval_model, ring_distance
-from lec_opt.result import IntervalResult
-from lec_opt.scenario import Scenario
-from lec_opt.snapshot import IntervalSnapshot
+from lec_opt.market.ces import ces_params, dispatch
+from lec_opt.market.greedy import match, priority_objective, solve_greedy
+from lec_opt.day.interval import solve_snapshot
+from lec_opt.model.build import PRIORITIES, build_interval_model, ring_distance
+from lec_opt.market.result import IntervalResult
+from lec_opt.scenario.schema import Scenario
+from lec_opt.market.snapshot import IntervalSnapshot
 
 # deterministic runs (no example database written into the repository)
 FAST = settings(

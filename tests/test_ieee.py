@@ -10,11 +10,11 @@ import pytest
 
 from lec_opt import build_day, load_scenario
 from lec_opt.errors import InputError
-from lec_opt.ieee import find_profiles, import_ieee_lv, read_ieee_profile
-from lec_opt.profiles import BIDS_FILE, EV_FILE, LOAD_FILE, MANIFEST_FILE, PV_FILE, read_profiles
-from lec_opt.scenario import PACKAGE_ROOT
+from lec_opt.io.ieee import find_profiles, import_ieee_lv, read_ieee_profile
+from lec_opt.io.profiles import BIDS_FILE, EV_FILE, LOAD_FILE, MANIFEST_FILE, PV_FILE, read_profiles
+from lec_opt.io.shipped import DEFAULT_DATA
 
-PAPER_DAY = PACKAGE_ROOT / "data" / "paper_day"
+PAPER_DAY = DEFAULT_DATA
 
 
 def _label(minute_end: int) -> str:

@@ -1,4 +1,4 @@
-"""The lexicographic interval MILP (``lec_opt.solve`` via ``solve_snapshot(method="milp")``).
+"""The lexicographic interval MILP (``lec_opt.model.lexicographic`` via ``solve_snapshot(method="milp")``).
 
 Hand-solved instances for A, B and C; the greedy cross-check (MODEL.md §4) on random small
 instances and on a sample of the shipped default day; failure handling (fallback to the greedy);
@@ -26,16 +26,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from pyomo.contrib.appsi.base import Results, TerminationCondition
 
-import lec_opt.interval
-import lec_opt.solve
+import lec_opt.day.interval
+import lec_opt.model.lexicographic
 from lec_opt import build_day, load_scenario
-from lec_opt.ces import ces_params, dispatch
-from lec_opt.greedy import priority_objective, solve_greedy
-from lec_opt.interval import solve_snapshot
-from lec_opt.model import PRIORITIES
-from lec_opt.result import LevelRecord
-from lec_opt.scenario import Scenario
-from lec_opt.solve import LevelFailed
+from lec_opt.market.ces import ces_params, dispatch
+from lec_opt.market.greedy import priority_objective, solve_greedy
+from lec_opt.day.interval import solve_snapshot
+from lec_opt.model.build import PRIORITIES
+from lec_opt.market.result import LevelRecord
+from lec_opt.scenario.schema import Scenario
+from lec_opt.model.lexicographic import LevelFailed
 from test_greedy import (
     GREEDY_B_SUBOPTIMAL,
     GREEDY_C_SHORT,
@@ -330,14 +330,14 @@ def _check_fallback(result, scenario, soc, level_no: int, name: str, status: str
 
 def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
     """Level 3 of priority A fails; A falls back, B and C (solved after it on the same model) do not."""
-    real = lec_opt.solve._solve_level
+    real = lec_opt.model.lexicographic._solve_level
 
     def failing(m, solver, level_no, name, *args, **kwargs):
         if level_no == 3 and name == "priority_a":
             raise LevelFailed(LevelRecord(3, name, "infeasible", None, seconds=0.01))
         return real(m, solver, level_no, name, *args, **kwargs)
 
-    monkeypatch.setattr(lec_opt.solve, "_solve_level", failing)
+    monkeypatch.setattr(lec_opt.model.lexicographic, "_solve_level", failing)
     results = solve_snapshot(HAND_A.snap, scenario, 0.5, PRIORITIES, "milp")
     _check_fallback(results["A"], scenario, 0.5, 3, "priority_a", "infeasible")
     for p in ("B", "C"):
@@ -358,7 +358,7 @@ def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
         res.wallclock_time = 0.0
         return res
 
-    monkeypatch.setattr(lec_opt.solve.Highs, "solve", no_answer)
+    monkeypatch.setattr(lec_opt.model.lexicographic.Highs, "solve", no_answer)
     results = solve_snapshot(HAND["B"].snap, scenario, 0.5, PRIORITIES, "milp")
     for p, result in results.items():
         _check_fallback(result, scenario, 0.5, 1, "p2p", condition.name)
@@ -366,14 +366,14 @@ def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
 
 def test_level_4_failure_keeps_the_incumbent(monkeypatch, scenario):
     """Level 4 is warm-started; if HiGHS returns nothing the level-3 flows stay, marked in the status."""
-    real = lec_opt.solve._solve_level
+    real = lec_opt.model.lexicographic._solve_level
 
     def failing(m, solver, level_no, name, *args, **kwargs):
         if level_no == 4:
             raise LevelFailed(LevelRecord(4, name, "maxTimeLimit", None, seconds=0.25))
         return real(m, solver, level_no, name, *args, **kwargs)
 
-    monkeypatch.setattr(lec_opt.solve, "_solve_level", failing)
+    monkeypatch.setattr(lec_opt.model.lexicographic, "_solve_level", failing)
     hand = HAND["B"]  # unique level-3 optimum: the incumbent is the answer
     result = solve_snapshot(hand.snap, scenario, 0.5, ("B",), "milp")["B"]
     assert result.method == "milp" and not result.fallback
@@ -390,8 +390,8 @@ def no_milp(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a trivial interval must not build or solve a MILP")
 
-    monkeypatch.setattr(lec_opt.interval, "solve_milp", forbidden)
-    monkeypatch.setattr(lec_opt.solve.Highs, "solve", forbidden)
+    monkeypatch.setattr(lec_opt.day.interval, "solve_milp", forbidden)
+    monkeypatch.setattr(lec_opt.model.lexicographic.Highs, "solve", forbidden)
 
 
 def _check_trivial(results, scenario, soc):
@@ -516,7 +516,7 @@ def test_an_earlier_highs_run_breaks_the_milp():
         import pyomo.environ as pyo
         from pyomo.contrib.solver.common.factory import SolverFactory
         from lec_opt import load_scenario
-        from lec_opt.interval import solve_snapshot
+        from lec_opt.day.interval import solve_snapshot
         from test_greedy import HAND_A
 
         m = pyo.ConcreteModel()

@@ -9,7 +9,7 @@ import pytest
 
 from lec_opt import build_day, load_scenario
 from lec_opt.errors import InputError
-from lec_opt.profiles import (
+from lec_opt.io.profiles import (
     BIDS_FILE,
     EV_FILE,
     LOAD_FILE,
@@ -24,9 +24,9 @@ from lec_opt.profiles import (
     write_bids,
     write_series,
 )
-from lec_opt.scenario import PACKAGE_ROOT
+from lec_opt.io.shipped import DEFAULT_DATA
 
-PAPER_DAY = PACKAGE_ROOT / "data" / "paper_day"
+PAPER_DAY = DEFAULT_DATA
 
 
 def _raises(call, *args, **kwargs) -> InputError:

@@ -18,12 +18,15 @@ import pytest
 from matplotlib.image import imread
 
 from lec_opt import InputError, LecOptError, load_scenario
-from lec_opt.day import run_day
-from lec_opt.outputs import write_day
-from lec_opt.report import DAY_FILES, DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
-from lec_opt.scenario import PACKAGE_ROOT
+from lec_opt.day.run import run_day
+from lec_opt.day.outputs import write_day
+from lec_opt.io.results import DAY_FILES
+from lec_opt.report import DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
+from lec_opt.io.shipped import MODELS_DIR
 
-SCENARIO = PACKAGE_ROOT / "models" / "paper_30min.toml"
+REPO = Path(__file__).resolve().parents[1]
+
+SCENARIO = MODELS_DIR / "paper_30min.toml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KIND = {  # figure file name prefix -> FIGSIZE key
     "01_demand_pv": "demand_pv", "02_ev_demand": "ev", "03_surplus_deficit": "surplus_deficit", "04_ces": "ces",
@@ -240,7 +243,7 @@ def test_a_missing_column_or_a_bad_extra_file_is_named(day_folder, tmp_path, edi
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lec_opt", *map(str, args)], capture_output=True, text=True,
-                          cwd=PACKAGE_ROOT, timeout=120, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+                          cwd=REPO, timeout=120, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
 
 
 def test_cli_report_writes_report_html(day_folder, tmp_path):

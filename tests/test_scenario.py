@@ -8,11 +8,12 @@ import pytest
 
 from lec_opt import build_day
 from lec_opt.errors import InputError, LecOptError
-from lec_opt.scenario import DEFAULT_SCENARIO, MODELS_DIR, PACKAGE_ROOT, load_scenario, parse_scenario
+from lec_opt.io.shipped import DEFAULT_DATA, DEFAULT_SCENARIO, MODELS_DIR
+from lec_opt.scenario import load_scenario, parse_scenario
 
 MODELS = MODELS_DIR
 DEFAULT_SCENARIO_FILE = MODELS / "paper_5min.toml"
-PAPER_DAY = (PACKAGE_ROOT / "data" / "paper_day").resolve()
+PAPER_DAY = DEFAULT_DATA.resolve()
 DROP = "<drop>"  # removes a key in write_scenario's overrides (see conftest)
 
 SHIPPED = ["paper_5min", "paper_15min", "paper_30min", "paper_ces_15mwh"]

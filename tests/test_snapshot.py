@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lec_opt import build_day, load_scenario
-from lec_opt.scenario import MODELS_DIR
+from lec_opt.io.shipped import MODELS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_every_interval_classifies_sellers_and_buyers(days):
 
 def test_snapshot_by_hand(tmp_path):
     """Three peers, one hour of 30-min data cut into 15-min intervals."""
-    from lec_opt.profiles import write_bids, write_series
+    from lec_opt.io.profiles import write_bids, write_series
 
     rows = 48  # 30-minute data
     load = np.full((rows, 3), 1.0)

@@ -22,8 +22,9 @@ import pandas as pd
 import pytest
 
 from lec_opt.errors import InputError, LecOptError
-from lec_opt.scenario import PACKAGE_ROOT, load_scenario, parse_scenario
-from lec_opt.sweep import (
+from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.scenario import load_scenario, parse_scenario
+from lec_opt.analysis.sweep import (
     POINTS_DIR,
     SWEEP_FILE,
     TIMING,
@@ -36,7 +37,7 @@ from lec_opt.sweep import (
     run_sweep,
 )
 
-MODELS = PACKAGE_ROOT / "models"
+MODELS = MODELS_DIR
 S15 = MODELS / "paper_15min.toml"
 S30 = MODELS / "paper_30min.toml"
 GRID = {"ces.k": [0.5, 1.0], "ces.degradation": [0.005, 0.05]}  # 4 points
@@ -196,8 +197,8 @@ def test_serial_sweep_table_and_points(serial_sweep):
     assert (frame.status == "ok").all() and frame.error.isna().all()
     assert (frame.priority_A + frame.priority_B + frame.priority_C == 96).all()
     # each row is the day's summary of that point's scenario
-    from lec_opt.day import run_day
-    from lec_opt.outputs import summary
+    from lec_opt.day.run import run_day
+    from lec_opt.day.outputs import summary
 
     sc = load_scenario(S15)
     sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"k": 1.0, "degradation": 0.05})})
@@ -275,7 +276,7 @@ def test_keep_results_figures_and_the_report(tmp_path):
     names = {p.name for p in (out / "figures").iterdir()}
     assert {"sweep_energy_ces.S.png", "sweep_soc_ces.S.png", "sweep_money_ces.S.png", "sweep_counts_ces.S.png"} <= names
     assert not any(p.name.startswith(".") for p in (out / "figures").iterdir())  # no temporary files left
-    from lec_opt.report import write_report
+    from lec_opt.report.html import write_report
 
     write_report(out, "html")  # lec-opt report reads the sweep table (wide format)
     assert (out / "figures" / "09_sweep_ces.S.png").is_file() and (out / "report.html").is_file()
@@ -356,7 +357,7 @@ def test_pool_workers_start_clean_after_highs_ran_in_the_parent(tmp_path, small_
     be copied without its threads and the workers' first MIP would spin for ever."""
     write_scenario({"interval_minutes": 60})
     script = (
-        "from lec_opt.sweep import run_sweep\n"
+        "from lec_opt.analysis.sweep import run_sweep\n"
         "if __name__ == '__main__':\n"
         "    grid = {'ces.k': [0.3, 0.6, 0.9, 1.0]}\n"
         "    a = run_sweep(grid, 'scenario.toml', method='milp', executor='serial')\n"

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lec_opt import profiles as fmt
-from lec_opt.atomic import write_csv, write_json
+from lec_opt.io import profiles as fmt
+from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.datagen.ev import generate_ev
 from lec_opt.datagen.household import HouseholdLoads, generate_households
 from lec_opt.datagen.pv import PVModel, Site, broken_clouds, draw_roofs
 from lec_opt.errors import LecOptError
-from lec_opt.scenario import Scenario
+from lec_opt.scenario.schema import Scenario
 from lec_opt.paper import (
     DAILY_LOAD_KWH,
     PEAK_LOAD_KW,

@@ -1,0 +1,1 @@
+"""Analysis layer: data figures against the paper, the cooperative-game check of a day, sensitivity sweeps."""

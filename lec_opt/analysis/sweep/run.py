@@ -1,0 +1,180 @@
+"""Run a sweep: validate everything, run the points, checkpoint each one, write sweep.csv.
+
+With an output folder, each finished point is checkpointed atomically as ``points/<hash>.json``
+(its day's files, with ``keep_results``, in ``points/<hash>/``), and ``sweep.csv`` is reassembled
+in grid order after every point; ``resume`` skips points whose file exists (points that failed
+are tried again). ``sweep.json`` records the scenario, the axes and the points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lec_opt.analysis.sweep.executors import EXECUTORS, WorkerDied, check_dask, execute
+from lec_opt.analysis.sweep.figures import write_sweep_figures
+from lec_opt.analysis.sweep.points import Point, build_points
+from lec_opt.analysis.sweep.spec import as_axes
+from lec_opt.analysis.sweep.table import sweep_frame, write_table
+from lec_opt.errors import LecOptError
+from lec_opt.io.atomic import atomic_open, write_json
+from lec_opt.scenario import Scenario, load_scenario
+
+POINTS_DIR = "points"
+FIGURES_DIR = "figures"
+MANIFEST_FILE = "sweep.json"
+Progress = Callable[[int, int], None]  # (points done, points in the grid)
+
+
+def _valid_record(record: Any, point: Point, keep: bool, folder: Path) -> bool:
+    if not isinstance(record, dict) or record.get("hash") != point.hash or record.get("status") != "ok":
+        return False  # failed points are tried again
+    if not isinstance(record.get("metrics"), dict):
+        return False
+    return not keep or (folder / POINTS_DIR / point.hash / "summary.json").is_file()
+
+
+def _load_finished(points: Sequence[Point], out: Path, keep: bool) -> dict[str, dict]:
+    done = {}
+    for point in points:
+        path = out / POINTS_DIR / f"{point.hash}.json"
+        if point.hash in done or not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if _valid_record(record, point, keep, out):
+            done[point.hash] = record
+    return done
+
+
+def _save_point(out: Path, point: Point, record: dict, method: str, priority: str) -> dict:
+    """Write the point's day folder (if kept), then its JSON: the JSON marks the point finished."""
+    files = record.pop("files", None)
+    if files:
+        for name, data in files.items():
+            with atomic_open(out / POINTS_DIR / point.hash / name, "wb") as handle:
+                handle.write(data)
+        record["files"] = sorted(files)
+    record = {"hash": point.hash, "index": point.index, "params": point.params, "method": method,
+              "priority": priority, **record, "scenario": point.scenario}
+    write_json(out / POINTS_DIR / f"{point.hash}.json", record)
+    return record
+
+
+def run_sweep(
+    params: Any,
+    scenario: Scenario | str | Path | None = None,
+    *,
+    mode: str = "product",
+    method: str = "milp",
+    priority: str = "best",
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    keep_results: bool = False,
+    figures: bool = True,
+    base_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Run a sweep; returns sweep.csv's table (one row per point, in grid order).
+
+    ``params``: ``{"ces.k": [0.2, 0.6, 1.0], "ces.S": "0.01:0.05:3"}``, a list of
+    ``"PATH=VALUES"`` strings, or ``Axis`` objects. ``scenario``: a Scenario, a scenario file, or
+    None for the default. ``mode``: ``product`` or ``zip`` (``SWEEP_MODES``). ``executor``:
+    ``local`` (process pool, ``workers`` default = cores; one worker runs in-process), ``serial``
+    or ``dask`` (``scheduler`` address, or a LocalCluster of ``workers`` processes). ``out``:
+    folder for points/, sweep.csv, sweep.json and figures/ (without it nothing is written and
+    nothing can be resumed). ``base_dir``: folder that relative ``data.dir``/``tariffs.file``
+    values are relative to (default: the working folder).
+
+    ``frame.attrs`` holds ``points``, ``skipped`` (finished before, with ``resume``), ``failed``
+    (``[(point, error)]``) and ``figures`` (paths written).
+    """
+    from lec_opt.day.interval import METHODS
+    from lec_opt.day.run import MODES as PRIORITIES
+
+    # --- everything is checked before any work -----------------------------------------------
+    if method not in METHODS:
+        raise LecOptError(f"method must be milp or greedy, not {method!r}")
+    if priority not in PRIORITIES:
+        raise LecOptError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+    if executor not in EXECUTORS:
+        raise LecOptError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise LecOptError(f"workers must be a whole number >= 1, not {workers!r}")
+    if scheduler and executor != "dask":
+        raise LecOptError("a scheduler address needs the dask executor (--executor dask)")
+    if out is None and (resume or keep_results):
+        raise LecOptError("resume and keep_results need an output folder")
+    if executor == "dask":
+        check_dask()
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    axes = as_axes(params, Path(base_dir) if base_dir is not None else None)
+    points = build_points(scenario, axes, mode, method, priority)
+    if "data.dir" not in {a.path for a in axes}:
+        from lec_opt.market.snapshot import build_day
+
+        build_day(scenario)  # a broken data folder stops the sweep now, not in every point
+
+    folder = Path(out) if out is not None else None
+    records: dict[str, dict] = {}
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / MANIFEST_FILE, {
+            "scenario": scenario.source, "method": method, "priority": priority, "mode": mode,
+            "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
+            "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
+        })
+        if resume:
+            records = _load_finished(points, folder, keep_results)
+        write_table(folder, sweep_frame(points, records, axes))
+    copies = Counter(p.hash for p in points)  # equal scenarios (e.g. a value listed twice) run once
+    todo: dict[str, Point] = {}
+    for p in points:
+        if p.hash not in records:
+            todo.setdefault(p.hash, p)
+    skipped = done = sum(p.hash in records for p in points)
+    if progress:
+        progress(done, len(points))
+
+    payloads = [{"hash": h, "scenario": p.scenario, "source": scenario.source, "method": method,
+                 "priority": priority, "keep": keep_results} for h, p in todo.items()]
+    stream = execute(payloads, executor, workers or (os.cpu_count() or 1), scheduler)
+    try:
+        for h, record in stream:
+            if folder is not None:
+                record = _save_point(folder, todo[h], record, method, priority)
+            records[h] = record
+            done += copies[h]
+            if folder is not None:
+                write_table(folder, sweep_frame(points, records, axes))
+            if progress:
+                progress(done, len(points))
+    except WorkerDied as err:
+        finished = sum(p.hash in records for p in points)
+        hint = "; run the same command with --resume to finish" if folder is not None else ""
+        raise WorkerDied(f"{err}: {finished} of {len(points)} points finished and saved{hint}") from None
+    finally:
+        stream.close()
+    frame = sweep_frame(points, records, axes)
+    written: list[Path] = []
+    if folder is not None:
+        write_table(folder, frame)
+        if figures:
+            written = write_sweep_figures(frame, folder / FIGURES_DIR)
+    frame.attrs.update(
+        points=len(points), skipped=skipped, figures=[str(p) for p in written],
+        failed=[(p.label(), records[p.hash].get("error") or "") for p in points if records[p.hash]["status"] != "ok"],
+    )
+    return frame

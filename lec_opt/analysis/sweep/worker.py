@@ -1,0 +1,57 @@
+"""One sweep point, as a worker runs it: plain data in, plain data out.
+
+A point is a whole day (``lec_opt.day.run.run_day`` with one process) summarised by
+``lec_opt.day.outputs.summary`` and flattened to scalar metrics. The payload and the record are
+plain data, so a point runs the same in-process, in a process pool or on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from lec_opt.scenario import parse_scenario
+
+_SUMMARY_DROPPED = {"scenario", "method", "priority", "intervals", "interval_minutes", "paper",
+                    "priority_counts", "single_priority_totals"}
+
+
+def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The day's summary as flat scalar metrics (priority counts and each priority alone flattened)."""
+    out = {k: v for k, v in summary.items() if k not in _SUMMARY_DROPPED}
+    for p, count in summary.get("priority_counts", {}).items():
+        out[f"priority_{p}"] = count
+    for p, totals in summary.get("single_priority_totals", {}).items():
+        out[f"alone_{p}_score"] = totals["score"]
+        out[f"alone_{p}_p2p_energy_kwh"] = totals["p2p_energy_kwh"]
+    return out
+
+
+def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Solve one point's day: ``{"scenario", "source", "method", "priority", "keep"}`` -> a record.
+
+    Never raises for a problem of the point itself: the record then has ``status = "error"``.
+    With ``keep`` the day's files (``write_day``) come back as ``{name: bytes}`` under ``files``,
+    so the driver writes them even when the worker is on another machine.
+    """
+    from lec_opt.day.outputs import summary, write_day
+    from lec_opt.day.run import run_day
+
+    started = time.perf_counter()
+    try:
+        scenario = parse_scenario(copy.deepcopy(dict(payload["scenario"])), payload.get("source", "sweep point"))
+        run = run_day(scenario, payload["method"], payload["priority"], workers=1)
+        record: dict[str, Any] = {"status": "ok", "error": None, "metrics": flatten_summary(summary(run))}
+        if payload.get("keep"):
+            with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
+                folder = write_day(run, tmp)
+                record["files"] = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
+        record = {"status": "error", "error": f"{type(err).__name__}: {err}", "metrics": {},
+                  "traceback": traceback.format_exc()}
+    record["seconds"] = time.perf_counter() - started
+    return record

@@ -1,0 +1,1 @@
+"""Day layer: one interval (``interval``), a whole day (``matching`` then ``run``), its files (``outputs``)."""

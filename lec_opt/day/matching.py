@@ -1,0 +1,73 @@
+"""Phase 1 of a day: every interval's P2P matchings, one process per core for the MILP.
+
+The matching of an interval does not depend on the CES state of charge (models/FORMULATION.md
+§3), so the intervals are independent: the MILP matchings run in a process pool, busiest first.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+from lec_opt.market.greedy import greedy_matching
+from lec_opt.market.outcome import has_willing_pair, trivial_matching
+from lec_opt.market.priorities import PRIORITIES
+from lec_opt.market.result import Matching
+from lec_opt.market.snapshot import DayInputs, IntervalSnapshot, build_day
+from lec_opt.scenario.schema import Scenario
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def match_interval(
+    snap: IntervalSnapshot, scenario: Scenario, method: str, priorities: tuple[str, ...] = PRIORITIES
+) -> dict[str, Matching]:
+    """Every requested priority's matching of one interval (no CES, no SoC).
+
+    Without a willing seller-buyer pair the empty matching is the only one: no solver is needed.
+    """
+    if method == "greedy":
+        return {p: greedy_matching(snap, p, scenario.willingness.min_trade_kwh) for p in priorities}
+    if not has_willing_pair(snap):
+        return {p: trivial_matching(snap, p) for p in priorities}
+    from lec_opt.model.lexicographic import solve_matching  # Pyomo only when the MILP is asked for
+
+    return solve_matching(snap, scenario, priorities)
+
+
+def _match_worker(args: tuple[Scenario, int]) -> tuple[int, dict[str, Matching]]:
+    scenario, t = args
+    return t, match_interval(_worker_day(scenario).snapshot(t), scenario, "milp")
+
+
+_DAY_CACHE: dict[int, DayInputs] = {}
+
+
+def _worker_day(scenario: Scenario) -> DayInputs:
+    key = hash(scenario.model_dump_json())
+    if key not in _DAY_CACHE:
+        _DAY_CACHE.clear()
+        _DAY_CACHE[key] = build_day(scenario)
+    return _DAY_CACHE[key]
+
+
+def all_matchings(day: DayInputs, method: str, workers: int = 1, progress: Progress | None = None) -> list[dict[str, Matching]]:
+    """Phase 1: the matchings of every interval, in interval order (parallel for the MILP)."""
+    scenario = day.scenario
+    out: list[dict[str, Matching] | None] = [None] * day.n_intervals
+    if method == "greedy" or workers <= 1:
+        for t in range(day.n_intervals):
+            out[t] = match_interval(day.snapshot(t), scenario, method)
+            if progress:
+                progress("matching", t + 1, day.n_intervals)
+        return out  # type: ignore[return-value]
+    # busy intervals first so that the pool ends together
+    order = sorted(range(day.n_intervals), key=lambda t: -len(day.snapshot(t).sellers) * len(day.snapshot(t).buyers))
+    # forkserver: a forked child inherits HiGHS's thread-pool state without its threads and hangs
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        for done, (t, matchings) in enumerate(pool.map(_match_worker, [(scenario, t) for t in order]), start=1):
+            out[t] = matchings
+            if progress:
+                progress("matching", done, day.n_intervals)
+    return out  # type: ignore[return-value]

@@ -1,0 +1,175 @@
+"""Files of a solved day: intervals.csv, trades.csv, settlement.csv, summary.json, scenario.toml.
+
+Every file is written atomically (temporary file + rename), so an interrupted run leaves either
+the previous file or the new one. Apart from the timings in summary.json, the same scenario
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from lec_opt.io.atomic import write_csv, write_json, write_text
+from lec_opt.day.run import DayRun, Step
+from lec_opt.market.priorities import PRIORITIES
+from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, PROSUMER_REVENUE_RATIO
+
+
+def totals(steps: list[Step], soc_initial: float) -> dict:
+    """Energy and money of a path through the day (the keys of summary.json)."""
+    r = [s.result for s in steps]
+    m = [s.settlement for s in steps]
+    socs = [soc_initial] + [x.soc_end for x in r]
+    out = {
+        "p2p_energy_kwh": sum(x.p2p_kwh for x in r),
+        "grid_import_kwh": sum(x.grid_import_kwh for x in r),
+        "grid_export_kwh": sum(x.grid_export_kwh for x in r),
+        "ces_charge_kwh": sum(x.ces_charge_kwh for x in r),
+        "ces_discharge_kwh": sum(x.ces_discharge_kwh for x in r),
+        "grid_to_ces_kwh": sum(x.grid_to_ces_kwh for x in r),
+        "ev_kwh": sum(x.snapshot.ev_kwh for x in r),
+        "ev_from_ces_kwh": sum(x.ces_to_ev_kwh for x in r),
+        "ev_from_grid_kwh": sum(x.grid_to_ev_kwh for x in r),
+        "ces_soc_min": min(socs),
+        "ces_soc_max": max(socs),
+        "ces_soc_end": socs[-1],
+        "prosumer_revenue_p2p_usd": sum(float(x.revenue_usd.sum()) for x in m),
+        "prosumer_revenue_grid_only_usd": sum(float(x.revenue_grid_only_usd.sum()) for x in m),
+        "consumer_bill_p2p_usd": sum(float(x.bill_usd.sum()) for x in m),
+        "consumer_bill_grid_only_usd": sum(float(x.bill_grid_only_usd.sum()) for x in m),
+        "ev_bill_usd": sum(x.ev_bill_usd for x in m),
+        "ces_cash_usd": sum(x.ces_cash_usd for x in m),
+        "ces_degradation_usd": sum(x.ces_degradation_usd for x in m),
+        "community_saving_usd": sum(x.community_saving_usd for x in m),
+        "score": sum(s.scores[s.chosen] for s in steps),
+        "transactions": sum(x.transactions for x in r),
+        "fallbacks": sum(bool(x.fallback) for x in r),
+    }
+    revenue, bill = out["prosumer_revenue_grid_only_usd"], out["consumer_bill_grid_only_usd"]
+    out["prosumer_revenue_ratio"] = out["prosumer_revenue_p2p_usd"] / revenue if revenue else None
+    out["consumer_bill_ratio"] = out["consumer_bill_p2p_usd"] / bill if bill else None
+    return out
+
+
+def summary(run: DayRun) -> dict:
+    soc0 = run.day.scenario.ces.soc_initial
+    out = totals(run.steps, soc0)
+    out["priority_counts"] = {p: sum(s.chosen == p for s in run.steps) for p in PRIORITIES}
+    # an interval falls back when any priority solved in it had to (all are solved for the choice)
+    out["fallbacks"] = sum(any(r.fallback for r in s.results.values()) for s in run.steps)
+    out["single_priority_totals"] = {p: totals(steps, soc0) for p, steps in run.single.items()}
+    out.update(
+        scenario=run.day.scenario.name,
+        method=run.method,
+        priority=run.priority,
+        intervals=run.day.n_intervals,
+        interval_minutes=run.day.interval_minutes,
+        paper={"prosumer_revenue_ratio": PROSUMER_REVENUE_RATIO, "consumer_bill_ratio": CONSUMER_BILL_RATIO,
+               "ces_soc_band": list(CES_SOC_BAND)},
+        solve_seconds=run.solve_seconds,
+        matching_seconds=run.matching_seconds,
+    )
+    return out
+
+
+def interval_table(run: DayRun) -> pd.DataFrame:
+    rows = []
+    for s in run.steps:
+        snap = s.result.snapshot
+        r = s.result
+        row = {
+            "interval": s.index,
+            "time": snap.start,
+            "supply_kwh": snap.total_surplus_kwh,
+            "demand_kwh": snap.total_deficit_kwh,
+            "alpha_kwh": snap.alpha_kwh,
+            "ev_kwh": snap.ev_kwh,
+            "sellers": len(snap.sellers),
+            "buyers": len(snap.buyers),
+            "chosen": s.chosen,
+        }
+        for p, pr in s.results.items():
+            row[f"p2p_kwh_{p}"] = pr.p2p_kwh
+            row[f"transactions_{p}"] = pr.transactions
+            row[f"score_{p}"] = s.scores[p]
+            row[f"status_{p}"] = "|".join(lv.status for lv in pr.levels)
+            row[f"fallback_{p}"] = pr.fallback
+        row.update(
+            ces_charge_kwh=r.ces_charge_kwh,
+            ces_discharge_kwh=r.ces_discharge_kwh,
+            grid_to_ces_kwh=r.grid_to_ces_kwh,
+            ces_to_ev_kwh=r.ces_to_ev_kwh,
+            soc_start=r.soc_start,
+            soc_end=r.soc_end,
+            grid_import_kwh=r.grid_import_kwh,
+            grid_export_kwh=r.grid_export_kwh,
+            fallback=any(x.fallback for x in s.results.values()),
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def trade_table(run: DayRun) -> pd.DataFrame:
+    rows = [
+        {"interval": s.index, "time": s.result.snapshot.start, "priority": p, "chosen": p == s.chosen,
+         "seller": t.seller, "buyer": t.buyer, "kwh": t.kwh, "price_usd_per_kwh": t.price_usd_per_kwh}
+        for s in run.steps for p, r in s.results.items() for t in r.trades
+    ]
+    columns = ["interval", "time", "priority", "chosen", "seller", "buyer", "kwh", "price_usd_per_kwh"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def settlement_table(run: DayRun) -> pd.DataFrame:
+    m = [s.settlement for s in run.steps]
+    n = run.day.n_peers
+    add = lambda field: np.sum([getattr(x, field) for x in m], axis=0)  # noqa: E731
+    frame = pd.DataFrame(
+        {
+            "peer": np.arange(1, n + 1),
+            "role": np.where(run.day.prosumer, "prosumer", "consumer"),
+            "intervals_as_seller": add("is_seller").astype(int),
+            "intervals_as_buyer": add("is_buyer").astype(int),
+            "sold_p2p_kwh": add("sold_p2p_kwh"),
+            "bought_p2p_kwh": add("bought_p2p_kwh"),
+            "to_ces_kwh": add("to_ces_kwh"),
+            "from_ces_kwh": add("from_ces_kwh"),
+            "export_kwh": add("export_kwh"),
+            "import_kwh": add("import_kwh"),
+            "revenue_usd": add("revenue_usd"),
+            "revenue_grid_only_usd": add("revenue_grid_only_usd"),
+            "bill_usd": add("bill_usd"),
+            "bill_grid_only_usd": add("bill_grid_only_usd"),
+        }
+    )
+    frame["saving_usd"] = (frame.revenue_usd - frame.revenue_grid_only_usd) + (frame.bill_grid_only_usd - frame.bill_usd)
+    return frame
+
+
+def _toml_ready(value):
+    if isinstance(value, dict):
+        return {k: _toml_ready(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_ready(v) for v in value]
+    return value
+
+
+def default_out_dir(run: DayRun) -> Path:
+    return Path("results") / f"{run.day.scenario.name}-{run.method}-{run.priority}"
+
+
+def write_day(run: DayRun, out: str | Path | None = None) -> Path:
+    """Write every output file of a day (atomically, one by one); returns the folder."""
+    out = Path(out) if out is not None else default_out_dir(run)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "intervals.csv", interval_table(run), float_format="%.9g")
+    write_csv(out / "trades.csv", trade_table(run), float_format="%.9g")
+    write_csv(out / "settlement.csv", settlement_table(run), float_format="%.9g")
+    scenario = run.day.scenario.model_dump(mode="json", exclude={"base"})
+    scenario["data"]["dir"] = str(run.day.data_dir)
+    write_text(out / "scenario.toml", "# the resolved scenario this run used\n" + tomli_w.dumps(_toml_ready(scenario)))
+    write_json(out / "summary.json", summary(run))
+    return out

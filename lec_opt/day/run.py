@@ -1,0 +1,120 @@
+"""A whole day: matchings per interval, then the CES in time order with the SoC carried over.
+
+models/FORMULATION.md §3: the P2P matching of an interval (levels 1, 3, 4) does not depend on the
+state of charge, and the CES dispatch (level 2) depends on the matching only through the P2P
+volume. So phase 1 solves every interval's matchings independently (``lec_opt.day.matching``, in
+parallel for the MILP), and phase 2 walks the day in order: for each priority it dispatches the
+CES exactly from the current SoC, settles, scores, lets the aggregator choose, and carries the
+chosen priority's SoC forward. Each priority is also run alone all day (its own SoC path) for the
+comparison the paper makes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from lec_opt.day.matching import Progress, all_matchings
+from lec_opt.day.selection import score
+from lec_opt.errors import LecOptError
+from lec_opt.market.ces import ces_params
+from lec_opt.market.outcome import result_from_matching
+from lec_opt.market.priorities import PRIORITIES
+from lec_opt.market.result import IntervalResult, Matching
+from lec_opt.market.settlement import IntervalSettlement, settle
+from lec_opt.market.snapshot import DayInputs, build_day
+from lec_opt.scenario.schema import Scenario
+
+DAY_PRIORITIES = ("best", *PRIORITIES)  # "best": the aggregator's choice in each interval
+METHODS = ("milp", "greedy")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One interval of a SoC path: every priority dispatched from the same SoC, and the choice."""
+
+    index: int
+    results: dict[str, IntervalResult]
+    settlements: dict[str, IntervalSettlement]
+    scores: dict[str, float]
+    chosen: str
+
+    @property
+    def result(self) -> IntervalResult:
+        return self.results[self.chosen]
+
+    @property
+    def settlement(self) -> IntervalSettlement:
+        return self.settlements[self.chosen]
+
+
+def _step(day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, priorities: tuple[str, ...],
+          priority: str) -> Step:
+    scenario = day.scenario
+    snap = day.snapshot(t)
+    ces = ces_params(scenario, snap, soc)
+    results, money, scores = {}, {}, {}
+    for p in priorities:
+        results[p] = result_from_matching(snap, ces, matchings[p], scenario.bids.mu, scenario.bids.price_margin)
+        money[p] = settle(results[p], ces)
+        scores[p] = score(results[p], money[p], scenario.selection, ces)
+    if priority == "best":
+        best = max(scores.values())
+        chosen = next(p for p in priorities if scores[p] >= best - 1e-12)  # ties go A, B, C
+    else:
+        chosen = priority
+    return Step(t, results, money, scores, chosen)
+
+
+def walk(day: DayInputs, matchings: list[dict[str, Matching]], priority: str,
+         priorities: tuple[str, ...] = PRIORITIES) -> list[Step]:
+    """Phase 2: the day in order from the initial SoC, following ``priority`` (best or one priority)."""
+    soc = day.scenario.ces.soc_initial
+    steps = []
+    for t in range(day.n_intervals):
+        step = _step(day, t, matchings[t], soc, priorities, priority)
+        steps.append(step)
+        soc = step.result.soc_end
+    return steps
+
+
+@dataclass(frozen=True)
+class DayRun:
+    """A solved day: the followed path, each priority alone, and how long it took."""
+
+    day: DayInputs
+    method: str
+    priority: str  # "best" or one priority all day
+    steps: list[Step]
+    single: dict[str, list[Step]]  # each priority followed all day
+    matching_seconds: float
+    solve_seconds: float
+
+
+def run_day(
+    scenario: Scenario, method: str = "milp", priority: str = "best", workers: int | None = None,
+    progress: Progress | None = None,
+) -> DayRun:
+    """Solve a scenario's day: every interval, the SoC carried over, settlement.
+
+    ``priority`` is "best" (the aggregator's choice per interval) or A, B or C all day;
+    ``workers`` processes solve the MILP matchings (default: 2 or the cores).
+
+    >>> run = run_day(load_scenario(), method="greedy")
+    >>> run.steps[144].chosen, run.steps[144].result.p2p_kwh
+    """
+    if method not in METHODS:
+        raise LecOptError(f"method must be one of {METHODS}, not {method!r}")
+    if priority not in DAY_PRIORITIES:
+        raise LecOptError(f"priority must be one of {DAY_PRIORITIES}, not {priority!r}")
+    started = time.perf_counter()
+    day = build_day(scenario)
+    workers = workers or min(os.cpu_count() or 1, 2 if method == "milp" else 1)
+    matchings = all_matchings(day, method, workers, progress)
+    matched = time.perf_counter()
+    single = {p: walk(day, matchings, p, (p,)) for p in PRIORITIES}
+    steps = walk(day, matchings, "best") if priority == "best" else single[priority]
+    if progress:
+        progress("dispatch", day.n_intervals, day.n_intervals)
+    return DayRun(day, method, priority, steps, single, matched - started, time.perf_counter() - started)

@@ -1,0 +1,40 @@
+"""Candidate seller-buyer pairs of an interval, with the coefficients every objective needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lec_opt.market.priorities import weight_a
+from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.market.topology import ring_distance
+
+
+@dataclass(frozen=True)
+class PairData:
+    """Candidate pairs of an interval with what the objectives need, aligned arrays."""
+
+    seller: np.ndarray  # position in snapshot.sellers
+    buyer: np.ndarray  # position in snapshot.buyers
+    cap: np.ndarray  # min(s_i, r_j)
+    weight_a: np.ndarray  # (s_i / s_max)(r_j / r_max)
+    distance: np.ndarray  # ring hops
+    margin_c: np.ndarray  # bid_j - ask_i
+    price_ok: np.ndarray  # bid_j >= ask_i: allowed under priority C
+
+
+def candidate_pairs(snap: IntervalSnapshot, sparse_k: int | None = None) -> PairData:
+    """All seller-buyer pairs, or (``sparse_k``) each seller's ``sparse_k`` nearest buyers on the ring."""
+    n_s, n_b = len(snap.sellers), len(snap.buyers)
+    si, bj = np.meshgrid(np.arange(n_s), np.arange(n_b), indexing="ij")
+    si, bj = si.ravel(), bj.ravel()
+    dist = ring_distance(snap.sellers[si], snap.buyers[bj], snap.n_peers)
+    if sparse_k is not None and n_b > sparse_k:
+        keep = np.zeros(si.size, dtype=bool)
+        nearest = np.argsort(dist.reshape(n_s, n_b), axis=1, kind="stable")[:, :sparse_k]
+        keep.reshape(n_s, n_b)[np.arange(n_s)[:, None], nearest] = True
+        si, bj, dist = si[keep], bj[keep], dist[keep]
+    margin = snap.bid[bj] - snap.ask[si]
+    cap = np.minimum(snap.surplus_kwh[si], snap.deficit_kwh[bj])
+    return PairData(si, bj, cap, weight_a(snap, si, bj), dist.astype(float), margin, margin >= 0)

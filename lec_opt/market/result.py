@@ -1,0 +1,169 @@
+"""Results of one interval as plain data: trades, lexicographic level records, matchings, results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.market.topology import positions
+
+
+@dataclass(frozen=True)
+class Trade:
+    seller: int  # peer number
+    buyer: int
+    kwh: float
+    price_usd_per_kwh: float
+
+
+@dataclass(frozen=True)
+class LevelRecord:
+    """One lexicographic level as solved: HiGHS status, objective, bound, gap, wall time."""
+
+    level: int
+    name: str
+    status: str
+    objective: float | None
+    bound: float | None = None
+    gap: float | None = None
+    seconds: float = 0.0  # wall time of the level: Pyomo update + HiGHS
+    highs_seconds: float | None = None  # HiGHS's own run time
+
+
+@dataclass(frozen=True)
+class Matching:
+    """One priority's P2P matching of one interval, before the CES: what the greedy or the MILP decides."""
+
+    priority: str
+    flows: tuple[tuple[int, int, float], ...]  # (seller position, buyer position, kWh)
+    levels: tuple[LevelRecord, ...]  # levels 1, 3, 4
+    method: str  # "milp" or "greedy"
+    fallback: bool = False
+    fallback_reason: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class IntervalResult:
+    """Who traded with whom, the CES and grid flows, and how the answer was found."""
+
+    snapshot: IntervalSnapshot
+    priority: str
+    method: str  # "milp" or "greedy"
+    trades: tuple[Trade, ...]
+    seller_to_ces_kwh: np.ndarray  # c_i, aligned with snapshot.sellers
+    seller_export_kwh: np.ndarray  # e_i
+    ces_to_buyer_kwh: np.ndarray  # d_j, aligned with snapshot.buyers
+    grid_to_buyer_kwh: np.ndarray  # g_j
+    grid_to_ces_kwh: float
+    ces_to_ev_kwh: float
+    grid_to_ev_kwh: float
+    soc_start: float
+    soc_end: float
+    levels: tuple[LevelRecord, ...]
+    solve_seconds: float
+    fallback: bool = False
+    fallback_reason: str | None = None
+    utility_error_bound: float = 0.0
+    build_seconds: float = 0.0  # building the Pyomo model (MILP only; shared by the priorities of an interval)
+
+    @property
+    def p2p_kwh(self) -> float:
+        return float(sum(t.kwh for t in self.trades))
+
+    @property
+    def transactions(self) -> int:
+        return len(self.trades)
+
+    @property
+    def ces_charge_kwh(self) -> float:
+        """E_ch = Σc + Eg: everything the CES takes in."""
+        return float(self.seller_to_ces_kwh.sum() + self.grid_to_ces_kwh)
+
+    @property
+    def ces_discharge_kwh(self) -> float:
+        """E_dis = Σd + Ev: everything the CES gives out."""
+        return float(self.ces_to_buyer_kwh.sum() + self.ces_to_ev_kwh)
+
+    @property
+    def grid_import_kwh(self) -> float:
+        """Everything the community takes from the grid: Σg + Eg + Evg."""
+        return float(self.grid_to_buyer_kwh.sum() + self.grid_to_ces_kwh + self.grid_to_ev_kwh)
+
+    @property
+    def grid_export_kwh(self) -> float:
+        """Everything the community gives the grid: Σe."""
+        return float(self.seller_export_kwh.sum())
+
+    def flows(self) -> list[tuple[int, int, float]]:
+        """The trades as (seller position, buyer position, kWh) in the snapshot."""
+        seller_pos, buyer_pos = positions(self.snapshot.sellers), positions(self.snapshot.buyers)
+        return [(seller_pos[t.seller], buyer_pos[t.buyer], t.kwh) for t in self.trades]
+
+    def sold_kwh(self) -> np.ndarray:
+        """P2P energy sold by each seller (aligned with snapshot.sellers)."""
+        flows = self.flows()
+        return np.bincount([f[0] for f in flows], [f[2] for f in flows], minlength=len(self.snapshot.sellers))
+
+    def bought_kwh(self) -> np.ndarray:
+        """P2P energy bought by each buyer (aligned with snapshot.buyers)."""
+        flows = self.flows()
+        return np.bincount([f[1] for f in flows], [f[2] for f in flows], minlength=len(self.snapshot.buyers))
+
+    def balance_residual_kwh(self) -> float:
+        """Largest energy imbalance of any seller, buyer or the EVs (0 up to rounding)."""
+        snap = self.snapshot
+        seller = self.sold_kwh() + self.seller_to_ces_kwh + self.seller_export_kwh - snap.surplus_kwh
+        buyer = self.bought_kwh() + self.ces_to_buyer_kwh + self.grid_to_buyer_kwh - snap.deficit_kwh
+        ev = self.ces_to_ev_kwh + self.grid_to_ev_kwh - snap.ev_kwh
+        return float(max(np.abs(seller).max(initial=0.0), np.abs(buyer).max(initial=0.0), abs(ev)))
+
+    def to_json(self) -> dict:
+        snap = self.snapshot
+        return {
+            "priority": self.priority,
+            "method": self.method,
+            "interval": snap.index,
+            "start": snap.start,
+            "p2p_kwh": self.p2p_kwh,
+            "transactions": self.transactions,
+            "ces_charge_kwh": self.ces_charge_kwh,
+            "ces_discharge_kwh": self.ces_discharge_kwh,
+            "grid_import_kwh": self.grid_import_kwh,
+            "grid_export_kwh": self.grid_export_kwh,
+            "sellers_to_ces_kwh": float(self.seller_to_ces_kwh.sum()),
+            "grid_to_ces_kwh": self.grid_to_ces_kwh,
+            "ces_to_buyers_kwh": float(self.ces_to_buyer_kwh.sum()),
+            "ces_to_ev_kwh": self.ces_to_ev_kwh,
+            "grid_to_ev_kwh": self.grid_to_ev_kwh,
+            "soc_start": self.soc_start,
+            "soc_end": self.soc_end,
+            "objective_levels": [lv.objective for lv in self.levels],
+            "statuses": [lv.status for lv in self.levels],
+            "level_gaps": [lv.gap for lv in self.levels],
+            "level_seconds": [lv.seconds for lv in self.levels],
+            "level_highs_seconds": [lv.highs_seconds for lv in self.levels],
+            "solve_seconds": self.solve_seconds,
+            "fallback": self.fallback,
+            "fallback_reason": self.fallback_reason,
+            "utility_error_bound": self.utility_error_bound,
+            "build_seconds": self.build_seconds,
+            "trades": [
+                {"seller": t.seller, "buyer": t.buyer, "kwh": t.kwh, "price_usd_per_kwh": t.price_usd_per_kwh}
+                for t in self.trades
+            ],
+            "n_peers": snap.n_peers,
+            "sellers": [
+                {"peer": int(p), "surplus_kwh": float(s), "ask_usd_per_kwh": float(a)}
+                for p, s, a in zip(snap.sellers, snap.surplus_kwh, snap.ask, strict=True)
+            ],
+            "buyers": [
+                {"peer": int(p), "deficit_kwh": float(r), "bid_usd_per_kwh": float(b)}
+                for p, r, b in zip(snap.buyers, snap.deficit_kwh, snap.bid, strict=True)
+            ],
+            "ev_kwh": snap.ev_kwh,
+            "buy_price_usd_per_kwh": snap.buy_price,
+            "sell_price_usd_per_kwh": snap.sell_price,
+        }

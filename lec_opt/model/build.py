@@ -1,0 +1,175 @@
+"""The interval model: one Pyomo ConcreteModel per trading interval (models/FORMULATION.md §3).
+
+Built in parts, each family of components by its own ``add_*`` function whose docstring carries
+the equation; ``models/FORMULATION.md`` names every component (a test walks the model). Each
+lexicographic level and priority is an objective on the same model, all deactivated; the solve
+loop (``lec_opt.model.lexicographic``) activates one at a time. Nothing Pyomo leaves this module and
+``lec_opt.model.lexicographic``: results are plain data (``lec_opt.market.result``).
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from lec_opt.market.ces import CesParams
+from lec_opt.market.pairs import PairData, candidate_pairs
+from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.scenario.schema import Scenario
+
+def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> None:
+    """I: sellers, J: buyers (positions in the snapshot), P ⊆ I × J: candidate pairs."""
+    m.I = pyo.Set(initialize=range(len(snap.sellers)), doc="sellers (surplus s_i > 0)")
+    m.J = pyo.Set(initialize=range(len(snap.buyers)), doc="buyers (deficit r_j > 0)")
+    m.P = pyo.Set(
+        initialize=list(zip(pairs.seller.tolist(), pairs.buyer.tolist(), strict=True)), dimen=2, doc="candidate pairs"
+    )
+
+
+def add_variables(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData, ces: CesParams) -> None:
+    """x, y, Wp, Wc, c, e, d, g, Eg, Ev, Evg, zc, zd and the utility hypographs (kWh, binaries)."""
+    cap = dict(zip(m.P, pairs.cap.tolist(), strict=True))
+    m.p2p = pyo.Var(m.P, bounds=lambda m, i, j: (0.0, cap[i, j]), doc="x[i,j]: P2P energy, kWh")
+    m.transaction = pyo.Var(m.P, domain=pyo.Binary, doc="y[i,j]: pair (i,j) trades")
+    m.willing_seller = pyo.Var(m.I, domain=pyo.Binary, doc="Wp[i]: seller i trades P2P")
+    m.willing_buyer = pyo.Var(m.J, domain=pyo.Binary, doc="Wc[j]: buyer j trades P2P")
+    for i in m.I:
+        if not snap.willing_seller[i]:
+            m.willing_seller[i].fix(0)
+    for j in m.J:
+        if not snap.willing_buyer[j]:
+            m.willing_buyer[j].fix(0)
+    m.seller_to_ces = pyo.Var(m.I, bounds=lambda m, i: (0.0, snap.surplus_kwh[i]), doc="c[i]: seller i to CES")
+    m.seller_export = pyo.Var(m.I, bounds=lambda m, i: (0.0, snap.surplus_kwh[i]), doc="e[i]: seller i to grid")
+    m.ces_to_buyer = pyo.Var(m.J, bounds=lambda m, j: (0.0, snap.deficit_kwh[j]), doc="d[j]: CES to buyer j")
+    m.grid_to_buyer = pyo.Var(m.J, bounds=lambda m, j: (0.0, snap.deficit_kwh[j]), doc="g[j]: grid to buyer j")
+    m.grid_to_ces = pyo.Var(bounds=(0.0, ces.charge_max_kwh), doc="Eg: grid to CES")
+    m.ces_to_ev = pyo.Var(bounds=(0.0, snap.ev_kwh), doc="Ev: CES to EV chargers")
+    m.grid_to_ev = pyo.Var(bounds=(0.0, snap.ev_kwh), doc="Evg: grid to EV chargers")
+    m.charging = pyo.Var(domain=pyo.Binary, doc="zc: CES in charging mode")
+    m.discharging = pyo.Var(domain=pyo.Binary, doc="zd: CES in discharging mode")
+    m.u01_quad = pyo.Var(doc="hypograph of k(E_ch C - S E_ch^2 / 2)")
+    m.u02_quad = pyo.Var(doc="hypograph of k(E_dis SoC - S E_dis^2 / 2)")
+
+
+def add_willingness(m: pyo.ConcreteModel) -> None:
+    """y[i,j] <= Wp[i] and y[i,j] <= Wc[j]: only willing peers trade."""
+    m.transaction_needs_seller = pyo.Constraint(m.P, rule=lambda m, i, j: m.transaction[i, j] <= m.willing_seller[i])
+    m.transaction_needs_buyer = pyo.Constraint(m.P, rule=lambda m, i, j: m.transaction[i, j] <= m.willing_buyer[j])
+
+
+def add_trade_limits(m: pyo.ConcreteModel, pairs: PairData, min_trade: float) -> None:
+    """x[i,j] <= min(s_i, r_j) y[i,j]; x[i,j] >= min_trade y[i,j] (deactivated until needed);
+    price_pairs_only (priority C): Σ x + Σ y <= 0 over the pairs with bid_j < ask_i."""
+    cap = dict(zip(m.P, pairs.cap.tolist(), strict=True))
+    m.trade_cap = pyo.Constraint(m.P, rule=lambda m, i, j: m.p2p[i, j] <= cap[i, j] * m.transaction[i, j])
+    m.min_trade = pyo.Constraint(m.P, rule=lambda m, i, j: m.p2p[i, j] >= min_trade * m.transaction[i, j])
+    m.min_trade.deactivate()
+    bad = [p for p, ok in zip(m.P, pairs.price_ok.tolist(), strict=True) if not ok]
+    m.price_pairs_only = pyo.Constraint(expr=sum(m.p2p[p] for p in bad) + sum(m.transaction[p] for p in bad) <= 0) \
+        if bad else pyo.Constraint(expr=pyo.Constraint.Skip)
+    m.price_pairs_only.deactivate()
+
+
+def add_balances(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
+    """Σ_j x + c_i + e_i = s_i;  Σ_i x + d_j + g_j = r_j;  Ev + Evg = EV demand."""
+    sold = {i: [] for i in m.I}
+    bought = {j: [] for j in m.J}
+    for i, j in m.P:
+        sold[i].append(m.p2p[i, j])
+        bought[j].append(m.p2p[i, j])
+    m.seller_balance = pyo.Constraint(
+        m.I, rule=lambda m, i: sum(sold[i]) + m.seller_to_ces[i] + m.seller_export[i] == float(snap.surplus_kwh[i])
+    )
+    m.buyer_balance = pyo.Constraint(
+        m.J, rule=lambda m, j: sum(bought[j]) + m.ces_to_buyer[j] + m.grid_to_buyer[j] == float(snap.deficit_kwh[j])
+    )
+    m.ev_balance = pyo.Constraint(expr=m.ces_to_ev + m.grid_to_ev == float(snap.ev_kwh))
+
+
+def add_ces(m: pyo.ConcreteModel, ces: CesParams) -> None:
+    """Exclusive modes, power limits, grid recharge only at SoC <= threshold, SoC window.
+
+    zc + zd <= 1;  Σc + Eg <= P_ch Δt zc;  Σd <= P_dis Δt zd;  Σd + Ev <= P_dis Δt;
+    Eg = 0 unless SoC <= 0.30;  soc_min Cap <= SoC Cap + η_c (Σc + Eg) - (Σd + Ev) / η_d <= soc_max Cap.
+    """
+    m.ces_charge = pyo.Expression(expr=sum(m.seller_to_ces[i] for i in m.I) + m.grid_to_ces, doc="E_ch")
+    m.ces_discharge = pyo.Expression(expr=sum(m.ces_to_buyer[j] for j in m.J) + m.ces_to_ev, doc="E_dis")
+    m.ces_mode = pyo.Constraint(expr=m.charging + m.discharging <= 1)
+    m.charge_mode = pyo.Constraint(expr=m.ces_charge <= ces.charge_max_kwh * m.charging)
+    m.discharge_mode = pyo.Constraint(expr=sum(m.ces_to_buyer[j] for j in m.J) <= ces.discharge_max_kwh * m.discharging)
+    m.discharge_power = pyo.Constraint(expr=m.ces_discharge <= ces.discharge_max_kwh)
+    m.grid_recharge = pyo.Constraint(expr=m.grid_to_ces <= (ces.charge_max_kwh if ces.grid_recharge else 0.0))
+    stored = ces.soc * ces.capacity_kwh + ces.eta_c * m.ces_charge - m.ces_discharge / ces.eta_d
+    m.soc_min_limit = pyo.Constraint(expr=stored >= ces.soc_min * ces.capacity_kwh)
+    m.soc_max_limit = pyo.Constraint(expr=stored <= ces.soc_max * ces.capacity_kwh)
+
+
+def add_utilities(m: pyo.ConcreteModel, ces: CesParams, breakpoints: int) -> None:
+    """U01, U02 (paper eq. 2-3): tangent hypographs of the quadratic parts plus the price parts.
+
+    u01_quad <= U(a) + U'(a)(E_ch - a) at each breakpoint a (and likewise u02_quad);
+    U01 = u01_quad - d E_ch - Pc Σc - π_buy Eg;  U02 = u02_quad - d E_dis + Pd Σd + P_ev Ev.
+    With ces_objective = "welfare", Pc and Pd (transfers inside the community) are left out.
+    """
+    a_ch, a_dis = ces.tangent_points(breakpoints)
+    k, S = ces.k, ces.S
+    m.u01_hypograph = pyo.Constraint(
+        range(breakpoints),
+        rule=lambda m, t: m.u01_quad
+        <= float(ces.quad_charge(a_ch[t])) + k * (ces.accessible - S * a_ch[t]) * (m.ces_charge - a_ch[t]),
+    )
+    m.u02_hypograph = pyo.Constraint(
+        range(breakpoints),
+        rule=lambda m, t: m.u02_quad
+        <= float(ces.quad_discharge(a_dis[t])) + k * (ces.soc - S * a_dis[t]) * (m.ces_discharge - a_dis[t]),
+    )
+    pc = 0.0 if ces.welfare else ces.pc
+    pd = 0.0 if ces.welfare else ces.pd
+    m.u01 = pyo.Expression(
+        expr=m.u01_quad - ces.degradation * m.ces_charge - pc * sum(m.seller_to_ces[i] for i in m.I)
+        - ces.buy * m.grid_to_ces,
+        doc="U01: charging utility",
+    )
+    m.u02 = pyo.Expression(
+        expr=m.u02_quad - ces.degradation * m.ces_discharge + pd * sum(m.ces_to_buyer[j] for j in m.J)
+        + ces.p_ev * m.ces_to_ev,
+        doc="U02: discharging utility",
+    )
+
+
+def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> None:
+    """One objective per lexicographic level and priority, all deactivated.
+
+    level 1 obj_p2p: max Σx;  level 2 obj_ces: max U01 + U02 + π_sell Σe - π_buy (Σg + Evg);
+    level 3 obj_priority_a: max Σ (s_i/s_max)(r_j/r_max) x;  obj_priority_b: min Σ dist x;
+    obj_priority_c: max Σ (bid_j - ask_i) x;  level 4 obj_transactions: min Σy.
+    """
+    pos = {p: n for n, p in enumerate(m.P)}
+    m.obj_p2p = pyo.Objective(expr=sum(m.p2p[p] for p in m.P), sense=pyo.maximize)
+    m.obj_ces = pyo.Objective(
+        expr=m.u01 + m.u02 + ces.sell * sum(m.seller_export[i] for i in m.I)
+        - ces.buy * (sum(m.grid_to_buyer[j] for j in m.J) + m.grid_to_ev),
+        sense=pyo.maximize,
+    )
+    m.obj_priority_a = pyo.Objective(expr=sum(float(pairs.weight_a[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize)
+    m.obj_priority_b = pyo.Objective(expr=sum(float(pairs.distance[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.minimize)
+    m.obj_priority_c = pyo.Objective(expr=sum(float(pairs.margin_c[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize)
+    m.obj_transactions = pyo.Objective(expr=sum(m.transaction[p] for p in m.P), sense=pyo.minimize)
+    for obj in m.component_objects(pyo.Objective):
+        obj.deactivate()
+
+
+def build_interval_model(snap: IntervalSnapshot, scenario: Scenario, ces: CesParams) -> tuple[pyo.ConcreteModel, PairData]:
+    """The whole model of one interval (every objective deactivated)."""
+    solver = scenario.solver
+    pairs = candidate_pairs(snap, solver.nearest_k if solver.candidate_pairs == "nearest" else None)
+    m = pyo.ConcreteModel(name=f"interval_{snap.index}")
+    add_sets(m, snap, pairs)
+    add_variables(m, snap, pairs, ces)
+    add_willingness(m)
+    add_trade_limits(m, pairs, scenario.willingness.min_trade_kwh)
+    add_balances(m, snap)
+    add_ces(m, ces)
+    add_utilities(m, ces, scenario.solver.utility_breakpoints)
+    add_objectives(m, pairs, ces)
+    return m, pairs

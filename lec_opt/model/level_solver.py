@@ -1,0 +1,102 @@
+"""One lexicographic level at a time with HiGHS, through Pyomo's persistent APPSI interface.
+
+``LevelSolver`` owns the HiGHS instance of one interval model and everything it remembers
+between levels: the presolve retry, HiGHS's cumulative run time. A level that ends without an
+answer raises ``LevelFailed`` with its record (status, bound, gap, time), never silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.appsi.base import TerminationCondition
+from pyomo.contrib.appsi.solvers import Highs
+
+from lec_opt.market.result import LevelRecord
+
+_SUSPECT = (
+    TerminationCondition.infeasible,
+    TerminationCondition.infeasibleOrUnbounded,
+    TerminationCondition.unknown,
+    TerminationCondition.error,
+)
+
+
+class LevelFailed(Exception):
+    """A level ended without a usable answer; ``record`` says how."""
+
+    def __init__(self, record: LevelRecord):
+        super().__init__(f"level {record.level} ({record.name}): {record.status}")
+        self.record = record
+
+
+def relative_gap(best: float | None, bound: float | None) -> float | None:
+    """|best - bound| / max(1, |best|), or None when either is unknown."""
+    if best is None or bound is None or not np.isfinite(bound):
+        return None
+    return abs(best - bound) / max(1.0, abs(best))
+
+
+class LevelSolver:
+    """HiGHS for the levels of one interval model: activate one objective, solve, record."""
+
+    def __init__(self, seed: int, threads: int | None = None):
+        self.highs = Highs()
+        self.highs.config.load_solution = False
+        self.highs.config.stream_solver = False
+        self.highs.highs_options = {"random_seed": seed, "output_flag": False}
+        if threads is not None:
+            # HiGHS keeps one thread pool per process: mixing thread counts in a process breaks later solves
+            self.highs.highs_options["threads"] = threads
+        self._highs_seconds_so_far = 0.0
+        self._retrying = False
+
+    @contextlib.contextmanager
+    def presolve_off(self) -> Iterator[None]:
+        """Solve without HiGHS's presolve inside the block, then back to HiGHS's default."""
+        self.highs.highs_options["presolve"] = "off"
+        try:
+            yield
+        finally:
+            self.highs.highs_options["presolve"] = "choose"  # APPSI never resets an option by itself
+
+    def solve(
+        self, m: pyo.ConcreteModel, level: int, name: str, time_limit: float, gap: float, warm: bool = False
+    ) -> LevelRecord:
+        """Solve level ``level`` (objective ``obj_<name>``); the solution is loaded into ``m``.
+
+        A suspicious status (infeasible, unknown, error) is tried once more without presolve:
+        HiGHS 1.16's MIP presolve has declared feasible small models infeasible.
+        """
+        for obj in m.component_objects(pyo.Objective, active=True):
+            obj.deactivate()
+        getattr(m, f"obj_{name}").activate()
+        config = self.highs.config
+        config.time_limit, config.mip_gap, config.warmstart = time_limit, gap, warm
+        started = time.perf_counter()
+        res = self.highs.solve(m)
+        seconds = time.perf_counter() - started
+        tc = res.termination_condition
+        if tc in _SUSPECT and not self._retrying:
+            self._retrying = True
+            try:
+                with self.presolve_off():
+                    record = self.solve(m, level, name, time_limit, gap, warm)
+            finally:
+                self._retrying = False
+            return replace(record, status=f"{record.status} (after {tc.name} with presolve; retried without)")
+        best = res.best_feasible_objective
+        highs_total = res.wallclock_time or 0.0  # HiGHS reports its run time summed over this model's solves
+        highs_seconds = highs_total - self._highs_seconds_so_far
+        self._highs_seconds_so_far = highs_total
+        bound = res.best_objective_bound
+        record = LevelRecord(level, name, tc.name, best, bound, relative_gap(best, bound), seconds, highs_seconds)
+        if tc == TerminationCondition.optimal or (tc == TerminationCondition.maxTimeLimit and best is not None):
+            res.solution_loader.load_vars()
+            return record
+        raise LevelFailed(record)

@@ -1,0 +1,333 @@
+"""The lexicographic solve of one interval: levels on one Pyomo model (models/FORMULATION.md §3).
+
+Levels: 1 max P2P volume, 2 CES dispatch, 3 the priority's rule, 4 fewest transactions. After
+each level the optimum is kept with a relative tolerance (a ``level_*`` constraint) and only the
+objective changes; the model is never rebuilt. A and B share levels 1-2; C then releases them,
+keeps only pairs with bid >= ask and solves its own.
+
+``solve_matching`` solves levels 1, 3 and 4 (the matching does not depend on the CES) and
+returns matchings; ``solve_milp`` solves all four levels and returns results. Failures are never
+silent: a level that ends infeasible, in error, or at a time limit with no incumbent makes that
+priority fall back to the greedy matching, and the result says so. Level 4 is warm-started from
+the level-3 solution (a feasible incumbent), so its limit can only cost optimality, never the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pyomo.environ as pyo
+
+from lec_opt.market.ces import CesParams, ces_params, dispatch
+from lec_opt.market.greedy import greedy_matching, match
+from lec_opt.market.outcome import as_fallback, result_from_matching, share_in_proportion, trades_of
+from lec_opt.market.priorities import PRIORITIES, unique_priority_a_optimum
+from lec_opt.market.result import IntervalResult, LevelRecord, Matching
+from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model.build import build_interval_model
+from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.scenario.schema import Scenario
+
+_FLOW_EPS = 1e-9
+DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
+
+
+@dataclass
+class _Run:
+    """One priority's pass through the levels."""
+
+    levels: list[LevelRecord]
+    fixes: list[str]  # names of the level constraints this pass added
+
+
+def _fix_level(m, name: str, record: LevelRecord, tolerance: float) -> list[str]:
+    """Keep level ``name`` within ``tolerance`` (relative) of its optimum for the next levels."""
+    obj = getattr(m, f"obj_{name}")
+    slack = tolerance * max(1.0, abs(record.objective))
+    expr = obj.expr >= record.objective - slack if obj.sense == pyo.maximize else obj.expr <= record.objective + slack
+    if isinstance(expr, bool):  # a constant objective (no pairs): nothing to keep
+        return []
+    cname = f"level_{name}"
+    m.add_component(cname, pyo.Constraint(expr=expr))
+    return [cname]
+
+
+def _release(m, names: list[str]) -> None:
+    for cname in names:
+        m.del_component(cname)
+
+
+def _check_min_trade(m, min_trade: float) -> bool:
+    """True when some flow lies strictly between 0 and min_trade (the semi-continuous MILP is needed)."""
+    if min_trade <= 0 or m.min_trade.active:
+        return False
+    return any(_FLOW_EPS < (m.p2p[p].value or 0.0) < min_trade - 1e-9 for p in m.P)
+
+
+def _solve_with_min_trade(m, solver: LevelSolver, scenario, level, name, limit, gap) -> LevelRecord:
+    """Solve without x >= min_trade y first; only if a flow falls below it, solve the MILP with it."""
+    record = solver.solve(m, level, name, limit, gap)
+    if _check_min_trade(m, scenario.willingness.min_trade_kwh):
+        m.min_trade.activate()
+        record = solver.solve(m, level, name, limit, gap)
+    return record
+
+
+def _set_incumbent(m, flows: dict[tuple[int, int], float]) -> None:
+    """Set x to ``flows`` and y, W consistently (y = 1 exactly where x > 0): a level-4 incumbent."""
+    for p in m.P:
+        x = flows.get(p, 0.0)
+        m.p2p[p].set_value(x, skip_validation=True)
+        m.transaction[p].set_value(1 if x > _FLOW_EPS else 0)
+    used_i = {i for (i, _), x in flows.items() if x > _FLOW_EPS}
+    used_j = {j for (_, j), x in flows.items() if x > _FLOW_EPS}
+    for i in m.I:
+        if not m.willing_seller[i].fixed:
+            m.willing_seller[i].set_value(1 if i in used_i else 0)
+    for j in m.J:
+        if not m.willing_buyer[j].fixed:
+            m.willing_buyer[j].set_value(1 if j in used_j else 0)
+
+
+def _share_ces(m, snap: IntervalSnapshot, flows: dict[tuple[int, int], float]) -> None:
+    """Keep the CES totals of the current solution, split over what each peer has left after ``flows``."""
+    sold = np.zeros(len(snap.sellers))
+    bought = np.zeros(len(snap.buyers))
+    for (i, j), x in flows.items():
+        sold[i] += x
+        bought[j] += x
+    for side, left, ces_var, grid_var in (
+        (m.I, snap.surplus_kwh - sold, m.seller_to_ces, m.seller_export),
+        (m.J, snap.deficit_kwh - bought, m.ces_to_buyer, m.grid_to_buyer),
+    ):
+        total = sum(ces_var[k].value or 0.0 for k in side)
+        left = np.clip(left, 0.0, None)
+        share = share_in_proportion(total, left)
+        for k in side:
+            ces_var[k].set_value(float(share[k]), skip_validation=True)
+            grid_var[k].set_value(float(left[k] - share[k]), skip_validation=True)
+
+
+def _greedy_reaches_levels(m, run: _Run, flows: dict[tuple[int, int], float], tolerance: float) -> bool:
+    """Does the greedy allocation keep every fixed level (1 and 3; 2 depends on the volume only)?"""
+    if any(p not in m.P for p in flows):
+        return False
+    current = {p: m.p2p[p].value or 0.0 for p in m.P}
+    for p in m.P:
+        m.p2p[p].set_value(flows.get(p, 0.0), skip_validation=True)
+    try:
+        for record in run.levels:
+            if record.name not in ("p2p",) and not record.name.startswith("priority_"):
+                continue
+            obj = getattr(m, f"obj_{record.name}")
+            value = pyo.value(obj.expr)
+            slack = tolerance * max(1.0, abs(record.objective))
+            ok = value >= record.objective - slack if obj.sense == pyo.maximize else value <= record.objective + slack
+            if not ok:
+                return False
+        return True
+    finally:
+        for p, x in current.items():
+            m.p2p[p].set_value(x, skip_validation=True)
+
+
+def _levels_3_4(m, solver: LevelSolver, snap: IntervalSnapshot, scenario: Scenario, priority: str, run: _Run) -> None:
+    opts = scenario.solver
+    name = f"priority_{priority.lower()}"
+    record = _solve_with_min_trade(m, solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
+    run.levels.append(record)
+    run.fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
+    dense = opts.candidate_pairs == "dense"
+    if priority == "A" and unique_priority_a_optimum(snap, dense, scenario.willingness.min_trade_kwh):
+        # the solver's vertex may differ from that point by slack-sized flows: take the point itself
+        greedy = {(i, j): x for i, j, x in match(snap, "A", 0.0)}
+        _share_ces(m, snap, greedy)
+        _set_incumbent(m, greedy)
+        run.levels.append(LevelRecord(
+            4, "transactions", "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed",
+            float(len(greedy)),
+        ))
+        return
+    # level-4 incumbent: the level-3 vertex, or the greedy allocation when it keeps levels 1-3 with fewer trades
+    vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS}
+    greedy = {(i, j): x for i, j, x in match(snap, priority, scenario.willingness.min_trade_kwh)}
+    start = vertex
+    if len(greedy) < len(vertex) and _greedy_reaches_levels(m, run, greedy, opts.lexicographic_tolerance):
+        start = greedy
+        _share_ces(m, snap, greedy)
+    _set_incumbent(m, start)
+    saved = [(v, v.value) for v in m.component_data_objects(pyo.Var)]
+    try:
+        record = solver.solve(m, 4, "transactions", opts.level4_time_limit_s, opts.level4_mip_gap, warm=True)
+    except LevelFailed as failed:  # cannot happen with a good warm start, but never lose the answer
+        for v, value in saved:
+            v.set_value(value, skip_validation=True)
+        record = LevelRecord(4, "transactions", f"{failed.record.status}: kept the incumbent",
+                             float(len(start)), seconds=failed.record.seconds)
+    run.levels.append(record)
+
+
+def _solution_flows(m) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
+    """The trades of the loaded solution, cleaned of solver dust, and the dust per seller and buyer.
+
+    HiGHS accepts rows off by 1e-6 and binaries within 1e-6 of 0 or 1, so a pair whose y is 0 can
+    carry a flow of 1e-7 kWh. Flows below ``DUST_KWH`` (or on a pair with y = 0) are not trades;
+    the caller moves them to the grid side of the same peer, which keeps every balance exact.
+    """
+    dust_s, dust_b = np.zeros(len(m.I)), np.zeros(len(m.J))
+    flows = []
+    for i, j in m.P:
+        x = max(m.p2p[i, j].value or 0.0, 0.0)
+        if x <= 0.0:
+            continue
+        if x < DUST_KWH or (m.transaction[i, j].value or 0.0) < 0.5:
+            dust_s[i] += x
+            dust_b[j] += x
+        else:
+            flows.append((i, j, x))
+    return flows, dust_s, dust_b
+
+
+def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, priority: str,
+                 levels: list[LevelRecord], seconds: float, build_seconds: float) -> IntervalResult:
+    """Plain data from the whole solution (levels 1-4), cleaned of solver dust.
+
+    Dust flows go to the grid side of their peers (``_solution_flows``); so do CES flows below
+    ``DUST_KWH`` and CES flows of the mode that is off (HiGHS may 'discharge' 1e-6 kWh while charging).
+    """
+    value = lambda v: max(v.value or 0.0, 0.0)  # noqa: E731
+    flows, export, imported = _solution_flows(m)
+    export += np.array([value(m.seller_export[i]) for i in m.I])
+    imported += np.array([value(m.grid_to_buyer[j]) for j in m.J])
+    c = np.array([value(m.seller_to_ces[i]) for i in m.I])
+    d = np.array([value(m.ces_to_buyer[j]) for j in m.J])
+    charging = c.sum() + value(m.grid_to_ces) >= d.sum()
+    dust_c = (c < DUST_KWH) | (not charging)
+    dust_d = (d < DUST_KWH) | charging
+    export[dust_c] += c[dust_c]
+    c[dust_c] = 0.0
+    imported[dust_d] += d[dust_d]
+    d[dust_d] = 0.0
+    grid_to_ces = value(m.grid_to_ces) if charging and value(m.grid_to_ces) >= DUST_KWH else 0.0
+    return IntervalResult(
+        snapshot=snap,
+        priority=priority,
+        method="milp",
+        trades=trades_of(snap, priority, flows, scenario.bids.mu, scenario.bids.price_margin),
+        seller_to_ces_kwh=c,
+        seller_export_kwh=export,
+        ces_to_buyer_kwh=d,
+        grid_to_buyer_kwh=imported,
+        grid_to_ces_kwh=grid_to_ces,
+        ces_to_ev_kwh=value(m.ces_to_ev),
+        grid_to_ev_kwh=value(m.grid_to_ev),
+        soc_start=ces.soc,
+        soc_end=ces.soc_after(c.sum() + grid_to_ces, d.sum() + value(m.ces_to_ev)),
+        levels=tuple(levels),
+        solve_seconds=seconds,
+        utility_error_bound=ces.pwl_error_bound(scenario.solver.utility_breakpoints),
+        build_seconds=build_seconds,
+    )
+
+
+def _check_ces_level(m, solver: LevelSolver, snap: IntervalSnapshot, ces: CesParams, record: LevelRecord,
+                     opts) -> LevelRecord:
+    """Level 2 against the exact CES optimum for the same P2P volume (``market.ces.dispatch``).
+
+    The piecewise-linear hypograph over-estimates each utility, so the MILP's level-2 value can
+    never be below the exact optimum; HiGHS 1.16 has returned 'optimal' values that were. Then the
+    level is solved again without presolve, and if still too low it fails (greedy fallback).
+    """
+    volume = sum(m.p2p[p].value or 0.0 for p in m.P)
+    exact = dispatch(ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume, snap.ev_kwh).objective
+    floor = exact - 1e-6 * max(1.0, abs(exact))
+    if record.objective is not None and record.objective >= floor:
+        return record
+    with solver.presolve_off():
+        again = solver.solve(m, 2, "ces", opts.level_time_limit_s, opts.mip_gap)
+    if again.objective is not None and again.objective >= floor:
+        return replace(again, status=f"{again.status} (HiGHS with presolve gave {record.objective:.6g} < exact "
+                                     f"{exact:.6g}; solved again without presolve)")
+    raise LevelFailed(replace(again, status=f"{again.status} but {again.objective} is below the exact CES optimum {exact:.6g}"))
+
+
+def _lexicographic(
+    snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, priorities: tuple[str, ...], ces_level: bool,
+    read: Callable[[object, str, list[LevelRecord], float, float], object],
+    fallback: Callable[[str, LevelFailed, list[LevelRecord], float], object],
+) -> dict[str, object]:
+    """Every requested priority on one model: ``read`` the solution of each, or ``fallback``."""
+    opts = scenario.solver
+    out: dict[str, object] = {}
+    started = time.perf_counter()
+    m, _ = build_interval_model(snap, scenario, ces)
+    build_seconds = time.perf_counter() - started
+    solver = LevelSolver(scenario.seed, opts.threads)
+    shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
+    shared_fixes: list[str] = []
+    for priority in priorities:
+        t0 = time.perf_counter()
+        price_pairs = priority == "C"
+        if price_pairs != m.price_pairs_only.active or priority == "C":
+            _release(m, shared_fixes)
+            shared, shared_fixes = [], []
+            m.price_pairs_only.activate() if price_pairs else m.price_pairs_only.deactivate()
+        run = _Run([], [])
+        try:
+            if not shared:
+                for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
+                    record = _solve_with_min_trade(m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap)
+                    if name == "ces":
+                        record = _check_ces_level(m, solver, snap, ces, record, opts)
+                    shared.append(record)
+                    shared_fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
+            run.levels = list(shared)
+            _levels_3_4(m, solver, snap, scenario, priority, run)
+            out[priority] = read(m, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds)
+        except LevelFailed as failed:
+            out[priority] = fallback(priority, failed, run.levels or list(shared), t0)
+            _release(m, shared_fixes)
+            shared, shared_fixes = [], []
+        _release(m, run.fixes)
+    return out
+
+
+def solve_matching(snap: IntervalSnapshot, scenario: Scenario, priorities: tuple[str, ...] = PRIORITIES) -> dict[str, Matching]:
+    """Every requested priority's matching (levels 1, 3, 4), lexicographically, on one Pyomo model.
+
+    The matching does not depend on the CES, whose dispatch depends on the matching only through
+    the P2P volume (models/FORMULATION.md §3): the day runner dispatches the CES exactly afterwards.
+    """
+    ces = ces_params(scenario, snap, scenario.ces.soc_initial)  # the model needs one; levels 1, 3, 4 ignore it
+    min_trade = scenario.willingness.min_trade_kwh
+
+    def read(m, priority, levels, seconds, build_seconds):
+        flows, _, _ = _solution_flows(m)
+        return Matching(priority, tuple(flows), tuple(levels), "milp", seconds=seconds + build_seconds / len(priorities))
+
+    def fallback(priority, failed, levels, t0):
+        greedy = greedy_matching(snap, priority, min_trade)
+        return replace(as_fallback(greedy, failed.record, levels), seconds=time.perf_counter() - t0)
+
+    return _lexicographic(snap, scenario, ces, priorities, False, read, fallback)  # type: ignore[return-value]
+
+
+def solve_milp(
+    snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities: tuple[str, ...] = PRIORITIES
+) -> dict[str, IntervalResult]:
+    """Every requested priority of one interval through all four levels, on one Pyomo model."""
+    ces = ces_params(scenario, snap, soc)
+    bids = scenario.bids
+
+    def read(m, priority, levels, seconds, build_seconds):
+        return _read_result(m, snap, scenario, ces, priority, levels, seconds, build_seconds)
+
+    def fallback(priority, failed, levels, t0):
+        greedy = greedy_matching(snap, priority, scenario.willingness.min_trade_kwh)
+        matching = replace(as_fallback(greedy, failed.record, levels), seconds=time.perf_counter() - t0)
+        return result_from_matching(snap, ces, matching, bids.mu, bids.price_margin)
+
+    return _lexicographic(snap, scenario, ces, priorities, True, read, fallback)  # type: ignore[return-value]

@@ -1,0 +1,49 @@
+"""Every figure a results folder supports, in order: the day's 1–8, then 9 (core violation, sweeps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lec_opt.errors import LecOptError
+from lec_opt.io.results import Results
+from lec_opt.report.day_figures import (
+    fig_ces,
+    fig_demand_pv,
+    fig_ev,
+    fig_p2p_priorities,
+    fig_settlement,
+    fig_stability,
+    fig_surplus_deficit,
+    fig_transactions,
+)
+from lec_opt.report.drawing import as_results
+from lec_opt.report.ring import fig_ring
+from lec_opt.report.sweep_figures import fig_sweeps
+
+
+def render_figures(results_dir: Results | str | Path, interval: int | None = None,
+                   out_dir: str | Path | None = None) -> list[Path]:
+    """Draw every figure the folder supports into ``results_dir/figures`` (or ``out_dir``); returns the paths.
+
+    ``interval``: the ring graph's interval (default: the most P2P energy under the chosen priority).
+    """
+    res = as_results(results_dir)
+    if res.has_day and interval is not None and not 0 <= interval < res.n_intervals:
+        raise LecOptError(f"--interval {interval} outside 0..{res.n_intervals - 1}")
+    paths: list[Path] = []
+    if res.has_day:
+        paths += [
+            fig_demand_pv(res, out_dir),
+            fig_ev(res, out_dir),
+            fig_surplus_deficit(res, out_dir),
+            fig_ces(res, out_dir),
+            fig_p2p_priorities(res, out_dir),
+            fig_transactions(res, out_dir),
+            fig_ring(res, interval, out_dir=out_dir),
+            fig_settlement(res, out_dir),
+        ]
+        if res.stability is not None:
+            paths.append(fig_stability(res, out_dir))
+    if res.sweep is not None:
+        paths += fig_sweeps(res, out_dir)
+    return paths

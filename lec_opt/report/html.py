@@ -1,0 +1,141 @@
+"""The self-contained ``report.html`` of a results folder (``lec-opt report``, ``solve-day --report``).
+
+``write_report`` reads the folder (``lec_opt.io.results``), draws its figures into ``figures/``
+(``lec_opt.report.figures``) and writes one HTML page: the day's summary beside the paper, each
+priority all day, the settlement by role, the cooperative game when ``stability.csv`` exists,
+every figure embedded as a PNG data URI with its caption, and the scenario used. No file outside
+the page is referenced. A folder holding only ``sweep.csv`` gets the sweep figures alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from lec_opt.errors import LecOptError
+from lec_opt.io.atomic import write_text
+from lec_opt.io.results import Results, in_core, load_results
+from lec_opt.io.results import SummaryKey as K
+from lec_opt.report.drawing import FIGURES_DIR
+from lec_opt.report.figures import render_figures
+from lec_opt.report.summary import cell, day_summary_rows, priority_rows, run_label
+
+REPORT_FILE = "report.html"
+FORMATS = ("html", "png")
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f0f0f0; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
+.note { color: #666; font-size: 0.9em; }
+"""
+
+CAPTIONS = {
+    "01": "Demand of all peers and PV generation over the day, kW (cf. paper Fig. 3).",
+    "02": "EV charging demand, kW, and whether the CES or the grid supplied it (cf. paper Fig. 4).",
+    "03": "Community surplus (sellers) and deficit (buyers) per interval, kW, and the balance α (cf. paper Fig. 5).",
+    "04": "CES charge and discharge per interval, kW, and its state of charge (cf. paper Fig. 6).",
+    "05": "P2P energy traded per interval under priorities A, B and C, kWh per interval; the band marks the aggregator's choice.",
+    "06": "P2P transactions per interval under each priority.",
+    "07": "Trades of one interval on the ring: edge width proportional to kWh traded (the paper's trade-pairing figures).",
+    "08": "Per-peer revenue of prosumers and bill of consumers over the day, P2P vs grid-only (cf. paper Figs. 13–15).",
+    "09_core": "Largest core violation per interval of the cooperative game (stability.csv).",
+    "09_sweep": "Metrics against a swept parameter (sweep.csv).",
+}
+
+
+def _caption(name: str) -> str:
+    keys = [k for k in CAPTIONS if name.startswith(k)]
+    return CAPTIONS[max(keys, key=len)] if keys else ""
+
+
+def _table(header: list[str], rows: list) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>\n" for row in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
+
+
+def _settlement_rows(st: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for role in ("prosumer", "consumer"):
+        part = st[st["role"] == role]
+        if not len(part):
+            continue
+        row = [f"{role}s ({len(part)})"]
+        for col, spec in (("sold_p2p_kwh", ".1f"), ("bought_p2p_kwh", ".1f"), ("revenue_usd", ".2f"),
+                          ("revenue_grid_only_usd", ".2f"), ("bill_usd", ".2f"), ("bill_grid_only_usd", ".2f"), ("saving_usd", ".2f")):
+            row.append(cell(float(part[col].sum()), spec) if col in part.columns else "")
+        rows.append(row)
+    return rows
+
+
+def _img(path: Path, base: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    rel = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
+    caption = _caption(path.name)
+    return (f'<figure id="{html.escape(path.stem)}">\n<img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(path.stem)}" data-file="{html.escape(rel)}">\n'
+            f"<figcaption>{html.escape(rel)}: {html.escape(caption)}</figcaption>\n</figure>\n")
+
+
+def report_html(res: Results, figures: list[Path]) -> str:
+    """The self-contained report: summary tables, every figure embedded, the scenario text."""
+    label = run_label(res.summary, res.dir.name) if res.summary is not None else res.dir.name
+    title = f"lec-opt report: {label}"
+    parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+             f"<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n"]
+    parts.append(f'<p class="note">Results folder <code>{html.escape(str(res.dir))}</code>. Peer-to-peer energy trading '
+                 "in a local energy community after Malik et al., IJEPES 137 (2022) 107865.</p>\n")
+    if res.summary is not None:
+        s = res.summary
+        parts.append(f"<p>{html.escape(str(s.get(K.INTERVALS, res.n_intervals)))} intervals of "
+                     f"{html.escape(str(s.get(K.INTERVAL_MINUTES, '?')))} minutes, method {html.escape(str(s.get(K.METHOD, '?')))}, "
+                     f"priority {html.escape(str(s.get(K.PRIORITY, '?')))}.</p>\n")
+        parts.append("<h2>Summary: lec-opt beside the paper</h2>\n")
+        parts.append(_table(["", "lec-opt", "paper"], day_summary_rows(s)))
+        header, rows = priority_rows(s)
+        parts.append("<h2>Each priority all day</h2>\n")
+        parts.append(_table(header, rows))
+    if res.settlement is not None:
+        parts.append("<h2>Settlement by role (day totals)</h2>\n")
+        parts.append(_table(["", "sold P2P, kWh", "bought P2P, kWh", "revenue, $", "revenue grid-only, $", "bill, $",
+                             "bill grid-only, $", "saving, $"], _settlement_rows(res.settlement)))
+    if res.stability is not None:
+        st = res.stability
+        parts.append("<h2>Cooperative game</h2>\n")
+        parts.append(_table(["", "value"], [
+            ["intervals checked", str(len(st))], ["in the core", str(int(in_core(st).sum()))],
+            ["largest core violation, $", cell(float(st["max_violation"].max()), ".4g")],
+        ]))
+    parts.append("<h2>Figures</h2>\n")
+    parts += [_img(p, res.dir) for p in figures]
+    if res.scenario_text is not None:
+        parts.append("<h2>Scenario used (scenario.toml)</h2>\n")
+        parts.append(f"<pre>{html.escape(res.scenario_text)}</pre>\n")
+    parts.append("</body>\n</html>\n")
+    return "".join(parts)
+
+
+def write_report(results_dir: str | Path, fmt: str = "html", interval: int | None = None) -> Path:
+    """Write ``figures/*.png`` and, for ``fmt="html"``, a self-contained ``report.html``.
+
+    Returns the report's path (html) or the figures folder (png).
+    """
+    if fmt not in FORMATS:
+        raise LecOptError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    res = load_results(results_dir)
+    paths = render_figures(res, interval)
+    if fmt == "png":
+        return res.dir / FIGURES_DIR
+    target = res.dir / REPORT_FILE
+    write_text(target, report_html(res, paths))
+    return target
