@@ -13,8 +13,8 @@ import numpy as np
 
 from benchmarks.common import save, stats, timed
 from lec_opt import load_scenario
-from lec_opt.day.run import run_day
 from lec_opt.day.outputs import summary
+from lec_opt.day.run import run_day
 
 
 def _per_interval(run) -> dict:
@@ -49,31 +49,38 @@ def run(milp_workers: int = 2) -> dict:
         "transactions_all_priorities_diff_per_interval": stats([float(x) for x in tx_diff]),
         "score": {"milp": m_sum["score"], "greedy": g_sum["score"]},
         "single_priority_score": {
-            p: {"milp": m_sum["single_priority_totals"][p]["score"], "greedy": g_sum["single_priority_totals"][p]["score"]}
+            p: {
+                "milp": m_sum["single_priority_totals"][p]["score"],
+                "greedy": g_sum["single_priority_totals"][p]["score"],
+            }
             for p in "ABC"
         },
         "priority_counts": {"milp": m_sum["priority_counts"], "greedy": g_sum["priority_counts"]},
         "level4_statuses": level4,
         "fallbacks": m_sum["fallbacks"],
-        "ratios": {k: m_sum[k] for k in ("prosumer_revenue_ratio", "consumer_bill_ratio", "ces_soc_min", "ces_soc_max")},
+        "ratios": {
+            k: m_sum[k] for k in ("prosumer_revenue_ratio", "consumer_bill_ratio", "ces_soc_min", "ces_soc_max")
+        },
         "intervals_with_fewer_milp_transactions": int(np.sum(np.array(tx_diff) < 0)),
     }
 
 
 def report(p: dict) -> str:
     pi = p["milp_per_interval_seconds"]
-    return "\n".join([
-        f"greedy day: median {p['greedy_day_seconds']['median']:.2f} s; MILP day: {p['milp_day_seconds']:.1f} s on "
-        f"{p['milp_workers']} workers (matchings {p['milp_matching_seconds']:.1f} s) -> {p['milp_over_greedy_wall']:.0f}x",
-        f"MILP per non-trivial interval ({pi['nontrivial_count']}): median {pi['nontrivial']['median']:.2f} s, "
-        f"max {pi['nontrivial']['max']:.2f} s",
-        f"transactions MILP {p['transactions']['milp']} vs greedy {p['transactions']['greedy']} "
-        f"(fewer in {p['intervals_with_fewer_milp_transactions']} intervals); score MILP {p['score']['milp']:.3f} vs "
-        f"greedy {p['score']['greedy']:.3f} $",
-        f"priority counts MILP {p['priority_counts']['milp']}, greedy {p['priority_counts']['greedy']}; "
-        f"fallbacks {p['fallbacks']}",
-        f"level-4 statuses: {p['level4_statuses']}",
-    ])
+    return "\n".join(
+        [
+            f"greedy day: median {p['greedy_day_seconds']['median']:.2f} s; MILP day: {p['milp_day_seconds']:.1f} s on "
+            f"{p['milp_workers']} workers (matchings {p['milp_matching_seconds']:.1f} s) -> {p['milp_over_greedy_wall']:.0f}x",
+            f"MILP per non-trivial interval ({pi['nontrivial_count']}): median {pi['nontrivial']['median']:.2f} s, "
+            f"max {pi['nontrivial']['max']:.2f} s",
+            f"transactions MILP {p['transactions']['milp']} vs greedy {p['transactions']['greedy']} "
+            f"(fewer in {p['intervals_with_fewer_milp_transactions']} intervals); score MILP {p['score']['milp']:.3f} vs "
+            f"greedy {p['score']['greedy']:.3f} $",
+            f"priority counts MILP {p['priority_counts']['milp']}, greedy {p['priority_counts']['greedy']}; "
+            f"fallbacks {p['fallbacks']}",
+            f"level-4 statuses: {p['level4_statuses']}",
+        ]
+    )
 
 
 def main() -> dict:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import tempfile
 import time
 
-
 from benchmarks.common import save, timed
 from lec_opt import load_scenario
-from lec_opt.day.run import run_day
 from lec_opt.analysis.game import interval_game, most_violated, shapley_sampled
-from lec_opt.market.ces import ces_params
-from lec_opt.day.outputs import write_day
 from lec_opt.analysis.stability import check_day, check_interval, executed_results
+from lec_opt.day.outputs import write_day
+from lec_opt.day.run import run_day
+from lec_opt.market.ces import ces_params
 
 
 def run(samples: int = 500) -> dict:
@@ -50,14 +49,16 @@ def run(samples: int = 500) -> dict:
 
 
 def report(p: dict) -> str:
-    return "\n".join([
-        f"interval {p['interval']} ({p['players']} players): separation MILP median {p['separation_seconds']['median']:.3f} s; "
-        f"full check (separation, least-core ε, Shapley) {p['interval_check_seconds']['median']:.3f} s",
-        f"whole day ({p['intervals']} intervals): {p['day_check_seconds']:.1f} s; {p['intervals_in_core']} in the core; "
-        f"largest violation ${p['max_core_violation']:.4f}",
-        f"Shapley by {p['shapley_samples']} permutations: standard error max ${p['shapley_stderr_max_usd']:.5f}, "
-        f"mean ${p['shapley_stderr_mean_usd']:.5f} (grand value ${p['interval_grand_value_usd']:.4f})",
-    ])
+    return "\n".join(
+        [
+            f"interval {p['interval']} ({p['players']} players): separation MILP median {p['separation_seconds']['median']:.3f} s; "
+            f"full check (separation, least-core ε, Shapley) {p['interval_check_seconds']['median']:.3f} s",
+            f"whole day ({p['intervals']} intervals): {p['day_check_seconds']:.1f} s; {p['intervals_in_core']} in the core; "
+            f"largest violation ${p['max_core_violation']:.4f}",
+            f"Shapley by {p['shapley_samples']} permutations: standard error max ${p['shapley_stderr_max_usd']:.5f}, "
+            f"mean ${p['shapley_stderr_mean_usd']:.5f} (grand value ${p['interval_grand_value_usd']:.4f})",
+        ]
+    )
 
 
 def main() -> dict:

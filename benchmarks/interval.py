@@ -34,15 +34,26 @@ def run(repeat: int = 5) -> dict:
     greedy = {}
     for p in PRIORITIES:
         g_stats, g = timed(lambda p=p: solve_greedy(snap, scenario, soc, p), 200)
-        greedy[p] = {"seconds": g_stats, "p2p_kwh": g.p2p_kwh, "transactions": g.transactions,
-                     "level3": g.levels[2].objective}
+        greedy[p] = {
+            "seconds": g_stats,
+            "p2p_kwh": g.p2p_kwh,
+            "transactions": g.transactions,
+            "level3": g.levels[2].objective,
+        }
     milp = {
         p: {
             "p2p_kwh": r.p2p_kwh,
             "transactions": r.transactions,
             "levels": [
-                {"level": lv.level, "name": lv.name, "status": lv.status, "objective": lv.objective,
-                 "gap": lv.gap, "seconds": lv.seconds, "highs_seconds": lv.highs_seconds}
+                {
+                    "level": lv.level,
+                    "name": lv.name,
+                    "status": lv.status,
+                    "objective": lv.objective,
+                    "gap": lv.gap,
+                    "seconds": lv.seconds,
+                    "highs_seconds": lv.highs_seconds,
+                }
                 for lv in r.levels
             ],
             "fallback": r.fallback,

@@ -35,11 +35,11 @@ from benchmarks.common import save, stats
 from lec_opt import build_day, load_scenario
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import match
-from lec_opt.model.build import PRIORITIES, candidate_pairs
 from lec_opt.market.result import trade_prices
-from lec_opt.scenario.schema import Scenario
 from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model.build import PRIORITIES, candidate_pairs
 from lec_opt.model.lexicographic import DUST_KWH, unique_priority_a_optimum
+from lec_opt.scenario.schema import Scenario
 
 INF = highspy.kHighsInf
 _FLOW_EPS = 1e-9  # lec_opt.model.lexicographic._FLOW_EPS
@@ -141,8 +141,13 @@ def run_pyomo(snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities
     clock = {k: sum(s.clock[k] for s in solvers) for k in solvers[0].clock} if solvers else {}
     build = next(iter(results.values())).build_seconds or 0.0
     solve = clock.get("highs_run", 0.0)
-    handover = (clock.get("set_instance", 0.0) + clock.get("update", 0.0) + clock.get("solve_call", 0.0) - solve
-                + clock.get("load_vars", 0.0))
+    handover = (
+        clock.get("set_instance", 0.0)
+        + clock.get("update", 0.0)
+        + clock.get("solve_call", 0.0)
+        - solve
+        + clock.get("load_vars", 0.0)
+    )
     split = {
         "wall": wall,
         "build": build,
@@ -241,18 +246,18 @@ class DirectModel:
         lo, up = np.zeros(n), np.zeros(n)
         integ = np.zeros(n, dtype=np.uint8)
         s, r = snap.surplus_kwh, snap.deficit_kwh
-        up[self.X:self.Y] = pairs.cap
-        up[self.Y:self.WP] = 1.0
-        up[self.WP:self.WC] = snap.willing_seller.astype(float)  # an opted-out peer's W is fixed to 0
-        up[self.WC:self.C] = snap.willing_buyer.astype(float)
-        up[self.C:self.E], up[self.E:self.D] = s, s
-        up[self.D:self.G], up[self.G:self.EG] = r, r
+        up[self.X : self.Y] = pairs.cap
+        up[self.Y : self.WP] = 1.0
+        up[self.WP : self.WC] = snap.willing_seller.astype(float)  # an opted-out peer's W is fixed to 0
+        up[self.WC : self.C] = snap.willing_buyer.astype(float)
+        up[self.C : self.E], up[self.E : self.D] = s, s
+        up[self.D : self.G], up[self.G : self.EG] = r, r
         up[self.EG] = ces.charge_max_kwh
         up[self.EV] = up[self.EVG] = snap.ev_kwh
         up[self.ZC] = up[self.ZD] = 1.0
         lo[self.U1] = lo[self.U2] = -INF
         up[self.U1] = up[self.U2] = INF
-        integ[self.Y:self.C] = 1
+        integ[self.Y : self.C] = 1
         integ[self.ZC] = integ[self.ZD] = 1
         self.lower, self.upper, self.integrality = lo, up, integ
 
@@ -277,28 +282,55 @@ class DirectModel:
         block(two, inter(self.Y + pid, self.WP + pairs.seller), ones_m1, np.full(n_p, -INF), np.zeros(n_p))
         block(two, inter(self.Y + pid, self.WC + pairs.buyer), ones_m1, np.full(n_p, -INF), np.zeros(n_p))
         # trade_cap: x - cap y <= 0
-        block(two, inter(self.X + pid, self.Y + pid), inter(np.ones(n_p), -pairs.cap), np.full(n_p, -INF), np.zeros(n_p))
+        block(
+            two, inter(self.X + pid, self.Y + pid), inter(np.ones(n_p), -pairs.cap), np.full(n_p, -INF), np.zeros(n_p)
+        )
         # seller_balance: sum_j x + c + e = s
         iS = np.arange(n_s)
-        block(np.concatenate([pairs.seller, iS, iS]), np.concatenate([self.X + pid, self.C + iS, self.E + iS]),
-              np.ones(n_p + 2 * n_s), s, s)
+        block(
+            np.concatenate([pairs.seller, iS, iS]),
+            np.concatenate([self.X + pid, self.C + iS, self.E + iS]),
+            np.ones(n_p + 2 * n_s),
+            s,
+            s,
+        )
         # buyer_balance: sum_i x + d + g = r
         jB = np.arange(n_b)
-        block(np.concatenate([pairs.buyer, jB, jB]), np.concatenate([self.X + pid, self.D + jB, self.G + jB]),
-              np.ones(n_p + 2 * n_b), r, r)
+        block(
+            np.concatenate([pairs.buyer, jB, jB]),
+            np.concatenate([self.X + pid, self.D + jB, self.G + jB]),
+            np.ones(n_p + 2 * n_b),
+            r,
+            r,
+        )
         # ev_balance
         block([0, 0], [self.EV, self.EVG], [1.0, 1.0], [snap.ev_kwh], [snap.ev_kwh])
         # ces_mode
         block([0, 0], [self.ZC, self.ZD], [1.0, 1.0], [-INF], [1.0])
         # charge_mode: sum c + Eg - Pch zc <= 0
-        block(np.zeros(n_s + 2, dtype=int), np.concatenate([self.C + iS, [self.EG, self.ZC]]),
-              np.concatenate([np.ones(n_s + 1), [-ces.charge_max_kwh]]), [-INF], [0.0])
+        block(
+            np.zeros(n_s + 2, dtype=int),
+            np.concatenate([self.C + iS, [self.EG, self.ZC]]),
+            np.concatenate([np.ones(n_s + 1), [-ces.charge_max_kwh]]),
+            [-INF],
+            [0.0],
+        )
         # discharge_mode: sum d - Pdis zd <= 0
-        block(np.zeros(n_b + 1, dtype=int), np.concatenate([self.D + jB, [self.ZD]]),
-              np.concatenate([np.ones(n_b), [-ces.discharge_max_kwh]]), [-INF], [0.0])
+        block(
+            np.zeros(n_b + 1, dtype=int),
+            np.concatenate([self.D + jB, [self.ZD]]),
+            np.concatenate([np.ones(n_b), [-ces.discharge_max_kwh]]),
+            [-INF],
+            [0.0],
+        )
         # discharge_power: sum d + Ev <= Pdis
-        block(np.zeros(n_b + 1, dtype=int), np.concatenate([self.D + jB, [self.EV]]), np.ones(n_b + 1),
-              [-INF], [ces.discharge_max_kwh])
+        block(
+            np.zeros(n_b + 1, dtype=int),
+            np.concatenate([self.D + jB, [self.EV]]),
+            np.ones(n_b + 1),
+            [-INF],
+            [ces.discharge_max_kwh],
+        )
         # grid_recharge
         block([0], [self.EG], [1.0], [-INF], [ces.charge_max_kwh if ces.grid_recharge else 0.0])
         # soc_min_limit / soc_max_limit: eta_c E_ch - E_dis / eta_d within the window
@@ -317,9 +349,13 @@ class DirectModel:
         ):
             slope = ces.k * (slope_base - ces.S * a)
             per = e_cols.size + 1
-            block(np.repeat(np.arange(nbp), per), np.tile(np.concatenate([[u_col], e_cols]), nbp),
-                  np.concatenate([np.concatenate([[1.0], np.full(e_cols.size, -sl)]) for sl in slope]),
-                  np.full(nbp, -INF), np.asarray(quad(a), dtype=float) - slope * a)
+            block(
+                np.repeat(np.arange(nbp), per),
+                np.tile(np.concatenate([[u_col], e_cols]), nbp),
+                np.concatenate([np.concatenate([[1.0], np.full(e_cols.size, -sl)]) for sl in slope]),
+                np.full(nbp, -INF),
+                np.asarray(quad(a), dtype=float) - slope * a,
+            )
         rows, cols, vals = np.concatenate(R), np.concatenate(Cc), np.concatenate(V)
         self.n_rows = nrow
         self.row_lower, self.row_upper = np.concatenate(rlo), np.concatenate(rup)
@@ -329,27 +365,30 @@ class DirectModel:
         # objectives: (cost vector, maximise?)
         cost = {}
         c = np.zeros(n)
-        c[self.X:self.Y] = 1.0
+        c[self.X : self.Y] = 1.0
         cost["p2p"] = (c, True)
         pc = 0.0 if ces.welfare else ces.pc
         pd = 0.0 if ces.welfare else ces.pd
         c = np.zeros(n)
         c[self.U1] = c[self.U2] = 1.0
-        c[self.C:self.E] = -ces.degradation - pc
+        c[self.C : self.E] = -ces.degradation - pc
         c[self.EG] = -ces.degradation - ces.buy
-        c[self.D:self.G] = -ces.degradation + pd
+        c[self.D : self.G] = -ces.degradation + pd
         c[self.EV] = -ces.degradation + ces.p_ev
-        c[self.E:self.D] = ces.sell
-        c[self.G:self.EG] = -ces.buy
+        c[self.E : self.D] = ces.sell
+        c[self.G : self.EG] = -ces.buy
         c[self.EVG] = -ces.buy
         cost["ces"] = (c, True)
-        for name, w, mx in (("priority_a", pairs.weight_a, True), ("priority_b", pairs.distance, False),
-                            ("priority_c", pairs.margin_c, True)):
+        for name, w, mx in (
+            ("priority_a", pairs.weight_a, True),
+            ("priority_b", pairs.distance, False),
+            ("priority_c", pairs.margin_c, True),
+        ):
             c = np.zeros(n)
-            c[self.X:self.Y] = w
+            c[self.X : self.Y] = w
             cost[name] = (c, mx)
         c = np.zeros(n)
-        c[self.Y:self.WP] = 1.0
+        c[self.Y : self.WP] = 1.0
         cost["transactions"] = (c, False)
         self.cost = cost
         self.pos = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(pairs.seller, pairs.buyer, strict=True))}
@@ -385,8 +424,15 @@ class DirectModel:
 
     def _add_row_block(self, name: str, starts, index, value, lower, upper) -> None:
         t = time.perf_counter()
-        self.h.addRows(len(lower), np.asarray(lower, float), np.asarray(upper, float), len(index),
-                       np.asarray(starts, np.int32), np.asarray(index, np.int32), np.asarray(value, float))
+        self.h.addRows(
+            len(lower),
+            np.asarray(lower, float),
+            np.asarray(upper, float),
+            len(index),
+            np.asarray(starts, np.int32),
+            np.asarray(index, np.int32),
+            np.asarray(value, float),
+        )
         self.rows.add(name, len(lower))
         self.clock["handover"] += time.perf_counter() - t
 
@@ -421,15 +467,16 @@ class DirectModel:
         if not nz.size:  # a constant objective (no pairs): nothing to keep
             return []
         slack = tolerance * max(1.0, abs(record.objective))
-        lower, upper = ((record.objective - slack, INF) if mx else (-INF, record.objective + slack))
+        lower, upper = (record.objective - slack, INF) if mx else (-INF, record.objective + slack)
         cname = f"level_{name}"
         self._add_row_block(cname, [0], nz, c[nz], [lower], [upper])
         return [cname]
 
     # -- one level ---------------------------------------------------------------------------
 
-    def solve_level(self, level: int, name: str, time_limit: float, gap: float, warm: bool = False,
-                    retrying: bool = False) -> DirectLevel:
+    def solve_level(
+        self, level: int, name: str, time_limit: float, gap: float, warm: bool = False, retrying: bool = False
+    ) -> DirectLevel:
         h = self.h
         started = time.perf_counter()
         c, mx = self.cost[name]
@@ -475,7 +522,9 @@ class DirectModel:
         seconds = time.perf_counter() - started
         self.clock["solve"] += run
         self.clock["handover"] += (t_run - started) + (time.perf_counter() - t_after)
-        gap_rel = None if best is None or bound is None or not np.isfinite(bound) else abs(best - bound) / max(1.0, abs(best))
+        gap_rel = (
+            None if best is None or bound is None or not np.isfinite(bound) else abs(best - bound) / max(1.0, abs(best))
+        )
         record = DirectLevel(level, name, h.modelStatusToString(status), best, bound, gap_rel, seconds, run)
         if feasible:
             self.values = np.array(sol.col_value)
@@ -496,7 +545,7 @@ def _solve_with_min_trade(dm: DirectModel, level, name, limit, gap) -> DirectLev
     record = dm.solve_level(level, name, limit, gap)
     m = dm.scenario.willingness.min_trade_kwh
     if m > 0 and not dm.min_trade_active:
-        x = dm.values[dm.X:dm.Y]
+        x = dm.values[dm.X : dm.Y]
         if np.any((x > _FLOW_EPS) & (x < m - 1e-9)):
             dm.activate_min_trade()
             record = dm.solve_level(level, name, limit, gap)
@@ -505,7 +554,7 @@ def _solve_with_min_trade(dm: DirectModel, level, name, limit, gap) -> DirectLev
 
 def _check_ces_level(dm: DirectModel, record: DirectLevel) -> DirectLevel:
     snap, ces, opts = dm.snap, dm.ces, dm.scenario.solver
-    volume = float(dm.values[dm.X:dm.Y].sum())
+    volume = float(dm.values[dm.X : dm.Y].sum())
     exact = dispatch(ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume, snap.ev_kwh).objective
     floor = exact - 1e-6 * max(1.0, abs(exact))
     if record.objective is not None and record.objective >= floor:
@@ -532,15 +581,15 @@ def _flows_vector(dm: DirectModel, flows: dict) -> np.ndarray:
 
 def _set_incumbent(dm: DirectModel, x: np.ndarray) -> None:
     v = dm.values
-    v[dm.X:dm.Y] = x
+    v[dm.X : dm.Y] = x
     used = x > _FLOW_EPS
-    v[dm.Y:dm.WP] = used.astype(float)
+    v[dm.Y : dm.WP] = used.astype(float)
     ws = np.zeros(dm.n_s)
     wb = np.zeros(dm.n_b)
     ws[dm.pairs.seller[used]] = 1.0
     wb[dm.pairs.buyer[used]] = 1.0
-    v[dm.WP:dm.WC] = np.where(dm.snap.willing_seller, ws, 0.0)  # opted-out W stays fixed at 0
-    v[dm.WC:dm.C] = np.where(dm.snap.willing_buyer, wb, 0.0)
+    v[dm.WP : dm.WC] = np.where(dm.snap.willing_seller, ws, 0.0)  # opted-out W stays fixed at 0
+    v[dm.WC : dm.C] = np.where(dm.snap.willing_buyer, wb, 0.0)
 
 
 def _share_ces(dm: DirectModel, x: np.ndarray) -> None:
@@ -548,8 +597,10 @@ def _share_ces(dm: DirectModel, x: np.ndarray) -> None:
     v, snap = dm.values, dm.snap
     sold = np.bincount(dm.pairs.seller, weights=x, minlength=dm.n_s)
     bought = np.bincount(dm.pairs.buyer, weights=x, minlength=dm.n_b)
-    for left, ces_sl, grid_sl in ((snap.surplus_kwh - sold, slice(dm.C, dm.E), slice(dm.E, dm.D)),
-                                  (snap.deficit_kwh - bought, slice(dm.D, dm.G), slice(dm.G, dm.EG))):
+    for left, ces_sl, grid_sl in (
+        (snap.surplus_kwh - sold, slice(dm.C, dm.E), slice(dm.E, dm.D)),
+        (snap.deficit_kwh - bought, slice(dm.D, dm.G), slice(dm.G, dm.EG)),
+    ):
         total = v[ces_sl].sum()
         left = np.clip(left, 0.0, None)
         share = left * (total / left.sum()) if left.sum() > 0 else np.zeros_like(left)
@@ -561,7 +612,7 @@ def _greedy_reaches_levels(dm: DirectModel, levels: list[DirectLevel], flows: di
     if any(p not in dm.pos for p in flows):
         return False
     trial = dm.values.copy()
-    trial[dm.X:dm.Y] = _flows_vector(dm, flows)
+    trial[dm.X : dm.Y] = _flows_vector(dm, flows)
     for record in levels:
         if record.name != "p2p" and not record.name.startswith("priority_"):
             continue
@@ -586,7 +637,7 @@ def _levels_3_4(dm: DirectModel, priority: str, levels: list[DirectLevel], fixes
         _set_incumbent(dm, x)
         levels.append(DirectLevel(4, "transactions", "optimal: the level-3 optimum is unique", float(len(greedy))))
         return
-    xv = dm.values[dm.X:dm.Y]
+    xv = dm.values[dm.X : dm.Y]
     vertex_count = int(np.sum(xv > _FLOW_EPS))
     greedy = {(i, j): x for i, j, x in match(snap, priority, scenario.willingness.min_trade_kwh)}
     start = np.where(xv > _FLOW_EPS, xv, 0.0)
@@ -601,21 +652,26 @@ def _levels_3_4(dm: DirectModel, priority: str, levels: list[DirectLevel], fixes
         record = dm.solve_level(4, "transactions", opts.level4_time_limit_s, opts.level4_mip_gap, warm=True)
     except DirectFailed as failed:
         dm.values = saved
-        record = DirectLevel(4, "transactions", f"{failed.record.status}: kept the incumbent", float(count),
-                             seconds=failed.record.seconds)
+        record = DirectLevel(
+            4,
+            "transactions",
+            f"{failed.record.status}: kept the incumbent",
+            float(count),
+            seconds=failed.record.seconds,
+        )
     levels.append(record)
 
 
 def _read(dm: DirectModel, priority: str, levels: list[DirectLevel]) -> dict:
     """The same cleaning as lec_opt.model.lexicographic._read_result: dust flows go to the peer's grid side."""
     v, snap, p = np.clip(dm.values, 0.0, None), dm.snap, dm.pairs
-    x = v[dm.X:dm.Y]
-    export, imported = v[dm.E:dm.D].copy(), v[dm.G:dm.EG].copy()
-    dust = (x > 0) & ((x < DUST_KWH) | (v[dm.Y:dm.WP] < 0.5))
+    x = v[dm.X : dm.Y]
+    export, imported = v[dm.E : dm.D].copy(), v[dm.G : dm.EG].copy()
+    dust = (x > 0) & ((x < DUST_KWH) | (v[dm.Y : dm.WP] < 0.5))
     np.add.at(export, p.seller[dust], x[dust])
     np.add.at(imported, p.buyer[dust], x[dust])
     keep = (x > 0) & ~dust
-    c, d = v[dm.C:dm.E].copy(), v[dm.D:dm.G].copy()
+    c, d = v[dm.C : dm.E].copy(), v[dm.D : dm.G].copy()
     charging = c.sum() + v[dm.EG] >= d.sum()
     dust_c = (c < DUST_KWH) | (not charging)
     dust_d = (d < DUST_KWH) | charging
@@ -625,12 +681,19 @@ def _read(dm: DirectModel, priority: str, levels: list[DirectLevel]) -> dict:
     d[dust_d] = 0.0
     si, bj = p.seller[keep], p.buyer[keep]
     prices = trade_prices(snap, dm.scenario, priority, si, bj)
-    trades = list(zip(snap.sellers[si].tolist(), snap.buyers[bj].tolist(), x[keep].tolist(), prices.tolist(),
-                      strict=True))
-    return {"priority": priority, "trades": trades, "p2p_kwh": float(x[keep].sum()), "transactions": len(trades),
-            "levels": list(levels),
-            "achieved": {name: dm.objective_value(name) for name in ("p2p", "ces", _OBJECTIVE[priority])},
-            "ces_charge_kwh": float(c.sum()), "ces_discharge_kwh": float(d.sum())}
+    trades = list(
+        zip(snap.sellers[si].tolist(), snap.buyers[bj].tolist(), x[keep].tolist(), prices.tolist(), strict=True)
+    )
+    return {
+        "priority": priority,
+        "trades": trades,
+        "p2p_kwh": float(x[keep].sum()),
+        "transactions": len(trades),
+        "levels": list(levels),
+        "achieved": {name: dm.objective_value(name) for name in ("p2p", "ces", _OBJECTIVE[priority])},
+        "ces_charge_kwh": float(c.sum()),
+        "ces_discharge_kwh": float(d.sum()),
+    }
 
 
 def solve_direct(snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities=PRIORITIES) -> tuple[dict, dict]:
@@ -667,10 +730,17 @@ def solve_direct(snap: IntervalSnapshot, scenario: Scenario, soc: float, priorit
         for name in fixes:
             dm.delete(name)
     wall = time.perf_counter() - started
-    split = {"wall": wall, "build": dm.clock["build"], "handover": dm.clock["handover"], "solve": dm.clock["solve"],
-             "other": wall - dm.clock["build"] - dm.clock["handover"] - dm.clock["solve"],
-             "columns": dm.n_cols, "rows": dm.n_rows, "pairs": dm.n_p,
-             "level4_highs": sum(lv.highs_seconds or 0.0 for r in results.values() for lv in r["levels"] if lv.level == 4)}
+    split = {
+        "wall": wall,
+        "build": dm.clock["build"],
+        "handover": dm.clock["handover"],
+        "solve": dm.clock["solve"],
+        "other": wall - dm.clock["build"] - dm.clock["handover"] - dm.clock["solve"],
+        "columns": dm.n_cols,
+        "rows": dm.n_rows,
+        "pairs": dm.n_p,
+        "level4_highs": sum(lv.highs_seconds or 0.0 for r in results.values() for lv in r["levels"] if lv.level == 4),
+    }
     return results, split
 
 
@@ -692,8 +762,16 @@ def compare(pyomo: dict, direct: dict, tol: float = 1e-6) -> dict:
         rows = []
         for lp, ld in zip(res.levels, d["levels"], strict=True):
             assert (lp.level, lp.name) == (ld.level, ld.name), (lp, ld)
-            row = {"level": lp.level, "name": lp.name, "pyomo": lp.objective, "direct": ld.objective,
-                   "pyomo_bound": lp.bound, "direct_bound": ld.bound, "pyomo_status": lp.status, "direct_status": ld.status}
+            row = {
+                "level": lp.level,
+                "name": lp.name,
+                "pyomo": lp.objective,
+                "direct": ld.objective,
+                "pyomo_bound": lp.bound,
+                "direct_bound": ld.bound,
+                "pyomo_status": lp.status,
+                "direct_status": ld.status,
+            }
             if lp.level <= 3:
                 row["rel_diff"] = _rel(ld.objective, lp.objective)
                 assert row["rel_diff"] <= tol, f"{p} level {lp.level}: direct {ld.objective} vs lec_opt {lp.objective}"
@@ -708,8 +786,11 @@ def compare(pyomo: dict, direct: dict, tol: float = 1e-6) -> dict:
                 assert ld.objective >= lp.bound - eps and lp.objective >= ld.bound - eps, row
                 open_gap = max(ld.objective - ld.bound, lp.objective - lp.bound)
                 assert abs(ld.objective - lp.objective) <= open_gap + eps, row
-                row["check"] = ("equal incumbents" if abs(ld.objective - lp.objective) <= eps
-                                else f"differ by {abs(ld.objective - lp.objective):g} <= open gap {open_gap:g}")
+                row["check"] = (
+                    "equal incumbents"
+                    if abs(ld.objective - lp.objective) <= eps
+                    else f"differ by {abs(ld.objective - lp.objective):g} <= open gap {open_gap:g}"
+                )
             rows.append(row)
         # the direct final (level-4) solution, evaluated with the model's objective vectors on its raw
         # values, keeps lec_opt's level-1..3 optima within the lexicographic slack
@@ -718,11 +799,17 @@ def compare(pyomo: dict, direct: dict, tol: float = 1e-6) -> dict:
             value = d["achieved"][lp.name]
             slack = 2 * tol * max(1.0, abs(lp.objective))
             ok = value <= lp.objective + slack if lp.name == "priority_b" else value >= lp.objective - slack
-            assert ok, f"{p}: final direct solution has {lp.name} = {value}, lec_opt's level {lp.level} = {lp.objective}"
+            assert ok, (
+                f"{p}: final direct solution has {lp.name} = {value}, lec_opt's level {lp.level} = {lp.objective}"
+            )
             reached[lp.name] = value
         assert abs(d["p2p_kwh"] - res.p2p_kwh) <= 1e-5 * max(1.0, res.p2p_kwh), (p, d["p2p_kwh"], res.p2p_kwh)
-        out[p] = {"levels": rows, "final_direct_solution_levels_1_3": reached, "p2p_kwh": {"pyomo": res.p2p_kwh, "direct": d["p2p_kwh"]},
-                  "transactions": {"pyomo": res.transactions, "direct": d["transactions"]}}
+        out[p] = {
+            "levels": rows,
+            "final_direct_solution_levels_1_3": reached,
+            "p2p_kwh": {"pyomo": res.p2p_kwh, "direct": d["p2p_kwh"]},
+            "transactions": {"pyomo": res.transactions, "direct": d["transactions"]},
+        }
     return out
 
 
@@ -744,12 +831,15 @@ def run(repeat: int = 5) -> dict:
     keys = ("wall", "build", "handover", "solve", "other", "level4_highs")
     pyomo = {k: stats([s[k] for s in py_splits]) for k in keys}
     direct = {k: stats([s[k] for s in d_splits]) for k in keys}
-    pyomo["handover_detail"] = {k: stats([s["handover_detail"][k] for s in py_splits])
-                                for k in py_splits[0]["handover_detail"]}
+    pyomo["handover_detail"] = {
+        k: stats([s["handover_detail"][k] for s in py_splits]) for k in py_splits[0]["handover_detail"]
+    }
     ratios = [p["wall"] / d["wall"] for p, d in zip(py_splits, d_splits, strict=True)]
     overhead = [(p["wall"] - p["solve"]) / (d["wall"] - d["solve"]) for p, d in zip(py_splits, d_splits, strict=True)]
-    without_l4 = [(p["wall"] - p["level4_highs"]) / (d["wall"] - d["level4_highs"])
-                  for p, d in zip(py_splits, d_splits, strict=True)]
+    without_l4 = [
+        (p["wall"] - p["level4_highs"]) / (d["wall"] - d["level4_highs"])
+        for p, d in zip(py_splits, d_splits, strict=True)
+    ]
     l4 = {"time_limit_s": scenario.solver.level4_time_limit_s, "gap": scenario.solver.level4_mip_gap}
     return {
         "interval": t,
@@ -780,19 +870,27 @@ def report(p: dict) -> str:
     ]
     for side in ("pyomo", "direct"):
         s = p[side]
-        lines.append(f"{side:18} {s['wall']['median']:7.3f} {s['build']['median']:7.3f} {s['handover']['median']:9.3f} "
-                     f"{s['solve']['median']:7.3f} {s['other']['median']:7.3f}")
+        lines.append(
+            f"{side:18} {s['wall']['median']:7.3f} {s['build']['median']:7.3f} {s['handover']['median']:9.3f} "
+            f"{s['solve']['median']:7.3f} {s['other']['median']:7.3f}"
+        )
     hd = p["pyomo"]["handover_detail"]
     lines.append("Pyomo hand-over: " + ", ".join(f"{k} {v['median']:.3f}" for k, v in hd.items()))
-    lines.append(f"ratio Pyomo / direct wall: {p['ratio']:.2f} (min {p['ratio_per_repeat']['min']:.2f}, "
-                 f"max {p['ratio_per_repeat']['max']:.2f}); outside HiGHS: {p['non_highs_ratio']['median']:.1f}x")
+    lines.append(
+        f"ratio Pyomo / direct wall: {p['ratio']:.2f} (min {p['ratio_per_repeat']['min']:.2f}, "
+        f"max {p['ratio_per_repeat']['max']:.2f}); outside HiGHS: {p['non_highs_ratio']['median']:.1f}x"
+    )
     searched = [pr for pr, a in p["agreement"].items() if a["levels"][-1]["pyomo_bound"] is not None]
-    lines.append(f"level 4 (searched for {', '.join(searched)}) runs up to its {p['level4']['time_limit_s']} s time limit on both "
-                 f"sides: HiGHS {p['pyomo']['level4_highs']['median']:.3f} / {p['direct']['level4_highs']['median']:.3f} s; "
-                 f"ratio without it {p['ratio_without_level4_highs']['median']:.2f}")
+    lines.append(
+        f"level 4 (searched for {', '.join(searched)}) runs up to its {p['level4']['time_limit_s']} s time limit on both "
+        f"sides: HiGHS {p['pyomo']['level4_highs']['median']:.3f} / {p['direct']['level4_highs']['median']:.3f} s; "
+        f"ratio without it {p['ratio_without_level4_highs']['median']:.2f}"
+    )
     for pr, a in p["agreement"].items():
         checks = "; ".join(f"L{r['level']} {r['check']}" for r in a["levels"])
-        lines.append(f"{pr}: {checks}; trades Pyomo {a['transactions']['pyomo']} / direct {a['transactions']['direct']}")
+        lines.append(
+            f"{pr}: {checks}; trades Pyomo {a['transactions']['pyomo']} / direct {a['transactions']['direct']}"
+        )
     return "\n".join(lines)
 
 

@@ -34,10 +34,10 @@ from benchmarks.common import save, stats
 from benchmarks.pyomo_overhead import run_pyomo
 from lec_opt import build_day, load_scenario
 from lec_opt.market.ces import ces_params
-from lec_opt.model.build import PRIORITIES, build_interval_model
-from lec_opt.scenario.schema import Scenario
 from lec_opt.market.snapshot import DayInputs, IntervalSnapshot
+from lec_opt.model.build import PRIORITIES, build_interval_model
 from lec_opt.model.lexicographic import solve_milp
+from lec_opt.scenario.schema import Scenario
 
 SIZES = (100, 250, 500, 1000)
 GOAL_PEERS, GOAL_SECONDS = 1000, 30.0
@@ -50,16 +50,25 @@ def tiled(day: DayInputs, scenario: Scenario, n: int) -> tuple[DayInputs, Scenar
     idx = np.arange(n) % base
     k = n / base
     big = replace(
-        day, prosumer=day.prosumer[idx], pv_kwp=day.pv_kwp[idx], willing=day.willing[idx],
-        load_kwh=day.load_kwh[:, idx], pv_kwh=day.pv_kwh[:, idx], ev_kwh=day.ev_kwh * k,
-        ask=day.ask[idx], bid=day.bid[idx], load_peak_kw_native=day.load_peak_kw_native * k,
+        day,
+        prosumer=day.prosumer[idx],
+        pv_kwp=day.pv_kwp[idx],
+        willing=day.willing[idx],
+        load_kwh=day.load_kwh[:, idx],
+        pv_kwh=day.pv_kwh[:, idx],
+        ev_kwh=day.ev_kwh * k,
+        ask=day.ask[idx],
+        bid=day.bid[idx],
+        load_peak_kw_native=day.load_peak_kw_native * k,
     )
-    ces = scenario.ces.model_copy(update={
-        "capacity_kwh": scenario.ces.capacity_kwh * k,
-        "charge_power_kw": scenario.ces.charge_power_kw * k,
-        "discharge_power_kw": scenario.ces.discharge_power_kw * k,
-        "S": scenario.ces.S / k,
-    })
+    ces = scenario.ces.model_copy(
+        update={
+            "capacity_kwh": scenario.ces.capacity_kwh * k,
+            "charge_power_kw": scenario.ces.charge_power_kw * k,
+            "discharge_power_kw": scenario.ces.discharge_power_kw * k,
+            "S": scenario.ces.S / k,
+        }
+    )
     community = scenario.community.model_copy(update={"n_peers": n})
     return big, scenario.model_copy(update={"ces": ces, "community": community})
 
@@ -82,8 +91,18 @@ def model_size(snap: IntervalSnapshot, scenario: Scenario, soc: float) -> dict:
 
 def _levels(results: dict) -> dict:
     return {
-        p: [{"level": lv.level, "name": lv.name, "status": lv.status, "objective": lv.objective, "gap": lv.gap,
-             "seconds": lv.seconds, "highs_seconds": lv.highs_seconds} for lv in r.levels]
+        p: [
+            {
+                "level": lv.level,
+                "name": lv.name,
+                "status": lv.status,
+                "objective": lv.objective,
+                "gap": lv.gap,
+                "seconds": lv.seconds,
+                "highs_seconds": lv.highs_seconds,
+            }
+            for lv in r.levels
+        ]
         for p, r in results.items()
     }
 
@@ -133,8 +152,10 @@ def _loss(sparse: dict, dense: dict) -> dict:
         l1_loss = (d["p2p"] - s["p2p"]) / max(abs(d["p2p"]), 1e-12)
         sign = -1.0 if p == "B" else 1.0  # B minimises distance x kWh
         l3_loss = sign * (d[l3] - s[l3]) / max(abs(d[l3]), 1e-12)
-        out[p] = {"level1": {"dense": d["p2p"], "sparse": s["p2p"], "loss": l1_loss},
-                  "level3": {"dense": d[l3], "sparse": s[l3], "loss": l3_loss}}
+        out[p] = {
+            "level1": {"dense": d["p2p"], "sparse": s["p2p"], "loss": l1_loss},
+            "level3": {"dense": d[l3], "sparse": s[l3], "loss": l3_loss},
+        }
     return out
 
 
@@ -147,8 +168,14 @@ def _profile(snap: IntervalSnapshot, scenario: Scenario, soc: float, top: int = 
     st = pstats.Stats(prof, stream=io.StringIO())
     rows = []
     for (file, line, func), (_, ncalls, tottime, cumtime, _) in st.stats.items():
-        rows.append({"function": f"{file.split('site-packages/')[-1]}:{line}({func})", "calls": ncalls,
-                     "tottime": tottime, "cumtime": cumtime})
+        rows.append(
+            {
+                "function": f"{file.split('site-packages/')[-1]}:{line}({func})",
+                "calls": ncalls,
+                "tottime": tottime,
+                "cumtime": cumtime,
+            }
+        )
     rows.sort(key=lambda r: -r["tottime"])
     return rows[:top]
 
@@ -168,8 +195,15 @@ def run(sizes=SIZES, repeat: int = 5, dense_max_peers: int = 1000, dense_repeat_
         started = time.perf_counter()
         size = model_size(snap, sc_main, soc)
         size["count_seconds"] = time.perf_counter() - started
-        row = {"n_peers": n, "pairs_mode": mode, "nearest_k": sc.solver.nearest_k, "sellers": len(snap.sellers),
-               "buyers": len(snap.buyers), "model": size, **solve_size(snap, sc_main, soc, repeat)}
+        row = {
+            "n_peers": n,
+            "pairs_mode": mode,
+            "nearest_k": sc.solver.nearest_k,
+            "sellers": len(snap.sellers),
+            "buyers": len(snap.buyers),
+            "model": size,
+            **solve_size(snap, sc_main, soc, repeat),
+        }
         # sparsity loss against dense (at 100 the main run is the dense one: solve nearest for reference)
         if n <= dense_max_peers:
             if mode == "dense":
@@ -180,8 +214,19 @@ def run(sizes=SIZES, repeat: int = 5, dense_max_peers: int = 1000, dense_repeat_
                 sc_dense = with_pairs(sc, "dense")
                 dense = solve_size(snap, sc_dense, soc, repeat if n <= 250 else dense_repeat_above_250)
                 sparse = row
-                row["dense"] = {k: dense[k] for k in ("wall", "split", "handover_detail", "per_level_last_run",
-                                                       "statuses", "fallbacks", "p2p_kwh", "transactions")}
+                row["dense"] = {
+                    k: dense[k]
+                    for k in (
+                        "wall",
+                        "split",
+                        "handover_detail",
+                        "per_level_last_run",
+                        "statuses",
+                        "fallbacks",
+                        "p2p_kwh",
+                        "transactions",
+                    )
+                }
                 row["dense"]["model"] = model_size(snap, sc_dense, soc)
             row["sparsity_loss"] = _loss(sparse, dense)
             dense_ref[n] = dense["_objectives"]
@@ -196,8 +241,10 @@ def run(sizes=SIZES, repeat: int = 5, dense_max_peers: int = 1000, dense_repeat_
         if base is None or n % base or n == base:
             continue
         k = n // base
-        tiling[n] = {p: {name: obj[p][name] / (k * dense_ref[base][p][name]) for name in ("p2p", "ces", _LEVEL3[p])}
-                     for p in PRIORITIES}
+        tiling[n] = {
+            p: {name: obj[p][name] / (k * dense_ref[base][p][name]) for name in ("p2p", "ces", _LEVEL3[p])}
+            for p in PRIORITIES
+        }
     for row in rows:
         for part in (row, row.get("dense", {})):
             part.pop("_objectives", None)
@@ -212,18 +259,25 @@ def run(sizes=SIZES, repeat: int = 5, dense_max_peers: int = 1000, dense_repeat_
         "scaling": "default peers tiled around the larger ring; EV demand, CES capacity and powers x n/100, S / (n/100)",
         "rows": rows,
         "tiling_check_dense_over_k_copies": tiling,
-        "goal": {"peers": GOAL_PEERS, "seconds": GOAL_SECONDS,
-                 "measured_median": goal_row["wall"]["median"] if goal_row else None,
-                 "measured_max": goal_row["wall"]["max"] if goal_row else None,
-                 "met": bool(goal_row and goal_row["wall"]["max"] <= GOAL_SECONDS)},
+        "goal": {
+            "peers": GOAL_PEERS,
+            "seconds": GOAL_SECONDS,
+            "measured_median": goal_row["wall"]["median"] if goal_row else None,
+            "measured_max": goal_row["wall"]["max"] if goal_row else None,
+            "met": bool(goal_row and goal_row["wall"]["max"] <= GOAL_SECONDS),
+        },
     }
 
 
 def report(p: dict) -> str:
     lines = [f"interval {p['interval']} ({p['start']}), default community tiled; {p['repeat']} repeats per size"]
-    lines.append("statuses per level 1/2/3/4: opt optimal, opt* level 4 not searched (A's unique optimum), TL time limit")
-    lines.append(f"{'peers':>5} {'S x B':>7} {'mode':>7} {'pairs#':>7} {'vars':>7} {'cons':>7} {'wall med':>8} {'min':>6} "
-                 f"{'max':>6} | {'build':>6} {'hand':>6} {'HiGHS':>6} {'other':>6} | statuses")
+    lines.append(
+        "statuses per level 1/2/3/4: opt optimal, opt* level 4 not searched (A's unique optimum), TL time limit"
+    )
+    lines.append(
+        f"{'peers':>5} {'S x B':>7} {'mode':>7} {'pairs#':>7} {'vars':>7} {'cons':>7} {'wall med':>8} {'min':>6} "
+        f"{'max':>6} | {'build':>6} {'hand':>6} {'HiGHS':>6} {'other':>6} | statuses"
+    )
     for r in p["rows"]:
         m, s = r["model"], r["split"]
         st = " ".join(f"{pr}:" + "/".join(_short(x) for x in v) for pr, v in r["statuses"].items())
@@ -244,22 +298,31 @@ def report(p: dict) -> str:
             )
         if "nearest_reference" in r:
             nr = r["nearest_reference"]
-            lines.append(f"{'':5} {'':7} {'nearest':>7} {nr['model']['pairs']:7d} {nr['model']['variables']:7d} "
-                         f"{nr['model']['constraints']:7d} {nr['wall']['median']:8.2f}  (reference for the loss)")
+            lines.append(
+                f"{'':5} {'':7} {'nearest':>7} {nr['model']['pairs']:7d} {nr['model']['variables']:7d} "
+                f"{nr['model']['constraints']:7d} {nr['wall']['median']:8.2f}  (reference for the loss)"
+            )
     lines.append("sparsity loss (nearest vs dense, relative; positive = nearest worse):")
     lines.append(f"{'peers':>5} " + " ".join(f"{pr + ' L1':>8} {pr + ' L3':>8}" for pr in PRIORITIES))
     for r in p["rows"]:
         if "sparsity_loss" in r:
             sl = r["sparsity_loss"]
-            lines.append(f"{r['n_peers']:5d} " + " ".join(
-                f"{round(sl[pr]['level1']['loss'], 9) + 0.0:8.2%} {round(sl[pr]['level3']['loss'], 9) + 0.0:8.2%}" for pr in PRIORITIES))
+            lines.append(
+                f"{r['n_peers']:5d} "
+                + " ".join(
+                    f"{round(sl[pr]['level1']['loss'], 9) + 0.0:8.2%} {round(sl[pr]['level3']['loss'], 9) + 0.0:8.2%}"
+                    for pr in PRIORITIES
+                )
+            )
     for n, chk in p["tiling_check_dense_over_k_copies"].items():
         worst = max(abs(v - 1.0) for per in chk.values() for v in per.values())
         lines.append(f"dense at {n} peers / ({int(n) // 100} x dense at 100): levels 1-3 within {worst:.1e}")
     g = p["goal"]
     if g["measured_median"] is not None:
-        lines.append(f"goal {g['peers']} peers, all priorities <= {g['seconds']:.0f} s: median {g['measured_median']:.2f} s, "
-                     f"max {g['measured_max']:.2f} s -> {'met' if g['met'] else 'MISSED'}")
+        lines.append(
+            f"goal {g['peers']} peers, all priorities <= {g['seconds']:.0f} s: median {g['measured_median']:.2f} s, "
+            f"max {g['measured_max']:.2f} s -> {'met' if g['met'] else 'MISSED'}"
+        )
     for r in p["rows"]:
         if r["n_peers"] == GOAL_PEERS:
             for label, part in (("nearest", r), ("dense", r.get("dense"))):

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import save, stats
-from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.analysis.sweep import SWEEP_FILE, TIMING, run_sweep
+from lec_opt.io.shipped import MODELS_DIR
 
 GRID = {"ces.k": [0.5, 1.0], "ces.S": [0.001, 0.01], "ces.degradation": [0.005, 0.05]}  # 8 points
 TARGET_SPEEDUP = 1.6
@@ -56,8 +56,13 @@ def run(method: str = "milp", scenario: str = "paper_15min.toml", workers: int =
             frame = run_sweep(GRID, path, method=method, executor=executor, workers=n, out=out, figures=False)
             wall = time.perf_counter() - start
             tables[name] = _rows(out / SWEEP_FILE)
-            runs[name] = {"executor": executor, "workers": n, "seconds": wall, "failed": len(frame.attrs["failed"]),
-                          "point_solve_seconds": stats([float(x) for x in frame.solve_seconds])}
+            runs[name] = {
+                "executor": executor,
+                "workers": n,
+                "seconds": wall,
+                "failed": len(frame.attrs["failed"]),
+                "point_solve_seconds": stats([float(x) for x in frame.solve_seconds]),
+            }
             print(f"  {name}: {wall:.1f} s on {n} worker(s)", flush=True)
     base = runs["serial"]["seconds"]
     for name in ("local", "dask"):
@@ -77,14 +82,22 @@ def run(method: str = "milp", scenario: str = "paper_15min.toml", workers: int =
 
 def report(p: dict) -> str:
     r = p["runs"]
-    lines = [f"{p['points']}-point {p['method']} sweep of {p['scenario']} (k x S x d): "
-             f"1 worker {r['serial']['seconds']:.1f} s (median point {r['serial']['point_solve_seconds']['median']:.1f} s)"]
+    lines = [
+        f"{p['points']}-point {p['method']} sweep of {p['scenario']} (k x S x d): "
+        f"1 worker {r['serial']['seconds']:.1f} s (median point {r['serial']['point_solve_seconds']['median']:.1f} s)"
+    ]
     for name in ("local", "dask"):
         x = r[name]
-        lines.append(f"  {name} on {x['workers']} workers: {x['seconds']:.1f} s -> speed-up {x['speedup']:.2f}x "
-                     f"({'meets' if x['meets_target'] else 'MISSES'} the {p['target_speedup']}x target); "
-                     + ("table identical" if not x["differs_from_serial"] else "table differs (largest relative difference): "
-                        + ", ".join(f"{k} {v:.1e}" for k, v in x["differs_from_serial"].items())))
+        lines.append(
+            f"  {name} on {x['workers']} workers: {x['seconds']:.1f} s -> speed-up {x['speedup']:.2f}x "
+            f"({'meets' if x['meets_target'] else 'MISSES'} the {p['target_speedup']}x target); "
+            + (
+                "table identical"
+                if not x["differs_from_serial"]
+                else "table differs (largest relative difference): "
+                + ", ".join(f"{k} {v:.1e}" for k, v in x["differs_from_serial"].items())
+            )
+        )
     return "\n".join(lines)
 
 

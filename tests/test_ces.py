@@ -12,17 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+from helpers import check_result, greedy_result, level, make_snapshot, pinned
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 from lec_opt import load_scenario
-from lec_opt.market.ces import CesParams, ces_params, dispatch
-from lec_opt.market.greedy import solve_greedy
 from lec_opt.day.interval import solve_snapshot
+from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.scenario.schema import Scenario
-from test_greedy import check_result, level, make_snapshot, pinned
 
 QP_EXAMPLES = settings(
     max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -33,7 +32,7 @@ MODES = ("charging", "discharging", "idle")
 
 
 def _qp(p: CesParams, residual_surplus: float, residual_deficit: float, ev_demand: float, mode: str) -> float | None:
-    """max of the level-2 objective (MODEL.md §3) in one mode, as a QP; None if HiGHS finds it infeasible.
+    """max of the level-2 objective (models/FORMULATION.md §4) in one mode, as a QP; None if HiGHS finds it infeasible.
 
     U01 = k(E_ch C - S E_ch^2/2) - d E_ch - Pc c - pi_buy Eg,  E_ch = c + Eg
     U02 = k(E_dis SoC - S E_dis^2/2) - d E_dis + Pd dd + P_ev Ev,  E_dis = dd + Ev
@@ -132,9 +131,25 @@ def test_dispatch_is_the_exact_qp_optimum(case):
     assert p.level2_objective(c, eg, d, ev_ces, surplus, deficit, ev) == pytest.approx(best.objective, abs=1e-12)
 
 
-BASE = CesParams(capacity_kwh=500.0, soc=0.35, soc_min=0.2, soc_max=0.9, charge_max_kwh=50.0, discharge_max_kwh=50.0,
-                 eta_c=0.95, eta_d=0.95, grid_recharge=False, k=0.5, S=0.01, degradation=0.01, pc=0.145, pd=0.145,
-                 p_ev=0.145, buy=0.20, sell=0.09)
+BASE = CesParams(
+    capacity_kwh=500.0,
+    soc=0.35,
+    soc_min=0.2,
+    soc_max=0.9,
+    charge_max_kwh=50.0,
+    discharge_max_kwh=50.0,
+    eta_c=0.95,
+    eta_d=0.95,
+    grid_recharge=False,
+    k=0.5,
+    S=0.01,
+    degradation=0.01,
+    pc=0.145,
+    pd=0.145,
+    p_ev=0.145,
+    buy=0.20,
+    sell=0.09,
+)
 
 
 def test_dispatch_by_hand():
@@ -183,9 +198,18 @@ def test_tangent_hypograph_error_is_the_bound(n):
 
 def _ces_scenario(S: float, breakpoints: int) -> Scenario:
     """Exact levels (no lexicographic slack, no MIP gap), so that level 2 is the PWL optimum itself."""
-    return pinned(load_scenario(), {"capacity_kwh": 500.0, "charge_power_kw": 100.0, "discharge_power_kw": 100.0,
-                                    "k": 0.5, "S": S, "degradation": 0.01},
-                  solver={"utility_breakpoints": breakpoints, "lexicographic_tolerance": 0.0, "mip_gap": 0.0})
+    return pinned(
+        load_scenario(),
+        {
+            "capacity_kwh": 500.0,
+            "charge_power_kw": 100.0,
+            "discharge_power_kw": 100.0,
+            "k": 0.5,
+            "S": S,
+            "degradation": 0.01,
+        },
+        solver={"utility_breakpoints": breakpoints, "lexicographic_tolerance": 0.0, "mip_gap": 0.0},
+    )
 
 
 # 5-minute intervals, 100 kW: 8.33 kWh of charge or discharge; the P2P volume of the pair is fixed.
@@ -215,8 +239,9 @@ def test_milp_level_2_is_within_the_pwl_bound(case):
         volume = level(result, "p2p").objective
         assert volume == pytest.approx(min(snap.total_surplus_kwh, snap.total_deficit_kwh), abs=1e-9)
         exact = exact_optimum(ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume, snap.ev_kwh)
-        assert dispatch(ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume,
-                        snap.ev_kwh).objective == pytest.approx(exact, abs=1e-7)
+        assert dispatch(
+            ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume, snap.ev_kwh
+        ).objective == pytest.approx(exact, abs=1e-7)
         pwl = level(result, "ces").objective
         bound = ces.pwl_error_bound(n)
         assert result.utility_error_bound == pytest.approx(bound)
@@ -235,8 +260,18 @@ def test_pwl_error_exceeds_its_bound_when_evs_draw_while_charging():
     at E = 0: u02 <= k SoC E. Charging from the grid (SoC <= 0.30; dU/dE = 0.35 - 0.01 - 0.2 - 0.1 E
     > 0: the full 0.4167 kWh) lets the EVs take 0.9025 * 0.4167 = 0.376 kWh at once; the PWL then
     over-states U02 by k S E^2 / 2 = 0.1 * 0.376^2 / 2 = 0.0071."""
-    sc = pinned(load_scenario(), {"capacity_kwh": 2.0, "charge_power_kw": 5.0, "discharge_power_kw": 5.0, "k": 0.5,
-                                  "S": 0.2, "degradation": 0.01}, solver={"ces_objective": "welfare"})
+    sc = pinned(
+        load_scenario(),
+        {
+            "capacity_kwh": 2.0,
+            "charge_power_kw": 5.0,
+            "discharge_power_kw": 5.0,
+            "k": 0.5,
+            "S": 0.2,
+            "degradation": 0.01,
+        },
+        solver={"ces_objective": "welfare"},
+    )
     snap = make_snapshot(2, {1: (0.05, 0.1)}, {2: (0.05, 0.2)}, ev_kwh=1.5)
     ces = ces_params(sc, snap, 0.2)
     assert ces.discharge_limit_kwh == 0
@@ -253,7 +288,7 @@ def test_pwl_error_exceeds_its_bound_when_evs_draw_while_charging():
 def _both(snap, sc, soc):
     """(greedy, MILP, tolerance). Levels 3 and 4 may move the MILP's CES flows within level 2's
     slack, 1e-6 * max(1, |objective|) (a few 1e-6 $ here), at >= 0.1 $/kWh: compare at 1e-4 kWh."""
-    return ((solve_greedy(snap, sc, soc, "A"), 1e-9), (solve_snapshot(snap, sc, soc, ("A",), "milp")["A"], 1e-4))
+    return ((greedy_result(snap, sc, soc, "A"), 1e-9), (solve_snapshot(snap, sc, soc, ("A",), "milp")["A"], 1e-4))
 
 
 @pytest.mark.parametrize("soc", [0.30, 0.31])
@@ -264,17 +299,26 @@ def test_grid_recharge_only_at_or_below_30_percent(soc):
     -0.235); dU/dE = 0.6 - 0.01 - 0.2 - 0.01 E > 0 up to 39 kWh, so the CES takes the full 8.333 kWh
     from the grid and the 0.5 kWh left over is exported.
     SoC 0.31: no grid; dU/dE = 0.59 - 0.01 - 0.235 > 0, so it takes the 0.5 kWh left over."""
-    sc = pinned(load_scenario(), {"capacity_kwh": 500.0, "charge_power_kw": 100.0, "discharge_power_kw": 100.0,
-                                  "k": 1.0, "S": 0.01, "degradation": 0.01})
+    sc = pinned(
+        load_scenario(),
+        {
+            "capacity_kwh": 500.0,
+            "charge_power_kw": 100.0,
+            "discharge_power_kw": 100.0,
+            "k": 1.0,
+            "S": 0.01,
+            "degradation": 0.01,
+        },
+    )
     snap = make_snapshot(4, {1: (1.0, 0.1)}, {2: (0.5, 0.2)})
     for result, tol in _both(snap, sc, soc):
         check_result(result, sc, soc)
         if soc <= 0.30:
             assert result.grid_to_ces_kwh == pytest.approx(100 / 12, abs=tol)
-            assert result.ces_charge_kwh.sum() == pytest.approx(0.0, abs=tol)
+            assert result.seller_to_ces_kwh.sum() == pytest.approx(0.0, abs=tol)
         else:
             assert result.grid_to_ces_kwh == 0.0
-            assert result.ces_charge_kwh.sum() == pytest.approx(0.5, abs=tol)
+            assert result.seller_to_ces_kwh.sum() == pytest.approx(0.5, abs=tol)
 
 
 @pytest.mark.parametrize(("soc", "mode"), [(0.25, "charge"), (0.31, "discharge")])
@@ -287,13 +331,22 @@ def test_one_mode_when_both_would_pay(soc, mode):
     (~ 0.25 - 0.01 + 0.145 + 0.2 = 0.585 $/kWh): charge.
     SoC 0.31: no grid; charging the 1.0 kWh left: 0.59 - 0.01 - 0.235 = 0.345 $/kWh; discharging
     1.0 kWh to the buyer: 0.31 - 0.01 + 0.145 + 0.2 = 0.645 $/kWh: discharge."""
-    sc = pinned(load_scenario(), {"capacity_kwh": 500.0, "charge_power_kw": 100.0, "discharge_power_kw": 100.0,
-                                  "k": 1.0, "S": 0.01, "degradation": 0.01})
+    sc = pinned(
+        load_scenario(),
+        {
+            "capacity_kwh": 500.0,
+            "charge_power_kw": 100.0,
+            "discharge_power_kw": 100.0,
+            "k": 1.0,
+            "S": 0.01,
+            "degradation": 0.01,
+        },
+    )
     snap = make_snapshot(4, {1: (1.0, 0.1), 3: (0.2, 0.1)}, {2: (1.0, 0.2), 4: (0.2, 0.2)}, opt_out=(1, 2))
     for result, tol in _both(snap, sc, soc):
         check_result(result, sc, soc)
-        charged = result.ces_charge_total_kwh
-        discharged = result.ces_discharge_kwh.sum()
+        charged = result.ces_charge_kwh
+        discharged = result.ces_to_buyer_kwh.sum()
         if mode == "charge":
             assert charged == pytest.approx(100 / 12, abs=tol) and discharged <= 1e-9
         else:

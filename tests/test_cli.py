@@ -172,7 +172,9 @@ def test_import_ieee_lv_with_peers_and_a_donor(tmp_path, make_data):
     write_ieee_feeder(tmp_path / "feeder", 5)
     donor = make_data("donor")
     out = tmp_path / "community"
-    result = lec_opt("data", "import-ieee-lv", tmp_path / "feeder", "--out", out, "--pv-ev-from", donor.dir, "--peers", "3")
+    result = lec_opt(
+        "data", "import-ieee-lv", tmp_path / "feeder", "--out", out, "--pv-ev-from", donor.dir, "--peers", "3"
+    )
     assert result.returncode == 0, result.stderr
     profiles = read_profiles(out)
     assert profiles.n_peers == 3

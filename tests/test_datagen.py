@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("pvlib")  # part of the test extra; the generator needs it
 
 from lec_opt import build_day, load_scenario  # noqa: E402
-from lec_opt.datagen import GeneratorConfig, generate_community, write_community  # noqa: E402
 from lec_opt.analysis.data_info import data_info  # noqa: E402
+from lec_opt.datagen import GeneratorConfig, generate_community, write_community  # noqa: E402
 from lec_opt.paper import (  # noqa: E402
     DAILY_LOAD_KWH,
     EV_DAILY_KWH,
@@ -79,7 +79,10 @@ def test_default_data_info_meets_the_issue_targets():
     info = data_info(build_day(load_scenario()))
     for ours, paper in zip(info["table1"], TABLE1, strict=True):
         assert ours["time"] == paper.time
-        for key, target in (("consumer_deficit_kw", paper.consumer_deficit_kw), ("prosumer_surplus_kw", paper.prosumer_surplus_kw)):
+        for key, target in (
+            ("consumer_deficit_kw", paper.consumer_deficit_kw),
+            ("prosumer_surplus_kw", paper.prosumer_surplus_kw),
+        ):
             if target == 0:
                 assert ours[key] == 0
             else:
@@ -102,7 +105,7 @@ def test_ev_demand_is_zero_in_intervals_90_to_160_and_mostly_at_night():
 def test_households_look_like_households():
     load = pd.read_csv(SHIPPED / "load_kw.csv").drop(columns="time").to_numpy()
     daily = load.sum(axis=0) / 60
-    # feeder statistics (MODEL.md §1): mean 8.4 kWh, range 1.8-20.9, one-minute peak median 3.5 kW
+    # feeder statistics (models/FORMULATION.md §2): mean 8.4 kWh, range 1.8-20.9, one-minute peak median 3.5 kW
     assert 6.0 <= daily.mean() <= 11.0
     assert daily.min() >= 1.0 and daily.max() <= 40.0
     assert 2.0 <= np.median(load.max(axis=0)) <= 6.0

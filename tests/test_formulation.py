@@ -32,8 +32,13 @@ def _model():
 
 
 def _kind(component) -> str:
-    for kind, name in ((pyo.Set, "set"), (pyo.Var, "variable"), (pyo.Expression, "expression"),
-                       (pyo.Constraint, "constraint"), (pyo.Objective, "objective")):
+    for kind, name in (
+        (pyo.Set, "set"),
+        (pyo.Var, "variable"),
+        (pyo.Expression, "expression"),
+        (pyo.Constraint, "constraint"),
+        (pyo.Objective, "objective"),
+    ):
         if isinstance(component, kind):
             return name
     raise AssertionError(component)

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from lec_opt import load_scenario
-from lec_opt.day.run import run_day
 from lec_opt.analysis.game import (
     IntervalGame,
     all_coalitions,
@@ -22,12 +21,12 @@ from lec_opt.analysis.game import (
     nucleolus_brute_force,
     shapley_exact,
     shapley_sampled,
-    stable_prices,
 )
+from lec_opt.analysis.stability import check_day, write_stability
 from lec_opt.day.outputs import write_day
+from lec_opt.day.run import run_day
 from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.model.coalitions import LeastCoreLP
-from lec_opt.analysis.stability import check_day, write_stability
 
 SPREAD = 0.11
 
@@ -40,8 +39,17 @@ def random_game(rng, n_sellers, n_buyers, ces=False, balanced=False) -> Interval
     labels = tuple(f"p{k}" for k in range(n_sellers + n_buyers))
     if not ces:
         return IntervalGame(labels, s, d, SPREAD)
-    return IntervalGame((*labels, "CES"), np.append(s, 0), np.append(d, 0), SPREAD, len(labels),
-                        0.055, 0.04, rng.uniform(0, 2), rng.uniform(0, 2))
+    return IntervalGame(
+        (*labels, "CES"),
+        np.append(s, 0),
+        np.append(d, 0),
+        SPREAD,
+        len(labels),
+        0.055,
+        0.04,
+        rng.uniform(0, 2),
+        rng.uniform(0, 2),
+    )
 
 
 def direct_value(game: IntervalGame, mask) -> float:
@@ -55,9 +63,20 @@ def direct_value(game: IntervalGame, mask) -> float:
     return v
 
 
-CASES = [(n_s, n_b, ces, bal) for n_s, n_b, ces, bal in
-         [(1, 1, False, False), (2, 3, False, False), (3, 2, True, False), (3, 3, False, True), (4, 4, False, False),
-          (2, 2, True, True), (5, 4, False, False), (3, 4, True, False), (4, 5, True, False)]]
+CASES = [
+    (n_s, n_b, ces, bal)
+    for n_s, n_b, ces, bal in [
+        (1, 1, False, False),
+        (2, 3, False, False),
+        (3, 2, True, False),
+        (3, 3, False, True),
+        (4, 4, False, False),
+        (2, 2, True, True),
+        (5, 4, False, False),
+        (3, 4, True, False),
+        (4, 5, True, False),
+    ]
+]
 
 
 @pytest.mark.parametrize(("n_s", "n_b", "ces", "balanced"), CASES)
@@ -155,7 +174,7 @@ def test_balanced_market_has_a_negative_least_core():
 
 @pytest.fixture(scope="module")
 def day_folder(tmp_path_factory):
-    run = run_day(load_scenario(MODELS_DIR / "paper_30min.toml"), method="greedy", mode="best")
+    run = run_day(load_scenario(MODELS_DIR / "paper_30min.toml"), method="greedy", priority="best")
     return write_day(run, tmp_path_factory.mktemp("day"))
 
 
@@ -163,8 +182,16 @@ def test_day_check_writes_stability_and_summary(day_folder):
     checks = check_day(day_folder, samples=200)
     keys = write_stability(day_folder, checks)
     table = pd.read_csv(day_folder / "stability.csv")
-    for col in ("interval", "players", "in_core", "max_violation", "violating_coalition_size", "ir_violations",
-                "least_core_epsilon", "shapley_distance"):
+    for col in (
+        "interval",
+        "players",
+        "in_core",
+        "max_violation",
+        "violating_coalition_size",
+        "ir_violations",
+        "least_core_epsilon",
+        "shapley_distance",
+    ):
         assert col in table.columns, col
     assert len(table) == 48
     summary = json.loads((day_folder / "summary.json").read_text())

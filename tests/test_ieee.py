@@ -154,7 +154,11 @@ def test_profiles_are_ordered_by_number_not_by_name(tmp_path):
         write_profile(folder / f"Load_profile_{k}.csv", np.full(1440, float(k)))
     (folder / "notes.txt").write_text("ignored")
     (folder / "Load_profile_x.csv").write_text("ignored")
-    assert [p.name for p in find_profiles(folder)] == ["Load_profile_1.csv", "Load_profile_2.csv", "Load_profile_10.csv"]
+    assert [p.name for p in find_profiles(folder)] == [
+        "Load_profile_1.csv",
+        "Load_profile_2.csv",
+        "Load_profile_10.csv",
+    ]
     out = import_ieee_lv(folder, tmp_path / "out", pv_ev_from=PAPER_DAY)
     np.testing.assert_array_equal(read_profiles(out).load_kw.values[0], [1.0, 2.0, 10.0])
 

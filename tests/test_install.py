@@ -68,10 +68,15 @@ class Installed:
 
 def _run(cmd: list[str | Path], *, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run a command; fail the test with its full output unless it exits 0."""
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     if proc.returncode != 0:
-        pytest.fail(f"exit code {proc.returncode}: {' '.join(map(str, cmd))}\n(cwd {cwd})\n"
-                    f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}", pytrace=False)
+        pytest.fail(
+            f"exit code {proc.returncode}: {' '.join(map(str, cmd))}\n(cwd {cwd})\n"
+            f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}",
+            pytrace=False,
+        )
     return proc
 
 
@@ -89,9 +94,13 @@ def _require_build_tools() -> None:
     except PackageNotFoundError:
         problems.append("the 'build' front end is not installed")
     if problems:
-        pytest.fail("test_install builds without build isolation and needs, in the test environment: "
-                    + "; ".join(problems) + ". pyproject's test extra should list \"build>=1.2\" and "
-                    "\"setuptools>=77\" (then: pip install -e \".[test]\").", pytrace=False)
+        pytest.fail(
+            "test_install builds without build isolation and needs, in the test environment: "
+            + "; ".join(problems)
+            + '. pyproject\'s test extra should list "build>=1.2" and '
+            '"setuptools>=77" (then: pip install -e ".[test]").',
+            pytrace=False,
+        )
 
 
 def _copy_tree(dest: Path) -> Path:
@@ -137,30 +146,57 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     dist = base / "dist"
     _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, src], cwd=base)
     tree = base / "tree-wheel"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-          "--wheel-dir", tree, src], cwd=base)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            tree,
+            src,
+        ],
+        cwd=base,
+    )
 
     # 2. a fresh venv that sees this environment's third-party packages but not the checkout
     venv = base / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=base)
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / ("python.exe" if os.name == "nt" else "python")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV")}
-    env.update(PYTHONNOUSERSITE="1", VIRTUAL_ENV=str(venv), MPLBACKEND="Agg",
-               PATH=os.pathsep.join([str(bindir), env.get("PATH", "")]))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV")
+    }
+    env.update(
+        PYTHONNOUSERSITE="1",
+        VIRTUAL_ENV=str(venv),
+        MPLBACKEND="Agg",
+        PATH=os.pathsep.join([str(bindir), env.get("PATH", "")]),
+    )
     empty = base / "empty"
     empty.mkdir()
-    site = Path(_probe(python, env, empty, "import json, sysconfig; "
-                                           "print(json.dumps(sysconfig.get_paths()['purelib']))"))
+    site = Path(
+        _probe(python, env, empty, "import json, sysconfig; print(json.dumps(sysconfig.get_paths()['purelib']))")
+    )
     parent_dirs = _site_dirs_of_this_env()
     pth = site / "_parent_env.pth"
     pth.write_text("".join(f"{p}\n" for p in parent_dirs), encoding="utf-8")
 
-    before = _probe(python, env, empty, (
-        "import importlib.util as u, json, sys; print(json.dumps({"
-        "'lec_opt': u.find_spec('lec_opt') is not None, 'pyomo': u.find_spec('pyomo') is not None, "
-        "'finders': [type(f).__module__ for f in sys.meta_path]}))"))
+    before = _probe(
+        python,
+        env,
+        empty,
+        (
+            "import importlib.util as u, json, sys; print(json.dumps({"
+            "'lec_opt': u.find_spec('lec_opt') is not None, 'pyomo': u.find_spec('pyomo') is not None, "
+            "'finders': [type(f).__module__ for f in sys.meta_path]}))"
+        ),
+    )
     assert before["pyomo"], f"the fresh venv does not see this environment's packages via {parent_dirs}"
     assert not before["lec_opt"], "lec_opt is importable in the fresh venv before installing the wheel"
     assert not any("editable" in f for f in before["finders"]), before["finders"]
@@ -170,13 +206,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     # environment as already installed.
     sdist_wheel = _one(dist, "lec_opt-*.whl")
     pth.rename(pth.with_suffix(".off"))
-    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", sdist_wheel],
-         cwd=base)
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", sdist_wheel], cwd=base)
     pth.with_suffix(".off").rename(pth)
     script = bindir / ("lec-opt.exe" if os.name == "nt" else "lec-opt")
     assert script.is_file(), f"no console script {script} after installing {sdist_wheel.name}"
-    return Installed(tree_wheel=_one(tree, "lec_opt-*.whl"), sdist=_one(dist, "lec_opt-*.tar.gz"),
-                     sdist_wheel=sdist_wheel, python=python, script=script, site=site, env=env)
+    return Installed(
+        tree_wheel=_one(tree, "lec_opt-*.whl"),
+        sdist=_one(dist, "lec_opt-*.tar.gz"),
+        sdist_wheel=sdist_wheel,
+        python=python,
+        script=script,
+        site=site,
+        env=env,
+    )
 
 
 def _empty_dir(tmp_path: Path) -> Path:
@@ -190,14 +232,17 @@ def test_wheels_from_tree_and_from_sdist_are_complete(installed: Installed) -> N
         from_tree = set(z.namelist())
     with zipfile.ZipFile(installed.sdist_wheel) as z:
         from_sdist = set(z.namelist())
-    assert from_tree == from_sdist, (f"only in the tree's wheel: {sorted(from_tree - from_sdist)}; "
-                                     f"only in the sdist's wheel: {sorted(from_sdist - from_tree)}")
+    assert from_tree == from_sdist, (
+        f"only in the tree's wheel: {sorted(from_tree - from_sdist)}; "
+        f"only in the sdist's wheel: {sorted(from_sdist - from_tree)}"
+    )
 
-    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "lec_opt").rglob("*.py")
-               if "__pycache__" not in p.parts}
-    shipped = {f"lec_opt/_shipped/{p.relative_to(ROOT).as_posix()}"
-               for pattern in ("models/*.toml", "models/*.md", "data/*/*.csv", "data/*/*.json")
-               for p in ROOT.glob(pattern)}
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "lec_opt").rglob("*.py") if "__pycache__" not in p.parts}
+    shipped = {
+        f"lec_opt/_shipped/{p.relative_to(ROOT).as_posix()}"
+        for pattern in ("models/*.toml", "models/*.md", "data/*/*.csv", "data/*/*.json")
+        for p in ROOT.glob(pattern)
+    }
     assert "lec_opt/_shipped/models/paper_5min.toml" in shipped
     assert "lec_opt/_shipped/data/paper_day/manifest.json" in shipped
     missing = sorted((modules | shipped) - from_sdist)
@@ -205,11 +250,17 @@ def test_wheels_from_tree_and_from_sdist_are_complete(installed: Installed) -> N
 
 
 def test_installed_package_is_the_wheel_with_its_data(installed: Installed, tmp_path: Path) -> None:
-    where = _probe(installed.python, installed.env, _empty_dir(tmp_path), (
-        "import json, lec_opt, lec_opt.io.shipped as s; from importlib.metadata import distribution; "
-        "print(json.dumps({'lec_opt': lec_opt.__file__, 'scenario': str(s.DEFAULT_SCENARIO), "
-        "'data': str(s.DEFAULT_DATA), 'models_dir': str(s.MODELS_DIR), 'data_dir': str(s.DATA_DIR), "
-        "'dist': str(distribution('lec-opt').locate_file(''))}))"))
+    where = _probe(
+        installed.python,
+        installed.env,
+        _empty_dir(tmp_path),
+        (
+            "import json, lec_opt, lec_opt.io.shipped as s; from importlib.metadata import distribution; "
+            "print(json.dumps({'lec_opt': lec_opt.__file__, 'scenario': str(s.DEFAULT_SCENARIO), "
+            "'data': str(s.DEFAULT_DATA), 'models_dir': str(s.MODELS_DIR), 'data_dir': str(s.DATA_DIR), "
+            "'dist': str(distribution('lec-opt').locate_file(''))}))"
+        ),
+    )
     package = installed.site / "lec_opt"
     for key, value in where.items():
         path = Path(value).resolve()

@@ -1,6 +1,6 @@
 """The lexicographic interval MILP (``lec_opt.model.lexicographic`` via ``solve_snapshot(method="milp")``).
 
-Hand-solved instances for A, B and C; the greedy cross-check (MODEL.md §4) on random small
+Hand-solved instances for A, B and C; the greedy cross-check (models/FORMULATION.md §5) on random small
 instances and on a sample of the shipped default day; failure handling (fallback to the greedy);
 trivial intervals that need no MILP.
 
@@ -23,20 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyomo.environ as pyo
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from pyomo.contrib.appsi.base import Results, TerminationCondition
-
-import lec_opt.day.interval
-import lec_opt.model.lexicographic
-from lec_opt import build_day, load_scenario
-from lec_opt.market.ces import ces_params, dispatch
-from lec_opt.market.greedy import priority_objective, solve_greedy
-from lec_opt.day.interval import solve_snapshot
-from lec_opt.model.build import PRIORITIES
-from lec_opt.market.result import LevelRecord
-from lec_opt.scenario.schema import Scenario
-from lec_opt.model.lexicographic import LevelFailed
-from test_greedy import (
+from helpers import (
     GREEDY_B_SUBOPTIMAL,
     GREEDY_C_SHORT,
     HAND,
@@ -45,6 +32,7 @@ from test_greedy import (
     assert_model_feasible,
     check_result,
     flows_of,
+    greedy_result,
     instances,
     level,
     load_allocation,
@@ -54,6 +42,18 @@ from test_greedy import (
     trade_set,
     with_options,
 )
+from hypothesis import HealthCheck, event, given, settings
+from pyomo.contrib.appsi.base import Results, TerminationCondition
+
+import lec_opt.model.level_solver
+import lec_opt.model.lexicographic
+from lec_opt import build_day, load_scenario
+from lec_opt.day.interval import solve_snapshot
+from lec_opt.market.ces import ces_params, dispatch
+from lec_opt.market.priorities import PRIORITIES, priority_objective
+from lec_opt.market.result import LevelRecord
+from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.scenario.schema import Scenario
 
 MILP_EXAMPLES = settings(
     max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -124,7 +124,7 @@ def _real_trades(result) -> int:
 def check_against_greedy(
     milp, greedy, scenario: Scenario, soc: float, known: list[str] | None = None
 ) -> dict[str, bool]:
-    """MODEL.md §4's cross-check for every priority; returns {priority: greedy reached levels 1 and 3}.
+    """models/FORMULATION.md §5's cross-check for every priority; returns {priority: greedy reached levels 1 and 3}.
 
     Exact in theory; numerically every comparison allows HiGHS' tolerance (1e-6 relative: on the
     default day at 12:00, SoC 0.85, HiGHS' "optimal" A level 3 is 4.4e-8 below the greedy's value).
@@ -177,8 +177,9 @@ def check_against_greedy(
             reached[priority] = _better_or_equal(priority, g3, l3, _slack(scenario, l3))
         if reached[priority] and mr.transactions > gr.transactions and known is not None:
             skipped = level(mr, "transactions").status.startswith("skipped")
-            if skipped and all(t.kwh <= _slack(scenario, l1) + HIGHS_TOL for t in mr.trades
-                               if (t.seller, t.buyer) not in trade_set(gr)):  # test_level_4_skip_keeps_slack_flows
+            if skipped and all(
+                t.kwh <= _slack(scenario, l1) + HIGHS_TOL for t in mr.trades if (t.seller, t.buyer) not in trade_set(gr)
+            ):  # test_level_4_skip_keeps_slack_flows
                 known.append(f"{priority}: level 4 skipped, slack flows kept")
                 continue
             if not skipped and _real_trades(mr) <= gr.transactions:  # test_phantom_trade_below_min_trade
@@ -206,7 +207,9 @@ def test_hand_solved_instances(priority, scenario):
     assert result.method == "milp" and not result.fallback
     statuses = [lv.status for lv in result.levels]
     # A with distinct sizes: solve.py skips level 4 (the level-3 optimum is unique)
-    assert statuses[:3] == ["optimal"] * 3 and (statuses[3] == "optimal" or statuses[3].startswith("optimal:")), statuses
+    assert statuses[:3] == ["optimal"] * 3 and (statuses[3] == "optimal" or statuses[3].startswith("optimal:")), (
+        statuses
+    )
     got = trade_set(result)
     assert set(got) == set(hand.trades)
     for pair, kwh in hand.trades.items():
@@ -217,7 +220,7 @@ def test_hand_solved_instances(priority, scenario):
     assert level(result, "transactions").objective == pytest.approx(len(hand.trades), abs=1e-6)
     assert result.transactions == len(hand.trades)
     for t in result.trades:
-        assert t.price == pytest.approx(hand.prices[t.seller, t.buyer], abs=1e-12)
+        assert t.price_usd_per_kwh == pytest.approx(hand.prices[t.seller, t.buyer], abs=1e-12)
     check_result(result, scenario, 0.5)
 
 
@@ -250,7 +253,7 @@ def test_milp_beats_the_greedy_where_it_is_a_heuristic(scenario):
 def test_milp_properties_on_random_instances(case):
     snap, scenario, soc = case
     milp = solve_snapshot(snap, scenario, soc, PRIORITIES, "milp")
-    greedy = {p: solve_greedy(snap, scenario, soc, p) for p in PRIORITIES}
+    greedy = {p: greedy_result(snap, scenario, soc, p) for p in PRIORITIES}
     for result in milp.values():
         check_result(result, scenario, soc)  # holds for every answer, fallbacks included
     known: list[str] = []
@@ -282,7 +285,7 @@ def test_default_day_sample(t, soc, shipped, default_day):
     snap = default_day.snapshot(t)
     assert len(snap.sellers) and len(snap.buyers)
     milp = solve_snapshot(snap, scenario, soc, PRIORITIES, "milp")
-    greedy = {p: solve_greedy(snap, scenario, soc, p) for p in PRIORITIES}
+    greedy = {p: greedy_result(snap, scenario, soc, p) for p in PRIORITIES}
     for result in milp.values():
         check_result(result, scenario, soc)
     known: list[str] = []  # 05:30 meets the level-4 skip defect (test_level_4_skip_on_the_default_day)
@@ -304,7 +307,7 @@ def test_min_trade_is_respected_by_the_milp(scenario):
     So (1,2) 2.5 + (5,4) 1.5 with 3.1, 2 trades -- also what the greedy finds (test_greedy.py)."""
     sc = with_options(scenario, willingness={"min_trade_kwh": 0.6})
     milp = solve_snapshot(HAND_A.snap, sc, 0.5, PRIORITIES, "milp")
-    greedy = {p: solve_greedy(HAND_A.snap, sc, 0.5, p) for p in PRIORITIES}
+    greedy = {p: greedy_result(HAND_A.snap, sc, 0.5, p) for p in PRIORITIES}
     for result in milp.values():
         check_result(result, sc, 0.5)
         assert min(t.kwh for t in result.trades) >= 0.6 - 1e-7
@@ -323,21 +326,21 @@ def _check_fallback(result, scenario, soc, level_no: int, name: str, status: str
     assert result.fallback and result.method == "greedy"
     assert f"level {level_no} ({name})" in result.fallback_reason and status in result.fallback_reason
     assert any(lv.level == level_no and lv.name == name and lv.status == status for lv in result.levels)
-    greedy = solve_greedy(result.snapshot, scenario, soc, result.priority)
+    greedy = greedy_result(result.snapshot, scenario, soc, result.priority)
     assert trade_set(result) == trade_set(greedy)
     check_result(result, scenario, soc)
 
 
 def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
     """Level 3 of priority A fails; A falls back, B and C (solved after it on the same model) do not."""
-    real = lec_opt.model.lexicographic._solve_level
+    real = LevelSolver.solve
 
-    def failing(m, solver, level_no, name, *args, **kwargs):
+    def failing(solver, m, level_no, name, *args, **kwargs):
         if level_no == 3 and name == "priority_a":
             raise LevelFailed(LevelRecord(3, name, "infeasible", None, seconds=0.01))
-        return real(m, solver, level_no, name, *args, **kwargs)
+        return real(solver, m, level_no, name, *args, **kwargs)
 
-    monkeypatch.setattr(lec_opt.model.lexicographic, "_solve_level", failing)
+    monkeypatch.setattr(LevelSolver, "solve", failing)
     results = solve_snapshot(HAND_A.snap, scenario, 0.5, PRIORITIES, "milp")
     _check_fallback(results["A"], scenario, 0.5, 3, "priority_a", "infeasible")
     for p in ("B", "C"):
@@ -347,8 +350,9 @@ def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
     assert level(results["B"], "p2p").objective == pytest.approx(4.5, rel=1e-6)
 
 
-@pytest.mark.parametrize("condition", [TerminationCondition.infeasible, TerminationCondition.maxTimeLimit,
-                                       TerminationCondition.error])
+@pytest.mark.parametrize(
+    "condition", [TerminationCondition.infeasible, TerminationCondition.maxTimeLimit, TerminationCondition.error]
+)
 def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
     """HiGHS itself reports no incumbent (infeasible, time limit without a solution, error)."""
 
@@ -358,22 +362,22 @@ def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
         res.wallclock_time = 0.0
         return res
 
-    monkeypatch.setattr(lec_opt.model.lexicographic.Highs, "solve", no_answer)
+    monkeypatch.setattr(lec_opt.model.level_solver.Highs, "solve", no_answer)
     results = solve_snapshot(HAND["B"].snap, scenario, 0.5, PRIORITIES, "milp")
-    for p, result in results.items():
+    for result in results.values():
         _check_fallback(result, scenario, 0.5, 1, "p2p", condition.name)
 
 
 def test_level_4_failure_keeps_the_incumbent(monkeypatch, scenario):
     """Level 4 is warm-started; if HiGHS returns nothing the level-3 flows stay, marked in the status."""
-    real = lec_opt.model.lexicographic._solve_level
+    real = LevelSolver.solve
 
-    def failing(m, solver, level_no, name, *args, **kwargs):
+    def failing(solver, m, level_no, name, *args, **kwargs):
         if level_no == 4:
             raise LevelFailed(LevelRecord(4, name, "maxTimeLimit", None, seconds=0.25))
-        return real(m, solver, level_no, name, *args, **kwargs)
+        return real(solver, m, level_no, name, *args, **kwargs)
 
-    monkeypatch.setattr(lec_opt.model.lexicographic, "_solve_level", failing)
+    monkeypatch.setattr(LevelSolver, "solve", failing)
     hand = HAND["B"]  # unique level-3 optimum: the incumbent is the answer
     result = solve_snapshot(hand.snap, scenario, 0.5, ("B",), "milp")["B"]
     assert result.method == "milp" and not result.fallback
@@ -390,8 +394,9 @@ def no_milp(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a trivial interval must not build or solve a MILP")
 
-    monkeypatch.setattr(lec_opt.day.interval, "solve_milp", forbidden)
-    monkeypatch.setattr(lec_opt.model.lexicographic.Highs, "solve", forbidden)
+    monkeypatch.setattr(lec_opt.model.lexicographic, "solve_milp", forbidden)
+    monkeypatch.setattr(lec_opt.model.lexicographic, "solve_matching", forbidden)
+    monkeypatch.setattr(lec_opt.model.level_solver.Highs, "solve", forbidden)
 
 
 def _check_trivial(results, scenario, soc):
@@ -403,8 +408,8 @@ def _check_trivial(results, scenario, soc):
         # the only decision is the CES, dispatched exactly for everything the peers have
         best = dispatch(ces_params(scenario, snap, soc), snap.total_surplus_kwh, snap.total_deficit_kwh, snap.ev_kwh)
         assert level(result, "ces").objective == pytest.approx(best.objective, abs=1e-12)
-        assert result.ces_discharge_kwh.sum() == pytest.approx(best.discharge_to_peers_kwh, abs=1e-12)
-        assert result.ces_charge_kwh.sum() == pytest.approx(best.charge_from_peers_kwh, abs=1e-12)
+        assert result.ces_to_buyer_kwh.sum() == pytest.approx(best.discharge_to_peers_kwh, abs=1e-12)
+        assert result.seller_to_ces_kwh.sum() == pytest.approx(best.charge_from_peers_kwh, abs=1e-12)
         assert result.soc_end == pytest.approx(best.soc_end, abs=1e-12)
 
 
@@ -414,7 +419,7 @@ def test_interval_without_sellers_needs_no_milp(no_milp, scenario, default_day):
     results = solve_snapshot(snap, scenario, 0.5, PRIORITIES, "milp")
     _check_trivial(results, scenario, 0.5)
     # at night the CES discharges to the buyers (worth buy + Pd per kWh)
-    assert results["A"].ces_discharge_kwh.sum() > 0
+    assert results["A"].ces_to_buyer_kwh.sum() > 0
 
 
 def test_interval_with_everyone_opted_out_needs_no_milp(no_milp, scenario):
@@ -429,7 +434,7 @@ def test_interval_without_buyers_needs_no_milp(no_milp, scenario):
     snap = make_snapshot(4, {1: (1.0, 0.1), 2: (0.5, 0.1)}, {}, ev_kwh=0.4)
     results = solve_snapshot(snap, scenario, 0.5, PRIORITIES, "milp")
     _check_trivial(results, scenario, 0.5)
-    assert np.all(results["A"].ces_charge_kwh + results["A"].export_kwh == pytest.approx([1.0, 0.5]))
+    assert np.all(results["A"].seller_to_ces_kwh + results["A"].seller_export_kwh == pytest.approx([1.0, 0.5]))
 
 
 # --- defects found by these tests, now fixed (regression tests) -------------------------------------
@@ -438,12 +443,30 @@ def test_interval_without_buyers_needs_no_milp(no_milp, scenario):
 def test_phantom_trade_below_min_trade(scenario):
     """Priority B, min trade 0.1 kWh, 15-min interval. HiGHS' level-4 answer has x[1,6] = 9.1e-7 with
     y[1,6] ~ 9e-7 (< 1e-6, so 'integral'): x >= 0.1 y holds for HiGHS, the result shows a trade."""
-    sc = pinned(scenario, {"capacity_kwh": 500.0, "charge_power_kw": 100.0, "discharge_power_kw": 5.0, "k": 0.5,
-                           "S": 0.2, "degradation": 0.01},
-                willingness={"min_trade_kwh": 0.1}, solver={"ces_objective": "welfare"}, bids={"mu": "pair"})
-    snap = make_snapshot(7, {1: (1.0201, 0.16), 2: (0.1, 0.12), 5: (0.9945, 0.12)},
-                         {4: (0.1481, 0.12), 6: (2.1983, 0.14), 7: (1.1, 0.16)},
-                         ev_kwh=1.5, hours=0.25, buy=0.3, sell=0.05, opt_out=(4,))
+    sc = pinned(
+        scenario,
+        {
+            "capacity_kwh": 500.0,
+            "charge_power_kw": 100.0,
+            "discharge_power_kw": 5.0,
+            "k": 0.5,
+            "S": 0.2,
+            "degradation": 0.01,
+        },
+        willingness={"min_trade_kwh": 0.1},
+        solver={"ces_objective": "welfare"},
+        bids={"mu": "pair"},
+    )
+    snap = make_snapshot(
+        7,
+        {1: (1.0201, 0.16), 2: (0.1, 0.12), 5: (0.9945, 0.12)},
+        {4: (0.1481, 0.12), 6: (2.1983, 0.14), 7: (1.1, 0.16)},
+        ev_kwh=1.5,
+        hours=0.25,
+        buy=0.3,
+        sell=0.05,
+        opt_out=(4,),
+    )
     result = solve_snapshot(snap, sc, 0.31, ("B",), "milp")["B"]
     assert result.transactions == level(result, "transactions").objective
     assert min(t.kwh for t in result.trades) >= 0.1 - 1e-7
@@ -453,12 +476,22 @@ def test_level_4_skip_keeps_slack_flows(scenario):
     """A: sellers 2 (1.1035), 7 (1.1); buyers 6 (1.9633), 5 (0.7091), 1 (0.001). Distinct sizes, so
     the north-west corner is the unique optimum: (2,6) 1.1035, (7,6) 0.8598, (7,5) 0.2402 -- 3 trades
     (the greedy's). The MILP keeps (7,5) 0.2401978 and (7,1) 2.2e-6 from its level-3 vertex."""
-    sc = pinned(scenario, {"capacity_kwh": 2.0, "charge_power_kw": 5.0, "discharge_power_kw": 100.0, "k": 0.0,
-                           "S": 0.01, "degradation": 0.01})
-    snap = make_snapshot(7, {2: (1.1035, 0.08), 7: (1.1, 0.18)},
-                         {1: (0.001, 0.18), 5: (0.7091, 0.18), 6: (1.9633, 0.18)})
+    sc = pinned(
+        scenario,
+        {
+            "capacity_kwh": 2.0,
+            "charge_power_kw": 5.0,
+            "discharge_power_kw": 100.0,
+            "k": 0.0,
+            "S": 0.01,
+            "degradation": 0.01,
+        },
+    )
+    snap = make_snapshot(
+        7, {2: (1.1035, 0.08), 7: (1.1, 0.18)}, {1: (0.001, 0.18), 5: (0.7091, 0.18), 6: (1.9633, 0.18)}
+    )
     result = solve_snapshot(snap, sc, 0.5, ("A",), "milp")["A"]
-    assert solve_greedy(snap, sc, 0.5, "A").transactions == 3
+    assert greedy_result(snap, sc, 0.5, "A").transactions == 3
     assert result.transactions == 3
 
 
@@ -466,7 +499,7 @@ def test_level_4_skip_on_the_default_day(scenario, default_day):
     sc = scenario  # pinned to paper_5min.toml's settings when this was found
     snap = default_day.snapshot(66)
     result = solve_snapshot(snap, sc, 0.55, ("A",), "milp")["A"]
-    greedy = solve_greedy(snap, sc, 0.55, "A")  # the unique level-3 optimum (distinct sizes)
+    greedy = greedy_result(snap, sc, 0.55, "A")  # the unique level-3 optimum (distinct sizes)
     assert set(trade_set(result)) == set(trade_set(greedy))
     assert result.transactions <= greedy.transactions
 
@@ -478,15 +511,25 @@ def test_mode_leak(scenario):
     sc = scenario  # pinned to paper_5min.toml's settings when this was found
     result = solve_snapshot(HAND["B"].snap, sc, 0.5, ("B",), "milp")["B"]
     check_result(result, sc, 0.5)  # within HiGHS' tolerances
-    assert result.ces_charge_total_kwh > 0.29
-    assert result.ces_discharge_kwh.sum() <= 1e-9
+    assert result.ces_charge_kwh > 0.29
+    assert result.ces_to_buyer_kwh.sum() <= 1e-9
 
 
 def test_highs_false_infeasible(scenario):
     """One seller and one buyer of 0.05 kWh, k = 0, 2 kWh CES at SoC = soc_min. With presolve off
     HiGHS solves every level."""
-    sc = pinned(scenario, {"capacity_kwh": 2.0, "charge_power_kw": 5.0, "discharge_power_kw": 5.0, "k": 0.0,
-                           "S": 0.01, "degradation": 0.0}, solver={"ces_objective": "welfare"})
+    sc = pinned(
+        scenario,
+        {
+            "capacity_kwh": 2.0,
+            "charge_power_kw": 5.0,
+            "discharge_power_kw": 5.0,
+            "k": 0.0,
+            "S": 0.01,
+            "degradation": 0.0,
+        },
+        solver={"ces_objective": "welfare"},
+    )
     snap = make_snapshot(2, {1: (0.05, 0.08)}, {2: (0.05, 0.08)})
     results = solve_snapshot(snap, sc, 0.2, PRIORITIES, "milp")
     for result in results.values():
@@ -498,8 +541,18 @@ def test_highs_wrong_level_2_optimum_is_caught(scenario):
     """Seller 1 (2.0 kWh), buyers 2 and 3 (0.1 each), EVs 1.5 kWh; 2 kWh CES at SoC 0.25 (grid
     recharge allowed), k = 1, S = 0.2. Exact: charge the 1.8 kWh left over plus ~0.43 from the grid
     while the EVs take 1.5 from the CES: 1.1965 $. HiGHS with presolve off finds >= that."""
-    sc = pinned(scenario, {"capacity_kwh": 2.0, "charge_power_kw": 100.0, "discharge_power_kw": 100.0, "k": 1.0,
-                           "S": 0.2, "degradation": 0.01}, solver={"ces_objective": "welfare"})
+    sc = pinned(
+        scenario,
+        {
+            "capacity_kwh": 2.0,
+            "charge_power_kw": 100.0,
+            "discharge_power_kw": 100.0,
+            "k": 1.0,
+            "S": 0.2,
+            "degradation": 0.01,
+        },
+        solver={"ces_objective": "welfare"},
+    )
     snap = make_snapshot(3, {1: (2.0, 0.16)}, {2: (0.1, 0.14), 3: (0.1, 0.08)}, ev_kwh=1.5)
     result = solve_snapshot(snap, sc, 0.25, ("A",), "milp")["A"]
     exact = dispatch(ces_params(sc, snap, 0.25), 1.8, 0.0, 1.5)
@@ -517,7 +570,7 @@ def test_an_earlier_highs_run_breaks_the_milp():
         from pyomo.contrib.solver.common.factory import SolverFactory
         from lec_opt import load_scenario
         from lec_opt.day.interval import solve_snapshot
-        from test_greedy import HAND_A
+        from helpers import HAND_A
 
         m = pyo.ConcreteModel()
         m.x = pyo.Var(bounds=(0, 1))
@@ -526,6 +579,7 @@ def test_an_earlier_highs_run_breaks_the_milp():
         result = solve_snapshot(HAND_A.snap, load_scenario(), 0.5, ("A",), "milp")["A"]
         assert not result.fallback, result.fallback_reason
     """)
-    run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-400:]

@@ -22,7 +22,6 @@ from lec_opt.io.profiles import (
     read_tariffs,
     resample_mean,
     write_bids,
-    write_series,
 )
 from lec_opt.io.shipped import DEFAULT_DATA
 
@@ -444,7 +443,9 @@ def test_bids_file_named_by_the_scenario_is_used(small_data, write_scenario):
 
 def _write_tariffs(path: Path, buy: np.ndarray, sell: np.ndarray) -> None:
     step = 1440 // len(buy)
-    lines = ["time,buy,sell"] + [f"{format_minute(step * i)},{b:.4f},{s:.4f}" for i, (b, s) in enumerate(zip(buy, sell))]
+    lines = ["time,buy,sell"] + [
+        f"{format_minute(step * i)},{b:.4f},{s:.4f}" for i, (b, s) in enumerate(zip(buy, sell))
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -503,7 +504,9 @@ def test_tariff_file_gap(tmp_path):
 
 def test_tariff_step_that_does_not_nest(small_data, tmp_path, write_scenario):
     _write_tariffs(tmp_path / "tariffs.csv", np.full(72, 0.2), np.full(72, 0.1))  # 20-min steps
-    err = _raises(build_day, load_scenario(write_scenario({"tariffs": {"file": "tariffs.csv"}, "interval_minutes": 15})))
+    err = _raises(
+        build_day, load_scenario(write_scenario({"tariffs": {"file": "tariffs.csv"}, "interval_minutes": 15}))
+    )
     _assert_located(err, tmp_path / "tariffs.csv")
 
 

@@ -18,23 +18,38 @@ import pytest
 from matplotlib.image import imread
 
 from lec_opt import InputError, LecOptError, load_scenario
-from lec_opt.day.run import run_day
 from lec_opt.day.outputs import write_day
+from lec_opt.day.run import run_day
 from lec_opt.io.results import DAY_FILES
-from lec_opt.report import DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
 from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.report import DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 
 SCENARIO = MODELS_DIR / "paper_30min.toml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KIND = {  # figure file name prefix -> FIGSIZE key
-    "01_demand_pv": "demand_pv", "02_ev_demand": "ev", "03_surplus_deficit": "surplus_deficit", "04_ces": "ces",
-    "05_p2p_priorities": "p2p", "06_transactions": "transactions", "07_ring": "ring", "08_settlement": "settlement",
-    "09_core_violation": "stability", "09_sweep": "sweep",
+    "01_demand_pv": "demand_pv",
+    "02_ev_demand": "ev",
+    "03_surplus_deficit": "surplus_deficit",
+    "04_ces": "ces",
+    "05_p2p_priorities": "p2p",
+    "06_transactions": "transactions",
+    "07_ring": "ring",
+    "08_settlement": "settlement",
+    "09_core_violation": "stability",
+    "09_sweep": "sweep",
 }
-DAY_FIGURES = ["01_demand_pv", "02_ev_demand", "03_surplus_deficit", "04_ces", "05_p2p_priorities", "06_transactions",
-               "07_ring", "08_settlement"]
+DAY_FIGURES = [
+    "01_demand_pv",
+    "02_ev_demand",
+    "03_surplus_deficit",
+    "04_ces",
+    "05_p2p_priorities",
+    "06_transactions",
+    "07_ring",
+    "08_settlement",
+]
 
 
 def expected_size(path: Path) -> tuple[int, int]:
@@ -99,7 +114,9 @@ def test_a_chosen_ring_interval_and_priority_and_an_interval_outside_the_day(day
     assert path.name.startswith("07_ring_t000_")
     assert_good_png(path)
     assert fig_ring(day_folder, interval=24, priority="C", out_dir=tmp_path).name == "07_ring_t024_C.png"
-    assert fig_demand_pv(day_folder, out_dir=tmp_path) == tmp_path / "01_demand_pv.png"  # each figure function returns its path
+    assert (
+        fig_demand_pv(day_folder, out_dir=tmp_path) == tmp_path / "01_demand_pv.png"
+    )  # each figure function returns its path
     with pytest.raises(LecOptError, match="outside 0..47"):
         fig_ring(day_folder, interval=48, out_dir=tmp_path)
     with pytest.raises(LecOptError, match="outside 0..47"):
@@ -157,7 +174,9 @@ def test_the_html_report_is_self_contained_and_embeds_every_figure(day_folder, t
 def test_png_format_writes_the_figures_only(tmp_path):
     folder = tmp_path / "sweep"
     folder.mkdir()
-    pd.DataFrame({"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0]}).to_csv(folder / "sweep.csv", index=False)
+    pd.DataFrame({"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0]}).to_csv(
+        folder / "sweep.csv", index=False
+    )
     assert write_report(folder, "png") == folder / "figures"
     assert [p.name for p in (folder / "figures").glob("*.png")] == ["09_sweep_network_fee.png"]
     assert not (folder / "report.html").exists()
@@ -168,8 +187,15 @@ def test_png_format_writes_the_figures_only(tmp_path):
 def _stability(n: int) -> pd.DataFrame:
     t = np.arange(n)
     violation = np.where(t % 7 == 3, 0.01 * (1 + t % 5), 0.0)
-    return pd.DataFrame({"interval": t, "players": 10 + t % 9, "in_core": violation <= 0, "max_violation": violation,
-                         "coalitions_checked": 2 ** (t % 9)})
+    return pd.DataFrame(
+        {
+            "interval": t,
+            "players": 10 + t % 9,
+            "in_core": violation <= 0,
+            "max_violation": violation,
+            "coalitions_checked": 2 ** (t % 9),
+        }
+    )
 
 
 def _sweep_long() -> pd.DataFrame:
@@ -177,9 +203,18 @@ def _sweep_long() -> pd.DataFrame:
     for parameter, values in (("ces.capacity_kwh", [300, 600, 900, 1200]), ("tariffs.buy", [0.15, 0.2, 0.25])):
         for v in values:
             for p in "ABC":
-                rows.append({"parameter": parameter, "value": v, "priority": p, "p2p_energy_kwh": 300 + v / 10,
-                             "prosumer_revenue_ratio": 1.5 + v / 5000, "consumer_bill_ratio": 0.8 - v / 9000,
-                             "ces_soc_max": 0.8, "note": "x"})
+                rows.append(
+                    {
+                        "parameter": parameter,
+                        "value": v,
+                        "priority": p,
+                        "p2p_energy_kwh": 300 + v / 10,
+                        "prosumer_revenue_ratio": 1.5 + v / 5000,
+                        "consumer_bill_ratio": 0.8 - v / 9000,
+                        "ces_soc_max": 0.8,
+                        "note": "x",
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -200,8 +235,9 @@ def test_figure_9_core_violation_and_sweeps_when_their_files_exist(day_folder, t
 def test_a_folder_with_only_a_wide_sweep_csv_gets_the_sweep_figure(tmp_path):
     folder = tmp_path / "sweep"
     folder.mkdir()
-    pd.DataFrame({"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0], "transactions": [100, 90, 80]}).to_csv(
-        folder / "sweep.csv", index=False)
+    pd.DataFrame(
+        {"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0], "transactions": [100, 90, 80]}
+    ).to_csv(folder / "sweep.csv", index=False)
     assert [p.name for p in render_figures(folder)] == ["09_sweep_network_fee.png"]
     assert_good_png(folder / "figures" / "09_sweep_network_fee.png")
     page = parse(write_report(folder))
@@ -242,8 +278,14 @@ def test_a_missing_column_or_a_bad_extra_file_is_named(day_folder, tmp_path, edi
 
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lec_opt", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, timeout=120, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "lec_opt", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )
 
 
 def test_cli_report_writes_report_html(day_folder, tmp_path):
@@ -251,7 +293,7 @@ def test_cli_report_writes_report_html(day_folder, tmp_path):
     result = _cli("report", folder, "--interval", "30")
     assert result.returncode == 0, result.stderr
     assert (folder / "report.html").is_file() and "report.html" in result.stdout
-    assert (folder / "figures" / "07_ring_t030_" f"{pd.read_csv(folder / 'intervals.csv').at[30, 'chosen']}.png").is_file()
+    assert (folder / "figures" / f"07_ring_t030_{pd.read_csv(folder / 'intervals.csv').at[30, 'chosen']}.png").is_file()
     assert len(parse(folder / "report.html").imgs) == 8
     missing = _cli("report", tmp_path / "nowhere")
     assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr

@@ -105,7 +105,9 @@ def test_child_override_deep_merges_one_key(write_scenario):
 
 
 def test_base_chain_of_three(tmp_path, write_scenario):
-    write_scenario({"base": str(DEFAULT_SCENARIO_FILE), "name": "mid", "interval_minutes": 15}, name="mid.toml", full=False)
+    write_scenario(
+        {"base": str(DEFAULT_SCENARIO_FILE), "name": "mid", "interval_minutes": 15}, name="mid.toml", full=False
+    )
     leaf = write_scenario({"base": "mid.toml", "name": "leaf", "tariffs": {"buy": 0.3}}, name="leaf.toml", full=False)
     scenario = load_scenario(leaf)
     assert scenario.interval_minutes == 15

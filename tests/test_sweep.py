@@ -21,9 +21,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lec_opt.errors import InputError, LecOptError
-from lec_opt.io.shipped import MODELS_DIR
-from lec_opt.scenario import load_scenario, parse_scenario
 from lec_opt.analysis.sweep import (
     POINTS_DIR,
     SWEEP_FILE,
@@ -36,6 +33,9 @@ from lec_opt.analysis.sweep import (
     point_hash,
     run_sweep,
 )
+from lec_opt.errors import InputError, LecOptError
+from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.scenario import load_scenario, parse_scenario
 
 MODELS = MODELS_DIR
 S15 = MODELS / "paper_15min.toml"
@@ -189,22 +189,22 @@ def test_serial_sweep_table_and_points(serial_sweep):
     # wide: swept fields first, then the other axes as a series label, then the metrics
     assert columns[:3] == ["ces.k", "ces.degradation", "series"]
     for name in ("p2p_energy_kwh", "grid_import_kwh", "grid_export_kwh", "ces_soc_min", "ces_soc_max",
-                 "ces_charge_kwh", "ces_discharge_kwh", "prosumer_revenue_p2p", "prosumer_revenue_grid_only",
-                 "consumer_bill_p2p", "consumer_bill_grid_only", "priority_A", "priority_B", "priority_C",
+                 "ces_charge_kwh", "ces_discharge_kwh", "prosumer_revenue_p2p_usd", "prosumer_revenue_grid_only_usd",
+                 "consumer_bill_p2p_usd", "consumer_bill_grid_only_usd", "priority_A", "priority_B", "priority_C",
                  "transactions", "fallbacks", "solve_seconds", "status", "error", "hash"):
         assert name in columns, name
     assert frame[["ces.k", "ces.degradation"]].values.tolist() == [[0.5, 0.005], [0.5, 0.05], [1.0, 0.005], [1.0, 0.05]]
     assert (frame.status == "ok").all() and frame.error.isna().all()
     assert (frame.priority_A + frame.priority_B + frame.priority_C == 96).all()
     # each row is the day's summary of that point's scenario
-    from lec_opt.day.run import run_day
     from lec_opt.day.outputs import summary
+    from lec_opt.day.run import run_day
 
     sc = load_scenario(S15)
     sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"k": 1.0, "degradation": 0.05})})
     expect = summary(run_day(sc, "greedy", "best", workers=1))
     row = frame.iloc[3]
-    for key in ("p2p_energy_kwh", "ces_charge_kwh", "consumer_bill_p2p", "transactions", "ces_soc_min"):
+    for key in ("p2p_energy_kwh", "ces_charge_kwh", "consumer_bill_p2p_usd", "transactions", "ces_soc_min"):
         assert row[key] == pytest.approx(expect[key], rel=1e-9, abs=1e-9)
     assert row.priority_B == expect["priority_counts"]["B"]
     # one checkpoint per point, named by its hash, holding its scenario

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lec_opt.paper import TABLE1
 from lec_opt.io.profiles import parse_time
 from lec_opt.market.snapshot import DayInputs
+from lec_opt.paper import TABLE1
 
 
 def _first_last(mask: np.ndarray) -> tuple[int | None, int | None]:

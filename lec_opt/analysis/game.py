@@ -88,20 +88,27 @@ def interval_game(result: IntervalResult, ces: CesParams, ces_player: bool = Fal
     pos_b = {int(snap.buyers[j]): len(sellers) + k for k, j in enumerate(buyers)}
     phi = np.zeros(len(labels))
     for t in result.trades:
-        phi[pos_s[t.seller]] += (t.price - snap.sell_price) * t.kwh
-        phi[pos_b[t.buyer]] += (snap.buy_price - t.price) * t.kwh
+        phi[pos_s[t.seller]] += (t.price_usd_per_kwh - snap.sell_price) * t.kwh
+        phi[pos_b[t.buyer]] += (snap.buy_price - t.price_usd_per_kwh) * t.kwh
     spread = snap.buy_price - snap.sell_price
     if not ces_player:
         return IntervalGame(tuple(labels), supply, demand, spread), phi
     stored_value = ces.eta_c * ces.eta_d * ces.pd
     phi = np.concatenate([phi, [0.0]])
-    phi[: len(sellers)] += (ces.pc - snap.sell_price) * result.ces_charge_kwh[sellers]
-    phi[len(sellers) : -1] += (snap.buy_price - ces.pd) * result.ces_discharge_kwh[buyers]
-    phi[-1] = (stored_value - ces.pc) * float(result.ces_charge_kwh[sellers].sum())
+    phi[: len(sellers)] += (ces.pc - snap.sell_price) * result.seller_to_ces_kwh[sellers]
+    phi[len(sellers) : -1] += (snap.buy_price - ces.pd) * result.ces_to_buyer_kwh[buyers]
+    phi[-1] = (stored_value - ces.pc) * float(result.seller_to_ces_kwh[sellers].sum())
     dis_room = max(ces.discharge_limit_kwh - result.ces_to_ev_kwh, 0.0)
     game = IntervalGame(
-        (*labels, "CES"), np.append(supply, 0.0), np.append(demand, 0.0), spread, len(labels),
-        snap.buy_price - ces.pd, max(stored_value - snap.sell_price, 0.0), dis_room, ces.charge_limit_kwh,
+        (*labels, "CES"),
+        np.append(supply, 0.0),
+        np.append(demand, 0.0),
+        spread,
+        len(labels),
+        snap.buy_price - ces.pd,
+        max(stored_value - snap.sell_price, 0.0),
+        dis_room,
+        ces.charge_limit_kwh,
     )
     return game, phi
 

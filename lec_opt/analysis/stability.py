@@ -1,4 +1,4 @@
-"""The game check of a solved day: every interval's settlement against the core (issue: game).
+"""The game check of a solved day: every interval's settlement against the core (models/FORMULATION.md §9).
 
 Reads a results folder written by ``solve-day``, rebuilds each interval's executed result from
 the scenario, the chosen priority's trades and the SoC at its start (phase 2 of the day is
@@ -16,9 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lec_opt.io.atomic import write_csv, write_json
-from lec_opt.market.ces import ces_params
-from lec_opt.errors import InputError
 from lec_opt.analysis.game import (
     TOL,
     IntervalGame,
@@ -32,10 +29,15 @@ from lec_opt.analysis.game import (
     shapley_sampled,
     stable_prices,
 )
-from lec_opt.market.greedy import assemble
-from lec_opt.market.result import IntervalResult
-from lec_opt.scenario import load_scenario
-from lec_opt.market.snapshot import DayInputs, build_day
+from lec_opt.errors import InputError
+from lec_opt.io.atomic import write_csv, write_json
+from lec_opt.io.results import SummaryKey, load_day_results
+from lec_opt.market.ces import ces_params
+from lec_opt.market.greedy import matching_levels
+from lec_opt.market.outcome import result_from_matching
+from lec_opt.market.result import IntervalResult, Matching
+from lec_opt.market.snapshot import DayInputs
+from lec_opt.market.topology import positions
 
 EXACT_SHAPLEY_MAX_PLAYERS = 12
 
@@ -74,8 +76,9 @@ class IntervalStability:
         }
 
 
-def check_interval(result: IntervalResult, day: DayInputs, ces_player: bool = False, samples: int = 500,
-                   with_prices: bool = False) -> IntervalStability:
+def check_interval(
+    result: IntervalResult, day: DayInputs, ces_player: bool = False, samples: int = 500, with_prices: bool = False
+) -> IntervalStability:
     snap = result.snapshot
     ces = ces_params(day.scenario, snap, result.soc_start)
     game, phi = interval_game(result, ces, ces_player)
@@ -96,39 +99,65 @@ def check_interval(result: IntervalResult, day: DayInputs, ces_player: bool = Fa
     if with_prices and not ces_player and violation > TOL and len(result.trades):
         prices = stable_prices(game, result, phi)
     return IntervalStability(
-        snap.index, snap.start, game, phi, violation <= TOL, violation,
+        snap.index,
+        snap.start,
+        game,
+        phi,
+        violation <= TOL,
+        violation,
         tuple(game.labels[k] for k in np.flatnonzero(coalition)) if violation > TOL else (),
-        individual_rationality_violations(phi), eps, shap, stderr, prices, result.trades,
+        individual_rationality_violations(phi),
+        eps,
+        shap,
+        stderr,
+        prices,
+        result.trades,
     )
 
 
 def executed_results(folder: Path) -> tuple[DayInputs, list[IntervalResult]]:
     """The day's executed interval results, rebuilt from a results folder (read by ``load_day_results``)."""
-    folder = load_day_results(folder)
-    day = folder.day
+    res = load_day_results(folder)
+    day = res.day
     scenario = day.scenario
-    trades = folder.trades[folder.trades["chosen"].astype(bool)]
+    trades = res.trades[res.trades["chosen"].astype(bool)]
     by_interval = {t: g for t, g in trades.groupby("interval")}
-    method = folder.summary[SummaryKey.METHOD]
+    method = res.summary[SummaryKey.METHOD]
     results = []
-    for row in folder.intervals.itertuples():
+    for row in res.intervals.itertuples():
         snap = day.snapshot(int(row.interval))
-        seller_pos = {int(p): k for k, p in enumerate(snap.sellers)}
-        buyer_pos = {int(p): k for k, p in enumerate(snap.buyers)}
+        seller_pos, buyer_pos = positions(snap.sellers), positions(snap.buyers)
         group = by_interval.get(row.interval)
-        flows = [] if group is None else [
-            (seller_pos[int(s)], buyer_pos[int(b)], float(x)) for s, b, x in zip(group.seller, group.buyer, group.kwh, strict=True)
-        ]
-        result = assemble(snap, scenario, ces_params(scenario, snap, float(row.soc_start)), row.chosen, method, flows)
+        flows = (
+            []
+            if group is None
+            else [
+                (seller_pos[int(s)], buyer_pos[int(b)], float(x))
+                for s, b, x in zip(group.seller, group.buyer, group.kwh, strict=True)
+            ]
+        )
+        matching = Matching(row.chosen, tuple(flows), matching_levels(snap, row.chosen, flows, method), method)
+        ces = ces_params(scenario, snap, float(row.soc_start))
+        result = result_from_matching(snap, ces, matching, scenario.bids.mu, scenario.bids.price_margin)
         if abs(result.soc_end - row.soc_end) > 1e-6:
-            raise InputError(folder / "intervals.csv", "the rebuilt SoC does not match: folder and scenario/data differ",
-                             row=int(row.interval) + 2, field="soc_end")
+            raise InputError(
+                res.dir / "intervals.csv",
+                "the rebuilt SoC does not match: folder and scenario/data differ",
+                row=int(row.interval) + 2,
+                field="soc_end",
+            )
         results.append(result)
     return day, results
 
 
-def check_day(folder: str | Path, intervals: list[int] | None = None, ces_player: bool = False, samples: int = 500,
-              with_prices: bool = False, progress: Callable[[int, int], None] | None = None) -> list[IntervalStability]:
+def check_day(
+    folder: str | Path,
+    intervals: list[int] | None = None,
+    ces_player: bool = False,
+    samples: int = 500,
+    with_prices: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[IntervalStability]:
     day, results = executed_results(Path(folder))
     chosen = results if intervals is None else [results[t] for t in intervals]
     out = []
@@ -147,9 +176,17 @@ def write_stability(folder: str | Path, checks: list[IntervalStability]) -> dict
     priced = [c for c in checks if c.prices is not None]
     if priced:
         rows = [
-            {"interval": c.interval, "time": c.time, "seller": t.seller, "buyer": t.buyer, "kwh": t.kwh,
-             "price_usd_per_kwh": t.price, "stable_price_usd_per_kwh": price}
-            for c in priced for t, price in zip(c.trades, c.prices.prices, strict=True)
+            {
+                "interval": c.interval,
+                "time": c.time,
+                "seller": t.seller,
+                "buyer": t.buyer,
+                "kwh": t.kwh,
+                "price_usd_per_kwh": t.price_usd_per_kwh,
+                "stable_price_usd_per_kwh": price,
+            }
+            for c in priced
+            for t, price in zip(c.trades, c.prices.prices, strict=True)
         ]
         write_csv(folder / "stable_prices.csv", pd.DataFrame(rows), float_format="%.9g")
     keys = {

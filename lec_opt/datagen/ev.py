@@ -51,9 +51,7 @@ def _charge(sessions: list[Session], scale: float, away: tuple[int, int]) -> np.
     return profile
 
 
-def generate_ev(
-    rng: np.random.Generator, chargers: int, daily_kwh: float, away: tuple[int, int]
-) -> np.ndarray:
+def generate_ev(rng: np.random.Generator, chargers: int, daily_kwh: float, away: tuple[int, int]) -> np.ndarray:
     """One-minute kW of every charger, shape (MINUTES, chargers); total = ``daily_kwh``."""
     sessions = [_draw_sessions(rng, away) for _ in range(chargers)]
     scale = 1.0

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lec_opt.io import profiles as fmt
-from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.datagen.ev import generate_ev
 from lec_opt.datagen.household import HouseholdLoads, generate_households
 from lec_opt.datagen.pv import PVModel, Site, broken_clouds, draw_roofs
 from lec_opt.errors import LecOptError
-from lec_opt.scenario.schema import Scenario
+from lec_opt.io import profiles as fmt
+from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.paper import (
     DAILY_LOAD_KWH,
     PEAK_LOAD_KW,
@@ -33,6 +32,7 @@ from lec_opt.paper import (
     TABLE1,
     Table1Row,
 )
+from lec_opt.scenario.schema import Scenario
 
 MINUTES = 1440
 MAX_CLOUD_LAG = 3  # minutes between the first and the last roof under the same cloud
@@ -219,7 +219,9 @@ def generate_community(config: GeneratorConfig = GeneratorConfig()) -> Generated
             fits.append(fit)
         else:
             activity_curve = _plateau_curve(starts, [f["activity_multiplier"] for f in fits], width, ACTIVITY_RAMP)
-            cloud_knots = [(s, f["cloud_multiplier"]) for s, f in zip(starts, fits, strict=True) if f["cloud_multiplier"]]
+            cloud_knots = [
+                (s, f["cloud_multiplier"]) for s, f in zip(starts, fits, strict=True) if f["cloud_multiplier"]
+            ]
             cloud_curve = _plateau_curve(*zip(*cloud_knots), width) if cloud_knots else np.ones(MINUTES)
             load_kw = loads.total(activity_curve)
             pv_kw_per_kwp = pv.per_kwp(np.clip(cloud_curve * clouds, 0.0, CLEARSKY_INDEX_MAX))

@@ -134,8 +134,16 @@ class PVModel:
         tilt = self.roofs.tilt_deg[r]
         az = self.roofs.azimuth_deg[r]
         poa = pv.irradiance.get_total_irradiance(
-            tilt, az, zenith, self.azimuth[t], dni, ghi, dhi,
-            dni_extra=self.dni_extra[t], albedo=0.2, model="haydavies",
+            tilt,
+            az,
+            zenith,
+            self.azimuth[t],
+            dni,
+            ghi,
+            dhi,
+            dni_extra=self.dni_extra[t],
+            albedo=0.2,
+            model="haydavies",
         )
         aoi = pv.irradiance.aoi(tilt, az, zenith, self.azimuth[t])
         iam = np.nan_to_num(np.asarray(pv.iam.physical(aoi), dtype=float))

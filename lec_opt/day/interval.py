@@ -22,7 +22,10 @@ from lec_opt.scenario import Scenario, load_scenario
 
 
 def solve_snapshot(
-    snap: IntervalSnapshot, scenario: Scenario, soc: float, priorities: tuple[str, ...] = PRIORITIES,
+    snap: IntervalSnapshot,
+    scenario: Scenario,
+    soc: float,
+    priorities: tuple[str, ...] = PRIORITIES,
     method: str = "milp",
 ) -> dict[str, IntervalResult]:
     """Every requested priority of one interval with the MILP (all four levels) or the greedy matching.

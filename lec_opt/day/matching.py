@@ -52,7 +52,9 @@ def _worker_day(scenario: Scenario) -> DayInputs:
     return _DAY_CACHE[key]
 
 
-def all_matchings(day: DayInputs, method: str, workers: int = 1, progress: Progress | None = None) -> list[dict[str, Matching]]:
+def all_matchings(
+    day: DayInputs, method: str, workers: int = 1, progress: Progress | None = None
+) -> list[dict[str, Matching]]:
     """Phase 1: the matchings of every interval, in interval order (parallel for the MILP)."""
     scenario = day.scenario
     out: list[dict[str, Matching] | None] = [None] * day.n_intervals

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from lec_opt.io.atomic import write_csv, write_json, write_text
 from lec_opt.day.run import DayRun, Step
+from lec_opt.io.atomic import write_csv, write_json, write_text
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, PROSUMER_REVENUE_RATIO
 
@@ -68,8 +68,11 @@ def summary(run: DayRun) -> dict:
         priority=run.priority,
         intervals=run.day.n_intervals,
         interval_minutes=run.day.interval_minutes,
-        paper={"prosumer_revenue_ratio": PROSUMER_REVENUE_RATIO, "consumer_bill_ratio": CONSUMER_BILL_RATIO,
-               "ces_soc_band": list(CES_SOC_BAND)},
+        paper={
+            "prosumer_revenue_ratio": PROSUMER_REVENUE_RATIO,
+            "consumer_bill_ratio": CONSUMER_BILL_RATIO,
+            "ces_soc_band": list(CES_SOC_BAND),
+        },
         solve_seconds=run.solve_seconds,
         matching_seconds=run.matching_seconds,
     )
@@ -115,9 +118,19 @@ def interval_table(run: DayRun) -> pd.DataFrame:
 
 def trade_table(run: DayRun) -> pd.DataFrame:
     rows = [
-        {"interval": s.index, "time": s.result.snapshot.start, "priority": p, "chosen": p == s.chosen,
-         "seller": t.seller, "buyer": t.buyer, "kwh": t.kwh, "price_usd_per_kwh": t.price_usd_per_kwh}
-        for s in run.steps for p, r in s.results.items() for t in r.trades
+        {
+            "interval": s.index,
+            "time": s.result.snapshot.start,
+            "priority": p,
+            "chosen": p == s.chosen,
+            "seller": t.seller,
+            "buyer": t.buyer,
+            "kwh": t.kwh,
+            "price_usd_per_kwh": t.price_usd_per_kwh,
+        }
+        for s in run.steps
+        for p, r in s.results.items()
+        for t in r.trades
     ]
     columns = ["interval", "time", "priority", "chosen", "seller", "buyer", "kwh", "price_usd_per_kwh"]
     return pd.DataFrame(rows, columns=columns)
@@ -145,7 +158,9 @@ def settlement_table(run: DayRun) -> pd.DataFrame:
             "bill_grid_only_usd": add("bill_grid_only_usd"),
         }
     )
-    frame["saving_usd"] = (frame.revenue_usd - frame.revenue_grid_only_usd) + (frame.bill_grid_only_usd - frame.bill_usd)
+    frame["saving_usd"] = (frame.revenue_usd - frame.revenue_grid_only_usd) + (
+        frame.bill_grid_only_usd - frame.bill_usd
+    )
     return frame
 
 

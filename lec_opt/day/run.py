@@ -1,6 +1,6 @@
 """A whole day: matchings per interval, then the CES in time order with the SoC carried over.
 
-models/FORMULATION.md §3: the P2P matching of an interval (levels 1, 3, 4) does not depend on the
+models/FORMULATION.md §4: the P2P matching of an interval (levels 1, 3, 4) does not depend on the
 state of charge, and the CES dispatch (level 2) depends on the matching only through the P2P
 volume. So phase 1 solves every interval's matchings independently (``lec_opt.day.matching``, in
 parallel for the MILP), and phase 2 walks the day in order: for each priority it dispatches the
@@ -49,8 +49,9 @@ class Step:
         return self.settlements[self.chosen]
 
 
-def _step(day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, priorities: tuple[str, ...],
-          priority: str) -> Step:
+def _step(
+    day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, priorities: tuple[str, ...], priority: str
+) -> Step:
     scenario = day.scenario
     snap = day.snapshot(t)
     ces = ces_params(scenario, snap, soc)
@@ -67,8 +68,9 @@ def _step(day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, pr
     return Step(t, results, money, scores, chosen)
 
 
-def walk(day: DayInputs, matchings: list[dict[str, Matching]], priority: str,
-         priorities: tuple[str, ...] = PRIORITIES) -> list[Step]:
+def walk(
+    day: DayInputs, matchings: list[dict[str, Matching]], priority: str, priorities: tuple[str, ...] = PRIORITIES
+) -> list[Step]:
     """Phase 2: the day in order from the initial SoC, following ``priority`` (best or one priority)."""
     soc = day.scenario.ces.soc_initial
     steps = []
@@ -93,7 +95,10 @@ class DayRun:
 
 
 def run_day(
-    scenario: Scenario, method: str = "milp", priority: str = "best", workers: int | None = None,
+    scenario: Scenario,
+    method: str = "milp",
+    priority: str = "best",
+    workers: int | None = None,
     progress: Progress | None = None,
 ) -> DayRun:
     """Solve a scenario's day: every interval, the SoC carried over, settlement.

@@ -1,4 +1,4 @@
-"""The aggregator's choice of priority in each interval: the selection criteria (models/FORMULATION.md §5)."""
+"""The aggregator's choice of priority in each interval: the selection criteria (models/FORMULATION.md §7)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ def score(result: IntervalResult, money: IntervalSettlement, sel: Selection, ces
         hops = sum(float(ring_distance(t.seller, t.buyer, result.snapshot.n_peers)) * t.kwh for t in result.trades)
         stored = ces.eta_c * result.ces_charge_kwh - result.ces_discharge_kwh / ces.eta_d
         return (
-            money.community_saving_usd + ces.eta_d * ces.pd * stored
-            - sel.network_fee * hops - sel.transaction_cost * result.transactions
+            money.community_saving_usd
+            + ces.eta_d * ces.pd * stored
+            - sel.network_fee * hops
+            - sel.transaction_cost * result.transactions
         )
     if sel.criterion == "consumer_savings":
         return float((money.bill_grid_only_usd - money.bill_usd).sum())

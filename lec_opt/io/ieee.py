@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lec_opt.errors import InputError
 from lec_opt.io import profiles as fmt
 from lec_opt.io.atomic import write_json, write_text
-from lec_opt.errors import InputError
 
 _NAME = re.compile(r"^Load_profile_(\d+)\.csv$")
 
@@ -23,9 +23,7 @@ _NAME = re.compile(r"^Load_profile_(\d+)\.csv$")
 def find_profiles(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError(folder, "folder not found")
-    found = sorted(
-        (int(m[1]), p) for p in folder.iterdir() if (m := _NAME.match(p.name))
-    )
+    found = sorted((int(m[1]), p) for p in folder.iterdir() if (m := _NAME.match(p.name)))
     if not found:
         raise InputError(folder, "no Load_profile_<n>.csv files in this folder")
     return [p for _, p in found]
@@ -46,14 +44,18 @@ def read_ieee_profile(path: Path) -> np.ndarray:
         expected = (r + 1) % fmt.MINUTES_PER_DAY
         if fmt.parse_time(text) != expected:
             raise InputError(
-                path, f"time {text!r} where {fmt.format_minute(expected)}:00 was expected (minute-end labels)",
-                row=r + 2, field="time",
+                path,
+                f"time {text!r} where {fmt.format_minute(expected)}:00 was expected (minute-end labels)",
+                row=r + 2,
+                field="time",
             )
     values = pd.to_numeric(frame["mult"], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
     if bad.size:
         r = bad[0]
-        raise InputError(path, f"load must be a finite number >= 0, found {frame['mult'].iloc[r]!r}", row=r + 2, field="mult")
+        raise InputError(
+            path, f"load must be a finite number >= 0, found {frame['mult'].iloc[r]!r}", row=r + 2, field="mult"
+        )
     return values  # row r ends at minute r+1, i.e. it is the minute that starts at r
 
 

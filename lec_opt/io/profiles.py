@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lec_opt.io.atomic import write_csv
 from lec_opt.errors import InputError
+from lec_opt.io.atomic import write_csv
 
 MINUTES_PER_DAY = 1440
 LOAD_FILE = "load_kw.csv"
@@ -132,18 +132,25 @@ def _time_axis(frame: pd.DataFrame, path: Path) -> int:
         wanted = minutes[r - 1] + step
         if delta < 0 or wanted in minutes[r + 1 :]:
             raise InputError(
-                path, f"time out of order: {format_minute(wanted)} should follow {frame['time'].iloc[r - 1]}, "
-                f"found {frame['time'].iloc[r]}", row=r + 2, field="time",
+                path,
+                f"time out of order: {format_minute(wanted)} should follow {frame['time'].iloc[r - 1]}, "
+                f"found {frame['time'].iloc[r]}",
+                row=r + 2,
+                field="time",
             )
         raise InputError(
-            path, f"gap: {frame['time'].iloc[r - 1]} is followed by {frame['time'].iloc[r]} (step is {step} min)",
-            row=r + 2, field="time",
+            path,
+            f"gap: {frame['time'].iloc[r - 1]} is followed by {frame['time'].iloc[r]} (step is {step} min)",
+            row=r + 2,
+            field="time",
         )
     expected = MINUTES_PER_DAY // step
     if len(minutes) != expected:
         raise InputError(
-            path, f"{len(minutes)} rows of {step} min end at {frame['time'].iloc[-1]}; a day needs {expected}",
-            row=len(minutes) + 1, field="time",
+            path,
+            f"{len(minutes)} rows of {step} min end at {frame['time'].iloc[-1]}; a day needs {expected}",
+            row=len(minutes) + 1,
+            field="time",
         )
     return step
 
@@ -178,14 +185,18 @@ def read_bids(path: Path, n_peers: int) -> tuple[np.ndarray, np.ndarray]:
     peers = values[:, 0]
     for r, p in enumerate(peers):
         if p != int(p) or not 1 <= p <= n_peers:
-            raise InputError(path, f"peer {frame['peer'].iloc[r]!r} is not a peer number 1..{n_peers}", row=r + 2, field="peer")
+            raise InputError(
+                path, f"peer {frame['peer'].iloc[r]!r} is not a peer number 1..{n_peers}", row=r + 2, field="peer"
+            )
     order = peers.astype(int)
     if len(set(order)) != len(order):
         dup = pd.Series(order).duplicated().to_numpy().nonzero()[0][0]
         raise InputError(path, f"peer {order[dup]} is listed twice", row=dup + 2, field="peer")
     if len(order) != n_peers:
         missing = sorted(set(range(1, n_peers + 1)) - set(order))
-        raise InputError(path, f"{len(order)} peers listed, the community has {n_peers}; missing {missing[:10]}", field="peer")
+        raise InputError(
+            path, f"{len(order)} peers listed, the community has {n_peers}; missing {missing[:10]}", field="peer"
+        )
     ask = np.empty(n_peers)
     bid = np.empty(n_peers)
     ask[order - 1] = values[:, 1]
@@ -247,5 +258,7 @@ def read_tariffs(path: Path) -> Series:
     above = np.flatnonzero(values[:, 1] >= values[:, 0])
     if above.size:
         r = above[0]
-        raise InputError(path, f"sell price {values[r, 1]} is not below buy price {values[r, 0]}", row=r + 2, field="sell")
+        raise InputError(
+            path, f"sell price {values[r, 1]} is not below buy price {values[r, 0]}", row=r + 2, field="sell"
+        )
     return Series(path, step, ("buy", "sell"), values)

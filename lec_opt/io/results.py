@@ -26,8 +26,19 @@ DAY_FILES = ("intervals.csv", "trades.csv", "settlement.csv", "summary.json", "s
 STABILITY_FILE = "stability.csv"
 SWEEP_FILE = "sweep.csv"
 INTERVAL_COLUMNS = (
-    "interval", "time", "supply_kwh", "demand_kwh", "alpha_kwh", "ev_kwh", "chosen", "ces_charge_kwh",
-    "ces_discharge_kwh", "grid_to_ces_kwh", "ces_to_ev_kwh", "soc_start", "soc_end",
+    "interval",
+    "time",
+    "supply_kwh",
+    "demand_kwh",
+    "alpha_kwh",
+    "ev_kwh",
+    "chosen",
+    "ces_charge_kwh",
+    "ces_discharge_kwh",
+    "grid_to_ces_kwh",
+    "ces_to_ev_kwh",
+    "soc_start",
+    "soc_end",
 )
 TRADE_COLUMNS = ("interval", "priority", "chosen", "seller", "buyer", "kwh")
 SETTLEMENT_COLUMNS = ("peer", "role", "revenue_usd", "revenue_grid_only_usd", "bill_usd", "bill_grid_only_usd")
@@ -50,11 +61,11 @@ class SummaryKey:
     CONSUMER_BILL_RATIO = "consumer_bill_ratio"
     CES_SOC_MIN = "ces_soc_min"
     CES_SOC_MAX = "ces_soc_max"
-    PROSUMER_REVENUE_P2P = "prosumer_revenue_p2p"
-    PROSUMER_REVENUE_GRID_ONLY = "prosumer_revenue_grid_only"
-    CONSUMER_BILL_P2P = "consumer_bill_p2p"
-    CONSUMER_BILL_GRID_ONLY = "consumer_bill_grid_only"
-    COMMUNITY_SAVING = "community_saving"
+    PROSUMER_REVENUE_P2P = "prosumer_revenue_p2p_usd"
+    PROSUMER_REVENUE_GRID_ONLY = "prosumer_revenue_grid_only_usd"
+    CONSUMER_BILL_P2P = "consumer_bill_p2p_usd"
+    CONSUMER_BILL_GRID_ONLY = "consumer_bill_grid_only_usd"
+    COMMUNITY_SAVING = "community_saving_usd"
     SCORE = "score"
     P2P_ENERGY = "p2p_energy_kwh"
     GRID_IMPORT = "grid_import_kwh"
@@ -172,8 +183,14 @@ def sweep_groups(sweep: pd.DataFrame, path: Path) -> list[SweepGroup]:
                 rows = rows.assign(**{x: pd.to_numeric(rows[x])})
             except (ValueError, TypeError):
                 raise InputError(path, f"parameter {name!r} has non-numeric values", field=str(x)) from None
-        metrics = [c for c in rows.columns if c != x and c not in SWEEP_NON_METRICS and pd.api.types.is_numeric_dtype(rows[c])
-                   and rows[c].notna().any()]
+        metrics = [
+            c
+            for c in rows.columns
+            if c != x
+            and c not in SWEEP_NON_METRICS
+            and pd.api.types.is_numeric_dtype(rows[c])
+            and rows[c].notna().any()
+        ]
         if not metrics:
             raise InputError(path, f"no numeric metric columns for parameter {name!r}")
         out.append(SweepGroup(name, rows, x, metrics))

@@ -1,6 +1,6 @@
 """The community energy storage (CES) of one interval: utilities U01/U02 and their optimum.
 
-U01 (charging) and U02 (discharging) follow the paper's equations 2-3 (MODEL.md §3): the
+U01 (charging) and U02 (discharging) follow the paper's equations 2-3 (models/FORMULATION.md §4): the
 quadratic part acts on the totals E_ch = Ec + Eg and E_dis = Ed + Ev, and the price part pays
 each source its own price. ``dispatch`` maximises the level-2 objective (the CES utilities plus
 the peers' cash flow with the grid) for a given P2P outcome without any solver: it is the greedy
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lec_opt.scenario.schema import Scenario
 from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.scenario.schema import Scenario
 
 _EPS = 1e-12
 
@@ -84,8 +84,16 @@ class CesParams:
     def soc_after(self, e_charge: float, e_discharge: float) -> float:
         return self.soc + (self.eta_c * e_charge - e_discharge / self.eta_d) / self.capacity_kwh
 
-    def level2_objective(self, c: float, eg: float, d: float, ev: float, residual_surplus: float,
-                         residual_deficit: float, ev_demand: float) -> float:
+    def level2_objective(
+        self,
+        c: float,
+        eg: float,
+        d: float,
+        ev: float,
+        residual_surplus: float,
+        residual_deficit: float,
+        ev_demand: float,
+    ) -> float:
         """uc + ud + pi_sell * export - pi_buy * (import + EV import) for aggregate flows."""
         pc = 0.0 if self.welfare else self.pc
         pd = 0.0 if self.welfare else self.pd
@@ -204,7 +212,10 @@ def dispatch(p: CesParams, residual_surplus: float, residual_deficit: float, ev_
     by_gain = lambda seg: -seg[2]  # noqa: E731
     # charging sources: prosumers' leftover surplus (it is not exported) and the grid
     sources = sorted(
-        [("c", max(residual_surplus, 0.0), -(pc + p.sell)), ("eg", p.charge_max_kwh if p.grid_recharge else 0.0, -p.buy)],
+        [
+            ("c", max(residual_surplus, 0.0), -(pc + p.sell)),
+            ("eg", p.charge_max_kwh if p.grid_recharge else 0.0, -p.buy),
+        ],
         key=by_gain,
     )
     peers = ("d", max(residual_deficit, 0.0), pd + p.buy)  # saves the buyers' import

@@ -1,4 +1,4 @@
-"""The paper's own sorted matching for priorities A, B and C (models/FORMULATION.md §4), no solver.
+"""The paper's own sorted matching for priorities A, B and C (models/FORMULATION.md §5), no solver.
 
 It is the cross-check of every MILP result and the fallback when HiGHS gives no answer. Like
 every matching it becomes a result through ``lec_opt.market.outcome`` (exact CES dispatch).
@@ -77,8 +77,13 @@ def greedy_matching(snap: IntervalSnapshot, priority: str, min_trade: float = 0.
     """The paper's matching for ``priority`` with its own level-1, 3 and 4 values."""
     started = time.perf_counter()
     flows = match(snap, priority, min_trade)
-    return Matching(priority, tuple(flows), matching_levels(snap, priority, flows, "greedy"), "greedy",
-                    seconds=time.perf_counter() - started)
+    return Matching(
+        priority,
+        tuple(flows),
+        matching_levels(snap, priority, flows, "greedy"),
+        "greedy",
+        seconds=time.perf_counter() - started,
+    )
 
 
 def matching_levels(

@@ -2,7 +2,7 @@
 
 The P2P matching of an interval (levels 1, 3, 4) leaves each seller some surplus and each buyer
 some deficit; the CES dispatch (level 2) depends on the matching only through those totals
-(models/FORMULATION.md §3), so it is solved exactly by ``lec_opt.market.ces.dispatch`` and
+(models/FORMULATION.md §4), so it is solved exactly by ``lec_opt.market.ces.dispatch`` and
 shared among the sellers and buyers in proportion to what each has left.
 """
 
@@ -39,9 +39,7 @@ def trivial_matching(snap: IntervalSnapshot, priority: str) -> Matching:
     return Matching(priority, (), matching_levels(snap, priority, [], TRIVIAL), "milp")
 
 
-def trades_of(
-    snap: IntervalSnapshot, priority: str, flows, mu: str, price_margin: float
-) -> tuple[Trade, ...]:
+def trades_of(snap: IntervalSnapshot, priority: str, flows, mu: str, price_margin: float) -> tuple[Trade, ...]:
     """Trades (peer numbers, kWh, price) of flows given by position."""
     i = np.array([f[0] for f in flows], dtype=int)
     j = np.array([f[1] for f in flows], dtype=int)

@@ -1,4 +1,4 @@
-"""The P2P trading price of each trade (models/FORMULATION.md §5)."""
+"""The P2P trading price of each trade (models/FORMULATION.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The three matching priorities of the paper and their level-3 objectives (models/FORMULATION.md §3).
+"""The three matching priorities of the paper and their level-3 objectives (models/FORMULATION.md §4).
 
 A: biggest surplus meets biggest demand, max Σ (s_i/s_max)(r_j/r_max) x;  B: nearest on the ring,
 min Σ dist x;  C: lowest ask meets highest bid, max Σ (bid_j - ask_i) x over pairs with bid >= ask.

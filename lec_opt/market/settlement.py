@@ -1,6 +1,6 @@
 """Money of one interval: P2P, CES and grid payments per peer, the grid-only baseline, the CES account.
 
-models/FORMULATION.md §5: seller revenue = Σ TP·x + Pc·c + π_sell·e; buyer bill = Σ TP·x + Pd·d + π_buy·g;
+models/FORMULATION.md §6: seller revenue = Σ TP·x + Pc·c + π_sell·e; buyer bill = Σ TP·x + Pd·d + π_buy·g;
 EV bill = P_ev·Ev + π_buy·Evg; CES cash = Pd·Σd + P_ev·Ev − Pc·Σc − π_buy·Eg (its degradation
 d·(E_ch + E_dis) is reported beside it). Grid-only: π_sell·s and π_buy·r. Every interval must
 balance in energy and in money; a violation raises (it is a bug, never a warning).
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lec_opt.market.ces import CesParams
 from lec_opt.errors import LecOptError
+from lec_opt.market.ces import CesParams
 from lec_opt.market.result import IntervalResult
 
 ENERGY_TOL_KWH = 1e-6
@@ -65,7 +65,9 @@ def settle(result: IntervalResult, ces: CesParams) -> IntervalSettlement:
     n = snap.n_peers
     residual = result.balance_residual_kwh()
     if residual > ENERGY_TOL_KWH:
-        raise BalanceError(f"interval {snap.index} ({result.priority}, {result.method}): energy off by {residual:.3g} kWh")
+        raise BalanceError(
+            f"interval {snap.index} ({result.priority}, {result.method}): energy off by {residual:.3g} kWh"
+        )
     s_idx, b_idx = snap.sellers - 1, snap.buyers - 1
     p2p_revenue = np.zeros(n)
     p2p_bill = np.zeros(n)
@@ -86,8 +88,10 @@ def settle(result: IntervalResult, ces: CesParams) -> IntervalSettlement:
     bill = p2p_bill + ces.pd * from_ces + snap.buy_price * imported
     ev_bill = ces.p_ev * result.ces_to_ev_kwh + snap.buy_price * result.grid_to_ev_kwh
     ces_cash = (
-        ces.pd * result.ces_to_buyer_kwh.sum() + ces.p_ev * result.ces_to_ev_kwh
-        - ces.pc * result.seller_to_ces_kwh.sum() - snap.buy_price * result.grid_to_ces_kwh
+        ces.pd * result.ces_to_buyer_kwh.sum()
+        + ces.p_ev * result.ces_to_ev_kwh
+        - ces.pc * result.seller_to_ces_kwh.sum()
+        - snap.buy_price * result.grid_to_ces_kwh
     )
     grid_cash = snap.buy_price * result.grid_import_kwh - snap.sell_price * result.grid_export_kwh
     gap = bill.sum() + ev_bill - revenue.sum() - ces_cash - grid_cash

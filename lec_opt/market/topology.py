@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 def ring_distance(i, j, n_peers: int):
     """Hops between peers i and j on a ring of n_peers: min(|i-j|, n-|i-j|)."""
     diff = np.abs(np.asarray(i) - np.asarray(j))

@@ -1,4 +1,4 @@
-"""The interval model: one Pyomo ConcreteModel per trading interval (models/FORMULATION.md §3).
+"""The interval model: one Pyomo ConcreteModel per trading interval (models/FORMULATION.md §4).
 
 Built in parts, each family of components by its own ``add_*`` function whose docstring carries
 the equation; ``models/FORMULATION.md`` names every component (a test walks the model). Each
@@ -15,6 +15,7 @@ from lec_opt.market.ces import CesParams
 from lec_opt.market.pairs import PairData, candidate_pairs
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.scenario.schema import Scenario
+
 
 def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> None:
     """I: sellers, J: buyers (positions in the snapshot), P ⊆ I × J: candidate pairs."""
@@ -65,8 +66,11 @@ def add_trade_limits(m: pyo.ConcreteModel, pairs: PairData, min_trade: float) ->
     m.min_trade = pyo.Constraint(m.P, rule=lambda m, i, j: m.p2p[i, j] >= min_trade * m.transaction[i, j])
     m.min_trade.deactivate()
     bad = [p for p, ok in zip(m.P, pairs.price_ok.tolist(), strict=True) if not ok]
-    m.price_pairs_only = pyo.Constraint(expr=sum(m.p2p[p] for p in bad) + sum(m.transaction[p] for p in bad) <= 0) \
-        if bad else pyo.Constraint(expr=pyo.Constraint.Skip)
+    m.price_pairs_only = (
+        pyo.Constraint(expr=sum(m.p2p[p] for p in bad) + sum(m.transaction[p] for p in bad) <= 0)
+        if bad
+        else pyo.Constraint(expr=pyo.Constraint.Skip)
+    )
     m.price_pairs_only.deactivate()
 
 
@@ -115,23 +119,31 @@ def add_utilities(m: pyo.ConcreteModel, ces: CesParams, breakpoints: int) -> Non
     k, S = ces.k, ces.S
     m.u01_hypograph = pyo.Constraint(
         range(breakpoints),
-        rule=lambda m, t: m.u01_quad
-        <= float(ces.quad_charge(a_ch[t])) + k * (ces.accessible - S * a_ch[t]) * (m.ces_charge - a_ch[t]),
+        rule=lambda m, t: (
+            m.u01_quad
+            <= float(ces.quad_charge(a_ch[t])) + k * (ces.accessible - S * a_ch[t]) * (m.ces_charge - a_ch[t])
+        ),
     )
     m.u02_hypograph = pyo.Constraint(
         range(breakpoints),
-        rule=lambda m, t: m.u02_quad
-        <= float(ces.quad_discharge(a_dis[t])) + k * (ces.soc - S * a_dis[t]) * (m.ces_discharge - a_dis[t]),
+        rule=lambda m, t: (
+            m.u02_quad
+            <= float(ces.quad_discharge(a_dis[t])) + k * (ces.soc - S * a_dis[t]) * (m.ces_discharge - a_dis[t])
+        ),
     )
     pc = 0.0 if ces.welfare else ces.pc
     pd = 0.0 if ces.welfare else ces.pd
     m.u01 = pyo.Expression(
-        expr=m.u01_quad - ces.degradation * m.ces_charge - pc * sum(m.seller_to_ces[i] for i in m.I)
+        expr=m.u01_quad
+        - ces.degradation * m.ces_charge
+        - pc * sum(m.seller_to_ces[i] for i in m.I)
         - ces.buy * m.grid_to_ces,
         doc="U01: charging utility",
     )
     m.u02 = pyo.Expression(
-        expr=m.u02_quad - ces.degradation * m.ces_discharge + pd * sum(m.ces_to_buyer[j] for j in m.J)
+        expr=m.u02_quad
+        - ces.degradation * m.ces_discharge
+        + pd * sum(m.ces_to_buyer[j] for j in m.J)
         + ces.p_ev * m.ces_to_ev,
         doc="U02: discharging utility",
     )
@@ -147,19 +159,29 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
     pos = {p: n for n, p in enumerate(m.P)}
     m.obj_p2p = pyo.Objective(expr=sum(m.p2p[p] for p in m.P), sense=pyo.maximize)
     m.obj_ces = pyo.Objective(
-        expr=m.u01 + m.u02 + ces.sell * sum(m.seller_export[i] for i in m.I)
+        expr=m.u01
+        + m.u02
+        + ces.sell * sum(m.seller_export[i] for i in m.I)
         - ces.buy * (sum(m.grid_to_buyer[j] for j in m.J) + m.grid_to_ev),
         sense=pyo.maximize,
     )
-    m.obj_priority_a = pyo.Objective(expr=sum(float(pairs.weight_a[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize)
-    m.obj_priority_b = pyo.Objective(expr=sum(float(pairs.distance[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.minimize)
-    m.obj_priority_c = pyo.Objective(expr=sum(float(pairs.margin_c[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize)
+    m.obj_priority_a = pyo.Objective(
+        expr=sum(float(pairs.weight_a[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize
+    )
+    m.obj_priority_b = pyo.Objective(
+        expr=sum(float(pairs.distance[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.minimize
+    )
+    m.obj_priority_c = pyo.Objective(
+        expr=sum(float(pairs.margin_c[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize
+    )
     m.obj_transactions = pyo.Objective(expr=sum(m.transaction[p] for p in m.P), sense=pyo.minimize)
     for obj in m.component_objects(pyo.Objective):
         obj.deactivate()
 
 
-def build_interval_model(snap: IntervalSnapshot, scenario: Scenario, ces: CesParams) -> tuple[pyo.ConcreteModel, PairData]:
+def build_interval_model(
+    snap: IntervalSnapshot, scenario: Scenario, ces: CesParams
+) -> tuple[pyo.ConcreteModel, PairData]:
     """The whole model of one interval (every objective deactivated)."""
     solver = scenario.solver
     pairs = candidate_pairs(snap, solver.nearest_k if solver.candidate_pairs == "nearest" else None)

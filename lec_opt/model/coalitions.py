@@ -150,8 +150,11 @@ class LeastCoreLP:
 
 
 def stable_price_lp(
-    game: IntervalGame, trades: Sequence[tuple[int, int, float]], phi0: np.ndarray,
-    coalitions: Sequence[np.ndarray], eps_fixed: float | None,
+    game: IntervalGame,
+    trades: Sequence[tuple[int, int, float]],
+    phi0: np.ndarray,
+    coalitions: Sequence[np.ndarray],
+    eps_fixed: float | None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """The P2P gain of every trade (seller's player index, buyer's, kWh), the game without the CES.
 

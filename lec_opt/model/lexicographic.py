@@ -1,4 +1,4 @@
-"""The lexicographic solve of one interval: levels on one Pyomo model (models/FORMULATION.md §3).
+"""The lexicographic solve of one interval: levels on one Pyomo model (models/FORMULATION.md §4).
 
 Levels: 1 max P2P volume, 2 CES dispatch, 3 the priority's rule, 4 fewest transactions. After
 each level the optimum is kept with a relative tolerance (a ``level_*`` constraint) and only the
@@ -146,10 +146,14 @@ def _levels_3_4(m, solver: LevelSolver, snap: IntervalSnapshot, scenario: Scenar
         greedy = {(i, j): x for i, j, x in match(snap, "A", 0.0)}
         _share_ces(m, snap, greedy)
         _set_incumbent(m, greedy)
-        run.levels.append(LevelRecord(
-            4, "transactions", "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed",
-            float(len(greedy)),
-        ))
+        run.levels.append(
+            LevelRecord(
+                4,
+                "transactions",
+                "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed",
+                float(len(greedy)),
+            )
+        )
         return
     # level-4 incumbent: the level-3 vertex, or the greedy allocation when it keeps levels 1-3 with fewer trades
     vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS}
@@ -165,8 +169,13 @@ def _levels_3_4(m, solver: LevelSolver, snap: IntervalSnapshot, scenario: Scenar
     except LevelFailed as failed:  # cannot happen with a good warm start, but never lose the answer
         for v, value in saved:
             v.set_value(value, skip_validation=True)
-        record = LevelRecord(4, "transactions", f"{failed.record.status}: kept the incumbent",
-                             float(len(start)), seconds=failed.record.seconds)
+        record = LevelRecord(
+            4,
+            "transactions",
+            f"{failed.record.status}: kept the incumbent",
+            float(len(start)),
+            seconds=failed.record.seconds,
+        )
     run.levels.append(record)
 
 
@@ -191,8 +200,16 @@ def _solution_flows(m) -> tuple[list[tuple[int, int, float]], np.ndarray, np.nda
     return flows, dust_s, dust_b
 
 
-def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, priority: str,
-                 levels: list[LevelRecord], seconds: float, build_seconds: float) -> IntervalResult:
+def _read_result(
+    m,
+    snap: IntervalSnapshot,
+    scenario: Scenario,
+    ces: CesParams,
+    priority: str,
+    levels: list[LevelRecord],
+    seconds: float,
+    build_seconds: float,
+) -> IntervalResult:
     """Plain data from the whole solution (levels 1-4), cleaned of solver dust.
 
     Dust flows go to the grid side of their peers (``_solution_flows``); so do CES flows below
@@ -233,8 +250,9 @@ def _read_result(m, snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, 
     )
 
 
-def _check_ces_level(m, solver: LevelSolver, snap: IntervalSnapshot, ces: CesParams, record: LevelRecord,
-                     opts) -> LevelRecord:
+def _check_ces_level(
+    m, solver: LevelSolver, snap: IntervalSnapshot, ces: CesParams, record: LevelRecord, opts
+) -> LevelRecord:
     """Level 2 against the exact CES optimum for the same P2P volume (``market.ces.dispatch``).
 
     The piecewise-linear hypograph over-estimates each utility, so the MILP's level-2 value can
@@ -249,13 +267,22 @@ def _check_ces_level(m, solver: LevelSolver, snap: IntervalSnapshot, ces: CesPar
     with solver.presolve_off():
         again = solver.solve(m, 2, "ces", opts.level_time_limit_s, opts.mip_gap)
     if again.objective is not None and again.objective >= floor:
-        return replace(again, status=f"{again.status} (HiGHS with presolve gave {record.objective:.6g} < exact "
-                                     f"{exact:.6g}; solved again without presolve)")
-    raise LevelFailed(replace(again, status=f"{again.status} but {again.objective} is below the exact CES optimum {exact:.6g}"))
+        return replace(
+            again,
+            status=f"{again.status} (HiGHS with presolve gave {record.objective:.6g} < exact "
+            f"{exact:.6g}; solved again without presolve)",
+        )
+    raise LevelFailed(
+        replace(again, status=f"{again.status} but {again.objective} is below the exact CES optimum {exact:.6g}")
+    )
 
 
 def _lexicographic(
-    snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, priorities: tuple[str, ...], ces_level: bool,
+    snap: IntervalSnapshot,
+    scenario: Scenario,
+    ces: CesParams,
+    priorities: tuple[str, ...],
+    ces_level: bool,
     read: Callable[[object, str, list[LevelRecord], float, float], object],
     fallback: Callable[[str, LevelFailed, list[LevelRecord], float], object],
 ) -> dict[str, object]:
@@ -279,7 +306,9 @@ def _lexicographic(
         try:
             if not shared:
                 for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
-                    record = _solve_with_min_trade(m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap)
+                    record = _solve_with_min_trade(
+                        m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap
+                    )
                     if name == "ces":
                         record = _check_ces_level(m, solver, snap, ces, record, opts)
                     shared.append(record)
@@ -295,18 +324,22 @@ def _lexicographic(
     return out
 
 
-def solve_matching(snap: IntervalSnapshot, scenario: Scenario, priorities: tuple[str, ...] = PRIORITIES) -> dict[str, Matching]:
+def solve_matching(
+    snap: IntervalSnapshot, scenario: Scenario, priorities: tuple[str, ...] = PRIORITIES
+) -> dict[str, Matching]:
     """Every requested priority's matching (levels 1, 3, 4), lexicographically, on one Pyomo model.
 
     The matching does not depend on the CES, whose dispatch depends on the matching only through
-    the P2P volume (models/FORMULATION.md §3): the day runner dispatches the CES exactly afterwards.
+    the P2P volume (models/FORMULATION.md §4): the day runner dispatches the CES exactly afterwards.
     """
     ces = ces_params(scenario, snap, scenario.ces.soc_initial)  # the model needs one; levels 1, 3, 4 ignore it
     min_trade = scenario.willingness.min_trade_kwh
 
     def read(m, priority, levels, seconds, build_seconds):
         flows, _, _ = _solution_flows(m)
-        return Matching(priority, tuple(flows), tuple(levels), "milp", seconds=seconds + build_seconds / len(priorities))
+        return Matching(
+            priority, tuple(flows), tuple(levels), "milp", seconds=seconds + build_seconds / len(priorities)
+        )
 
     def fallback(priority, failed, levels, t0):
         greedy = greedy_matching(snap, priority, min_trade)

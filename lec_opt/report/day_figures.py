@@ -52,8 +52,9 @@ def _priority_band(ax, res: Results) -> None:
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.9), ncol=len(handles), frameon=False)
 
 
-def _per_priority(res: Results, kind: str, column: str, ylabel: str, title: str, name: str, out_dir,
-                  total: Callable[[str], str]) -> Path:
+def _per_priority(
+    res: Results, kind: str, column: str, ylabel: str, title: str, name: str, out_dir, total: Callable[[str], str]
+) -> Path:
     fig = new_figure(kind)
     ax, band = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [10, 1]})
     drawn: dict[str, np.ndarray] = {}
@@ -63,8 +64,15 @@ def _per_priority(res: Results, kind: str, column: str, ylabel: str, title: str,
         same = [q for q, v in drawn.items() if np.allclose(v, values, rtol=0, atol=1e-9)]
         note = f"; same as {' and '.join(same)} in every interval" if same else ""
         ls, lw = styles[p]
-        ax.stairs(values, res.edges, color=PRIORITY_COLOURS[p], lw=lw, ls=ls, alpha=0.55 if p == "A" else 1.0,
-                  label=f"{PRIORITY_NAMES[p]} ({total(p)}{note})")
+        ax.stairs(
+            values,
+            res.edges,
+            color=PRIORITY_COLOURS[p],
+            lw=lw,
+            ls=ls,
+            alpha=0.55 if p == "A" else 1.0,
+            label=f"{PRIORITY_NAMES[p]} ({total(p)}{note})",
+        )
         drawn[p] = values
     ax.set_ylabel(ylabel)
     headroom(ax, max(float(v.max()) for v in drawn.values()), frac=0.25)
@@ -87,9 +95,20 @@ def fig_demand_pv(results: Results | str | Path, out_dir: str | Path | None = No
     ax = fig.subplots()
     edges = res.edges
     ax.stairs(pv, edges, fill=True, color="#fdd835", alpha=0.3, lw=0)
-    ax.stairs(pv, edges, color="#e08a00", lw=1.8,
-              label=f"PV generation of {int(day.prosumer.sum())} prosumers ({day.pv_kwh.sum():.0f} kWh/day)")
-    ax.stairs(load, edges, color="#1f3f8f", lw=1.8, label=f"demand of all {day.n_peers} peers ({day.load_kwh.sum():.0f} kWh/day)")
+    ax.stairs(
+        pv,
+        edges,
+        color="#e08a00",
+        lw=1.8,
+        label=f"PV generation of {int(day.prosumer.sum())} prosumers ({day.pv_kwh.sum():.0f} kWh/day)",
+    )
+    ax.stairs(
+        load,
+        edges,
+        color="#1f3f8f",
+        lw=1.8,
+        label=f"demand of all {day.n_peers} peers ({day.load_kwh.sum():.0f} kWh/day)",
+    )
     ax.set_ylabel("power (kW, mean over each interval)")
     headroom(ax, max(load.max(), pv.max()))
     ax.set_title("Demand of all peers and PV generation (cf. paper Fig. 3)")
@@ -106,11 +125,32 @@ def fig_ev(results: Results | str | Path, out_dir: str | Path | None = None) -> 
     from_ces = np.minimum(kw(res, iv["ces_to_ev_kwh"]), ev)
     fig = new_figure("ev")
     ax = fig.subplots()
-    ax.stairs(from_ces, res.edges, fill=True, color="#6a3d9a", alpha=0.75, lw=0,
-              label=f"supplied by the CES ({iv['ces_to_ev_kwh'].sum():.1f} kWh)")
-    ax.stairs(ev, res.edges, baseline=from_ces, fill=True, color="#999999", alpha=0.6, lw=0,
-              label=f"supplied by the grid ({max(iv['ev_kwh'].sum() - iv['ces_to_ev_kwh'].sum(), 0.0):.1f} kWh)")
-    ax.stairs(ev, res.edges, color="black", lw=1.2, label=f"EV charging demand, all chargers ({iv['ev_kwh'].sum():.1f} kWh/day)")
+    ax.stairs(
+        from_ces,
+        res.edges,
+        fill=True,
+        color="#6a3d9a",
+        alpha=0.75,
+        lw=0,
+        label=f"supplied by the CES ({iv['ces_to_ev_kwh'].sum():.1f} kWh)",
+    )
+    ax.stairs(
+        ev,
+        res.edges,
+        baseline=from_ces,
+        fill=True,
+        color="#999999",
+        alpha=0.6,
+        lw=0,
+        label=f"supplied by the grid ({max(iv['ev_kwh'].sum() - iv['ces_to_ev_kwh'].sum(), 0.0):.1f} kWh)",
+    )
+    ax.stairs(
+        ev,
+        res.edges,
+        color="black",
+        lw=1.2,
+        label=f"EV charging demand, all chargers ({iv['ev_kwh'].sum():.1f} kWh/day)",
+    )
     ax.set_ylabel("power (kW, mean over each interval)")
     ax.set_ylim(bottom=0)
     ax.set_title("EV charging demand (cf. paper Fig. 4)")
@@ -126,10 +166,24 @@ def fig_surplus_deficit(results: Results | str | Path, out_dir: str | Path | Non
     surplus, deficit, alpha = kw(res, iv["supply_kwh"]), kw(res, iv["demand_kwh"]), kw(res, iv["alpha_kwh"])
     fig = new_figure("surplus_deficit")
     ax = fig.subplots()
-    ax.stairs(surplus, res.edges, fill=True, color="#2ca02c", alpha=0.6, lw=0,
-              label=f"surplus of the sellers ({iv['supply_kwh'].sum():.0f} kWh/day)")
-    ax.stairs(-deficit, res.edges, fill=True, color="#d62728", alpha=0.6, lw=0,
-              label=f"deficit of the buyers, drawn negative ({iv['demand_kwh'].sum():.0f} kWh/day)")
+    ax.stairs(
+        surplus,
+        res.edges,
+        fill=True,
+        color="#2ca02c",
+        alpha=0.6,
+        lw=0,
+        label=f"surplus of the sellers ({iv['supply_kwh'].sum():.0f} kWh/day)",
+    )
+    ax.stairs(
+        -deficit,
+        res.edges,
+        fill=True,
+        color="#d62728",
+        alpha=0.6,
+        lw=0,
+        label=f"deficit of the buyers, drawn negative ({iv['demand_kwh'].sum():.0f} kWh/day)",
+    )
     ax.stairs(alpha, res.edges, color="black", lw=1.3, label="balance α = surplus − deficit")
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("power (kW, mean over each interval)")
@@ -151,29 +205,76 @@ def fig_ces(results: Results | str | Path, out_dir: str | Path | None = None) ->
     fig = new_figure("ces")
     ax, ax_soc = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     e = res.edges
-    ax.stairs(from_peers, e, fill=True, color="#2ca02c", alpha=0.7, lw=0,
-              label=f"charge from peers' surplus ({iv['ces_charge_kwh'].sum() - iv['grid_to_ces_kwh'].sum():.1f} kWh)")
-    ax.stairs(from_peers + from_grid, e, baseline=from_peers, fill=True, color="#7f7f7f", alpha=0.7, lw=0,
-              label=f"charge from the grid ({iv['grid_to_ces_kwh'].sum():.1f} kWh)")
-    ax.stairs(-(discharge - to_ev), e, fill=True, color="#d62728", alpha=0.7, lw=0,
-              label=f"discharge to peers ({iv['ces_discharge_kwh'].sum() - iv['ces_to_ev_kwh'].sum():.1f} kWh)")
-    ax.stairs(-discharge, e, baseline=-(discharge - to_ev), fill=True, color="#6a3d9a", alpha=0.7, lw=0,
-              label=f"discharge to EV chargers ({iv['ces_to_ev_kwh'].sum():.1f} kWh)")
+    ax.stairs(
+        from_peers,
+        e,
+        fill=True,
+        color="#2ca02c",
+        alpha=0.7,
+        lw=0,
+        label=f"charge from peers' surplus ({iv['ces_charge_kwh'].sum() - iv['grid_to_ces_kwh'].sum():.1f} kWh)",
+    )
+    ax.stairs(
+        from_peers + from_grid,
+        e,
+        baseline=from_peers,
+        fill=True,
+        color="#7f7f7f",
+        alpha=0.7,
+        lw=0,
+        label=f"charge from the grid ({iv['grid_to_ces_kwh'].sum():.1f} kWh)",
+    )
+    ax.stairs(
+        -(discharge - to_ev),
+        e,
+        fill=True,
+        color="#d62728",
+        alpha=0.7,
+        lw=0,
+        label=f"discharge to peers ({iv['ces_discharge_kwh'].sum() - iv['ces_to_ev_kwh'].sum():.1f} kWh)",
+    )
+    ax.stairs(
+        -discharge,
+        e,
+        baseline=-(discharge - to_ev),
+        fill=True,
+        color="#6a3d9a",
+        alpha=0.7,
+        lw=0,
+        label=f"discharge to EV chargers ({iv['ces_to_ev_kwh'].sum():.1f} kWh)",
+    )
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("CES power (kW)\n+ charge, − discharge")
-    ax.set_title(f"Community energy storage ({ces.capacity_kwh:g} kWh): charge/discharge and state of charge (cf. paper Fig. 6)")
+    ax.set_title(
+        f"Community energy storage ({ces.capacity_kwh:g} kWh): charge/discharge and state of charge (cf. paper Fig. 6)"
+    )
     ax.legend(loc="lower left", fontsize=9, ncol=2)
     time_axis(ax, res, label=False)
     soc = np.append(iv["soc_start"].to_numpy(dtype=float), iv["soc_end"].to_numpy(dtype=float)[-1]) * 100
     ax_soc.axhspan(ces.soc_min * 100, ces.soc_max * 100, color="#1f77b4", alpha=0.07, lw=0)
     for level, what in ((ces.soc_min, "min"), (ces.soc_max, "max")):
         ax_soc.axhline(level * 100, color="#1f77b4", ls="--", lw=0.9)
-        ax_soc.annotate(f"SoC {what} {level:.0%}", (e[-1], level * 100), xytext=(-4, 3 if what == "min" else -11),
-                        textcoords="offset points", ha="right", fontsize=8, color="#1f77b4")
+        ax_soc.annotate(
+            f"SoC {what} {level:.0%}",
+            (e[-1], level * 100),
+            xytext=(-4, 3 if what == "min" else -11),
+            textcoords="offset points",
+            ha="right",
+            fontsize=8,
+            color="#1f77b4",
+        )
     paper_band = _paper(res).get(SummaryKey.CES_SOC_BAND)
     if paper_band:
-        ax_soc.axhspan(paper_band[0] * 100, paper_band[1] * 100, facecolor="none", edgecolor="#ff7f0e", hatch="//",
-                       alpha=0.35, lw=0, label=f"paper's SoC range {paper_band[0]:.0%}–{paper_band[1]:.0%}")
+        ax_soc.axhspan(
+            paper_band[0] * 100,
+            paper_band[1] * 100,
+            facecolor="none",
+            edgecolor="#ff7f0e",
+            hatch="//",
+            alpha=0.35,
+            lw=0,
+            label=f"paper's SoC range {paper_band[0]:.0%}–{paper_band[1]:.0%}",
+        )
     ax_soc.plot(e, soc, color="black", lw=1.6, label=f"SoC ({soc.min():.1f}–{soc.max():.1f} %)")
     ax_soc.set_ylabel("state of charge (%)")
     ax_soc.set_ylim(0, 100)
@@ -185,17 +286,31 @@ def fig_ces(results: Results | str | Path, out_dir: str | Path | None = None) ->
 def fig_p2p_priorities(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
     """5. P2P energy traded per interval under A, B and C (kWh per interval), and the chosen priority as a band."""
     res = as_results(results)
-    return _per_priority(res, "p2p", "p2p_kwh", f"P2P energy (kWh per {res.day.interval_minutes}-min interval)",
-                         "P2P energy traded per interval under each priority, and the aggregator's choice",
-                         "05_p2p_priorities.png", out_dir, lambda p: f"{res.intervals[f'p2p_kwh_{p}'].sum():.1f} kWh/day")
+    return _per_priority(
+        res,
+        "p2p",
+        "p2p_kwh",
+        f"P2P energy (kWh per {res.day.interval_minutes}-min interval)",
+        "P2P energy traded per interval under each priority, and the aggregator's choice",
+        "05_p2p_priorities.png",
+        out_dir,
+        lambda p: f"{res.intervals[f'p2p_kwh_{p}'].sum():.1f} kWh/day",
+    )
 
 
 def fig_transactions(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
     """6. Number of P2P transactions per interval under each priority."""
     res = as_results(results)
-    return _per_priority(res, "transactions", "transactions", "transactions per interval (count)",
-                         "P2P transactions per interval under each priority", "06_transactions.png", out_dir,
-                         lambda p: f"{int(res.intervals[f'transactions_{p}'].sum()):,} in the day")
+    return _per_priority(
+        res,
+        "transactions",
+        "transactions",
+        "transactions per interval (count)",
+        "P2P transactions per interval under each priority",
+        "06_transactions.png",
+        out_dir,
+        lambda p: f"{int(res.intervals[f'transactions_{p}'].sum()):,} in the day",
+    )
 
 
 def fig_settlement(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
@@ -206,15 +321,33 @@ def fig_settlement(results: Results | str | Path, out_dir: str | Path | None = N
     fig = new_figure("settlement")
     axes = fig.subplots(2, 1)
     panels = (
-        ("prosumer", "revenue_usd", "revenue_grid_only_usd", "revenue", SummaryKey.PROSUMER_REVENUE_RATIO, "cf. paper Figs. 13–14"),
+        (
+            "prosumer",
+            "revenue_usd",
+            "revenue_grid_only_usd",
+            "revenue",
+            SummaryKey.PROSUMER_REVENUE_RATIO,
+            "cf. paper Figs. 13–14",
+        ),
         ("consumer", "bill_usd", "bill_grid_only_usd", "bill", SummaryKey.CONSUMER_BILL_RATIO, "cf. paper Fig. 15"),
     )
     for ax, (role, p2p_col, grid_col, word, ratio_key, ref) in zip(axes, panels):
         rows = st[st["role"] == role]
         x = np.arange(len(rows))
-        ax.bar(x - 0.2, rows[grid_col], width=0.4, color="#9e9e9e", label=f"grid only (all {role}s: ${rows[grid_col].sum():.2f})")
-        ax.bar(x + 0.2, rows[p2p_col], width=0.4, color="#1f77b4" if role == "prosumer" else "#ff7f0e",
-               label=f"with P2P trading and CES (all {role}s: ${rows[p2p_col].sum():.2f})")
+        ax.bar(
+            x - 0.2,
+            rows[grid_col],
+            width=0.4,
+            color="#9e9e9e",
+            label=f"grid only (all {role}s: ${rows[grid_col].sum():.2f})",
+        )
+        ax.bar(
+            x + 0.2,
+            rows[p2p_col],
+            width=0.4,
+            color="#1f77b4" if role == "prosumer" else "#ff7f0e",
+            label=f"with P2P trading and CES (all {role}s: ${rows[p2p_col].sum():.2f})",
+        )
         ratio = rows[p2p_col].sum() / rows[grid_col].sum() if rows[grid_col].sum() else float("nan")
         paper_ratio = paper.get(ratio_key)
         title = f"{role.capitalize()}s' {word} per peer over the day: P2P / grid-only = {ratio:.2f}"
@@ -250,9 +383,17 @@ def fig_stability(results: Results | str | Path, out_dir: str | Path | None = No
     fig = new_figure("stability")
     ax = fig.subplots()
     ax.vlines(mid, 0, viol, color=np.where(core, "#2ca02c", "#d62728"), lw=1.2)
-    ax.scatter(mid[core], viol[core], s=14, color="#2ca02c", zorder=3, label=f"in the core ({int(core.sum())} intervals)")
-    ax.scatter(mid[~core], viol[~core], s=14, color="#d62728", zorder=3,
-               label=f"not in the core ({int((~core).sum())} intervals)")
+    ax.scatter(
+        mid[core], viol[core], s=14, color="#2ca02c", zorder=3, label=f"in the core ({int(core.sum())} intervals)"
+    )
+    ax.scatter(
+        mid[~core],
+        viol[~core],
+        s=14,
+        color="#d62728",
+        zorder=3,
+        label=f"not in the core ({int((~core).sum())} intervals)",
+    )
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("largest core violation ($ per interval)")
     ax.set_title(f"Core stability of the chosen allocation: {len(st)} intervals checked")
@@ -265,5 +406,3 @@ def fig_stability(results: Results | str | Path, out_dir: str | Path | None = No
     ax.legend(loc="upper left", fontsize=9)
     time_axis(ax, res)
     return save(fig, out_path(res, out_dir, "09_core_violation.png"))
-
-

@@ -16,11 +16,11 @@ import matplotlib
 if "matplotlib.pyplot" not in sys.modules:  # never switch the backend under an interactive session
     matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
-from lec_opt.io.atomic import atomic_open  # noqa: E402
-from lec_opt.io.results import Results, load_results  # noqa: E402
+from lec_opt.io.atomic import atomic_open
+from lec_opt.io.results import Results, load_results
 
 DPI = 100
 FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
@@ -38,7 +38,11 @@ FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
 FIGURES_DIR = "figures"
 
 PRIORITY_COLOURS = {"A": "#1f77b4", "B": "#ff7f0e", "C": "#2ca02c"}
-PRIORITY_NAMES = {"A": "A: biggest surplus to biggest demand", "B": "B: nearest on the ring", "C": "C: lowest ask to highest bid"}
+PRIORITY_NAMES = {
+    "A": "A: biggest surplus to biggest demand",
+    "B": "B: nearest on the ring",
+    "C": "C: lowest ask to highest bid",
+}
 
 
 def as_results(results: Results | str | Path) -> Results:

@@ -21,8 +21,9 @@ from lec_opt.report.ring import fig_ring
 from lec_opt.report.sweep_figures import fig_sweeps
 
 
-def render_figures(results_dir: Results | str | Path, interval: int | None = None,
-                   out_dir: str | Path | None = None) -> list[Path]:
+def render_figures(
+    results_dir: Results | str | Path, interval: int | None = None, out_dir: str | Path | None = None
+) -> list[Path]:
     """Draw every figure the folder supports into ``results_dir/figures`` (or ``out_dir``); returns the paths.
 
     ``interval``: the ring graph's interval (default: the most P2P energy under the chosen priority).

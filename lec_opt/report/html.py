@@ -71,8 +71,15 @@ def _settlement_rows(st: pd.DataFrame) -> list[list[str]]:
         if not len(part):
             continue
         row = [f"{role}s ({len(part)})"]
-        for col, spec in (("sold_p2p_kwh", ".1f"), ("bought_p2p_kwh", ".1f"), ("revenue_usd", ".2f"),
-                          ("revenue_grid_only_usd", ".2f"), ("bill_usd", ".2f"), ("bill_grid_only_usd", ".2f"), ("saving_usd", ".2f")):
+        for col, spec in (
+            ("sold_p2p_kwh", ".1f"),
+            ("bought_p2p_kwh", ".1f"),
+            ("revenue_usd", ".2f"),
+            ("revenue_grid_only_usd", ".2f"),
+            ("bill_usd", ".2f"),
+            ("bill_grid_only_usd", ".2f"),
+            ("saving_usd", ".2f"),
+        ):
             row.append(cell(float(part[col].sum()), spec) if col in part.columns else "")
         rows.append(row)
     return rows
@@ -82,24 +89,34 @@ def _img(path: Path, base: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     rel = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
     caption = _caption(path.name)
-    return (f'<figure id="{html.escape(path.stem)}">\n<img src="data:image/png;base64,{data}" '
-            f'alt="{html.escape(path.stem)}" data-file="{html.escape(rel)}">\n'
-            f"<figcaption>{html.escape(rel)}: {html.escape(caption)}</figcaption>\n</figure>\n")
+    return (
+        f'<figure id="{html.escape(path.stem)}">\n<img src="data:image/png;base64,{data}" '
+        f'alt="{html.escape(path.stem)}" data-file="{html.escape(rel)}">\n'
+        f"<figcaption>{html.escape(rel)}: {html.escape(caption)}</figcaption>\n</figure>\n"
+    )
 
 
 def report_html(res: Results, figures: list[Path]) -> str:
     """The self-contained report: summary tables, every figure embedded, the scenario text."""
     label = run_label(res.summary, res.dir.name) if res.summary is not None else res.dir.name
     title = f"lec-opt report: {label}"
-    parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-             f"<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n"]
-    parts.append(f'<p class="note">Results folder <code>{html.escape(str(res.dir))}</code>. Peer-to-peer energy trading '
-                 "in a local energy community after Malik et al., IJEPES 137 (2022) 107865.</p>\n")
+    parts = [
+        (
+            f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+            f"<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
+        )
+    ]
+    parts.append(
+        f'<p class="note">Results folder <code>{html.escape(str(res.dir))}</code>. Peer-to-peer energy trading '
+        "in a local energy community after Malik et al., IJEPES 137 (2022) 107865.</p>\n"
+    )
     if res.summary is not None:
         s = res.summary
-        parts.append(f"<p>{html.escape(str(s.get(K.INTERVALS, res.n_intervals)))} intervals of "
-                     f"{html.escape(str(s.get(K.INTERVAL_MINUTES, '?')))} minutes, method {html.escape(str(s.get(K.METHOD, '?')))}, "
-                     f"priority {html.escape(str(s.get(K.PRIORITY, '?')))}.</p>\n")
+        parts.append(
+            f"<p>{html.escape(str(s.get(K.INTERVALS, res.n_intervals)))} intervals of "
+            f"{html.escape(str(s.get(K.INTERVAL_MINUTES, '?')))} minutes, method {html.escape(str(s.get(K.METHOD, '?')))}, "
+            f"priority {html.escape(str(s.get(K.PRIORITY, '?')))}.</p>\n"
+        )
         parts.append("<h2>Summary: lec-opt beside the paper</h2>\n")
         parts.append(_table(["", "lec-opt", "paper"], day_summary_rows(s)))
         header, rows = priority_rows(s)
@@ -107,15 +124,34 @@ def report_html(res: Results, figures: list[Path]) -> str:
         parts.append(_table(header, rows))
     if res.settlement is not None:
         parts.append("<h2>Settlement by role (day totals)</h2>\n")
-        parts.append(_table(["", "sold P2P, kWh", "bought P2P, kWh", "revenue, $", "revenue grid-only, $", "bill, $",
-                             "bill grid-only, $", "saving, $"], _settlement_rows(res.settlement)))
+        parts.append(
+            _table(
+                [
+                    "",
+                    "sold P2P, kWh",
+                    "bought P2P, kWh",
+                    "revenue, $",
+                    "revenue grid-only, $",
+                    "bill, $",
+                    "bill grid-only, $",
+                    "saving, $",
+                ],
+                _settlement_rows(res.settlement),
+            )
+        )
     if res.stability is not None:
         st = res.stability
         parts.append("<h2>Cooperative game</h2>\n")
-        parts.append(_table(["", "value"], [
-            ["intervals checked", str(len(st))], ["in the core", str(int(in_core(st).sum()))],
-            ["largest core violation, $", cell(float(st["max_violation"].max()), ".4g")],
-        ]))
+        parts.append(
+            _table(
+                ["", "value"],
+                [
+                    ["intervals checked", str(len(st))],
+                    ["in the core", str(int(in_core(st).sum()))],
+                    ["largest core violation, $", cell(float(st["max_violation"].max()), ".4g")],
+                ],
+            )
+        )
     parts.append("<h2>Figures</h2>\n")
     parts += [_img(p, res.dir) for p in figures]
     if res.scenario_text is not None:

@@ -33,8 +33,12 @@ def _ring_xy(peers, n: int, radius: float = 1.0) -> np.ndarray:
     return np.column_stack([radius * np.cos(theta), radius * np.sin(theta)])
 
 
-def fig_ring(results: Results | str | Path, interval: int | None = None, priority: str | None = None,
-             out_dir: str | Path | None = None) -> Path:
+def fig_ring(
+    results: Results | str | Path,
+    interval: int | None = None,
+    priority: str | None = None,
+    out_dir: str | Path | None = None,
+) -> Path:
     """7. Ring trade graph of one interval: peers on a circle, edge width proportional to kWh traded."""
     res = as_results(results)
     t = default_ring_interval(res) if interval is None else int(interval)
@@ -59,16 +63,27 @@ def fig_ring(results: Results | str | Path, interval: int | None = None, priorit
         (x0, y0), (x1, y1) = _ring_xy([seller, buyer], n)
         cx, cy = 0.35 * (x0 + x1), 0.35 * (y0 + y1)  # pulled in: neighbours' trades show as small arcs
         path = MplPath([(x0, y0), (cx, cy), (x1, y1)], [MplPath.MOVETO, MplPath.CURVE3, MplPath.CURVE3])
-        ax.add_patch(PathPatch(path, facecolor="none", edgecolor=EDGE, alpha=0.55, lw=width(kwh), capstyle="round", zorder=1))
+        ax.add_patch(
+            PathPatch(path, facecolor="none", edgecolor=EDGE, alpha=0.55, lw=width(kwh), capstyle="round", zorder=1)
+        )
     xy = _ring_xy(np.arange(1, n + 1), n)
     colour = np.where(net > 1e-12, SELLER, np.where(net < -1e-12, BUYER, IDLE))
     size = 70 if n <= 40 else 40
     for mask, marker in ((day.prosumer, "s"), (~day.prosumer, "o")):
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=size, marker=marker, c=colour[mask], edgecolors="black", linewidths=0.6, zorder=3)
+        ax.scatter(
+            xy[mask, 0],
+            xy[mask, 1],
+            s=size,
+            marker=marker,
+            c=colour[mask],
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=3,
+        )
     every = 1 if n <= 30 else 5
     for p in range(1, n + 1):
         if p == 1 or p % every == 0:
-            (lx, ly), = _ring_xy([p], n, 1.09)
+            ((lx, ly),) = _ring_xy([p], n, 1.09)
             ax.text(lx, ly, str(p), ha="center", va="center", fontsize=8 if n > 30 else 10, color="#333333")
     ax.set_xlim(-1.18, 1.18)
     ax.set_ylim(-1.18, 1.18)
@@ -80,18 +95,36 @@ def fig_ring(results: Results | str | Path, interval: int | None = None, priorit
         fontsize=12,
     )
     handles = [
-        Line2D([], [], marker="s", ls="", markerfacecolor="white", markeredgecolor="black", markersize=8, label="prosumer (PV)"),
-        Line2D([], [], marker="o", ls="", markerfacecolor="white", markeredgecolor="black", markersize=8, label="consumer"),
+        Line2D(
+            [],
+            [],
+            marker="s",
+            ls="",
+            markerfacecolor="white",
+            markeredgecolor="black",
+            markersize=8,
+            label="prosumer (PV)",
+        ),
+        Line2D(
+            [], [], marker="o", ls="", markerfacecolor="white", markeredgecolor="black", markersize=8, label="consumer"
+        ),
         Patch(facecolor=SELLER, edgecolor="black", label="seller this interval (surplus)"),
         Patch(facecolor=BUYER, edgecolor="black", label="buyer this interval (deficit)"),
         Patch(facecolor=IDLE, edgecolor="black", label="balanced"),
     ]
     if kmax > 0:
         for frac in (1.0, 0.5, 0.1):
-            handles.append(Line2D([], [], color=EDGE, alpha=0.55, lw=width(frac * kmax), label=f"{frac * kmax:.3g} kWh traded"))
+            handles.append(
+                Line2D([], [], color=EDGE, alpha=0.55, lw=width(frac * kmax), label=f"{frac * kmax:.3g} kWh traded")
+            )
     else:
         handles.append(Line2D([], [], color="none", label="no P2P trades in this interval"))
-    fig.legend(handles=handles, loc="outside right upper", frameon=False, fontsize=9,
-               title="peers (ring order, clockwise)\nand trades (edge width = kWh)", title_fontsize=9)
+    fig.legend(
+        handles=handles,
+        loc="outside right upper",
+        frameon=False,
+        fontsize=9,
+        title="peers (ring order, clockwise)\nand trades (edge width = kWh)",
+        title_fontsize=9,
+    )
     return save(fig, out_path(res, out_dir, f"07_ring_t{t:03d}_{priority}.png"))
-

@@ -18,7 +18,7 @@ def cell(value, spec: str = ".3f") -> str:
     """A number as text; None and non-finite numbers as ""; text and booleans as they are."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    if isinstance(value, bool) or isinstance(value, str):
+    if isinstance(value, (bool, str)):
         return str(value)
     return format(value, spec)
 
@@ -28,13 +28,17 @@ def _count(value) -> str:
 
 
 def _joined(summary: dict, keys: tuple[str, ...], spec: str, sep: str = " / ") -> str:
-    return sep.join(cell(summary.get(k), spec) for k in keys)
+    """Several values in one cell, e.g. ``12.3 / 4.5``; empty when none is there."""
+    cells = [cell(summary.get(k), spec) for k in keys]
+    return sep.join(cells) if any(cells) else ""
 
 
 def run_label(summary: dict, default_name: str = "?") -> str:
     """``scenario, method, priority P``: which run a summary belongs to."""
-    return (f"{summary.get(K.SCENARIO, default_name)}, {summary.get(K.METHOD, '?')}, "
-            f"priority {summary.get(K.PRIORITY, '?')}")
+    return (
+        f"{summary.get(K.SCENARIO, default_name)}, {summary.get(K.METHOD, '?')}, "
+        f"priority {summary.get(K.PRIORITY, '?')}"
+    )
 
 
 def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
@@ -44,12 +48,26 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
     band = paper.get(K.CES_SOC_BAND) or [None, None]
     counts = s.get(K.PRIORITY_COUNTS) or {}
     rows = [
-        ("prosumer revenue, P2P / grid-only", cell(s.get(K.PROSUMER_REVENUE_RATIO)),
-         cell(paper.get(K.PROSUMER_REVENUE_RATIO), ".2f")),
-        ("consumer bill, P2P / grid-only", cell(s.get(K.CONSUMER_BILL_RATIO)), cell(paper.get(K.CONSUMER_BILL_RATIO), ".2f")),
-        ("CES state of charge, min – max", _joined(s, (K.CES_SOC_MIN, K.CES_SOC_MAX), ".2f", " – "),
-         f"{cell(band[0], '.2f')} – {cell(band[1], '.2f')}" if band[0] is not None else ""),
-        ("prosumer revenue P2P / grid-only, $", _joined(s, (K.PROSUMER_REVENUE_P2P, K.PROSUMER_REVENUE_GRID_ONLY), ".2f"), ""),
+        (
+            "prosumer revenue, P2P / grid-only",
+            cell(s.get(K.PROSUMER_REVENUE_RATIO)),
+            cell(paper.get(K.PROSUMER_REVENUE_RATIO), ".2f"),
+        ),
+        (
+            "consumer bill, P2P / grid-only",
+            cell(s.get(K.CONSUMER_BILL_RATIO)),
+            cell(paper.get(K.CONSUMER_BILL_RATIO), ".2f"),
+        ),
+        (
+            "CES state of charge, min – max",
+            _joined(s, (K.CES_SOC_MIN, K.CES_SOC_MAX), ".2f", " – "),
+            f"{cell(band[0], '.2f')} – {cell(band[1], '.2f')}" if band[0] is not None else "",
+        ),
+        (
+            "prosumer revenue P2P / grid-only, $",
+            _joined(s, (K.PROSUMER_REVENUE_P2P, K.PROSUMER_REVENUE_GRID_ONLY), ".2f"),
+            "",
+        ),
         ("consumer bill P2P / grid-only, $", _joined(s, (K.CONSUMER_BILL_P2P, K.CONSUMER_BILL_GRID_ONLY), ".2f"), ""),
         ("P2P energy, kWh", cell(s.get(K.P2P_ENERGY), ".1f"), ""),
         ("grid import / export, kWh", _joined(s, (K.GRID_IMPORT, K.GRID_EXPORT), ".1f"), ""),
@@ -69,10 +87,14 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
 
 
 PRIORITY_TABLE = (  # (what, key, format) of the run and of each priority held all day
-    ("aggregator score, $", K.SCORE, ".2f"), ("P2P energy, kWh", K.P2P_ENERGY, ".1f"),
-    ("transactions", K.TRANSACTIONS, "d"), ("grid import, kWh", K.GRID_IMPORT, ".1f"),
-    ("grid export, kWh", K.GRID_EXPORT, ".1f"), ("prosumer revenue ratio", K.PROSUMER_REVENUE_RATIO, ".3f"),
-    ("consumer bill ratio", K.CONSUMER_BILL_RATIO, ".3f"), ("CES SoC min", K.CES_SOC_MIN, ".2f"),
+    ("aggregator score, $", K.SCORE, ".2f"),
+    ("P2P energy, kWh", K.P2P_ENERGY, ".1f"),
+    ("transactions", K.TRANSACTIONS, "d"),
+    ("grid import, kWh", K.GRID_IMPORT, ".1f"),
+    ("grid export, kWh", K.GRID_EXPORT, ".1f"),
+    ("prosumer revenue ratio", K.PROSUMER_REVENUE_RATIO, ".3f"),
+    ("consumer bill ratio", K.CONSUMER_BILL_RATIO, ".3f"),
+    ("CES SoC min", K.CES_SOC_MIN, ".2f"),
     ("CES SoC max", K.CES_SOC_MAX, ".2f"),
 )
 

@@ -13,7 +13,13 @@ import numpy as np
 
 from lec_opt.errors import InputError
 from lec_opt.io.results import SWEEP_FILE, Results, sweep_groups
-from lec_opt.report.drawing import PRIORITY_COLOURS, as_results, new_figure, out_path, save
+from lec_opt.report.drawing import (
+    PRIORITY_COLOURS,
+    as_results,
+    new_figure,
+    out_path,
+    save,
+)
 
 MAX_SWEEP_METRICS = 9
 
@@ -50,19 +56,24 @@ def fig_sweeps(results: Results | str | Path, out_dir: str | Path | None = None)
         for ax, metric in zip(axes, shown):
             for key, part in series:
                 part = part.sort_values(x)
-                ax.plot(part[x], part[metric], marker="o", ms=4, lw=1.4,
-                        color=PRIORITY_COLOURS.get(str(key)) if key is not None else "#1f77b4",
-                        label=None if key is None else f"{series_col} {key}")
+                ax.plot(
+                    part[x],
+                    part[metric],
+                    marker="o",
+                    ms=4,
+                    lw=1.4,
+                    color=PRIORITY_COLOURS.get(str(key)) if key is not None else "#1f77b4",
+                    label=None if key is None else f"{series_col} {key}",
+                )
             ax.set_xlabel(name)
             ax.set_ylabel(_metric_label(metric))
             ax.set_title(metric, fontsize=10)
             ax.grid(True, alpha=0.3)
             if series_col:
                 ax.legend(fontsize=8)
-        for ax in axes[len(shown):]:
+        for ax in axes[len(shown) :]:
             ax.axis("off")
         more = f" (first {MAX_SWEEP_METRICS} of {len(metrics)} metrics)" if len(metrics) > len(shown) else ""
         fig.suptitle(f"Sweep of {name}: metrics vs parameter{more}")
         written.append(save(fig, out_path(res, out_dir, f"09_sweep_{_safe(name)}.png")))
     return written
-

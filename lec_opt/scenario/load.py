@@ -18,7 +18,6 @@ from lec_opt.errors import InputError
 from lec_opt.io.shipped import DEFAULT_SCENARIO
 from lec_opt.scenario.schema import Scenario, check_peers
 
-
 _RELATIVE_PATHS = (("data", "dir"), ("tariffs", "file"))
 
 
@@ -125,9 +124,11 @@ def parse_scenario(
     except ValidationError as err:
         details = [_describe(e, Scenario) for e in err.errors()]
         field, message = details[0]
-        extra = f" (and {len(details) - 1} more problem(s): " + "; ".join(
-            f"{f}: {m}" for f, m in details[1:]
-        ) + ")" if len(details) > 1 else ""
+        extra = (
+            f" (and {len(details) - 1} more problem(s): " + "; ".join(f"{f}: {m}" for f, m in details[1:]) + ")"
+            if len(details) > 1
+            else ""
+        )
         raise InputError(_origin(origins, field, source), message + extra, field=field) from None
     scenario._source = str(source)
     scenario._origins = {".".join(k): str(v) for k, v in origins.items()}

@@ -103,8 +103,13 @@ def _dask(payloads: list[dict], workers: int | None, scheduler: str | None) -> I
         # the workers' statistical profiler (for the dashboard, which is off) samples the stack of
         # the running point 100 times a second: about 6 % of a MILP sweep on busy cores
         with dask.config.set({"distributed.worker.profile.enabled": False}):
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)
     try:
         futures = [client.submit(run_point, p, pure=False) for p in payloads]

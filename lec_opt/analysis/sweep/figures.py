@@ -22,11 +22,23 @@ from lec_opt.io.atomic import atomic_open
 
 # One figure per (group, field): the metrics of a group share a figure, one panel each.
 FIGURE_GROUPS: dict[str, tuple[str, ...]] = {
-    "energy": ("p2p_energy_kwh", "grid_import_kwh", "grid_export_kwh", "ces_charge_kwh", "ces_discharge_kwh",
-               "grid_to_ces_kwh"),
+    "energy": (
+        "p2p_energy_kwh",
+        "grid_import_kwh",
+        "grid_export_kwh",
+        "ces_charge_kwh",
+        "ces_discharge_kwh",
+        "grid_to_ces_kwh",
+    ),
     "soc": ("ces_soc_min", "ces_soc_max", "ces_soc_end"),
-    "money": ("prosumer_revenue_p2p", "prosumer_revenue_grid_only", "consumer_bill_p2p", "consumer_bill_grid_only",
-              "community_saving", "score"),
+    "money": (
+        "prosumer_revenue_p2p_usd",
+        "prosumer_revenue_grid_only_usd",
+        "consumer_bill_p2p_usd",
+        "consumer_bill_grid_only_usd",
+        "community_saving_usd",
+        "score",
+    ),
     "ratios": ("prosumer_revenue_ratio", "consumer_bill_ratio"),
     "counts": ("priority_A", "priority_B", "priority_C", "transactions", "fallbacks"),
     "time": ("solve_seconds",),
@@ -96,7 +108,7 @@ def write_sweep_figures(frame: pd.DataFrame, folder: str | Path) -> list[Path]:
                 ax.grid(True, alpha=0.3)
                 if others and 1 < len(groups) <= 10:
                     ax.legend(fontsize=7)
-            for ax in panels[len(shown):]:
+            for ax in panels[len(shown) :]:
                 ax.axis("off")
             fig.suptitle(f"{group} against {field}" + (f" (one line per {', '.join(others)})" if others else ""))
             path = folder / f"sweep_{group}_{_safe(field)}.png"

@@ -92,8 +92,9 @@ def _get(raw: Mapping[str, Any], path: str) -> Any:
 
 def point_hash(scenario: Mapping[str, Any], method: str, priority: str) -> str:
     """sha256 of the resolved scenario, the method and the priority (first 16 hex digits)."""
-    text = json.dumps({"scenario": scenario, "method": method, "priority": priority}, sort_keys=True,
-                      separators=(",", ":"))
+    text = json.dumps(
+        {"scenario": scenario, "method": method, "priority": priority}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -103,8 +104,9 @@ def _resolved(scenario: Scenario) -> dict[str, Any]:
     return raw
 
 
-def build_points(scenario: Scenario, axes: Sequence[Axis], mode: str = "product", method: str = "milp",
-                 priority: str = "best") -> list[Point]:
+def build_points(
+    scenario: Scenario, axes: Sequence[Axis], mode: str = "product", method: str = "milp", priority: str = "best"
+) -> list[Point]:
     """Every point of the grid, each scenario validated (InputError naming the field and point)."""
     if mode not in SWEEP_MODES:
         raise LecOptError(f"mode must be one of {', '.join(SWEEP_MODES)}, not {mode!r}")
@@ -136,9 +138,13 @@ def build_points(scenario: Scenario, axes: Sequence[Axis], mode: str = "product"
         try:
             valid = parse_scenario(raw, scenario.source, origins)
         except InputError as err:
-            raise InputError(err.file, f"{err.reason} (sweep point {index + 1} of {len(combos)}: {label})",
-                             field=err.field) from None
+            raise InputError(
+                err.file, f"{err.reason} (sweep point {index + 1} of {len(combos)}: {label})", field=err.field
+            ) from None
         resolved = _resolved(valid)
-        points.append(Point(index, {a.path: _get(resolved, a.path) for a in axes}, resolved,
-                            point_hash(resolved, method, priority)))
+        points.append(
+            Point(
+                index, {a.path: _get(resolved, a.path) for a in axes}, resolved, point_hash(resolved, method, priority)
+            )
+        )
     return points

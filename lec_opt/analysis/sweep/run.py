@@ -63,8 +63,15 @@ def _save_point(out: Path, point: Point, record: dict, method: str, priority: st
             with atomic_open(out / POINTS_DIR / point.hash / name, "wb") as handle:
                 handle.write(data)
         record["files"] = sorted(files)
-    record = {"hash": point.hash, "index": point.index, "params": point.params, "method": method,
-              "priority": priority, **record, "scenario": point.scenario}
+    record = {
+        "hash": point.hash,
+        "index": point.index,
+        "params": point.params,
+        "method": method,
+        "priority": priority,
+        **record,
+        "scenario": point.scenario,
+    }
     write_json(out / POINTS_DIR / f"{point.hash}.json", record)
     return record
 
@@ -100,14 +107,13 @@ def run_sweep(
     ``frame.attrs`` holds ``points``, ``skipped`` (finished before, with ``resume``), ``failed``
     (``[(point, error)]``) and ``figures`` (paths written).
     """
-    from lec_opt.day.interval import METHODS
-    from lec_opt.day.run import MODES as PRIORITIES
+    from lec_opt.day.run import DAY_PRIORITIES, METHODS
 
     # --- everything is checked before any work -----------------------------------------------
     if method not in METHODS:
         raise LecOptError(f"method must be milp or greedy, not {method!r}")
-    if priority not in PRIORITIES:
-        raise LecOptError(f"priority must be one of {', '.join(PRIORITIES)}, not {priority!r}")
+    if priority not in DAY_PRIORITIES:
+        raise LecOptError(f"priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
     if executor not in EXECUTORS:
         raise LecOptError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -131,11 +137,17 @@ def run_sweep(
     records: dict[str, dict] = {}
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / MANIFEST_FILE, {
-            "scenario": scenario.source, "method": method, "priority": priority, "mode": mode,
-            "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
-            "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
-        })
+        write_json(
+            folder / MANIFEST_FILE,
+            {
+                "scenario": scenario.source,
+                "method": method,
+                "priority": priority,
+                "mode": mode,
+                "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
+                "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
+            },
+        )
         if resume:
             records = _load_finished(points, folder, keep_results)
         write_table(folder, sweep_frame(points, records, axes))
@@ -148,8 +160,17 @@ def run_sweep(
     if progress:
         progress(done, len(points))
 
-    payloads = [{"hash": h, "scenario": p.scenario, "source": scenario.source, "method": method,
-                 "priority": priority, "keep": keep_results} for h, p in todo.items()]
+    payloads = [
+        {
+            "hash": h,
+            "scenario": p.scenario,
+            "source": scenario.source,
+            "method": method,
+            "priority": priority,
+            "keep": keep_results,
+        }
+        for h, p in todo.items()
+    ]
     stream = execute(payloads, executor, workers or (os.cpu_count() or 1), scheduler)
     try:
         for h, record in stream:
@@ -174,7 +195,9 @@ def run_sweep(
         if figures:
             written = write_sweep_figures(frame, folder / FIGURES_DIR)
     frame.attrs.update(
-        points=len(points), skipped=skipped, figures=[str(p) for p in written],
+        points=len(points),
+        skipped=skipped,
+        figures=[str(p) for p in written],
         failed=[(p.label(), records[p.hash].get("error") or "") for p in points if records[p.hash]["status"] != "ok"],
     )
     return frame

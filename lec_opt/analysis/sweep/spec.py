@@ -76,8 +76,16 @@ def _clean(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-def spaced(start: float, stop: float, num: int, scale: str = "lin", *, integers: bool = False,
-           where: str = "--param", path: str | None = None) -> tuple[tuple[Any, ...], str]:
+def spaced(
+    start: float,
+    stop: float,
+    num: int,
+    scale: str = "lin",
+    *,
+    integers: bool = False,
+    where: str = "--param",
+    path: str | None = None,
+) -> tuple[tuple[Any, ...], str]:
     """``num`` values from ``start`` to ``stop`` (both included), evenly (lin) or geometrically (log)."""
     if isinstance(num, bool) or not isinstance(num, int) or num < 0:
         raise InputError(where, f"the number of values must be a whole number >= 0, not {num!r}", field=path)
@@ -102,8 +110,9 @@ def parse_values(text: str, *, where: str = "--param", path: str | None = None) 
         start, stop, num = (_number(g) for g in match.groups()[:3])
         if start is not None and stop is not None and isinstance(num, int):
             integers = isinstance(start, int) and isinstance(stop, int)
-            return spaced(float(start), float(stop), num, match.group(4) or "lin", integers=integers,
-                          where=where, path=path)
+            return spaced(
+                float(start), float(stop), num, match.group(4) or "lin", integers=integers, where=where, path=path
+            )
         raise InputError(where, f"{text!r} is not start:stop:num (numbers; num a whole number)", field=path)
     if not text.strip():
         return (), "list"
@@ -146,9 +155,15 @@ def _axis_from_toml(path: str, value: Any, where: str, base_dir: Path | None = N
         start, stop = value["start"], value["stop"]
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (start, stop)):
             raise InputError(where, "start and stop must be numbers", field=f"params.{path}")
-        values, scale = spaced(float(start), float(stop), value["num"], value.get("scale", "lin"),
-                               integers=isinstance(start, int) and isinstance(stop, int), where=where,
-                               path=f"params.{path}")
+        values, scale = spaced(
+            float(start),
+            float(stop),
+            value["num"],
+            value.get("scale", "lin"),
+            integers=isinstance(start, int) and isinstance(stop, int),
+            where=where,
+            path=f"params.{path}",
+        )
     else:
         values, scale = (value,), "list"
     return Axis(path, _paths_resolved(path, values, base_dir), scale, where)
@@ -224,8 +239,10 @@ def load_spec(path: str | Path) -> SweepSpec:
 def as_axes(params: Any, base_dir: Path | None = None, where: str = "params") -> tuple[Axis, ...]:
     """Axes from ``{"ces.k": [0.2, 0.4], "ces.S": "0.01:0.05:3"}``, ``["ces.k=0.2,0.4"]`` or Axis objects."""
     if isinstance(params, Mapping):
-        return tuple(_axis_from_toml(str(p), list(v) if isinstance(v, tuple | np.ndarray) else v, where, base_dir)
-                     for p, v in params.items())
+        return tuple(
+            _axis_from_toml(str(p), list(v) if isinstance(v, tuple | np.ndarray) else v, where, base_dir)
+            for p, v in params.items()
+        )
     if isinstance(params, str):
         params = [params]
     return tuple(p if isinstance(p, Axis) else parse_param(str(p), base_dir) for p in params)

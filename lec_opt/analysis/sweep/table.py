@@ -20,14 +20,40 @@ SWEEP_FILE = "sweep.csv"
 
 # Metric columns of sweep.csv, in this order; any other scalar key of the day's summary follows them.
 METRICS = (
-    "p2p_energy_kwh", "grid_import_kwh", "grid_export_kwh", "ces_charge_kwh", "ces_discharge_kwh",
-    "ces_soc_min", "ces_soc_max", "prosumer_revenue_ratio", "consumer_bill_ratio",
-    "ces_soc_end", "grid_to_ces_kwh", "ev_kwh", "ev_from_ces_kwh", "ev_from_grid_kwh",
-    "prosumer_revenue_p2p", "prosumer_revenue_grid_only", "consumer_bill_p2p", "consumer_bill_grid_only",
-    "ev_bill", "ces_cash", "ces_degradation", "community_saving", "score",
-    "priority_A", "priority_B", "priority_C", "transactions", "fallbacks",
-    "alone_A_score", "alone_B_score", "alone_C_score",
-    "alone_A_p2p_energy_kwh", "alone_B_p2p_energy_kwh", "alone_C_p2p_energy_kwh",
+    "p2p_energy_kwh",
+    "grid_import_kwh",
+    "grid_export_kwh",
+    "ces_charge_kwh",
+    "ces_discharge_kwh",
+    "ces_soc_min",
+    "ces_soc_max",
+    "prosumer_revenue_ratio",
+    "consumer_bill_ratio",
+    "ces_soc_end",
+    "grid_to_ces_kwh",
+    "ev_kwh",
+    "ev_from_ces_kwh",
+    "ev_from_grid_kwh",
+    "prosumer_revenue_p2p_usd",
+    "prosumer_revenue_grid_only_usd",
+    "consumer_bill_p2p_usd",
+    "consumer_bill_grid_only_usd",
+    "ev_bill_usd",
+    "ces_cash_usd",
+    "ces_degradation_usd",
+    "community_saving_usd",
+    "score",
+    "priority_A",
+    "priority_B",
+    "priority_C",
+    "transactions",
+    "fallbacks",
+    "alone_A_score",
+    "alone_B_score",
+    "alone_C_score",
+    "alone_A_p2p_energy_kwh",
+    "alone_B_p2p_energy_kwh",
+    "alone_C_p2p_energy_kwh",
 )
 TIMING = ("solve_seconds", "matching_seconds")  # vary run to run
 TRAILER = ("status", "error", "hash")
@@ -36,8 +62,11 @@ SERIES = "series"
 
 def _columns_first(axes: Sequence[Axis], points: Sequence[Point]) -> list[str]:
     """Axis columns, a numeric one first (the first column is the one a reader plots against)."""
-    numeric = [a.path for a in axes if all(isinstance(p.params[a.path], int | float) and not isinstance(p.params[a.path], bool)
-                                           for p in points)]
+    numeric = [
+        a.path
+        for a in axes
+        if all(isinstance(p.params[a.path], int | float) and not isinstance(p.params[a.path], bool) for p in points)
+    ]
     return numeric + [a.path for a in axes if a.path not in numeric]
 
 

@@ -16,8 +16,16 @@ from typing import Any
 
 from lec_opt.scenario import parse_scenario
 
-_SUMMARY_DROPPED = {"scenario", "method", "priority", "intervals", "interval_minutes", "paper",
-                    "priority_counts", "single_priority_totals"}
+_SUMMARY_DROPPED = {
+    "scenario",
+    "method",
+    "priority",
+    "intervals",
+    "interval_minutes",
+    "paper",
+    "priority_counts",
+    "single_priority_totals",
+}
 
 
 def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +59,11 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
                 folder = write_day(run, tmp)
                 record["files"] = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
-        record = {"status": "error", "error": f"{type(err).__name__}: {err}", "metrics": {},
-                  "traceback": traceback.format_exc()}
+        record = {
+            "status": "error",
+            "error": f"{type(err).__name__}: {err}",
+            "metrics": {},
+            "traceback": traceback.format_exc(),
+        }
     record["seconds"] = time.perf_counter() - started
     return record
