@@ -35,10 +35,11 @@ from benchmarks.common import save, stats
 from lec_opt import build_day, load_scenario
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import match
+from lec_opt.market.pairs import candidate_pairs
+from lec_opt.market.priorities import PRIORITIES, unique_priority_a_optimum
 from lec_opt.market.result import trade_prices
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.model.build import PRIORITIES, candidate_pairs
-from lec_opt.model.lexicographic import DUST_KWH, unique_priority_a_optimum
+from lec_opt.model.lexicographic import DUST_KWH
 from lec_opt.scenario.schema import Scenario
 
 INF = highspy.kHighsInf
@@ -226,7 +227,9 @@ class DirectModel:
         self.snap, self.scenario, self.ces = snap, scenario, ces
         self.clock = {"build": 0.0, "handover": 0.0, "solve": 0.0}
         t = time.perf_counter()
-        pairs = candidate_pairs(snap, scenario)
+        pairs = candidate_pairs(
+            snap, scenario.solver.nearest_k if scenario.solver.candidate_pairs == "nearest" else None
+        )
         self.pairs = pairs
         n_p, n_s, n_b = len(pairs.seller), len(snap.sellers), len(snap.buyers)
         self.n_p, self.n_s, self.n_b = n_p, n_s, n_b
@@ -630,7 +633,8 @@ def _levels_3_4(dm: DirectModel, priority: str, levels: list[DirectLevel], fixes
     record = _solve_with_min_trade(dm, 3, name, opts.level_time_limit_s, opts.mip_gap)
     levels.append(record)
     fixes += dm.fix_level(name, record, opts.lexicographic_tolerance)
-    if priority == "A" and unique_priority_a_optimum(snap, scenario):
+    dense = scenario.solver.candidate_pairs == "dense"
+    if priority == "A" and unique_priority_a_optimum(snap, dense, scenario.willingness.min_trade_kwh):
         greedy = {(i, j): x for i, j, x in match(snap, "A", 0.0)}
         x = _flows_vector(dm, greedy)
         _share_ces(dm, x)

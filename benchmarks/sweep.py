@@ -3,7 +3,7 @@
 The same grid (k x S x d, 2 x 2 x 2) runs in-process on one worker, in the local process pool
 on two, and on a Dask LocalCluster of two worker processes. Reported: wall time of each (the
 pool's and the cluster's start-up included; checkpoint files written, figures not), the speed-up
-over one worker against the issue's target of 1.6x, the per-point solve time, and whether the
+over one worker against a target of 1.6x, the per-point solve time, and whether the
 three sweep.csv files agree apart from their timing columns (the MILP's level-4 time limit can
 in principle make them differ under load; the greedy never does).
 """

@@ -20,7 +20,7 @@ TABLE1: tuple[Table1Row, ...] = (
     Table1Row("12:00", 35.60, 50.90),
     Table1Row("18:00", 54.86, 27.77),
 )
-TABLE1_TOLERANCE = 0.20  # the acceptance band around each Table 1 figure
+TABLE1_TOLERANCE = 0.20  # the calibration's acceptance band around each Table 1 figure (models/FORMULATION.md §2)
 
 DAILY_LOAD_KWH = (800.0, 900.0)  # paper: average load 38 kW (our band: 800-900 kWh a day)
 PEAK_LOAD_KW = (70.0, 90.0)  # paper: peak 86 kW with 5-minute intervals

@@ -75,7 +75,7 @@ def test_other_seed_meets_every_paper_figure(other_seed):
     assert PV_SURPLUS_LAST_INTERVAL_5MIN[0] <= last <= PV_SURPLUS_LAST_INTERVAL_5MIN[1]
 
 
-def test_default_data_info_meets_the_issue_targets():
+def test_default_data_info_meets_the_paper_targets():
     info = data_info(build_day(load_scenario()))
     for ours, paper in zip(info["table1"], TABLE1, strict=True):
         assert ours["time"] == paper.time

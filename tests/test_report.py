@@ -4,6 +4,7 @@ report that embeds every figure, figure 9 when stability.csv / sweep.csv exist, 
 from __future__ import annotations
 
 import base64
+import math
 import os
 import shutil
 import struct
@@ -38,7 +39,6 @@ KIND = {  # figure file name prefix -> FIGSIZE key
     "07_ring": "ring",
     "08_settlement": "settlement",
     "09_core_violation": "stability",
-    "09_sweep": "sweep",
 }
 DAY_FIGURES = [
     "01_demand_pv",
@@ -65,11 +65,20 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def assert_good_png(path: Path) -> None:
+def sweep_size(panels: int) -> tuple[int, int]:
+    """A sweep figure (``write_sweep_figures``): 4.2 x 3.4 inches a panel, three panels a row, 100 dpi."""
+    ncols = min(3, panels)
+    nrows = math.ceil(panels / ncols)
+    return round((4.2 * ncols + 1.0) * 100), round((3.4 * nrows + 0.8) * 100)
+
+
+def assert_good_png(path: Path, size: tuple[int, int] | None = None) -> None:
+    """A PNG of ``size`` pixels (default: its FIGSIZE), not blank; ``size`` for the sweep figures."""
+    size = size or expected_size(path)
     assert path.is_file() and path.stat().st_size > 5000, path
-    assert png_size(path) == expected_size(path), path.name
+    assert png_size(path) == size, path.name
     pixels = imread(path)
-    assert pixels.shape[:2] == expected_size(path)[::-1]
+    assert pixels.shape[:2] == size[::-1]
     assert float(pixels[..., :3].std()) > 0.02, f"{path.name} looks blank"
 
 
@@ -178,7 +187,7 @@ def test_png_format_writes_the_figures_only(tmp_path):
         folder / "sweep.csv", index=False
     )
     assert write_report(folder, "png") == folder / "figures"
-    assert [p.name for p in (folder / "figures").glob("*.png")] == ["09_sweep_network_fee.png"]
+    assert [p.name for p in (folder / "figures").glob("*.png")] == ["sweep_money_network_fee.png"]
     assert not (folder / "report.html").exists()
     with pytest.raises(LecOptError, match="--format"):
         write_report(folder, "pdf")
@@ -198,50 +207,58 @@ def _stability(n: int) -> pd.DataFrame:
     )
 
 
-def _sweep_long() -> pd.DataFrame:
+def _sweep_wide() -> pd.DataFrame:
+    """sweep.csv as ``run_sweep`` writes it: the swept fields, ``series``, metrics, ``status``/``error``."""
     rows = []
-    for parameter, values in (("ces.capacity_kwh", [300, 600, 900, 1200]), ("tariffs.buy", [0.15, 0.2, 0.25])):
-        for v in values:
-            for p in "ABC":
-                rows.append(
-                    {
-                        "parameter": parameter,
-                        "value": v,
-                        "priority": p,
-                        "p2p_energy_kwh": 300 + v / 10,
-                        "prosumer_revenue_ratio": 1.5 + v / 5000,
-                        "consumer_bill_ratio": 0.8 - v / 9000,
-                        "ces_soc_max": 0.8,
-                        "note": "x",
-                    }
-                )
+    for capacity in (300, 600, 900, 1200):
+        for buy in (0.15, 0.2, 0.25):
+            rows.append(
+                {
+                    "ces.capacity_kwh": capacity,
+                    "tariffs.buy": buy,
+                    "series": f"tariffs.buy={buy}",
+                    "p2p_energy_kwh": 300 + capacity / 10 - 100 * buy,
+                    "ces_soc_max": 0.8,
+                    "prosumer_revenue_ratio": 1.5 + capacity / 5000 + buy,
+                    "consumer_bill_ratio": 0.8 - capacity / 9000 - buy,
+                    "status": "ok",
+                    "error": None,
+                }
+            )
     return pd.DataFrame(rows)
+
+
+SWEEP_PANELS = {"energy": 1, "soc": 1, "ratios": 2}  # the metric groups of _sweep_wide, panels each
 
 
 def test_figure_9_core_violation_and_sweeps_when_their_files_exist(day_folder, tmp_path):
     folder = copy_of(day_folder, tmp_path)
     _stability(48).to_csv(folder / "stability.csv", index=False)
-    _sweep_long().to_csv(folder / "sweep.csv", index=False)
+    _sweep_wide().to_csv(folder / "sweep.csv", index=False)
     page = parse(write_report(folder))
-    paths = sorted((folder / "figures").glob("*.png"))
-    names = [p.name for p in paths]
-    assert names[8:] == ["09_core_violation.png", "09_sweep_ces.capacity_kwh.png", "09_sweep_tariffs.buy.png"]
-    for path in paths[8:]:
-        assert_good_png(path)
-    assert [img["data-file"] for img in page.imgs] == [f"figures/{n}" for n in names]
+    names = sorted(p.name for p in (folder / "figures").glob("*.png"))
+    sweeps = [f"sweep_{group}_{field}.png" for field in ("ces.capacity_kwh", "tariffs.buy") for group in SWEEP_PANELS]
+    assert names[8:] == ["09_core_violation.png", *sorted(sweeps)]
+    assert_good_png(folder / "figures" / "09_core_violation.png")
+    for name in sweeps:
+        assert_good_png(folder / "figures" / name, sweep_size(SWEEP_PANELS[name.split("_")[1]]))
+    assert [img["data-file"] for img in page.imgs] == [f"figures/{n}" for n in names[:9] + sweeps]
     assert "in the core" in "".join(page.text)
 
 
-def test_a_folder_with_only_a_wide_sweep_csv_gets_the_sweep_figure(tmp_path):
+def test_a_folder_with_only_a_wide_sweep_csv_gets_the_sweep_figures(tmp_path):
     folder = tmp_path / "sweep"
     folder.mkdir()
     pd.DataFrame(
         {"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0], "transactions": [100, 90, 80]}
     ).to_csv(folder / "sweep.csv", index=False)
-    assert [p.name for p in render_figures(folder)] == ["09_sweep_network_fee.png"]
-    assert_good_png(folder / "figures" / "09_sweep_network_fee.png")
+    names = ["sweep_money_network_fee.png", "sweep_counts_network_fee.png"]
+    assert [p.name for p in render_figures(folder)] == names
+    for name in names:
+        assert_good_png(folder / "figures" / name, sweep_size(1))
     page = parse(write_report(folder))
-    assert [img["data-file"] for img in page.imgs] == ["figures/09_sweep_network_fee.png"]
+    assert [img["data-file"] for img in page.imgs] == [f"figures/{n}" for n in names]
+    assert "against one swept field" in "".join(page.text)  # the sweep figures' caption
 
 
 def test_a_missing_folder_is_an_input_error(tmp_path):
@@ -271,9 +288,14 @@ def test_a_missing_column_or_a_bad_extra_file_is_named(day_folder, tmp_path, edi
     with pytest.raises(InputError, match="max_violation"):
         render_figures(folder)
     (folder / "stability.csv").unlink()
-    (folder / "sweep.csv").write_text("parameter,value,score\nk,high,1\n")
-    with pytest.raises(InputError, match="non-numeric"):
+    (folder / "sweep.csv").write_text("score,transactions\n60,100\n")  # metrics, no swept field
+    with pytest.raises(InputError, match="no swept field") as err:
         render_figures(folder)
+    assert err.value.file == str(folder / "sweep.csv") and err.value.field == "score"
+    (folder / "sweep.csv").write_text("ces.k,score\n")
+    with pytest.raises(InputError, match="no rows") as err:
+        render_figures(folder)
+    assert err.value.file == str(folder / "sweep.csv")
     assert not (folder / "figures").exists()
 
 

@@ -15,16 +15,15 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import InputError, LecOptError
 
 DAY_FILES = ("intervals.csv", "trades.csv", "settlement.csv", "summary.json", "scenario.toml")
 STABILITY_FILE = "stability.csv"
-SWEEP_FILE = "sweep.csv"
 INTERVAL_COLUMNS = (
     "interval",
     "time",
@@ -43,7 +42,6 @@ INTERVAL_COLUMNS = (
 TRADE_COLUMNS = ("interval", "priority", "chosen", "seller", "buyer", "kwh")
 SETTLEMENT_COLUMNS = ("peer", "role", "revenue_usd", "revenue_grid_only_usd", "bill_usd", "bill_grid_only_usd")
 STABILITY_COLUMNS = ("interval", "max_violation")
-SWEEP_NON_METRICS = {"parameter", "value", "priority", "method", "series", "scenario", "seed", "run", "folder"}
 PRIORITIES = "ABC"
 
 
@@ -152,49 +150,18 @@ def in_core(stability: pd.DataFrame) -> np.ndarray:
     return stability["max_violation"].to_numpy(dtype=float) <= 1e-9
 
 
-class SweepGroup(NamedTuple):
-    """One swept parameter of sweep.csv: its rows, the column of its values, the metric columns."""
-
-    name: str
-    rows: pd.DataFrame
-    x: str
-    metrics: list[str]
-
-
-def sweep_groups(sweep: pd.DataFrame, path: Path) -> list[SweepGroup]:
-    """The swept parameters of sweep.csv, checked.
-
-    Long format: columns ``parameter`` (name) and ``value``; wide format: the first column is the
-    parameter. Metrics are the other numeric columns; a ``priority``/``method``/``series`` column,
-    if present, gives one line per value.
-    """
-    if not len(sweep):
+def read_sweep(path: Path) -> pd.DataFrame:
+    """sweep.csv (``lec_opt.analysis.sweep.table``): rows, and the swept fields as its first columns."""
+    frame = read_csv(path, ())
+    if not len(frame):
         raise InputError(path, "no rows")
-    if "parameter" in sweep.columns:
-        if "value" not in sweep.columns:
-            raise InputError(path, "missing column (long format: parameter, value, metrics...)", field="value")
-        groups = [(str(name), rows, "value") for name, rows in sweep.groupby("parameter", sort=False)]
-    else:
-        groups = [(str(sweep.columns[0]), sweep, sweep.columns[0])]
-    out = []
-    for name, rows, x in groups:
-        if not pd.api.types.is_numeric_dtype(rows[x]):
-            try:
-                rows = rows.assign(**{x: pd.to_numeric(rows[x])})
-            except (ValueError, TypeError):
-                raise InputError(path, f"parameter {name!r} has non-numeric values", field=str(x)) from None
-        metrics = [
-            c
-            for c in rows.columns
-            if c != x
-            and c not in SWEEP_NON_METRICS
-            and pd.api.types.is_numeric_dtype(rows[c])
-            and rows[c].notna().any()
-        ]
-        if not metrics:
-            raise InputError(path, f"no numeric metric columns for parameter {name!r}")
-        out.append(SweepGroup(name, rows, x, metrics))
-    return out
+    if not swept_columns(frame):
+        raise InputError(
+            path,
+            "no swept field: the first columns of sweep.csv are the swept scenario fields (e.g. ces.k), then the metrics",
+            field=str(frame.columns[0]),
+        )
+    return frame
 
 
 # --- a whole folder ---------------------------------------------------------------------------
@@ -294,6 +261,5 @@ def load_results(results_dir: str | Path) -> Results:
         if (folder / STABILITY_FILE).is_file():
             res.stability = read_csv(folder / STABILITY_FILE, STABILITY_COLUMNS)
     if sweep_file.is_file():
-        res.sweep = read_csv(sweep_file, ())
-        sweep_groups(res.sweep, sweep_file)  # checked now, before anything is drawn
+        res.sweep = read_sweep(sweep_file)  # checked now, before anything is drawn
     return res

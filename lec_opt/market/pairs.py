@@ -38,3 +38,37 @@ def candidate_pairs(snap: IntervalSnapshot, sparse_k: int | None = None) -> Pair
     margin = snap.bid[bj] - snap.ask[si]
     cap = np.minimum(snap.surplus_kwh[si], snap.deficit_kwh[bj])
     return PairData(si, bj, cap, weight_a(snap, si, bj), dist.astype(float), margin, margin >= 0)
+
+
+def allowed_pairs(snap: IntervalSnapshot, pairs: PairData, price_pairs: bool) -> np.ndarray:
+    """Which candidate pairs may trade: both peers willing and, under priority C, bid >= ask."""
+    ok = snap.willing_seller[pairs.seller] & snap.willing_buyer[pairs.buyer]
+    return ok & pairs.price_ok if price_pairs else ok
+
+
+def max_volume_closed_form(snap: IntervalSnapshot) -> float:
+    """Level 1 on dense pairs without price restriction: min(Σ willing s, Σ willing r).
+
+    Every willing seller can reach every willing buyer, so the transportation problem's maximum
+    flow is the smaller side's total (models/FORMULATION.md §4).
+    """
+    return float(min(snap.surplus_kwh[snap.willing_seller].sum(), snap.deficit_kwh[snap.willing_buyer].sum()))
+
+
+def transactions_lower_bound(
+    snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray, volume: float, slack: float
+) -> int:
+    """A proven lower bound on level 4 for any matching that moves at least ``volume - slack`` kWh.
+
+    A seller with an allowed pair can sell at most s_i, so when the volume equals the sellers'
+    tradeable total every seller with s_i > slack must trade at least once (and likewise the
+    buyers); any positive volume needs one transaction (models/FORMULATION.md §4).
+    """
+    if volume <= slack:
+        return 0
+    bound = 1
+    for side, amounts in ((pairs.seller[allowed], snap.surplus_kwh), (pairs.buyer[allowed], snap.deficit_kwh)):
+        tradeable = np.unique(side)
+        if volume >= amounts[tradeable].sum() - slack:
+            bound = max(bound, int(np.sum(amounts[tradeable] > slack)))
+    return bound

@@ -27,6 +27,9 @@ _SUSPECT = (
 )
 
 
+_NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes (APPSI never resets an option itself)
+
+
 class LevelFailed(Exception):
     """A level ended without a usable answer; ``record`` says how."""
 
@@ -49,7 +52,8 @@ class LevelSolver:
         self.highs = Highs()
         self.highs.config.load_solution = False
         self.highs.config.stream_solver = False
-        self.highs.highs_options = {"random_seed": seed, "output_flag": False}
+        # simplex: an LP level ends on a vertex (a forest of few trades), never at an interior point
+        self.highs.highs_options = {"random_seed": seed, "output_flag": False, "solver": "simplex"}
         if threads is not None:
             # HiGHS keeps one thread pool per process: mixing thread counts in a process breaks later solves
             self.highs.highs_options["threads"] = threads
@@ -66,9 +70,19 @@ class LevelSolver:
             self.highs.highs_options["presolve"] = "choose"  # APPSI never resets an option by itself
 
     def solve(
-        self, m: pyo.ConcreteModel, level: int, name: str, time_limit: float, gap: float, warm: bool = False
+        self,
+        m: pyo.ConcreteModel,
+        level: int,
+        name: str,
+        time_limit: float,
+        gap: float,
+        warm: bool = False,
+        node_limit: int | None = None,
     ) -> LevelRecord:
         """Solve level ``level`` (objective ``obj_<name>``); the solution is loaded into ``m``.
+
+        ``node_limit`` bounds a MIP search by branch-and-bound nodes (deterministic work);
+        ``time_limit`` is wall-clock, a safety net whose binding the status names.
 
         A suspicious status (infeasible, unknown, error) is tried once more without presolve:
         HiGHS 1.16's MIP presolve has declared feasible small models infeasible.
@@ -78,6 +92,7 @@ class LevelSolver:
         getattr(m, f"obj_{name}").activate()
         config = self.highs.config
         config.time_limit, config.mip_gap, config.warmstart = time_limit, gap, warm
+        self.highs.highs_options["mip_max_nodes"] = _NO_NODE_LIMIT if node_limit is None else node_limit
         started = time.perf_counter()
         res = self.highs.solve(m)
         seconds = time.perf_counter() - started
@@ -86,7 +101,7 @@ class LevelSolver:
             self._retrying = True
             try:
                 with self.presolve_off():
-                    record = self.solve(m, level, name, time_limit, gap, warm)
+                    record = self.solve(m, level, name, time_limit, gap, warm, node_limit)
             finally:
                 self._retrying = False
             return replace(record, status=f"{record.status} (after {tc.name} with presolve; retried without)")
@@ -96,7 +111,8 @@ class LevelSolver:
         self._highs_seconds_so_far = highs_total
         bound = res.best_objective_bound
         record = LevelRecord(level, name, tc.name, best, bound, relative_gap(best, bound), seconds, highs_seconds)
-        if tc == TerminationCondition.optimal or (tc == TerminationCondition.maxTimeLimit and best is not None):
+        stopped = (TerminationCondition.maxTimeLimit, TerminationCondition.maxIterations)  # node limit: maxIterations
+        if tc == TerminationCondition.optimal or (tc in stopped and best is not None):
             res.solution_loader.load_vars()
             return record
         raise LevelFailed(record)

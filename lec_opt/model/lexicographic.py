@@ -22,16 +22,19 @@ import numpy as np
 import pyomo.environ as pyo
 
 from lec_opt.market.ces import CesParams, ces_params, dispatch
-from lec_opt.market.greedy import greedy_matching, match
-from lec_opt.market.outcome import as_fallback, result_from_matching, share_in_proportion, trades_of
-from lec_opt.market.priorities import PRIORITIES, unique_priority_a_optimum
+from lec_opt.market.greedy import greedy_matching
+from lec_opt.market.outcome import as_fallback, result_from_matching, trades_of
+from lec_opt.market.pairs import allowed_pairs, max_volume_closed_form
+from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
+from lec_opt.model.level4 import level_4
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.scenario.schema import Scenario
 
 _FLOW_EPS = 1e-9
+CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
 DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
 
 
@@ -76,107 +79,24 @@ def _solve_with_min_trade(m, solver: LevelSolver, scenario, level, name, limit, 
     return record
 
 
-def _set_incumbent(m, flows: dict[tuple[int, int], float]) -> None:
-    """Set x to ``flows`` and y, W consistently (y = 1 exactly where x > 0): a level-4 incumbent."""
-    for p in m.P:
-        x = flows.get(p, 0.0)
-        m.p2p[p].set_value(x, skip_validation=True)
-        m.transaction[p].set_value(1 if x > _FLOW_EPS else 0)
-    used_i = {i for (i, _), x in flows.items() if x > _FLOW_EPS}
-    used_j = {j for (_, j), x in flows.items() if x > _FLOW_EPS}
-    for i in m.I:
-        if not m.willing_seller[i].fixed:
-            m.willing_seller[i].set_value(1 if i in used_i else 0)
-    for j in m.J:
-        if not m.willing_buyer[j].fixed:
-            m.willing_buyer[j].set_value(1 if j in used_j else 0)
+def _fix_open_pairs(m, allowed: dict[tuple[int, int], bool], opened: list) -> None:
+    """With no minimum trade no binary can bind at levels 1-3 (models/FORMULATION.md §4): fix them open.
 
-
-def _share_ces(m, snap: IntervalSnapshot, flows: dict[tuple[int, int], float]) -> None:
-    """Keep the CES totals of the current solution, split over what each peer has left after ``flows``."""
-    sold = np.zeros(len(snap.sellers))
-    bought = np.zeros(len(snap.buyers))
-    for (i, j), x in flows.items():
-        sold[i] += x
-        bought[j] += x
-    for side, left, ces_var, grid_var in (
-        (m.I, snap.surplus_kwh - sold, m.seller_to_ces, m.seller_export),
-        (m.J, snap.deficit_kwh - bought, m.ces_to_buyer, m.grid_to_buyer),
-    ):
-        total = sum(ces_var[k].value or 0.0 for k in side)
-        left = np.clip(left, 0.0, None)
-        share = share_in_proportion(total, left)
-        for k in side:
-            ces_var[k].set_value(float(share[k]), skip_validation=True)
-            grid_var[k].set_value(float(left[k] - share[k]), skip_validation=True)
-
-
-def _greedy_reaches_levels(m, run: _Run, flows: dict[tuple[int, int], float], tolerance: float) -> bool:
-    """Does the greedy allocation keep every fixed level (1 and 3; 2 depends on the volume only)?"""
-    if any(p not in m.P for p in flows):
-        return False
-    current = {p: m.p2p[p].value or 0.0 for p in m.P}
-    for p in m.P:
-        m.p2p[p].set_value(flows.get(p, 0.0), skip_validation=True)
-    try:
-        for record in run.levels:
-            if record.name not in ("p2p",) and not record.name.startswith("priority_"):
-                continue
-            obj = getattr(m, f"obj_{record.name}")
-            value = pyo.value(obj.expr)
-            slack = tolerance * max(1.0, abs(record.objective))
-            ok = value >= record.objective - slack if obj.sense == pyo.maximize else value <= record.objective + slack
-            if not ok:
-                return False
-        return True
-    finally:
-        for p, x in current.items():
-            m.p2p[p].set_value(x, skip_validation=True)
-
-
-def _levels_3_4(m, solver: LevelSolver, snap: IntervalSnapshot, scenario: Scenario, priority: str, run: _Run) -> None:
-    opts = scenario.solver
-    name = f"priority_{priority.lower()}"
-    record = _solve_with_min_trade(m, solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
-    run.levels.append(record)
-    run.fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
-    dense = opts.candidate_pairs == "dense"
-    if priority == "A" and unique_priority_a_optimum(snap, dense, scenario.willingness.min_trade_kwh):
-        # the solver's vertex may differ from that point by slack-sized flows: take the point itself
-        greedy = {(i, j): x for i, j, x in match(snap, "A", 0.0)}
-        _share_ces(m, snap, greedy)
-        _set_incumbent(m, greedy)
-        run.levels.append(
-            LevelRecord(
-                4,
-                "transactions",
-                "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed",
-                float(len(greedy)),
-            )
-        )
-        return
-    # level-4 incumbent: the level-3 vertex, or the greedy allocation when it keeps levels 1-3 with fewer trades
-    vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > _FLOW_EPS}
-    greedy = {(i, j): x for i, j, x in match(snap, priority, scenario.willingness.min_trade_kwh)}
-    start = vertex
-    if len(greedy) < len(vertex) and _greedy_reaches_levels(m, run, greedy, opts.lexicographic_tolerance):
-        start = greedy
-        _share_ces(m, snap, greedy)
-    _set_incumbent(m, start)
-    saved = [(v, v.value) for v in m.component_data_objects(pyo.Var)]
-    try:
-        record = solver.solve(m, 4, "transactions", opts.level4_time_limit_s, opts.level4_mip_gap, warm=True)
-    except LevelFailed as failed:  # cannot happen with a good warm start, but never lose the answer
-        for v, value in saved:
-            v.set_value(value, skip_validation=True)
-        record = LevelRecord(
-            4,
-            "transactions",
-            f"{failed.record.status}: kept the incumbent",
-            float(len(start)),
-            seconds=failed.record.seconds,
-        )
-    run.levels.append(record)
+    Every allowed pair's y and every willing peer's W is fixed to 1, every other pair's y to 0.
+    Levels 1-3 are then LPs on the transportation polytope, whose simplex vertices are forests of
+    few trades. ``opened`` (what the previous call fixed) becomes what this call fixes.
+    """
+    for v in opened:
+        v.unfix()
+    opened.clear()
+    for name in ("willing_seller", "willing_buyer"):
+        for v in getattr(m, name).values():
+            if not v.fixed:
+                v.fix(1)
+                opened.append(v)
+    for p, y in m.transaction.items():
+        y.fix(1 if allowed[p] else 0)
+        opened.append(y)
 
 
 def _solution_flows(m) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
@@ -290,9 +210,14 @@ def _lexicographic(
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
-    m, _ = build_interval_model(snap, scenario, ces)
+    m, pairs = build_interval_model(snap, scenario, ces)
     build_seconds = time.perf_counter() - started
     solver = LevelSolver(scenario.seed, opts.threads)
+    lp_levels = scenario.willingness.min_trade_kwh == 0
+    if lp_levels and not ces_level:
+        for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
+            z.domain = pyo.UnitInterval
+    opened: list[pyo.Var] = []  # the y and W fixed open for the LP levels
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
     shared_fixes: list[str] = []
     for priority in priorities:
@@ -302,19 +227,29 @@ def _lexicographic(
             _release(m, shared_fixes)
             shared, shared_fixes = [], []
             m.price_pairs_only.activate() if price_pairs else m.price_pairs_only.deactivate()
+        if lp_levels:  # every pass: the previous priority's level 4 left its incumbent in y
+            allowed = allowed_pairs(snap, pairs, price_pairs).tolist()
+            _fix_open_pairs(m, dict(zip(m.P, allowed, strict=True)), opened)
         run = _Run([], [])
         try:
             if not shared:
                 for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
-                    record = _solve_with_min_trade(
-                        m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap
-                    )
+                    if name == "p2p" and lp_levels and not price_pairs and opts.candidate_pairs == "dense":
+                        record = LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
+                    else:
+                        record = _solve_with_min_trade(
+                            m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap
+                        )
                     if name == "ces":
                         record = _check_ces_level(m, solver, snap, ces, record, opts)
                     shared.append(record)
                     shared_fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
             run.levels = list(shared)
-            _levels_3_4(m, solver, snap, scenario, priority, run)
+            name = f"priority_{priority.lower()}"
+            record = _solve_with_min_trade(m, solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
+            run.levels.append(record)
+            run.fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
+            run.levels.append(level_4(m, solver, snap, scenario, pairs, priority, run.levels, opened))
             out[priority] = read(m, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds)
         except LevelFailed as failed:
             out[priority] = fallback(priority, failed, run.levels or list(shared), t0)

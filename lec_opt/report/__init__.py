@@ -1,13 +1,13 @@
 """Figures and the HTML report of a results folder (``lec-opt report``, ``solve-day --report``).
 
 Reads what ``solve-day`` wrote (through ``lec_opt.io.results``) and writes ``figures/NN_name.png``
-and one self-contained ``report.html``. ``stability.csv`` (cooperative game) and ``sweep.csv``
-(parameter sweeps) are drawn when present.
+(a sweep's ``figures/sweep_<group>_<field>.png``) and one self-contained ``report.html``.
+``stability.csv`` (cooperative game) and ``sweep.csv`` (parameter sweeps) are drawn when present.
 
 - ``drawing``: fixed figure sizes, the Agg canvas, atomic PNGs, shared axes and colours
 - ``day_figures``: figures 1–6 and 8 of the day, 9 the core violation per interval
 - ``ring``: figure 7, the trades of one interval on the ring
-- ``sweep_figures``: figure 9, metrics against a swept parameter
+- ``sweep_figures``: figure 9, a sweep's metrics against each swept field (``lec_opt.analysis.sweep``'s figures)
 - ``figures``: every figure a folder supports, in order
 - ``summary``: the summary tables as rows of text (the CLI prints the same rows)
 - ``html``: the page itself and ``write_report``

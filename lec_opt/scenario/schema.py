@@ -125,7 +125,7 @@ class Bids(_Section):
 
 
 class Selection(_Section):
-    """How the aggregator picks the priority of an interval (MODEL.md §5)."""
+    """How the aggregator picks the priority of an interval (models/FORMULATION.md §7)."""
 
     criterion: Literal["community_saving", "consumer_savings", "prosumer_revenue", "transactions", "fairness"] = (
         "community_saving"
@@ -137,8 +137,15 @@ class Selection(_Section):
 class Solver(_Section):
     """HiGHS options and model switches."""
 
-    level_time_limit_s: float = Field(20.0, gt=0.0, description="time limit of lexicographic levels 1-3")
-    level4_time_limit_s: float = Field(0.25, gt=0.0, description="time limit of level 4 (fewest transactions)")
+    level_time_limit_s: float = Field(
+        60.0, gt=0.0, description="wall-clock safety net of levels 1-3 (solved to optimality; never binds by design)"
+    )
+    level4_time_limit_s: float = Field(
+        60.0, gt=0.0, description="wall-clock safety net of level 4's node-limited search (never binds by design)"
+    )
+    level4_node_limit: Int = Field(
+        0, ge=0, description="branch-and-bound nodes level 4 may search beyond its incumbent; 0 = no search"
+    )
     mip_gap: float = Field(1e-4, ge=0.0, le=1.0)
     level4_mip_gap: float = Field(0.01, ge=0.0, le=1.0)
     lexicographic_tolerance: float = Field(1e-6, ge=0.0, lt=1.0, description="relative slack kept between levels")

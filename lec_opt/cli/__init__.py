@@ -1,0 +1,30 @@
+"""The ``lec-opt`` command line: a thin layer over the library (typer + rich).
+
+One module per command group, each registering on the ``app`` of :mod:`lec_opt.cli.app`:
+:mod:`~lec_opt.cli.data` (``data ...``), :mod:`~lec_opt.cli.solve` (``solve-interval``,
+``solve-day``), :mod:`~lec_opt.cli.results` (``report``, ``game``) and :mod:`~lec_opt.cli.sweep`.
+Heavy imports stay inside the command functions, so ``lec-opt --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+# the command modules register in this order, which is the order of ``lec-opt --help``
+from lec_opt.cli import data, solve, results, sweep  # noqa: F401  isort: skip
+from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, data_app
+from lec_opt.errors import LecOptError
+
+__all__ = ["DataOpt", "JsonOpt", "ScenarioOpt", "_scenario", "app", "console", "data_app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except LecOptError as err:
+        stderr = Console(stderr=True)
+        stderr.print("[red]error:[/red] ", end="", highlight=False)
+        stderr.print(str(err), markup=False, emoji=False, highlight=False, soft_wrap=True)
+        sys.exit(2)

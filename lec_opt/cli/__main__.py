@@ -1,0 +1,3 @@
+from lec_opt.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""``lec-opt data ...``: summary, validation, generation and import of community data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, console, data_app
+from lec_opt.io.shipped import DEFAULT_DATA
+from lec_opt.scenario import load_scenario
+
+
+@data_app.command("info")
+def data_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Table 1 of the paper beside this community's figures, daily totals, EV and PV windows."""
+    from lec_opt.analysis.data_info import data_info
+    from lec_opt.market.snapshot import build_day
+
+    info = data_info(build_day(_scenario(scenario, data)))
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    table = Table(
+        title=f"{info['scenario']}: community deficit and surplus (kW), {info['interval_minutes']}-min intervals"
+    )
+    for col in ("time", "interval", "deficit", "paper", "surplus", "paper ", "sellers", "buyers"):
+        table.add_column(col, justify="right")
+    for row in info["table1"]:
+        table.add_row(
+            row["time"],
+            str(row["interval"]),
+            f"{row['consumer_deficit_kw']:.2f}",
+            f"{row['paper_consumer_deficit_kw']:.2f}",
+            f"{row['prosumer_surplus_kw']:.2f}",
+            f"{row['paper_prosumer_surplus_kw']:.2f}",
+            str(row["sellers"]),
+            str(row["buyers"]),
+        )
+    console.print(table)
+    console.print(
+        f"peers {info['n_peers']} ({info['prosumers']} prosumers), data {info['data_dir']}\n"
+        f"daily load {info['daily_load_kwh']:.1f} kWh, PV {info['daily_pv_kwh']:.1f} kWh, "
+        f"peak load {info['peak_load_kw']:.1f} kW at {info['peak_load_time']} "
+        f"({info['peak_load_kw_native']:.1f} kW at the data's resolution)\n"
+        f"EV {info['ev_kwh']:.1f} kWh; longest EV-idle run: intervals {info['ev_longest_idle_intervals']}\n"
+        f"PV surplus from interval {info['pv_surplus_first_interval']} to {info['pv_surplus_last_interval']}"
+    )
+
+
+@data_app.command("validate")
+def data_validate_cmd(
+    directory: Annotated[Path, typer.Argument(help="data folder to check")], scenario: ScenarioOpt = None
+) -> None:
+    """Check a data folder (format, time axis, values, peers) against a scenario, without solving."""
+    from lec_opt.market.snapshot import build_day
+
+    day = build_day(_scenario(scenario, directory))
+    console.print(
+        f"[green]OK[/green] {directory}: {day.n_peers} peers, {day.n_intervals} intervals of "
+        f"{day.interval_minutes} min, load {day.load_kwh.sum():.1f} kWh, EV {day.ev_kwh.sum():.1f} kWh"
+    )
+
+
+@data_app.command("generate")
+def data_generate_cmd(
+    out: Annotated[Path, typer.Option("--out", help="folder to write")],
+    seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed gives the same files")] = 2022,
+    scenario: ScenarioOpt = None,
+) -> None:
+    """Generate the default community's day (load, PV via pvlib, EV, bids), calibrated to Table 1."""
+    from lec_opt.datagen import GeneratorConfig, generate_community, write_community
+
+    config = GeneratorConfig.from_scenario(load_scenario(scenario), seed)
+    with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
+        day = generate_community(config)
+    write_community(day, out)
+    console.print(f"[green]wrote[/green] {out} (seed {seed}, draw {day.attempt})")
+
+
+@data_app.command("import-ieee-lv")
+def data_import_cmd(
+    directory: Annotated[Path, typer.Argument(help="folder with Load_profile_<n>.csv files")],
+    out: Annotated[Path, typer.Option("--out", help="data folder to write")],
+    pv_ev_from: Annotated[
+        Path, typer.Option("--pv-ev-from", help="data folder whose PV, EV and bids the community takes")
+    ] = DEFAULT_DATA,
+    peers: Annotated[int | None, typer.Option("--peers", help="use the first N profiles")] = None,
+) -> None:
+    """Import the IEEE European LV Test Feeder load profiles into lec-opt's data format."""
+    from lec_opt.io.ieee import import_ieee_lv
+
+    written = import_ieee_lv(directory, out, pv_ev_from, peers)
+    console.print(f"[green]wrote[/green] {written}")
