@@ -101,7 +101,7 @@ def pinned(base: Scenario, ces: dict, **sections) -> Scenario:
     }
     solver = {
         "lexicographic_tolerance": 1e-6,
-        "mip_gap": 1e-4,
+        "mip_gap": 1e-6,
         "utility_breakpoints": 16,
         "level4_time_limit_s": 60.0,
         "level4_node_limit": 0,

@@ -73,13 +73,16 @@ def test_values_lists_linspace_and_logspace():
     assert parse_param("ces.S=0.01,0.05") == Axis("ces.S", (0.01, 0.05), "list", "--param ces.S=0.01,0.05")
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("ces.k", "expected PATH=VALUES"),
-    ("ces.k=0.1:x:3", "not start:stop:num"),
-    ("ces.k=0.1:1:2.5", "not start:stop:num"),
-    ("ces.S=0:1:3:log", "log range needs start and stop > 0"),
-    ("ces.k=0.1,,0.2", "empty value"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("ces.k", "expected PATH=VALUES"),
+        ("ces.k=0.1:x:3", "not start:stop:num"),
+        ("ces.k=0.1:1:2.5", "not start:stop:num"),
+        ("ces.S=0:1:3:log", "log range needs start and stop > 0"),
+        ("ces.k=0.1,,0.2", "empty value"),
+    ],
+)
 def test_bad_values_are_errors(text, needle):
     with pytest.raises(InputError, match=needle):
         parse_param(text)
@@ -108,18 +111,21 @@ def test_grid_is_the_product_or_zip_and_every_point_validates():
     assert h != point_hash(points[0].scenario, "milp", "best") != point_hash(points[0].scenario, "greedy", "A")
 
 
-@pytest.mark.parametrize(("params", "needles"), [
-    (["ces.kk=0.1"], ["--param ces.kk=0.1", "field 'ces.kk'", "unknown scenario field", "did you mean 'ces.k'"]),
-    (["cess.k=0.1"], ["field 'cess.k'", "did you mean 'ces.k'"]),
-    (["ces=1"], ["field 'ces'", "is a section", "ces.degradation"]),
-    (["ces.k=0.5,1.5"], ["field 'ces.k'", "less than or equal to 1", "1.5", "sweep point 2 of 2"]),
-    (["ces.S=0,0.1"], ["field 'ces.S'", "greater than 0"]),
-    (["ces.k=0.5", "tariffs.sell=0.1,0.25"], ["field 'tariffs'", "must be below buy price", "tariffs.sell=0.25"]),
-    (["interval_minutes=7"], ["field 'interval_minutes'", "does not divide a day"]),
-    (["ces.k=0.2:1:0"], ["field 'ces.k'", "empty grid"]),
-    ([], ["nothing to sweep"]),
-    (["ces.k=0.5", "ces.k=1"], ["swept twice"]),
-])
+@pytest.mark.parametrize(
+    ("params", "needles"),
+    [
+        (["ces.kk=0.1"], ["--param ces.kk=0.1", "field 'ces.kk'", "unknown scenario field", "did you mean 'ces.k'"]),
+        (["cess.k=0.1"], ["field 'cess.k'", "did you mean 'ces.k'"]),
+        (["ces=1"], ["field 'ces'", "is a section", "ces.degradation"]),
+        (["ces.k=0.5,1.5"], ["field 'ces.k'", "less than or equal to 1", "1.5", "sweep point 2 of 2"]),
+        (["ces.S=0,0.1"], ["field 'ces.S'", "greater than 0"]),
+        (["ces.k=0.5", "tariffs.sell=0.1,0.25"], ["field 'tariffs'", "must be below buy price", "tariffs.sell=0.25"]),
+        (["interval_minutes=7"], ["field 'interval_minutes'", "does not divide a day"]),
+        (["ces.k=0.2:1:0"], ["field 'ces.k'", "empty grid"]),
+        ([], ["nothing to sweep"]),
+        (["ces.k=0.5", "ces.k=1"], ["swept twice"]),
+    ],
+)
 def test_bad_sweeps_stop_before_any_work(tmp_path, params, needles):
     out = tmp_path / "out"
     with pytest.raises(LecOptError) as err:
@@ -166,7 +172,9 @@ def test_sweep_file(tmp_path):
     assert loaded.method == "greedy" and loaded.mode == "zip" and loaded.scenario == S30
     # bare dotted keys build one TOML table per section: ces.k and ces.degradation come together
     assert [(a.path, a.values, a.scale) for a in loaded.axes] == [
-        ("ces.k", (0.5, 1.0), "lin"), ("ces.degradation", (0.001, 0.1), "log"), ("ces.S", (0.01, 0.05), "list"),
+        ("ces.k", (0.5, 1.0), "lin"),
+        ("ces.degradation", (0.001, 0.1), "log"),
+        ("ces.S", (0.01, 0.05), "list"),
         ("data.dir", (str(tmp_path / "data"),), "list"),  # relative to the sweep file
     ]
     spec.write_text('[params]\n"ces.k" = [0.5]\n[solver]\nthreads = 1\n', encoding="utf-8")
@@ -189,10 +197,28 @@ def test_serial_sweep_table_and_points(serial_sweep):
     columns = list(frame.columns)
     # wide: swept fields first, then the other axes as a series label, then the metrics
     assert columns[:3] == ["ces.k", "ces.degradation", "series"]
-    for name in ("p2p_energy_kwh", "grid_import_kwh", "grid_export_kwh", "ces_soc_min", "ces_soc_max",
-                 "ces_charge_kwh", "ces_discharge_kwh", "prosumer_revenue_p2p_usd", "prosumer_revenue_grid_only_usd",
-                 "consumer_bill_p2p_usd", "consumer_bill_grid_only_usd", "priority_A", "priority_B", "priority_C",
-                 "transactions", "fallbacks", "solve_seconds", "status", "error", "hash"):
+    for name in (
+        "p2p_energy_kwh",
+        "grid_import_kwh",
+        "grid_export_kwh",
+        "ces_soc_min",
+        "ces_soc_max",
+        "ces_charge_kwh",
+        "ces_discharge_kwh",
+        "prosumer_revenue_p2p_usd",
+        "prosumer_revenue_grid_only_usd",
+        "consumer_bill_p2p_usd",
+        "consumer_bill_grid_only_usd",
+        "priority_A",
+        "priority_B",
+        "priority_C",
+        "transactions",
+        "fallbacks",
+        "solve_seconds",
+        "status",
+        "error",
+        "hash",
+    ):
         assert name in columns, name
     assert frame[["ces.k", "ces.degradation"]].values.tolist() == [[0.5, 0.005], [0.5, 0.05], [1.0, 0.005], [1.0, 0.05]]
     assert (frame.status == "ok").all() and frame.error.isna().all()
@@ -238,8 +264,16 @@ def test_resume_skips_finished_points(serial_sweep, tmp_path):
         (out / POINTS_DIR / f"{h}.json").write_bytes((serial_sweep / POINTS_DIR / f"{h}.json").read_bytes())
     before = {h: (out / POINTS_DIR / f"{h}.json").stat().st_mtime_ns for h in frame.hash[:3]}
     seen = []
-    result = run_sweep(GRID, S15, method="greedy", executor="serial", out=out, resume=True, figures=False,
-                       progress=lambda done, total: seen.append((done, total)))
+    result = run_sweep(
+        GRID,
+        S15,
+        method="greedy",
+        executor="serial",
+        out=out,
+        resume=True,
+        figures=False,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert result.attrs["skipped"] == 3 and seen == [(3, 4), (4, 4)]
     assert {h: (out / POINTS_DIR / f"{h}.json").stat().st_mtime_ns for h in frame.hash[:3]} == before
     assert table_rows(out / SWEEP_FILE) == table_rows(serial_sweep / SWEEP_FILE)
@@ -252,8 +286,16 @@ def test_resume_skips_finished_points(serial_sweep, tmp_path):
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     # n_peers = 50 validates, but the data folder has 100 peers: that point fails when it runs
     out = tmp_path / "out"
-    frame = run_sweep(["community.n_peers=50,100"], S30, method="greedy", priority="A", executor="local",
-                      workers=2, out=out, figures=False)
+    frame = run_sweep(
+        ["community.n_peers=50,100"],
+        S30,
+        method="greedy",
+        priority="A",
+        executor="local",
+        workers=2,
+        out=out,
+        figures=False,
+    )
     assert list(frame.status) == ["error", "ok"]
     assert "InputError" in frame.error[0] and "n_peers = 50" in frame.error[0]
     assert np.isnan(frame.p2p_energy_kwh[0]) and frame.p2p_energy_kwh[1] > 0
@@ -261,8 +303,16 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     record = json.loads((out / POINTS_DIR / f"{frame.hash[0]}.json").read_text())
     assert record["status"] == "error" and "Traceback" in record["traceback"]
     # resume tries a failed point again (it fails again) and keeps the finished one
-    again = run_sweep(["community.n_peers=50,100"], S30, method="greedy", priority="A", executor="serial",
-                      out=out, resume=True, figures=False)
+    again = run_sweep(
+        ["community.n_peers=50,100"],
+        S30,
+        method="greedy",
+        priority="A",
+        executor="serial",
+        out=out,
+        resume=True,
+        figures=False,
+    )
     assert again.attrs["skipped"] == 1 and list(again.status) == ["error", "ok"]
 
 
@@ -271,8 +321,13 @@ def test_keep_results_figures_and_the_report(tmp_path):
     frame = run_sweep({"ces.S": [0.001, 0.01]}, S30, method="greedy", executor="serial", out=out, keep_results=True)
     for h, p2p in zip(frame.hash, frame.p2p_energy_kwh):
         day = out / POINTS_DIR / h
-        assert {p.name for p in day.iterdir()} == {"intervals.csv", "trades.csv", "settlement.csv", "summary.json",
-                                                   "scenario.toml"}
+        assert {p.name for p in day.iterdir()} == {
+            "intervals.csv",
+            "trades.csv",
+            "settlement.csv",
+            "summary.json",
+            "scenario.toml",
+        }
         assert json.loads((day / "summary.json").read_text())["p2p_energy_kwh"] == pytest.approx(p2p, rel=1e-9)
     names = {p.name for p in (out / "figures").iterdir()}
     assert {"sweep_energy_ces.S.png", "sweep_soc_ces.S.png", "sweep_money_ces.S.png", "sweep_counts_ces.S.png"} <= names
@@ -304,16 +359,23 @@ KILL_GRID = ["--param", "ces.k=0.4:1.0:4", "--param", "ces.degradation=0.005,0.0
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("uninterrupted")
-    run_sweep(["ces.k=0.4:1.0:4", "ces.degradation=0.005,0.05"], S15, method="greedy", executor="serial", out=out,
-              figures=False)
+    run_sweep(
+        ["ces.k=0.4:1.0:4", "ces.degradation=0.005,0.05"],
+        S15,
+        method="greedy",
+        executor="serial",
+        out=out,
+        figures=False,
+    )
     return out
 
 
 def test_killed_sweep_resumes_to_the_same_table(uninterrupted, tmp_path):
     out = tmp_path / "out"
     args = cli(*KILL_GRID, "-s", S15, "--method", "greedy", "--workers", "1", "--out", out, "--no-figures")
-    proc = subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     try:
         _wait_for_points(out, proc)
     finally:
@@ -332,8 +394,9 @@ def test_killed_worker_stops_the_sweep_and_resume_finishes_it(uninterrupted, tmp
     psutil = pytest.importorskip("psutil")
     out = tmp_path / "out"
     args = cli(*KILL_GRID, "-s", S15, "--method", "greedy", "--workers", "2", "--out", out, "--no-figures")
-    proc = subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         _wait_for_points(out, proc)
         # the pool's workers are forked by the fork server, a child of the sweep process
@@ -402,8 +465,14 @@ def test_throughput_never_rises_with_d_and_squares_never_with_s_in_one_interval(
 
 
 def test_fixed_priority_p2p_ignores_the_ces_and_a_costly_ces_stays_idle():
-    frame = run_sweep({"ces.k": [0.3, 1.0], "ces.S": [0.001, 0.05], "ces.degradation": [0.005, 0.1, 1.5]}, S30,
-                      method="greedy", priority="B", executor="local", workers=2)
+    frame = run_sweep(
+        {"ces.k": [0.3, 1.0], "ces.S": [0.001, 0.05], "ces.degradation": [0.005, 0.1, 1.5]},
+        S30,
+        method="greedy",
+        priority="B",
+        executor="local",
+        workers=2,
+    )
     assert frame.p2p_energy_kwh.nunique() == 1 and frame.transactions.nunique() == 1
     assert (frame.priority_B == 48).all()
     assert frame.ces_charge_kwh[frame["ces.degradation"] == 0.005].min() > 1.0  # it does move when cheap

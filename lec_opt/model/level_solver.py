@@ -48,17 +48,34 @@ def relative_gap(best: float | None, bound: float | None) -> float | None:
 class LevelSolver:
     """HiGHS for the levels of one interval model: activate one objective, solve, record."""
 
-    def __init__(self, seed: int, threads: int | None = None):
+    def __init__(self, seed: int, threads: int | None = None, tight: bool = False):
+        """``tight``: feasibility tolerances of 1e-9 instead of HiGHS's 1e-6 (semi-continuous trades:
+        x >= min_trade y must not be met only to within 1e-6 kWh)."""
         self.highs = Highs()
         self.highs.config.load_solution = False
         self.highs.config.stream_solver = False
         # simplex: an LP level ends on a vertex (a forest of few trades), never at an interior point
         self.highs.highs_options = {"random_seed": seed, "output_flag": False, "solver": "simplex"}
+        if tight:
+            self.highs.highs_options |= {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
         if threads is not None:
             # HiGHS keeps one thread pool per process: mixing thread counts in a process breaks later solves
             self.highs.highs_options["threads"] = threads
+        # hand HiGHS only what changes between levels: objectives, variable bounds and fixings,
+        # mutable parameters; rows are added or removed only after ``structure_changed``
+        update = self.highs.update_config
+        update.treat_fixed_vars_as_params = False  # a fixed variable is a column with equal bounds
+        update.check_for_new_or_removed_vars = False
+        update.check_for_new_or_removed_params = False
+        update.update_constraints = False
+        update.update_named_expressions = False
+        self._structure_changed = False
         self._highs_seconds_so_far = 0.0
         self._retrying = False
+
+    def structure_changed(self) -> None:
+        """A constraint was activated or deactivated: the next solve looks for added or removed rows."""
+        self._structure_changed = True
 
     @contextlib.contextmanager
     def presolve_off(self) -> Iterator[None]:
@@ -93,6 +110,8 @@ class LevelSolver:
         config = self.highs.config
         config.time_limit, config.mip_gap, config.warmstart = time_limit, gap, warm
         self.highs.highs_options["mip_max_nodes"] = _NO_NODE_LIMIT if node_limit is None else node_limit
+        self.highs.update_config.check_for_new_or_removed_constraints = self._structure_changed
+        self._structure_changed = False
         started = time.perf_counter()
         res = self.highs.solve(m)
         seconds = time.perf_counter() - started

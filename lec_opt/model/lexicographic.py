@@ -46,21 +46,42 @@ class _Run:
     fixes: list[str]  # names of the level constraints this pass added
 
 
+LOOSE = 1e20  # HiGHS's infinite bound: a released level constraint binds nothing
+LEVELS = ("p2p", "ces", "priority_a", "priority_b", "priority_c")
+
+
+def add_level_constraints(m) -> None:
+    """``level_<name>``: objective >= ``level_<name>_bound`` (<= for a minimised one), released.
+
+    Built once, before the first solve, with mutable bounds: keeping or releasing a level changes
+    a bound, not the model's structure, so HiGHS is never handed a new row (models/FORMULATION.md §4).
+    A constant objective (no candidate pair) gets none.
+    """
+    for name in LEVELS:
+        obj = getattr(m, f"obj_{name}")
+        if pyo.is_constant(obj.expr):
+            continue
+        maximise = obj.sense == pyo.maximize
+        bound = pyo.Param(mutable=True, initialize=-LOOSE if maximise else LOOSE)
+        m.add_component(f"level_{name}_bound", bound)
+        m.add_component(f"level_{name}", pyo.Constraint(expr=obj.expr >= bound if maximise else obj.expr <= bound))
+
+
 def _fix_level(m, name: str, record: LevelRecord, tolerance: float) -> list[str]:
     """Keep level ``name`` within ``tolerance`` (relative) of its optimum for the next levels."""
-    obj = getattr(m, f"obj_{name}")
-    slack = tolerance * max(1.0, abs(record.objective))
-    expr = obj.expr >= record.objective - slack if obj.sense == pyo.maximize else obj.expr <= record.objective + slack
-    if isinstance(expr, bool):  # a constant objective (no pairs): nothing to keep
+    bound = getattr(m, f"level_{name}_bound", None)
+    if bound is None:  # a constant objective: nothing to keep
         return []
-    cname = f"level_{name}"
-    m.add_component(cname, pyo.Constraint(expr=expr))
-    return [cname]
+    slack = tolerance * max(1.0, abs(record.objective))
+    maximise = getattr(m, f"obj_{name}").sense == pyo.maximize
+    bound.set_value(record.objective - slack if maximise else record.objective + slack)
+    return [name]
 
 
 def _release(m, names: list[str]) -> None:
-    for cname in names:
-        m.del_component(cname)
+    for name in names:
+        bound = getattr(m, f"level_{name}_bound")
+        bound.set_value(-LOOSE if getattr(m, f"obj_{name}").sense == pyo.maximize else LOOSE)
 
 
 def _check_min_trade(m, min_trade: float) -> bool:
@@ -75,6 +96,7 @@ def _solve_with_min_trade(m, solver: LevelSolver, scenario, level, name, limit, 
     record = solver.solve(m, level, name, limit, gap)
     if _check_min_trade(m, scenario.willingness.min_trade_kwh):
         m.min_trade.activate()
+        solver.structure_changed()
         record = solver.solve(m, level, name, limit, gap)
     return record
 
@@ -211,9 +233,10 @@ def _lexicographic(
     out: dict[str, object] = {}
     started = time.perf_counter()
     m, pairs = build_interval_model(snap, scenario, ces)
+    add_level_constraints(m)
     build_seconds = time.perf_counter() - started
-    solver = LevelSolver(scenario.seed, opts.threads)
     lp_levels = scenario.willingness.min_trade_kwh == 0
+    solver = LevelSolver(scenario.seed, opts.threads, tight=not lp_levels)
     if lp_levels and not ces_level:
         for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
             z.domain = pyo.UnitInterval
@@ -227,6 +250,7 @@ def _lexicographic(
             _release(m, shared_fixes)
             shared, shared_fixes = [], []
             m.price_pairs_only.activate() if price_pairs else m.price_pairs_only.deactivate()
+            solver.structure_changed()
         if lp_levels:  # every pass: the previous priority's level 4 left its incumbent in y
             allowed = allowed_pairs(snap, pairs, price_pairs).tolist()
             _fix_open_pairs(m, dict(zip(m.P, allowed, strict=True)), opened)

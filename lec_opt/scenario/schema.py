@@ -146,7 +146,7 @@ class Solver(_Section):
     level4_node_limit: Int = Field(
         0, ge=0, description="branch-and-bound nodes level 4 may search beyond its incumbent; 0 = no search"
     )
-    mip_gap: float = Field(1e-4, ge=0.0, le=1.0)
+    mip_gap: float = Field(1e-6, ge=0.0, le=1.0, description="relative gap of MILP levels 1-3 (with a minimum trade)")
     level4_mip_gap: float = Field(0.01, ge=0.0, le=1.0)
     lexicographic_tolerance: float = Field(1e-6, ge=0.0, lt=1.0, description="relative slack kept between levels")
     utility_breakpoints: Int = Field(16, ge=2, le=1000, description="tangent points of the U01/U02 hypographs")
