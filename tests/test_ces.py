@@ -233,7 +233,7 @@ def test_milp_level_2_is_within_the_pwl_bound(case):
     for n in (2, 3, 5, 16, 64):
         sc = _ces_scenario(S, n)
         ces = ces_params(sc, snap, soc)
-        # the tangent points span every E the model allows (see the xfail below)
+        # the tangent points span every E the model allows (see test_pwl_error_exceeds_its_bound_... below)
         assert ces.charge_limit_kwh == ces.charge_max_kwh and ces.discharge_limit_kwh == ces.discharge_max_kwh
         result = solve_snapshot(snap, sc, soc, ("A",), "milp")["A"]
         volume = level(result, "p2p").objective

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -294,3 +297,26 @@ GREEDY_DEFAULT_DAY_DIGEST = "59e208f6555a7660f254e159a5e3c336b542ff998c867aa32dd
 
 def test_greedy_default_day_values_are_unchanged(tmp_path, greedy_day):
     assert day_digest(write_day(greedy_day, tmp_path / "day")) == GREEDY_DEFAULT_DAY_DIGEST
+
+
+def test_the_greedy_path_never_imports_pyomo(tmp_path):
+    """Pyomo lives behind the model layer: a greedy interval, day, its files and the CLI's greedy day
+    run without importing it (in a fresh interpreter)."""
+    script = textwrap.dedent(f"""
+        import sys
+        import lec_opt
+        from lec_opt.cli import main
+        lec_opt.solve_interval(interval="12:00", priority="all", method="greedy")
+        run = lec_opt.run_day(lec_opt.load_scenario(), method="greedy")
+        lec_opt.write_day(run, {str(tmp_path / "api")!r})
+        sys.argv = ["lec-opt", "solve-day", "--method", "greedy", "--out", {str(tmp_path / "cli")!r}]
+        try:
+            main()
+        except SystemExit as done:
+            assert not done.code, done.code
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("pyomo", "highspy"))
+        assert not loaded, loaded[:5]
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-600:]
+    assert (tmp_path / "cli" / "summary.json").is_file() and (tmp_path / "api" / "summary.json").is_file()

@@ -9,8 +9,8 @@ Tolerances: every level after the first is solved with the earlier ones kept wit
 are violated by up to its mip_feasibility_tolerance (1e-6) and binaries within 1e-6 of 0 or 1;
 the flows of a MILP result are exact only to those.
 
-Known defects found by these tests are pinned by strict-xfail tests at the end (lec_opt's own,
-and HiGHS 1.16 answers that lec_opt passes on unchecked).
+The defects these tests once found (HiGHS 1.16 answers lec_opt passed on unchecked, a skipped
+level 4 keeping slack flows, trades with y = 0) each have a regression test at the end.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pyomo.environ as pyo
 import pytest
 from helpers import (
     GREEDY_B_SUBOPTIMAL,
@@ -29,20 +28,18 @@ from helpers import (
     HAND,
     HAND_A,
     PAPER_CES,
-    assert_model_feasible,
     check_result,
     flows_of,
     greedy_result,
     instances,
     level,
-    load_allocation,
     make_snapshot,
     pinned,
     priority_level,
     trade_set,
     with_options,
 )
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from pyomo.contrib.appsi.base import Results, TerminationCondition
 
 import lec_opt.model.level_solver
@@ -85,7 +82,8 @@ HIGHS_TOL = 1e-6  # HiGHS' mip_feasibility_tolerance: rows of a MIP solution may
 
 
 def pwl_covers_the_range(ces) -> bool:
-    """Do the tangent points span every E_ch and E_dis the model allows (see test_ces.py's xfail)?
+    """Do the tangent points span every E_ch and E_dis the model allows (see
+    test_ces.py's test_pwl_error_exceeds_its_bound_when_evs_draw_while_charging)?
 
     They are laid out up to the limits from the start SoC; while charging, the EVs may draw
     (and the grid or peers refill) so E_dis may exceed the room above soc_min, and E_ch the room
@@ -94,52 +92,16 @@ def pwl_covers_the_range(ces) -> bool:
     return ces.charge_limit_kwh == ces.charge_max_kwh and ces.discharge_limit_kwh == ces.discharge_max_kwh
 
 
-def _pwl_point(m) -> None:
-    """Set the hypograph variables to the PWL utilities (the lowest tangent) at the current flows."""
-    for var, rows in ((m.u01_quad, m.u01_hypograph), (m.u02_quad, m.u02_hypograph)):
-        var.set_value(0.0)
-        var.set_value(min(pyo.value(row.upper) - pyo.value(row.body) for row in rows.values()))
-
-
-def highs_level2_is_wrong(mr, gr, scenario: Scenario, soc: float) -> bool:
-    """Certificate that HiGHS' level-2 "optimum" is wrong (test_highs_wrong_level_2_optimum): the
-    greedy allocation with its exact CES dispatch keeps level 1, satisfies every constraint of the
-    model, and scores more on the model's own (PWL) level-2 objective than the reported optimum."""
-    l1, l2 = level(mr, "p2p").objective, level(mr, "ces").objective
-    if gr.p2p_kwh < l1 - _slack(scenario, l1):
-        return False
-    m = load_allocation(gr, scenario, soc)
-    _pwl_point(m)
-    assert_model_feasible(m)
-    return pyo.value(m.obj_ces) > l2 + HIGHS_TOL * max(1.0, abs(l2))
-
-
-def _real_trades(result) -> int:
-    """Trades whose pair binary cannot be 0: x > 1e-6 * min(s, r) (HiGHS' integrality tolerance)."""
-    snap = result.snapshot
-    i, j, kwh = flows_of(result)
-    return int(np.sum(kwh > HIGHS_TOL * np.minimum(snap.surplus_kwh[i], snap.deficit_kwh[j]) + HIGHS_TOL))
-
-
-def check_against_greedy(
-    milp, greedy, scenario: Scenario, soc: float, known: list[str] | None = None
-) -> dict[str, bool]:
+def check_against_greedy(milp, greedy, scenario: Scenario, soc: float) -> dict[str, bool]:
     """models/FORMULATION.md §5's cross-check for every priority; returns {priority: greedy reached levels 1 and 3}.
 
     Exact in theory; numerically every comparison allows HiGHS' tolerance (1e-6 relative: on the
     default day at 12:00, SoC 0.85, HiGHS' "optimal" A level 3 is 4.4e-8 below the greedy's value).
-    ``known`` (random instances only) collects the known defects met instead of failing on them;
-    each has its own strict-xfail test below and is recognised by a narrow, certified condition.
     """
     reached = {}
     for priority, mr in milp.items():
         gr = greedy[priority]
         snap = mr.snapshot
-        if mr.fallback and known is not None and any(w in mr.fallback_reason for w in ("infeasible", "error")):
-            # no level of this model can be infeasible (all-grid is feasible and each level keeps
-            # the previous optimum): HiGHS is wrong, and lec_opt falls back as designed
-            known.append(f"{priority}: HiGHS {mr.fallback_reason.split(';')[0]}")  # test_highs_false_infeasible
-            continue
         assert mr.method == "milp" and not mr.fallback, mr.fallback_reason
         statuses = [lv.status for lv in mr.levels]
         assert all(status.startswith("optimal") for status in statuses[:3]), statuses
@@ -154,10 +116,6 @@ def check_against_greedy(
         exact = dispatch(ces, snap.total_surplus_kwh - l1, snap.total_deficit_kwh - l1, snap.ev_kwh).objective
         l2 = level(mr, "ces").objective
         numeric = HIGHS_TOL * max(1.0, abs(exact))
-        if l2 < exact - numeric and known is not None and highs_level2_is_wrong(mr, gr, scenario, soc):
-            # test_highs_wrong_level_2_optimum
-            known.append(f"{priority}: HiGHS level 2 'optimal' {l2:.6g} < {exact:.6g}")
-            continue
         assert l2 >= exact - numeric, (exact, l2)
         if pwl_covers_the_range(ces):  # else test_ces.test_pwl_error_exceeds_its_bound_when_evs_draw_while_charging
             rows = HIGHS_TOL * (len(snap.sellers) + len(snap.buyers) + 2)
@@ -175,19 +133,9 @@ def check_against_greedy(
             g3 = priority_level(gr).objective
             assert _better_or_equal(priority, l3, g3, HIGHS_TOL * max(1.0, abs(g3))), (priority, l3, g3)
             reached[priority] = _better_or_equal(priority, g3, l3, _slack(scenario, l3))
-        if reached[priority] and mr.transactions > gr.transactions and known is not None:
-            skipped = level(mr, "transactions").status.startswith("skipped")
-            if skipped and all(
-                t.kwh <= _slack(scenario, l1) + HIGHS_TOL for t in mr.trades if (t.seller, t.buyer) not in trade_set(gr)
-            ):  # test_level_4_skip_keeps_slack_flows
-                known.append(f"{priority}: level 4 skipped, slack flows kept")
-                continue
-            if not skipped and _real_trades(mr) <= gr.transactions:  # test_phantom_trade_below_min_trade
-                known.append(f"{priority}: {mr.transactions - _real_trades(mr)} trade(s) with y = 0 reported")
-                continue
         if reached[priority]:
-            # solve.py warm-starts level 4 from the greedy allocation when it keeps levels 1-3 with
-            # fewer trades, so even at a time limit the MILP never ends with more trades
+            # level 4 starts from the greedy allocation when it keeps levels 1-3 with fewer trades,
+            # so the MILP never ends with more trades
             assert mr.transactions <= gr.transactions, (priority, mr.transactions, gr.transactions, mr.levels[-1])
     return reached
 
@@ -255,10 +203,7 @@ def test_milp_properties_on_random_instances(case):
     greedy = {p: greedy_result(snap, scenario, soc, p) for p in PRIORITIES}
     for result in milp.values():
         check_result(result, scenario, soc)  # holds for every answer, fallbacks included
-    known: list[str] = []
-    reached = check_against_greedy(milp, greedy, scenario, soc, known)
-    for defect in known:
-        event(defect.split(": ", 1)[1][:40])  # shown by pytest --hypothesis-show-statistics
+    reached = check_against_greedy(milp, greedy, scenario, soc)
     if scenario.willingness.min_trade_kwh == 0:
         # A: the product weights are inverse Monge, so the sorted (north-west-corner) matching is optimal
         assert reached.get("A", True)
@@ -287,9 +232,7 @@ def test_default_day_sample(t, soc, shipped, default_day):
     greedy = {p: greedy_result(snap, scenario, soc, p) for p in PRIORITIES}
     for result in milp.values():
         check_result(result, scenario, soc)
-    known: list[str] = []  # 05:30 meets the level-4 skip defect (test_level_4_skip_on_the_default_day)
-    reached = check_against_greedy(milp, greedy, scenario, soc, known)
-    assert all("level 4 skipped" in defect for defect in known), known
+    reached = check_against_greedy(milp, greedy, scenario, soc)
     assert reached["A"]  # no minimum trade in the default scenario: the sorted matching is optimal for A
 
 
