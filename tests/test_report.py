@@ -189,7 +189,7 @@ def test_png_format_writes_the_figures_only(tmp_path):
     assert write_report(folder, "png") == folder / "figures"
     assert [p.name for p in (folder / "figures").glob("*.png")] == ["sweep_money_network_fee.png"]
     assert not (folder / "report.html").exists()
-    with pytest.raises(LecOptError, match="--format"):
+    with pytest.raises(LecOptError, match="format must be"):
         write_report(folder, "pdf")
 
 

@@ -158,6 +158,11 @@ def check_day(
     with_prices: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[IntervalStability]:
+    """Check every executed interval of a results folder (or ``intervals``) against its game's core.
+
+    >>> checks = check_day("results/paper_5min-greedy-best")
+    >>> sum(c.in_core for c in checks), max(c.max_violation for c in checks)
+    """
     day, results = executed_results(Path(folder))
     chosen = results if intervals is None else [results[t] for t in intervals]
     out = []

@@ -36,3 +36,27 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tab
 def _scenario(scenario: Path | None, data: Path | None = None) -> Scenario:
     loaded = load_scenario(scenario)
     return loaded.with_data_dir(data) if data is not None else loaded
+
+
+def progress_bar(unit: str):
+    """A rich progress bar: what is being done, the bar, done/total ``unit``, time spent and left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lec_opt.cli.app import JsonOpt, app, console
+from lec_opt.cli.app import JsonOpt, app, console, progress_bar
 from lec_opt.errors import LecOptError
 
 
@@ -44,31 +44,14 @@ def game_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Check the settlement of a solved day against the core of each interval's game."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from lec_opt.analysis.stability import check_day, write_stability
 
     if interval is not None and check_all:
         raise LecOptError("give --interval N or --all, not both")
     intervals = None if interval is None else [interval]
-    with Progress(
-        TextColumn("core check"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("intervals"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
-        task = bar.add_task("game", total=None)
+    with progress_bar("intervals") as bar:
+        task = bar.add_task("core check", total=None)
         checks = check_day(
             results,
             intervals,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console
+from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.errors import LecOptError
 
 
@@ -65,14 +65,6 @@ def solve_day_cmd(
     ] = False,
 ) -> None:
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from lec_opt.day.outputs import write_day
     from lec_opt.day.run import DAY_PRIORITIES, run_day
@@ -82,16 +74,7 @@ def solve_day_cmd(
     if priority not in DAY_PRIORITIES:
         raise LecOptError(f"--priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
     sc = _scenario(scenario, data)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("intervals"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with progress_bar("intervals") as bar:
         task = bar.add_task(f"{sc.name}: {method} matchings", total=None)
 
         def progress(phase: str, done: int, total: int) -> None:

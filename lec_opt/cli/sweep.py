@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console
+from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
 
 
 @app.command("sweep")
@@ -46,14 +46,6 @@ def sweep_cmd(
 
     import pandas as pd
     from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from lec_opt.analysis.sweep import SWEEP_FILE, SweepSpec, load_spec, parse_param, run_sweep
 
@@ -62,21 +54,12 @@ def sweep_cmd(
     given = {a.path for a in cli_axes}
     axes = [a for a in loaded.axes if a.path not in given] + cli_axes  # --param replaces the file's axis
     sc = _scenario(scenario if scenario is not None else loaded.scenario, data)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("points"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-    )
     with contextlib.ExitStack() as stack:
         bars: list = []
 
         def progress(done: int, total: int) -> None:  # the bar starts once every point is validated
             if not bars:
-                bar = stack.enter_context(Progress(*columns, console=console, transient=False))
+                bar = stack.enter_context(progress_bar("points"))
                 bars[:] = [bar, bar.add_task(f"{sc.name}: sweep", total=total)]
             bars[0].update(bars[1], completed=done, total=total)
 

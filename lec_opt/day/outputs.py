@@ -177,7 +177,11 @@ def default_out_dir(run: DayRun) -> Path:
 
 
 def write_day(run: DayRun, out: str | Path | None = None) -> Path:
-    """Write every output file of a day (atomically, one by one); returns the folder."""
+    """Write every output file of a day (atomically, one by one); returns the folder.
+
+    >>> folder = write_day(run_day(load_scenario(), method="greedy"), "results/day")
+    >>> pd.read_csv(folder / "intervals.csv").chosen.value_counts()
+    """
     out = Path(out) if out is not None else default_out_dir(run)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "intervals.csv", interval_table(run), float_format="%.9g")

@@ -154,7 +154,8 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
 
     level 1 obj_p2p: max Σx;  level 2 obj_ces: max U01 + U02 + π_sell Σe - π_buy (Σg + Evg);
     level 3 obj_priority_a: max Σ (s_i/s_max)(r_j/r_max) x;  obj_priority_b: min Σ dist x;
-    obj_priority_c: max Σ (bid_j - ask_i) x;  level 4 obj_transactions: min Σy.
+    obj_priority_c: max Σ (bid_j - ask_i) x;  level 4 obj_transactions: min Σy, and its LP relaxation
+    obj_transactions_relaxed: min Σ x / min(s_i, r_j) (y = x / cap at the relaxation's optimum).
     """
     pos = {p: n for n, p in enumerate(m.P)}
     m.obj_p2p = pyo.Objective(expr=sum(m.p2p[p] for p in m.P), sense=pyo.maximize)
@@ -175,6 +176,9 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
         expr=sum(float(pairs.margin_c[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize
     )
     m.obj_transactions = pyo.Objective(expr=sum(m.transaction[p] for p in m.P), sense=pyo.minimize)
+    m.obj_transactions_relaxed = pyo.Objective(
+        expr=sum(m.p2p[p] / float(pairs.cap[pos[p]]) for p in m.P), sense=pyo.minimize
+    )
     for obj in m.component_objects(pyo.Objective):
         obj.deactivate()
 

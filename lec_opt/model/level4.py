@@ -118,8 +118,21 @@ def level_4(
     volume = levels[0].objective or 0.0
     slack = opts.lexicographic_tolerance * max(1.0, volume)
     bound = float(transactions_lower_bound(snap, pairs, allowed_pairs(snap, pairs, priority == "C"), volume, slack))
-    status = f"incumbent from {source}"
     seconds = highs_seconds = 0.0
+    if incumbent > bound and opened:  # LP levels: level 4's LP relaxation, a bound and often a sparser vertex
+        try:
+            relaxed = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
+            seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds or 0.0
+            bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
+            lp_vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
+            if len(lp_vertex) < incumbent:
+                start, source, incumbent = lp_vertex, "the vertex of its LP relaxation", float(len(lp_vertex))
+        except LevelFailed as failed:  # the incumbent stands; only the bound is weaker
+            seconds = failed.record.seconds
+            source = f"{source} (its LP relaxation ended {failed.record.status})"
+        share_ces(m, snap, start)
+        set_incumbent(m, start)
+    status = f"incumbent from {source}"
     if incumbent <= bound:
         status = f"optimal: {status} meets the lower bound"
     elif opts.level4_node_limit > 0:

@@ -30,7 +30,7 @@ def render_figures(
     """
     res = as_results(results_dir)
     if res.has_day and interval is not None and not 0 <= interval < res.n_intervals:
-        raise LecOptError(f"--interval {interval} outside 0..{res.n_intervals - 1}")
+        raise LecOptError(f"interval {interval} outside 0..{res.n_intervals - 1}")
     paths: list[Path] = []
     if res.has_day:
         paths += [

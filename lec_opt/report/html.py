@@ -164,10 +164,13 @@ def report_html(res: Results, figures: list[Path]) -> str:
 def write_report(results_dir: str | Path, fmt: str = "html", interval: int | None = None) -> Path:
     """Write ``figures/*.png`` and, for ``fmt="html"``, a self-contained ``report.html``.
 
+    >>> write_report("results/paper_5min-greedy-best")        # -> .../report.html
+    >>> write_report("results/paper_5min-greedy-best", "png")  # -> .../figures
+
     Returns the report's path (html) or the figures folder (png).
     """
     if fmt not in FORMATS:
-        raise LecOptError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise LecOptError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     res = load_results(results_dir)
     paths = render_figures(res, interval)
     if fmt == "png":

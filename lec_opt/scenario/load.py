@@ -138,7 +138,11 @@ def parse_scenario(
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
-    """Read, merge with its bases, and validate one scenario file (default: ``paper_5min.toml``)."""
+    """Read, merge with its bases, and validate one scenario file (default: ``paper_5min.toml``).
+
+    >>> scenario = load_scenario()                       # the shipped default
+    >>> scenario.ces.capacity_kwh, scenario.interval_minutes
+    """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     raw, origins = _raw_with_bases(path)
     return parse_scenario(raw, path, origins)

@@ -111,7 +111,7 @@ def build_points(
     if mode not in SWEEP_MODES:
         raise LecOptError(f"mode must be one of {', '.join(SWEEP_MODES)}, not {mode!r}")
     if not axes:
-        raise LecOptError("nothing to sweep: give at least one --param PATH=VALUES (e.g. ces.k=0.2:1.0:5)")
+        raise LecOptError("nothing to sweep: give at least one parameter axis PATH=VALUES (e.g. ces.k=0.2:1.0:5)")
     seen: dict[str, Axis] = {}
     for axis in axes:
         if axis.path in seen:

@@ -95,6 +95,9 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run a sweep; returns sweep.csv's table (one row per point, in grid order).
 
+    >>> table = run_sweep({"ces.k": [0.2, 0.6, 1.0]}, method="greedy", out="results/sweep_k")
+    >>> table[["ces.k", "p2p_energy_kwh", "ces_soc_max"]]
+
     ``params``: ``{"ces.k": [0.2, 0.6, 1.0], "ces.S": "0.01:0.05:3"}``, a list of
     ``"PATH=VALUES"`` strings, or ``Axis`` objects. ``scenario``: a Scenario, a scenario file, or
     None for the default. ``mode``: ``product`` or ``zip`` (``SWEEP_MODES``). ``executor``:
@@ -119,7 +122,7 @@ def run_sweep(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise LecOptError(f"workers must be a whole number >= 1, not {workers!r}")
     if scheduler and executor != "dask":
-        raise LecOptError("a scheduler address needs the dask executor (--executor dask)")
+        raise LecOptError('a scheduler address needs the dask executor (executor="dask")')
     if out is None and (resume or keep_results):
         raise LecOptError("resume and keep_results need an output folder")
     if executor == "dask":
