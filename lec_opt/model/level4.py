@@ -51,8 +51,9 @@ def share_ces(m, snap: IntervalSnapshot, flows: dict[tuple[int, int], float]) ->
         (m.I, snap.surplus_kwh - sold, m.seller_to_ces, m.seller_export),
         (m.J, snap.deficit_kwh - bought, m.ces_to_buyer, m.grid_to_buyer),
     ):
-        total = sum(ces_var[k].value or 0.0 for k in side)
         left = np.clip(left, 0.0, None)
+        # the flows may move up to the level-1 slack more than the solution's: never share more than is left
+        total = min(sum(ces_var[k].value or 0.0 for k in side), float(left.sum()))
         share = share_in_proportion(total, left)
         for k in side:
             ces_var[k].set_value(float(share[k]), skip_validation=True)
@@ -120,18 +121,21 @@ def level_4(
     bound = float(transactions_lower_bound(snap, pairs, allowed_pairs(snap, pairs, priority == "C"), volume, slack))
     seconds = highs_seconds = 0.0
     if incumbent > bound and opened:  # LP levels: level 4's LP relaxation, a bound and often a sparser vertex
+        saved = [(v, v.value) for v in m.component_data_objects(pyo.Var)]
         try:
             relaxed = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
             seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds or 0.0
             bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
             lp_vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
-            if len(lp_vertex) < incumbent:
-                start, source, incumbent = lp_vertex, "the vertex of its LP relaxation", float(len(lp_vertex))
         except LevelFailed as failed:  # the incumbent stands; only the bound is weaker
-            seconds = failed.record.seconds
+            seconds, lp_vertex = failed.record.seconds, start
             source = f"{source} (its LP relaxation ended {failed.record.status})"
-        share_ces(m, snap, start)
-        set_incumbent(m, start)
+        for v, value in saved:  # back to the incumbent with the CES of the level-3 solution
+            v.set_value(value, skip_validation=True)
+        if len(lp_vertex) < incumbent:
+            start, source, incumbent = lp_vertex, "the vertex of its LP relaxation", float(len(lp_vertex))
+            share_ces(m, snap, start)
+            set_incumbent(m, start)
     status = f"incumbent from {source}"
     if incumbent <= bound:
         status = f"optimal: {status} meets the lower bound"
