@@ -18,6 +18,7 @@ Measured in one run, so that the ratios see the same machine state:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -118,21 +119,25 @@ def level_stats(run, greedy) -> dict:
 
 def run(greedy_repeat: int = 3, cli_greedy_repeat: int = 3) -> dict:
     scenario = load_scenario()
+    load = {"start": os.getloadavg()}  # 1/5/15-minute load: other work on the 2 cores skews the worker speed-up
     greedy_stats, greedy = timed(lambda: run_day(scenario, "greedy", "best"), greedy_repeat)
     with tempfile.TemporaryDirectory(prefix="lec-day-bench-") as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
         milp = run_day(scenario, "milp", "best", workers=2)
         milp_wall = time.perf_counter() - start
+        load["after_milp_2_workers"] = os.getloadavg()
         write_day(milp, tmp / "milp-2")
         print(f"  MILP day on 2 workers: {milp_wall:.1f} s", flush=True)
         start = time.perf_counter()
         milp1 = run_day(scenario, "milp", "best", workers=1)
         milp1_wall = time.perf_counter() - start
+        load["after_milp_1_worker"] = os.getloadavg()
         write_day(milp1, tmp / "milp-1")
         print(f"  MILP day on 1 worker: {milp1_wall:.1f} s", flush=True)
         cli_milp = cli_day(tmp / "cli-milp")
         print(f"  CLI MILP day: {cli_milp:.1f} s", flush=True)
+        load["after_cli_milp"] = os.getloadavg()
         cli_greedy = [cli_day(tmp / "cli-greedy", "--method", "greedy") for _ in range(cli_greedy_repeat)]
         determinism = {
             "written_twice_2_workers": same_files(tmp / "milp-2", tmp / "cli-milp"),
@@ -159,6 +164,7 @@ def run(greedy_repeat: int = 3, cli_greedy_repeat: int = 3) -> dict:
             "cli_milp": cli_milp,
             "cli_greedy": stats(cli_greedy),
         },
+        "load_average": load,
         "determinism": determinism,
         "deterministic": all(d["identical"] for d in determinism.values()),
         **level_stats(milp, greedy),
@@ -179,7 +185,8 @@ def report(p: dict) -> str:
         f"CLI {r['milp_over_greedy_cli']:.1f}x ({s['cli_milp']:.1f} s / {s['cli_greedy']['median']:.2f} s)",
         f"2 workers over 1: matchings {r['milp_matchings_2_workers_speedup']:.2f}x "
         f"({s['milp_matchings_1_worker']:.1f} s -> {s['milp_matchings_2_workers']:.1f} s), "
-        f"day {r['milp_day_2_workers_speedup']:.2f}x",
+        f"day {r['milp_day_2_workers_speedup']:.2f}x; load average (1 min) "
+        + ", ".join(f"{k} {v[0]:.1f}" for k, v in p["load_average"].items()),
         f"HiGHS per level over the day (s, total {p['highs_seconds_total']:.1f}): "
         + ", ".join(f"{k} {v:.1f}" for k, v in p["highs_seconds_per_level"].items()),
     ]

@@ -9,6 +9,8 @@ improve it (``solver.level4_node_limit``; 0 = none); the result reports the boun
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pyomo.environ as pyo
 
@@ -19,9 +21,11 @@ from lec_opt.market.priorities import unique_priority_a_optimum
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
 FLOW_EPS = 1e-9
+THINNING_ROUNDS = 5  # restricted LPs of level 4, each on the trades of the last: a fixed amount of work
 
 
 def set_incumbent(m, flows: dict[tuple[int, int], float]) -> None:
@@ -91,11 +95,11 @@ def level_4(
     pairs: PairData,
     priority: str,
     levels: list[LevelRecord],
-    opened: list,
+    opened: OpenPairs | None,
 ) -> LevelRecord:
     """Fewest transactions on the optimum of levels 1-3; the flows of the answer are left in ``m``.
 
-    ``opened`` are the y and W the LP levels fixed (models/FORMULATION.md §4); a node-limited search
+    ``opened``: the LP levels' fixings (None when levels 1-3 were MILPs); a node-limited search
     frees them for its duration.
     """
     opts = scenario.solver
@@ -120,57 +124,111 @@ def level_4(
     slack = opts.lexicographic_tolerance * max(1.0, volume)
     bound = float(transactions_lower_bound(snap, pairs, allowed_pairs(snap, pairs, priority == "C"), volume, slack))
     seconds = highs_seconds = 0.0
-    if incumbent > bound and opened:  # LP levels: level 4's LP relaxation, a bound and often a sparser vertex
-        saved = [(v, v.value) for v in m.component_data_objects(pyo.Var)]
-        try:
-            relaxed = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
-            seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds or 0.0
-            bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
-            lp_vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
-        except LevelFailed as failed:  # the incumbent stands; only the bound is weaker
-            seconds, lp_vertex = failed.record.seconds, start
-            source = f"{source} (its LP relaxation ended {failed.record.status})"
-        for v, value in saved:  # back to the incumbent with the CES of the level-3 solution
-            v.set_value(value, skip_validation=True)
-        if len(lp_vertex) < incumbent:
-            start, source, incumbent = lp_vertex, "the vertex of its LP relaxation", float(len(lp_vertex))
-            share_ces(m, snap, start)
-            set_incumbent(m, start)
+    if incumbent > bound and opened is not None:
+        start, source, bound, seconds, highs_seconds = _relaxations(m, solver, snap, opts, start, source, bound)
+        incumbent = float(len(start))
     status = f"incumbent from {source}"
     if incumbent <= bound:
         status = f"optimal: {status} meets the lower bound"
     elif opts.level4_node_limit > 0:
-        saved = [(v, v.value) for v in m.component_data_objects(pyo.Var)]
-        fixed_at = [(v, v.value) for v in opened]
-        for v in opened:
-            v.unfix()
-        try:
-            tree = solver.solve(
-                m,
-                4,
-                "transactions",
-                opts.level4_time_limit_s,
-                opts.level4_mip_gap,
-                warm=True,
-                node_limit=opts.level4_node_limit,
-            )
-            seconds, highs_seconds = tree.seconds, tree.highs_seconds or 0.0
-            if tree.bound is not None and np.isfinite(tree.bound):
-                bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
-            if tree.objective is not None and tree.objective < incumbent - 0.5:
-                incumbent, status = (
-                    float(round(tree.objective)),
-                    f"{tree.status}: a node-limited search improved the {status}",
+        saved = _values(m)
+        with opened.freed() if opened is not None else contextlib.nullcontext():
+            try:
+                tree = solver.solve(
+                    m,
+                    4,
+                    "transactions",
+                    opts.level4_time_limit_s,
+                    opts.level4_mip_gap,
+                    warm=True,
+                    node_limit=opts.level4_node_limit,
                 )
-                saved = [(v, v.value) for v in m.component_data_objects(pyo.Var)]
-            else:
-                status = f"{tree.status}: a node-limited search kept the {status}"
-        except LevelFailed as failed:
-            status = f"{failed.record.status}: a node-limited search kept the {status}"
-            seconds = failed.record.seconds
-        for v, value in fixed_at:
-            v.fix(value)
+                seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
+                if tree.bound is not None and np.isfinite(tree.bound):
+                    bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
+                if tree.objective is not None and tree.objective < incumbent - 0.5:
+                    incumbent = float(round(tree.objective))
+                    status = f"{tree.status}: a node-limited search improved the {status}"
+                    saved = _values(m)
+                else:
+                    status = f"{tree.status}: a node-limited search kept the {status}"
+            except LevelFailed as failed:
+                status = f"{failed.record.status}: a node-limited search kept the {status}"
+                seconds += failed.record.seconds
         for v, value in saved:
             v.set_value(value, skip_validation=True)
     gap = (incumbent - bound) / max(1.0, incumbent)
     return LevelRecord(4, "transactions", status, incumbent, bound, gap, seconds, highs_seconds)
+
+
+def _flows(m) -> dict[tuple[int, int], float]:
+    return {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
+
+
+def _relaxations(m, solver: LevelSolver, snap: IntervalSnapshot, opts, start, source: str, bound: float):
+    """Level 4's LP relaxation (a proven bound and a candidate vertex), then the same LP restricted
+    to the best candidate's trades, whose vertex has at most as many (models/FORMULATION.md §4).
+
+    Both keep levels 1-3. The model is left at the best matching, with the CES of the level-3
+    solution shared over what each peer has left. Returns (flows, source, bound, seconds, HiGHS seconds).
+    """
+    saved = _values(m)
+    seconds = highs_seconds = 0.0
+    best, best_source = start, source
+    try:
+        relaxed = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
+        seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds or 0.0
+        bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
+        if len(_flows(m)) < len(best):
+            best, best_source = _flows(m), "the vertex of its LP relaxation"
+        for _ in range(THINNING_ROUNDS):
+            outside = [m.p2p[p] for p in m.P if p not in best and not m.p2p[p].fixed]
+            for x in outside:
+                x.fix(0.0)
+            solver.vars_changed()
+            try:
+                within = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
+                seconds, highs_seconds = seconds + within.seconds, highs_seconds + (within.highs_seconds or 0.0)
+            finally:
+                for x in outside:
+                    x.unfix()
+                solver.vars_changed()
+            if len(_flows(m)) >= len(best):
+                break
+            best, best_source = (
+                _flows(m),
+                f"{best_source.removesuffix(', thinned by the LP on its trades')}, thinned by the LP on its trades",
+            )
+    except LevelFailed as failed:  # the incumbent stands; only the bound may be weaker
+        seconds += failed.record.seconds
+        best_source = f"{best_source} (an LP of level 4 ended {failed.record.status})"
+    for v, value in saved:  # back to the incumbent, with the CES of the level-3 solution
+        v.set_value(value, skip_validation=True)
+    if best is not start:
+        share_ces(m, snap, best)
+        set_incumbent(m, best)
+    return best, best_source, bound, seconds, highs_seconds
+
+
+def _values(m) -> list[tuple[pyo.Var, float | None]]:
+    """The values a level solve may change and a result reads: flows, CES and grid flows, CES modes."""
+    return [(v, v.value) for v in solution_vars(m)]
+
+
+def solution_vars(m) -> list:
+    """x, c, e, d, g, Eg, Ev, Evg, zc, zd, the utility hypographs: what a result is read from."""
+    names = (
+        "p2p",
+        "seller_to_ces",
+        "seller_export",
+        "ces_to_buyer",
+        "grid_to_buyer",
+        "grid_to_ces",
+        "ces_to_ev",
+        "grid_to_ev",
+        "charging",
+        "discharging",
+        "u01_quad",
+        "u02_quad",
+    )
+    return [v for name in names for v in getattr(m, name).values()]

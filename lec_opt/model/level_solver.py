@@ -70,12 +70,18 @@ class LevelSolver:
         update.update_constraints = False
         update.update_named_expressions = False
         self._structure_changed = False
+        self._vars_changed = True
+        self.load: list | None = None  # the variables a solve loads back (None: all)
         self._highs_seconds_so_far = 0.0
         self._retrying = False
 
     def structure_changed(self) -> None:
         """A constraint was activated or deactivated: the next solve looks for added or removed rows."""
         self._structure_changed = True
+
+    def vars_changed(self) -> None:
+        """A variable was fixed, unfixed or its fixed value changed: the next solve updates the columns."""
+        self._vars_changed = True
 
     @contextlib.contextmanager
     def presolve_off(self) -> Iterator[None]:
@@ -111,7 +117,8 @@ class LevelSolver:
         config.time_limit, config.mip_gap, config.warmstart = time_limit, gap, warm
         self.highs.highs_options["mip_max_nodes"] = _NO_NODE_LIMIT if node_limit is None else node_limit
         self.highs.update_config.check_for_new_or_removed_constraints = self._structure_changed
-        self._structure_changed = False
+        self.highs.update_config.update_vars = self._vars_changed or self._structure_changed
+        self._structure_changed = self._vars_changed = False
         started = time.perf_counter()
         res = self.highs.solve(m)
         seconds = time.perf_counter() - started
@@ -132,6 +139,6 @@ class LevelSolver:
         record = LevelRecord(level, name, tc.name, best, bound, relative_gap(best, bound), seconds, highs_seconds)
         stopped = (TerminationCondition.maxTimeLimit, TerminationCondition.maxIterations)  # node limit: maxIterations
         if tc == TerminationCondition.optimal or (tc in stopped and best is not None):
-            res.solution_loader.load_vars()
+            res.solution_loader.load_vars(self.load)
             return record
         raise LevelFailed(record)

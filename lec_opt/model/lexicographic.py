@@ -29,8 +29,9 @@ from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import level_4
+from lec_opt.model.level4 import level_4, solution_vars
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
 _FLOW_EPS = 1e-9
@@ -99,26 +100,6 @@ def _solve_with_min_trade(m, solver: LevelSolver, scenario, level, name, limit, 
         solver.structure_changed()
         record = solver.solve(m, level, name, limit, gap)
     return record
-
-
-def _fix_open_pairs(m, allowed: dict[tuple[int, int], bool], opened: list) -> None:
-    """With no minimum trade no binary can bind at levels 1-3 (models/FORMULATION.md §4): fix them open.
-
-    Every allowed pair's y and every willing peer's W is fixed to 1, every other pair's y to 0.
-    Levels 1-3 are then LPs on the transportation polytope, whose simplex vertices are forests of
-    few trades. ``opened`` (what the previous call fixed) becomes what this call fixes.
-    """
-    for v in opened:
-        v.unfix()
-    opened.clear()
-    for name in ("willing_seller", "willing_buyer"):
-        for v in getattr(m, name).values():
-            if not v.fixed:
-                v.fix(1)
-                opened.append(v)
-    for p, y in m.transaction.items():
-        y.fix(1 if allowed[p] else 0)
-        opened.append(y)
 
 
 def _solution_flows(m) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
@@ -240,20 +221,24 @@ def _lexicographic(
     if lp_levels and not ces_level:
         for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
             z.domain = pyo.UnitInterval
-    opened: list[pyo.Var] = []  # the y and W fixed open for the LP levels
+    if lp_levels:  # the matching binaries are fixed: load only what a result is read from
+        solver.load = solution_vars(m)
+    opened = OpenPairs(m, solver) if lp_levels else None
+    pass_price_pairs = None  # the price rule of the current pass of levels 1-2
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
     shared_fixes: list[str] = []
     for priority in priorities:
         t0 = time.perf_counter()
         price_pairs = priority == "C"
-        if price_pairs != m.price_pairs_only.active or priority == "C":
+        if price_pairs != pass_price_pairs or priority == "C":
             _release(m, shared_fixes)
-            shared, shared_fixes = [], []
-            m.price_pairs_only.activate() if price_pairs else m.price_pairs_only.deactivate()
-            solver.structure_changed()
-        if lp_levels:  # every pass: the previous priority's level 4 left its incumbent in y
+            shared, shared_fixes, pass_price_pairs = [], [], price_pairs
+            if opened is None:  # the MILP levels keep the price rule as a row
+                m.price_pairs_only.activate() if price_pairs else m.price_pairs_only.deactivate()
+                solver.structure_changed()
+        if opened is not None:  # every priority: the previous one's level 4 left its incumbent in y
             allowed = allowed_pairs(snap, pairs, price_pairs).tolist()
-            _fix_open_pairs(m, dict(zip(m.P, allowed, strict=True)), opened)
+            opened.open(dict(zip(m.P, allowed, strict=True)), price_pairs)
         run = _Run([], [])
         try:
             if not shared:
