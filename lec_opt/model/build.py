@@ -157,8 +157,12 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
     obj_priority_c: max Σ (bid_j - ask_i) x;  level 4 obj_transactions: min Σy, and its LP relaxation
     obj_transactions_relaxed: min Σ x / min(s_i, r_j) (y = x / cap at the relaxation's optimum).
     """
-    pos = {p: n for n, p in enumerate(m.P)}
-    m.obj_p2p = pyo.Objective(expr=sum(m.p2p[p] for p in m.P), sense=pyo.maximize)
+    x = [m.p2p[p] for p in m.P]
+
+    def linear(coefficients) -> pyo.Expression:
+        return pyo.quicksum((float(c) * v for c, v in zip(coefficients, x, strict=True)))
+
+    m.obj_p2p = pyo.Objective(expr=pyo.quicksum(x), sense=pyo.maximize)
     m.obj_ces = pyo.Objective(
         expr=m.u01
         + m.u02
@@ -166,34 +170,37 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
         - ces.buy * (sum(m.grid_to_buyer[j] for j in m.J) + m.grid_to_ev),
         sense=pyo.maximize,
     )
-    m.obj_priority_a = pyo.Objective(
-        expr=sum(float(pairs.weight_a[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize
-    )
-    m.obj_priority_b = pyo.Objective(
-        expr=sum(float(pairs.distance[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.minimize
-    )
-    m.obj_priority_c = pyo.Objective(
-        expr=sum(float(pairs.margin_c[pos[p]]) * m.p2p[p] for p in m.P), sense=pyo.maximize
-    )
-    m.obj_transactions = pyo.Objective(expr=sum(m.transaction[p] for p in m.P), sense=pyo.minimize)
-    m.obj_transactions_relaxed = pyo.Objective(
-        expr=sum(m.p2p[p] / float(pairs.cap[pos[p]]) for p in m.P), sense=pyo.minimize
-    )
+    m.obj_priority_a = pyo.Objective(expr=linear(pairs.weight_a), sense=pyo.maximize)
+    m.obj_priority_b = pyo.Objective(expr=linear(pairs.distance), sense=pyo.minimize)
+    m.obj_priority_c = pyo.Objective(expr=linear(pairs.margin_c), sense=pyo.maximize)
+    m.obj_transactions = pyo.Objective(expr=pyo.quicksum((m.transaction[p] for p in m.P)), sense=pyo.minimize)
+    m.obj_transactions_relaxed = pyo.Objective(expr=linear(1.0 / pairs.cap), sense=pyo.minimize)
     for obj in m.component_objects(pyo.Objective):
         obj.deactivate()
 
 
+def add_links(m: pyo.ConcreteModel, pairs: PairData, min_trade: float) -> None:
+    """The rows that link flows to the matching binaries: willingness and trade limits."""
+    add_willingness(m)
+    add_trade_limits(m, pairs, min_trade)
+
+
 def build_interval_model(
-    snap: IntervalSnapshot, scenario: Scenario, ces: CesParams
+    snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, links: bool = True
 ) -> tuple[pyo.ConcreteModel, PairData]:
-    """The whole model of one interval (every objective deactivated)."""
+    """The whole model of one interval (every objective deactivated).
+
+    ``links=False`` leaves out the rows linking x to y and W (``add_links``): with no minimum
+    trade they cannot bind at levels 1-3 (models/FORMULATION.md §4), and the solve adds them when a
+    level-4 search needs them.
+    """
     solver = scenario.solver
     pairs = candidate_pairs(snap, solver.nearest_k if solver.candidate_pairs == "nearest" else None)
     m = pyo.ConcreteModel(name=f"interval_{snap.index}")
     add_sets(m, snap, pairs)
     add_variables(m, snap, pairs, ces)
-    add_willingness(m)
-    add_trade_limits(m, pairs, scenario.willingness.min_trade_kwh)
+    if links:
+        add_links(m, pairs, scenario.willingness.min_trade_kwh)
     add_balances(m, snap)
     add_ces(m, ces)
     add_utilities(m, ces, scenario.solver.utility_breakpoints)

@@ -213,17 +213,17 @@ def _lexicographic(
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
-    m, pairs = build_interval_model(snap, scenario, ces)
+    lp_levels = scenario.willingness.min_trade_kwh == 0
+    m, pairs = build_interval_model(snap, scenario, ces, links=not lp_levels)
     add_level_constraints(m)
     build_seconds = time.perf_counter() - started
-    lp_levels = scenario.willingness.min_trade_kwh == 0
     solver = LevelSolver(scenario.seed, opts.threads, tight=not lp_levels)
     if lp_levels and not ces_level:
         for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
             z.domain = pyo.UnitInterval
     if lp_levels:  # the matching binaries are fixed: load only what a result is read from
         solver.load = solution_vars(m)
-    opened = OpenPairs(m, solver) if lp_levels else None
+    opened = OpenPairs(m, solver, pairs) if lp_levels else None
     pass_price_pairs = None  # the price rule of the current pass of levels 1-2
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
     shared_fixes: list[str] = []
