@@ -173,7 +173,7 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
     m.obj_priority_a = pyo.Objective(expr=linear(pairs.weight_a), sense=pyo.maximize)
     m.obj_priority_b = pyo.Objective(expr=linear(pairs.distance), sense=pyo.minimize)
     m.obj_priority_c = pyo.Objective(expr=linear(pairs.margin_c), sense=pyo.maximize)
-    m.obj_transactions = pyo.Objective(expr=pyo.quicksum((m.transaction[p] for p in m.P)), sense=pyo.minimize)
+    m.obj_transactions = pyo.Objective(expr=pyo.quicksum(m.transaction[p] for p in m.P), sense=pyo.minimize)
     m.obj_transactions_relaxed = pyo.Objective(expr=linear(1.0 / pairs.cap), sense=pyo.minimize)
     for obj in m.component_objects(pyo.Objective):
         obj.deactivate()
