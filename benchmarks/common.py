@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -23,7 +24,22 @@ def machine() -> dict:
         "pyomo": version("pyomo"),
         "numpy": version("numpy"),
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "source": source(),
     }
+
+
+def source() -> dict:
+    """The lec_opt commit measured and whether lec_opt/ or models/ differ from it (read-only git)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode:
+        return {"commit": None, "dirty": None}
+    dirty = git("diff", "--no-ext-diff", "--quiet", "HEAD", "--", "lec_opt", "models").returncode != 0
+    return {"commit": head.stdout.strip(), "dirty": dirty}
 
 
 def stats(values: list[float]) -> dict:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import save, stats, timed
+from benchmarks.common import save, source, stats, timed
 from lec_opt import load_scenario
 from lec_opt.day.outputs import summary, write_day
 from lec_opt.day.run import run_day
@@ -118,6 +118,7 @@ def level_stats(run, greedy) -> dict:
 
 
 def run(greedy_repeat: int = 3, cli_greedy_repeat: int = 3) -> dict:
+    started_at = source()  # the lec_opt commit this run imports (compare machine.source at the end)
     scenario = load_scenario()
     load = {"start": os.getloadavg()}  # 1/5/15-minute load: other work on the 2 cores skews the worker speed-up
     greedy_stats, greedy = timed(lambda: run_day(scenario, "greedy", "best"), greedy_repeat)
@@ -149,6 +150,7 @@ def run(greedy_repeat: int = 3, cli_greedy_repeat: int = 3) -> dict:
         for s_m, s_g in zip(milp.steps, greedy.steps, strict=True)
     ]
     return {
+        "source_at_start": started_at,
         "ratios": {
             "milp_over_greedy_in_process": milp_wall / greedy_stats["median"],
             "milp_over_greedy_cli": cli_milp / statistics.median(cli_greedy),
