@@ -312,6 +312,25 @@ def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
         _check_fallback(result, scenario, 0.5, level_no, name, condition.name)
 
 
+def test_an_lp_level_stopped_by_its_time_limit_is_no_answer(monkeypatch, scenario):
+    """Levels 1-3 are LPs here: an LP stopped by the wall-clock safety net has no answer even when
+    HiGHS reports an objective, so the priority falls back to the greedy and says so (a MIP stopped
+    the same way keeps its feasible incumbent)."""
+    real = lec_opt.model.level_solver.Highs.solve
+    calls = {"n": 0}
+
+    def stopped(self, model, timer=None):
+        res = real(self, model, timer)
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first HiGHS solve: level 3 of A (level 1 is in closed form)
+            res.termination_condition = TerminationCondition.maxTimeLimit
+        return res
+
+    monkeypatch.setattr(lec_opt.model.level_solver.Highs, "solve", stopped)
+    result = lec_opt.model.lexicographic.solve_matching(HAND_A.snap, scenario, ("A",))["A"]
+    assert result.fallback and "level 3 (priority_a) ended maxTimeLimit" in result.fallback_reason
+
+
 def test_level_4_failure_keeps_the_incumbent(monkeypatch, scenario):
     """Level 4's node-limited search is warm-started; if HiGHS returns nothing the incumbent stays,
     marked in the status."""

@@ -25,6 +25,7 @@ from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
 FLOW_EPS = 1e-9
+DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
 THINNING_ROUNDS = 5  # restricted LPs of level 4, each on the trades of the last: a fixed amount of work
 
 
@@ -111,22 +112,22 @@ def level_4(
         share_ces(m, snap, greedy)
         set_incumbent(m, greedy)
         status = "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed"
-        return LevelRecord(4, "transactions", status, float(len(greedy)), float(len(greedy)), 0.0)
+        return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
     vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
     greedy = {(i, j): x for i, j, x in match(snap, priority, min_trade)}
     start, source = vertex, "the level-3 vertex"
-    if len(greedy) < len(vertex) and _keeps_levels(m, levels, greedy, opts.lexicographic_tolerance):
+    if _trades(greedy) < _trades(vertex) and _keeps_levels(m, levels, greedy, opts.lexicographic_tolerance):
         start, source = greedy, "the greedy matching"
         share_ces(m, snap, greedy)
     set_incumbent(m, start)
-    incumbent = float(len(start))
+    incumbent = _trades(start)
     volume = levels[0].objective or 0.0
     slack = opts.lexicographic_tolerance * max(1.0, volume)
     bound = float(transactions_lower_bound(snap, pairs, allowed_pairs(snap, pairs, priority == "C"), volume, slack))
     seconds = highs_seconds = 0.0
     if incumbent > bound and opened is not None:
         start, source, bound, seconds, highs_seconds = _relaxations(m, solver, snap, opts, start, source, bound)
-        incumbent = float(len(start))
+        incumbent = _trades(start)
     status = f"incumbent from {source}"
     if incumbent <= bound:
         status = f"optimal: {status} meets the lower bound"
@@ -161,6 +162,11 @@ def level_4(
     return LevelRecord(4, "transactions", status, incumbent, bound, gap, seconds, highs_seconds)
 
 
+def _trades(flows: dict[tuple[int, int], float]) -> float:
+    """How many of these flows are trades, not solver dust (as the result will count them)."""
+    return float(sum(x >= DUST_KWH for x in flows.values()))
+
+
 def _flows(m) -> dict[tuple[int, int], float]:
     return {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
 
@@ -179,7 +185,7 @@ def _relaxations(m, solver: LevelSolver, snap: IntervalSnapshot, opts, start, so
         relaxed = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
         seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds or 0.0
         bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
-        if len(_flows(m)) < len(best):
+        if _trades(_flows(m)) < _trades(best):
             best, best_source = _flows(m), "the vertex of its LP relaxation"
         for _ in range(THINNING_ROUNDS):
             outside = [m.p2p[p] for p in m.P if p not in best and not m.p2p[p].fixed]
@@ -193,7 +199,7 @@ def _relaxations(m, solver: LevelSolver, snap: IntervalSnapshot, opts, start, so
                 for x in outside:
                     x.unfix()
                 solver.vars_changed()
-            if len(_flows(m)) >= len(best):
+            if _trades(_flows(m)) >= _trades(best):
                 break
             best, best_source = (
                 _flows(m),

@@ -75,6 +75,11 @@ class LevelSolver:
         self._highs_seconds_so_far = 0.0
         self._retrying = False
 
+    def _was_mip(self) -> bool:
+        """Did the last solve branch (a MIP), rather than solve an LP? (APPSI exposes no such flag.)"""
+        model = self.highs._solver_model
+        return model is not None and model.getInfo().mip_node_count >= 0
+
     def structure_changed(self) -> None:
         """A constraint was activated or deactivated: the next solve looks for added or removed rows."""
         self._structure_changed = True
@@ -114,7 +119,8 @@ class LevelSolver:
             obj.deactivate()
         getattr(m, f"obj_{name}").activate()
         config = self.highs.config
-        config.time_limit, config.mip_gap, config.warmstart = time_limit, gap, warm
+        # HiGHS's time limit counts its run time summed over every solve of this model: add the spent
+        config.time_limit, config.mip_gap, config.warmstart = self._highs_seconds_so_far + time_limit, gap, warm
         self.highs.highs_options["mip_max_nodes"] = _NO_NODE_LIMIT if node_limit is None else node_limit
         self.highs.update_config.check_for_new_or_removed_constraints = self._structure_changed
         self.highs.update_config.update_vars = self._vars_changed or self._structure_changed
@@ -137,8 +143,9 @@ class LevelSolver:
         self._highs_seconds_so_far = highs_total
         bound = res.best_objective_bound
         record = LevelRecord(level, name, tc.name, best, bound, relative_gap(best, bound), seconds, highs_seconds)
+        # a MIP stopped by a limit keeps a feasible incumbent; an LP stopped by one has no answer at all
         stopped = (TerminationCondition.maxTimeLimit, TerminationCondition.maxIterations)  # node limit: maxIterations
-        if tc == TerminationCondition.optimal or (tc in stopped and best is not None):
+        if tc == TerminationCondition.optimal or (tc in stopped and best is not None and self._was_mip()):
             res.solution_loader.load_vars(self.load)
             return record
         raise LevelFailed(record)

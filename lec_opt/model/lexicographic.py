@@ -29,14 +29,13 @@ from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import level_4, solution_vars
+from lec_opt.model.level4 import DUST_KWH, level_4, solution_vars
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
 _FLOW_EPS = 1e-9
 CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
-DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
 
 
 @dataclass
