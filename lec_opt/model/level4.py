@@ -113,7 +113,7 @@ def level_4(
         set_incumbent(m, greedy)
         status = "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed"
         return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
-    vertex = {p: m.p2p[p].value or 0.0 for p in m.P if (m.p2p[p].value or 0.0) > FLOW_EPS}
+    vertex = _flows(m)
     greedy = {(i, j): x for i, j, x in match(snap, priority, min_trade)}
     start, source = vertex, "the level-3 vertex"
     if _trades(greedy) < _trades(vertex) and _keeps_levels(m, levels, greedy, opts.lexicographic_tolerance):
@@ -156,8 +156,7 @@ def level_4(
             except LevelFailed as failed:
                 status = f"{failed.record.status}: a node-limited search kept the {status}"
                 seconds += failed.record.seconds
-        for v, value in saved:
-            v.set_value(value, skip_validation=True)
+        _restore(saved)
     gap = (incumbent - bound) / max(1.0, incumbent)
     return LevelRecord(4, "transactions", status, incumbent, bound, gap, seconds, highs_seconds)
 
@@ -180,13 +179,14 @@ def _relaxations(m, solver: LevelSolver, snap: IntervalSnapshot, opts, start, so
     """
     saved = _values(m)
     seconds = highs_seconds = 0.0
-    best, best_source = start, source
+    best, best_source, thinned = start, source, False
     try:
         relaxed = solver.solve(m, 4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
         seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds or 0.0
         bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
-        if _trades(_flows(m)) < _trades(best):
-            best, best_source = _flows(m), "the vertex of its LP relaxation"
+        vertex = _flows(m)
+        if _trades(vertex) < _trades(best):
+            best, best_source = vertex, "the vertex of its LP relaxation"
         for _ in range(THINNING_ROUNDS):
             outside = [m.p2p[p] for p in m.P if p not in best and not m.p2p[p].fixed]
             for x in outside:
@@ -199,21 +199,25 @@ def _relaxations(m, solver: LevelSolver, snap: IntervalSnapshot, opts, start, so
                 for x in outside:
                     x.unfix()
                 solver.vars_changed()
-            if _trades(_flows(m)) >= _trades(best):
+            thinner = _flows(m)
+            if _trades(thinner) >= _trades(best):
                 break
-            best, best_source = (
-                _flows(m),
-                f"{best_source.removesuffix(', thinned by the LP on its trades')}, thinned by the LP on its trades",
-            )
+            best, thinned = thinner, True
     except LevelFailed as failed:  # the incumbent stands; only the bound may be weaker
         seconds += failed.record.seconds
         best_source = f"{best_source} (an LP of level 4 ended {failed.record.status})"
-    for v, value in saved:  # back to the incumbent, with the CES of the level-3 solution
-        v.set_value(value, skip_validation=True)
+    if thinned:
+        best_source = f"{best_source}, thinned by the LP on its trades"
+    _restore(saved)  # back to the incumbent, with the CES of the level-3 solution
     if best is not start:
         share_ces(m, snap, best)
         set_incumbent(m, best)
     return best, best_source, bound, seconds, highs_seconds
+
+
+def _restore(saved: list[tuple[pyo.Var, float | None]]) -> None:
+    for v, value in saved:
+        v.set_value(value, skip_validation=True)
 
 
 def _values(m) -> list[tuple[pyo.Var, float | None]]:

@@ -29,12 +29,11 @@ from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import DUST_KWH, level_4, solution_vars
+from lec_opt.model.level4 import DUST_KWH, FLOW_EPS, level_4, solution_vars
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
-_FLOW_EPS = 1e-9
 CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
 
 
@@ -88,7 +87,7 @@ def _check_min_trade(m, min_trade: float) -> bool:
     """True when some flow lies strictly between 0 and min_trade (the semi-continuous MILP is needed)."""
     if min_trade <= 0 or m.min_trade.active:
         return False
-    return any(_FLOW_EPS < (m.p2p[p].value or 0.0) < min_trade - 1e-9 for p in m.P)
+    return any(FLOW_EPS < (m.p2p[p].value or 0.0) < min_trade - 1e-9 for p in m.P)
 
 
 def _solve_with_min_trade(m, solver: LevelSolver, scenario, level, name, limit, gap) -> LevelRecord:
@@ -206,9 +205,10 @@ def _lexicographic(
     priorities: tuple[str, ...],
     ces_level: bool,
     read: Callable[[object, str, list[LevelRecord], float, float], object],
-    fallback: Callable[[str, LevelFailed, list[LevelRecord], float], object],
+    from_fallback: Callable[[Matching], object],
 ) -> dict[str, object]:
-    """Every requested priority on one model: ``read`` the solution of each, or ``fallback``."""
+    """Every requested priority on one model: ``read`` the solution of each; a priority whose level
+    fails takes the greedy matching instead, marked as a fallback, through ``from_fallback``."""
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
@@ -260,7 +260,9 @@ def _lexicographic(
             run.levels.append(level_4(m, solver, snap, scenario, pairs, priority, run.levels, opened))
             out[priority] = read(m, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds)
         except LevelFailed as failed:
-            out[priority] = fallback(priority, failed, run.levels or list(shared), t0)
+            greedy = greedy_matching(snap, priority, scenario.willingness.min_trade_kwh)
+            matching = as_fallback(greedy, failed.record, run.levels or list(shared))
+            out[priority] = from_fallback(replace(matching, seconds=time.perf_counter() - t0))
             _release(m, shared_fixes)
             shared, shared_fixes = [], []
         _release(m, run.fixes)
@@ -276,7 +278,6 @@ def solve_matching(
     the P2P volume (models/FORMULATION.md §4): the day runner dispatches the CES exactly afterwards.
     """
     ces = ces_params(scenario, snap, scenario.ces.soc_initial)  # the model needs one; levels 1, 3, 4 ignore it
-    min_trade = scenario.willingness.min_trade_kwh
 
     def read(m, priority, levels, seconds, build_seconds):
         flows, _, _ = _solution_flows(m)
@@ -284,11 +285,7 @@ def solve_matching(
             priority, tuple(flows), tuple(levels), "milp", seconds=seconds + build_seconds / len(priorities)
         )
 
-    def fallback(priority, failed, levels, t0):
-        greedy = greedy_matching(snap, priority, min_trade)
-        return replace(as_fallback(greedy, failed.record, levels), seconds=time.perf_counter() - t0)
-
-    return _lexicographic(snap, scenario, ces, priorities, False, read, fallback)  # type: ignore[return-value]
+    return _lexicographic(snap, scenario, ces, priorities, False, read, lambda matching: matching)  # type: ignore[return-value]
 
 
 def solve_milp(
@@ -301,9 +298,7 @@ def solve_milp(
     def read(m, priority, levels, seconds, build_seconds):
         return _read_result(m, snap, scenario, ces, priority, levels, seconds, build_seconds)
 
-    def fallback(priority, failed, levels, t0):
-        greedy = greedy_matching(snap, priority, scenario.willingness.min_trade_kwh)
-        matching = replace(as_fallback(greedy, failed.record, levels), seconds=time.perf_counter() - t0)
+    def from_fallback(matching: Matching) -> IntervalResult:
         return result_from_matching(snap, ces, matching, bids.mu, bids.price_margin)
 
-    return _lexicographic(snap, scenario, ces, priorities, True, read, fallback)  # type: ignore[return-value]
+    return _lexicographic(snap, scenario, ces, priorities, True, read, from_fallback)  # type: ignore[return-value]
