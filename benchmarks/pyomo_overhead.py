@@ -1,14 +1,14 @@
 """Case ``pyomo-overhead``: what Pyomo costs on the day's path (``solve_matching``), busy intervals of the default day.
 
-``lec_opt.model.lexicographic.solve_matching`` (levels 1, 3 and 4 of A, B and C on one Pyomo model
-through APPSI) is written out again here straight against highspy, without Pyomo, solving the
+``lec_opt.model.lexicographic.solve_matching`` (levels 1, 3 and 4 of A, B and C on one Pyomo model,
+compiled once and handed to HiGHS by ``LevelSolver``) is written out again here straight against highspy, without Pyomo, solving the
 same levels the same way:
 
 - the same LP handed to HiGHS (no minimum trade: lec_opt's LP levels): the balances, CES rows and
   ``level_*`` rows (built once, loose until kept) of ``build_interval_model`` without the rows
   linking x to y and W, x fixed to 0 on the pairs that may not trade, the CES modes relaxed;
-  columns and rows in the order APPSI creates them, bound changes sent at the next solve as APPSI
-  does. The benchmark asserts that both HiGHS objects hold the identical LP after the last solve;
+  bound changes sent at the next solve. The benchmark asserts that both HiGHS objects hold the same
+  LP after the last solve (columns matched by variable name, rows compared as a set);
 - the same options (simplex, seed, threads, time limit, gap, node limit) and the same sequence of
   solves: level 1 in closed form for A and B (``max_volume_closed_form``), an LP for C; level 3 an
   LP; level 4 without a tree search (``level4_node_limit = 0``): the level-3 vertex or the greedy
@@ -19,8 +19,8 @@ same levels the same way:
 The numpy helpers of lec_opt (candidate pairs, greedy, priority coefficients, bounds) are reused.
 Both sides run alternately ``repeat`` times per interval of ``TIMES``, then once over every busy
 interval of the day; the flows, the level objectives and the level-4 bounds are asserted equal. ``ratio`` = Pyomo wall / direct wall; the Pyomo side is split
-by timing lec_opt's APPSI solver class (``instrumented``: a subclass that only adds
-``perf_counter`` calls) and its model build.
+by timing lec_opt's model build, its ``LevelSolver`` (compile and hand-over, the changes between
+levels, HiGHS's runs; ``instrumented`` wraps the methods with ``perf_counter`` calls only).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from contextlib import contextmanager
 
 import highspy
 import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse
 
 import lec_opt.model.level_solver as level_solver
 import lec_opt.model.lexicographic as lex
@@ -53,101 +55,72 @@ RELAXED = "transactions_relaxed"  # level 4's LP relaxation: min Σ x / min(s_i,
 
 
 # ---------------------------------------------------------------------------------------------
-# Pyomo side: lec_opt unchanged, its APPSI solver and model build timed
+# Pyomo side: lec_opt unchanged, its model build and LevelSolver timed
 # ---------------------------------------------------------------------------------------------
-
-
-class _TimedHighs(level_solver.Highs):
-    """The APPSI Highs solver with wall-clock counters around its hand-over steps."""
-
-    registry: list[_TimedHighs] = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if getattr(self, "clock", None) is not None:  # APPSI's set_instance runs __init__ again
-            return
-        self.clock = dict.fromkeys(("set_instance", "update", "solve_call", "highs_run", "load_vars"), 0.0)
-        self._run_total = 0.0
-        _TimedHighs.registry.append(self)
-
-    def set_instance(self, model):
-        t = time.perf_counter()
-        try:
-            return super().set_instance(model)
-        finally:
-            self.clock["set_instance"] += time.perf_counter() - t
-
-    def update(self, timer=None):
-        t = time.perf_counter()
-        try:
-            return super().update(timer=timer)
-        finally:
-            self.clock["update"] += time.perf_counter() - t
-
-    def _solve(self, timer):
-        t = time.perf_counter()
-        res = super()._solve(timer)
-        self.clock["solve_call"] += time.perf_counter() - t
-        self.clock["highs_run"] += (res.wallclock_time or 0.0) - self._run_total  # HiGHS's clock is cumulative
-        self._run_total = res.wallclock_time or 0.0
-        load = res.solution_loader.load_vars
-
-        def timed_load(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return load(*args, **kwargs)
-            finally:
-                self.clock["load_vars"] += time.perf_counter() - t0
-
-        res.solution_loader.load_vars = timed_load
-        return res
 
 
 @contextmanager
 def instrumented():
-    """Swap lec_opt's APPSI class and time its model build for a while; yields the clock."""
-    clock = {"build": 0.0}
-    saved = (level_solver.Highs, lex.build_interval_model, lex.add_level_constraints)
+    """Time lec_opt's model build, its hand-over (compile + passModel in ``LevelSolver.__init__``, the
+    changes between levels in ``LevelSolver.solve``) and HiGHS's runs; yields the clock, whose
+    ``solvers`` are the LevelSolver objects made meanwhile. Only ``perf_counter`` calls are added."""
+    clock = {"build": 0.0, "compile": 0.0, "solve_calls": 0.0, "highs": 0.0, "solvers": []}
+    cls = level_solver.LevelSolver
+    saved = (lex.build_interval_model, lex.add_level_constraints, cls.__init__, cls.solve, cls._run)
+    depth = {"solve": 0}
 
-    def timed(fn):
+    def timed(fn, key):
         def wrapper(*args, **kwargs):
             t = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                clock["build"] += time.perf_counter() - t
+                clock[key] += time.perf_counter() - t
 
         return wrapper
 
-    level_solver.Highs = _TimedHighs
-    lex.build_interval_model, lex.add_level_constraints = timed(saved[1]), timed(saved[2])
-    _TimedHighs.registry.clear()
+    def init(self, *args, **kwargs):
+        t = time.perf_counter()
+        saved[2](self, *args, **kwargs)
+        clock["compile"] += time.perf_counter() - t
+        clock["solvers"].append(self)
+
+    def solve(self, *args, **kwargs):  # outermost calls only (a retry without presolve calls solve again)
+        depth["solve"] += 1
+        t = time.perf_counter()
+        try:
+            return saved[3](self, *args, **kwargs)
+        finally:
+            depth["solve"] -= 1
+            if depth["solve"] == 0:
+                clock["solve_calls"] += time.perf_counter() - t
+
+    def run(self):
+        before = self.highs.getRunTime()
+        try:
+            return saved[4](self)
+        finally:
+            clock["highs"] += self.highs.getRunTime() - before  # HiGHS's own clock, as the direct side's
+
+    lex.build_interval_model, lex.add_level_constraints = timed(saved[0], "build"), timed(saved[1], "build")
+    cls.__init__, cls.solve, cls._run = init, solve, run
     try:
         yield clock
     finally:
-        level_solver.Highs, lex.build_interval_model, lex.add_level_constraints = saved
-        for s in _TimedHighs.registry:
-            for k, v in s.clock.items():
-                clock[k] = clock.get(k, 0.0) + v
+        lex.build_interval_model, lex.add_level_constraints = saved[0], saved[1]
+        cls.__init__, cls.solve, cls._run = saved[2], saved[3], saved[4]
 
 
 def timed_pyomo(fn) -> tuple[object, dict]:
-    """Run ``fn`` (a lec_opt solve) instrumented: (its result, wall split into build, APPSI, HiGHS, rest)."""
+    """Run ``fn`` (a lec_opt solve) instrumented: (its result, wall split into build, hand-over, HiGHS, rest)."""
     with instrumented() as clock:
         start = time.perf_counter()
         out = fn()
         wall = time.perf_counter() - start
-    highs = clock.get("highs_run", 0.0)
-    detail = {
-        "set_instance": clock.get("set_instance", 0.0),
-        "update": clock.get("update", 0.0),
-        "options_and_postsolve": clock.get("solve_call", 0.0) - highs,
-        "load_vars": clock.get("load_vars", 0.0),
-    }
-    handover = sum(detail.values())
-    split = {"wall": wall, "build": clock["build"], "handover": handover, "highs": highs}
-    split["other"] = wall - split["build"] - handover - highs
-    return out, {**split, "handover_detail": detail}
+    detail = {"compile": clock["compile"], "changes_between_levels": clock["solve_calls"] - clock["highs"]}
+    split = {"wall": wall, "build": clock["build"], "handover": sum(detail.values()), "highs": clock["highs"]}
+    split["other"] = wall - split["build"] - split["handover"] - split["highs"]
+    return out, {**split, "handover_detail": detail, "solver": clock["solvers"][-1]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,14 +129,13 @@ def timed_pyomo(fn) -> tuple[object, dict]:
 
 
 class DirectMatching:
-    """``solve_matching``'s interval LP as APPSI hands it to HiGHS, on one highspy object.
+    """``solve_matching``'s interval LP built with numpy and handed to one highspy object.
 
     With no minimum trade lec_opt builds no row linking x to y and W, so y and W are no columns:
     HiGHS gets the balances, the CES rows, the level rows and the bounds, x fixed to 0 on the
-    pairs that may not trade. Columns in APPSI's order (where a variable first appears in the
-    active rows): each seller's x in pair order followed by its c and e; each buyer's d and g;
-    Ev, Evg, zc, zd (relaxed to [0, 1]), Eg, u01, u02. Bound changes reach HiGHS at the next solve,
-    as APPSI's do.
+    pairs that may not trade. Columns: each seller's x in pair order followed by its c and e; each
+    buyer's d and g; Ev, Evg, zc, zd (relaxed to [0, 1]), Eg, u01, u02 (``names`` says which Pyomo
+    variable each is). Bound changes reach HiGHS at the next solve.
     """
 
     def __init__(self, snap: IntervalSnapshot, scenario: Scenario):
@@ -174,26 +146,37 @@ class DirectMatching:
         n_p, n_s, n_b = len(p.seller), len(snap.sellers), len(snap.buyers)
         assert n_p, "an interval without candidate pairs has no level rows"
         s, r = snap.surplus_kwh, snap.deficit_kwh
-        per_seller = np.bincount(p.seller, minlength=n_s)
-        by_seller = np.argsort(p.seller, kind="stable")  # pairs in seller-balance order
-        # column of seller i's first x, then its x in pair order, c_i, e_i
-        first = np.concatenate([[0], np.cumsum(per_seller + 2)[:-1]])
-        x = np.empty(n_p, dtype=np.int64)
-        rank = np.arange(n_p) - np.repeat(np.cumsum(per_seller) - per_seller, per_seller)
-        x[by_seller] = first[p.seller[by_seller]] + rank
-        c = first + per_seller
-        e = c + 1
-        d = n_p + 2 * n_s + 2 * np.arange(n_b)
-        g = d + 1
-        EV, EVG, ZC, ZD, EG, U1, U2 = n_p + 2 * n_s + 2 * n_b + np.arange(7)
-        n = U2 + 1
+        # columns in the order Pyomo's standard-form compiler gives them (first appearance in the
+        # objectives, then the rows): x in pair order, u01, c, Eg, u02, d, Ev, e, g, Evg, zc, zd
+        x = np.arange(n_p)
+        U1 = n_p
+        c = U1 + 1 + np.arange(n_s)
+        EG = U1 + 1 + n_s
+        U2 = EG + 1
+        d = U2 + 1 + np.arange(n_b)
+        EV = U2 + 1 + n_b
+        e = EV + 1 + np.arange(n_s)
+        g = EV + 1 + n_s + np.arange(n_b)
+        EVG = EV + 1 + n_s + n_b
+        ZC, ZD = EVG + 1, EVG + 2
+        n = ZD + 1
         self.n, self.x, self.cap = n, x, p.cap
+        names = [""] * n  # the Pyomo variable of each column (``same_lp`` matches columns by it)
+        for k, (i, j) in enumerate(zip(p.seller.tolist(), p.buyer.tolist(), strict=True)):
+            names[x[k]] = f"p2p[{i},{j}]"
+        for cols, var in ((c, "seller_to_ces"), (e, "seller_export"), (d, "ces_to_buyer"), (g, "grid_to_buyer")):
+            for k, col in enumerate(cols.tolist()):
+                names[col] = f"{var}[{k}]"
+        scalars = ("ces_to_ev", "grid_to_ev", "charging", "discharging", "grid_to_ces", "u01_quad", "u02_quad")
+        for col, var in zip((EV, EVG, ZC, ZD, EG, U1, U2), scalars, strict=True):
+            names[col] = var
+        self.names = names
         lo, up = np.zeros(n), np.zeros(n)
         up[x], up[c], up[e], up[d], up[g] = p.cap, s, s, r, r
         up[EG], up[EV], up[EVG], up[ZC], up[ZD] = ces.charge_max_kwh, snap.ev_kwh, snap.ev_kwh, 1.0, 1.0
         lo[[U1, U2]], up[[U1, U2]] = -highspy.kHighsInf, highspy.kHighsInf
 
-        blocks: list[tuple] = []  # rows in APPSI's order: (entries per row, columns, values, lower, upper)
+        blocks: list[tuple] = []  # rows: (entries per row, columns, values, lower, upper)
 
         def rows(lengths, cols, vals, lower=-highspy.kHighsInf, upper=highspy.kHighsInf):
             lengths = np.atleast_1d(lengths)
@@ -298,10 +281,9 @@ class DirectMatching:
         row = self.level_row[name]
         self.pending_rows[row] = (bound, highspy.kHighsInf) if MAXIMISE[name] else (-highspy.kHighsInf, bound)
 
-    def solve(self, level: int, name: str, time_limit: float, gap: float) -> tuple[LevelRecord, np.ndarray]:
-        """One LP level, as ``LevelSolver.solve``: the record and the flows x."""
+    def flush(self) -> None:
+        """Send HiGHS the bound changes made since the last solve."""
         h = self.h
-        t = time.perf_counter()
         for row, (lower, upper) in self.pending_rows.items():
             h.changeRowBounds(row, lower, upper)
         self.pending_rows.clear()
@@ -311,6 +293,12 @@ class DirectMatching:
                 up = np.where(self.pending_x[changed], 0.0, self.cap[changed])
                 h.changeColsBounds(changed.size, self.x[changed].astype(np.int32), np.zeros(changed.size), up)
             self.closed, self.pending_x = self.pending_x, None
+
+    def solve(self, level: int, name: str, time_limit: float, gap: float) -> tuple[LevelRecord, np.ndarray]:
+        """One LP level, as ``LevelSolver.solve``: the record and the flows x."""
+        h = self.h
+        t = time.perf_counter()
+        self.flush()
         maximise = MAXIMISE.get(name, False)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize)
         h.changeObjectiveOffset(0.0)
@@ -440,23 +428,42 @@ def solve_direct(snap: IntervalSnapshot, scenario: Scenario, priorities=PRIORITI
 # ---------------------------------------------------------------------------------------------
 
 
-def same_lp(pyomo_highs: highspy.Highs, direct_highs: highspy.Highs) -> dict:
-    """The two HiGHS objects hold the same LP: columns, rows, matrix, costs, integrality (asserted)."""
-    a, b = pyomo_highs.getLp(), direct_highs.getLp()
+def same_lp(solver: level_solver.LevelSolver, dm: DirectMatching) -> dict:
+    """lec_opt's HiGHS object and the direct one hold the same LP: columns matched by variable name,
+    then bounds, costs and integrality per column and the rows as a set (asserted)."""
+    dm.flush()  # lec_opt sends a change at once, the direct side at its next solve
+    a, b = solver.highs.getLp(), dm.h.getLp()
     assert (a.num_col_, a.num_row_) == (b.num_col_, b.num_row_), ((a.num_col_, a.num_row_), (b.num_col_, b.num_row_))
+    name_of = {solver.column[id(v)]: v.name for v in solver.m.component_data_objects(pyo.Var) if id(v) in solver.column}
+    col = {name: k for k, name in name_of.items()}
+    perm = np.array([col[name] for name in dm.names])  # direct column k is lec_opt's column perm[k]
     out = {"columns": a.num_col_, "rows": a.num_row_}
-    for key in ("col_cost_", "col_lower_", "col_upper_", "row_lower_", "row_upper_"):
-        u, v = np.asarray(getattr(a, key)), np.asarray(getattr(b, key))
+    for key in ("col_cost_", "col_lower_", "col_upper_"):
+        u, v = np.asarray(getattr(a, key))[perm], np.asarray(getattr(b, key))
         finite = np.isfinite(u) | np.isfinite(v)
         assert np.array_equal(np.isinf(u), np.isinf(v)), key
         out[key.strip("_")] = float(np.max(np.abs(u[finite] - v[finite]), initial=0.0))
     continuous = highspy.HighsVarType.kContinuous  # an LP may list no integrality at all
-    assert [v != continuous for v in a.integrality_ or [continuous] * a.num_col_] == [
-        v != continuous for v in b.integrality_ or [continuous] * b.num_col_
-    ], "integrality"
-    ma, mb = a.a_matrix_, b.a_matrix_
-    assert ma.format_ == mb.format_ and list(ma.start_) == list(mb.start_) and list(ma.index_) == list(mb.index_)
-    out["matrix"] = float(np.max(np.abs(np.asarray(ma.value_) - np.asarray(mb.value_)), initial=0.0))
+    ia = np.array([t != continuous for t in a.integrality_ or [continuous] * a.num_col_])[perm]
+    ib = np.array([t != continuous for t in b.integrality_ or [continuous] * b.num_col_])
+    assert np.array_equal(ia, ib), "integrality"
+
+    def rows(lp, names) -> list[tuple]:
+        m = lp.a_matrix_
+        csc = scipy.sparse.csc_array((m.value_, m.index_, m.start_), shape=(lp.num_row_, lp.num_col_)).tocsr()
+        csc.eliminate_zeros()
+        out = []
+        for r in range(lp.num_row_):
+            lo, hi = csc.indptr[r], csc.indptr[r + 1]
+            entries = tuple(
+                sorted((names[c], round(float(v), 12)) for c, v in zip(csc.indices[lo:hi], csc.data[lo:hi]))
+            )
+            out.append((entries, round(float(lp.row_lower_[r]), 9), round(float(lp.row_upper_[r]), 9)))
+        return sorted(out, key=repr)
+
+    ra, rb = rows(a, name_of), rows(b, dict(enumerate(dm.names)))
+    differ = [(x, y) for x, y in zip(ra, rb, strict=True) if x != y]
+    assert not differ, differ[:3]
     worst = max(v for k, v in out.items() if k not in ("columns", "rows"))
     assert worst <= 1e-12, out
     return out
@@ -519,7 +526,7 @@ def run(times=TIMES, repeat: int = 5, check_whole_day: bool = True) -> dict:
         for k in range(repeat):  # alternate, so that both see the same machine state
             py, py_split = timed_pyomo(lambda snap=snap: lex.solve_matching(snap, scenario))
             if k == 0:  # untimed: both HiGHS objects hold the same LP after the last solve
-                lp = same_lp(_TimedHighs.registry[-1]._solver_model, solve_direct(snap, scenario)[1]["model"].h)
+                lp = same_lp(py_split["solver"], solve_direct(snap, scenario)[1]["model"])
             d, d_split = solve_direct(snap, scenario)
             agreement = compare(py, d)
             py_splits.append(py_split)
@@ -570,7 +577,7 @@ def report(p: dict) -> str:
         f"(min {r['min']:.2f}, max {r['max']:.2f} over {p['repeat']} repeats); median of the intervals' ratios "
         f"{p['ratio_median_of_intervals']:.2f}; totals Pyomo {p['pyomo_seconds_per_repeat']['median']:.2f} s, "
         f"direct {p['direct_seconds_per_repeat']['median']:.2f} s",
-        f"{'time':5} {'SxB':>6} {'ratio':>5} {'(min-max)':>11} | {'Pyomo':>6} {'build':>6} {'APPSI':>6} {'HiGHS':>6} "
+        f"{'time':5} {'SxB':>6} {'ratio':>5} {'(min-max)':>11} | {'Pyomo':>6} {'build':>6} {'hand':>6} {'HiGHS':>6} "
         f"{'other':>6} | {'direct':>6} {'build':>6} {'hand':>6} {'HiGHS':>6} {'other':>6} | trades A/B/C",
     ]
     for hhmm, row in p["intervals"].items():
@@ -586,7 +593,7 @@ def report(p: dict) -> str:
         k: statistics.median(r["pyomo_handover_detail"][k]["median"] for r in p["intervals"].values())
         for k in next(iter(p["intervals"].values()))["pyomo_handover_detail"]
     }
-    lines.append("APPSI per interval (median): " + ", ".join(f"{k} {v:.3f} s" for k, v in detail.items()))
+    lines.append("hand-over per interval (median): " + ", ".join(f"{k} {v:.3f} s" for k, v in detail.items()))
     lines.append(p["agreement"])
     if p.get("whole_day_once"):
         w = p["whole_day_once"]

@@ -9,7 +9,7 @@ the case checks.
 
 Each size is solved with dense candidate pairs by ``solve_matching`` (the day's path: levels 1,
 3 and 4 of A, B and C), timed and split by ``benchmarks.pyomo_overhead.timed_pyomo`` (Pyomo
-build, APPSI hand-over, HiGHS, the rest), with each level's status and any greedy fallback. At the
+build, hand-over to HiGHS, HiGHS, the rest), with each level's status and any greedy fallback. At the
 goal size it also solves ``solve_milp`` (all four levels, as ``lec-opt solve-interval``) once, and
 ``solve_matching`` with ``candidate_pairs = "nearest"`` for the sparsity loss against dense.
 
@@ -230,7 +230,7 @@ def report(p: dict) -> str:
         f"interval {p['interval']} ({p['start']}), default community tiled, dense pairs; seconds median",
         "statuses per level: cf closed form, opt optimal, uniq A's unique optimum, opt4 level 4 meets its bound, "
         "inc level-4 incumbent with a gap, TL time limit, g greedy fallback, ces exact CES dispatch",
-        f"{'peers':>5} {'S x B':>9} {'pairs':>7} {'what':>15} | {'wall':>7} {'build':>6} {'APPSI':>6} {'HiGHS':>6} "
+        f"{'peers':>5} {'S x B':>9} {'pairs':>7} {'what':>15} | {'wall':>7} {'build':>6} {'hand':>6} {'HiGHS':>6} "
         f"{'other':>6} | statuses",
     ]
 

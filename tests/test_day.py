@@ -270,11 +270,11 @@ def test_a_solver_failure_falls_back_to_greedy_for_that_interval_only(tmp_path, 
     real = LevelSolver.solve
     calls = {"n": 0}
 
-    def flaky(solver, m, level, name, *args, **kwargs):
-        if level == 3 and m.name == "interval_1":
+    def flaky(solver, level, name, *args, **kwargs):
+        if level == 3 and solver.m.name == "interval_1":
             calls["n"] += 1
             raise LevelFailed(LevelRecord(level, name, "error", None, seconds=0.01))
-        return real(solver, m, level, name, *args, **kwargs)
+        return real(solver, level, name, *args, **kwargs)
 
     monkeypatch.setattr(LevelSolver, "solve", flaky)
     run = run_day(sc, method="milp", priority="best", workers=1)

@@ -35,16 +35,16 @@ def plain_milp(snap, scenario, soc, priority: str) -> tuple[float, float, float]
     for z in (m.charging, m.discharging):
         z.domain = pyo.UnitInterval
     add_level_constraints(m)
-    solver = LevelSolver(scenario.seed)
+    solver = LevelSolver(m, scenario.seed)
     if priority == "C":
-        m.price_pairs_only.activate()
+        solver.activate(m.price_pairs_only)
     tolerance = scenario.solver.lexicographic_tolerance
-    l1 = solver.solve(m, 1, "p2p", 60.0, 0.0)
-    _fix_level(m, "p2p", l1, tolerance)
+    l1 = solver.solve(1, "p2p", 60.0, 0.0)
+    _fix_level(solver, "p2p", l1, tolerance)
     name = f"priority_{priority.lower()}"
-    l3 = solver.solve(m, 3, name, 60.0, 0.0)
-    _fix_level(m, name, l3, tolerance)
-    l4 = solver.solve(m, 4, "transactions", 60.0, 0.0)
+    l3 = solver.solve(3, name, 60.0, 0.0)
+    _fix_level(solver, name, l3, tolerance)
+    l4 = solver.solve(4, "transactions", 60.0, 0.0)
     assert all(lv.status.startswith("optimal") for lv in (l1, l3, l4)), (l1.status, l3.status, l4.status)
     return l1.objective, l3.objective, round(l4.objective)
 

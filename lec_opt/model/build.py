@@ -10,11 +10,17 @@ loop (``lec_opt.model.lexicographic``) activates one at a time. Nothing Pyomo le
 from __future__ import annotations
 
 import pyomo.environ as pyo
+from pyomo.core.expr import LinearExpression, MonomialTermExpression
 
 from lec_opt.market.ces import CesParams
 from lec_opt.market.pairs import PairData, candidate_pairs
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.scenario.schema import Scenario
+
+
+def _sum(variables: list) -> LinearExpression:
+    """Σ v as one linear expression, built at once (Pyomo's ``sum`` adds term by term)."""
+    return LinearExpression(variables)
 
 
 def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> None:
@@ -82,10 +88,12 @@ def add_balances(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
         sold[i].append(m.p2p[i, j])
         bought[j].append(m.p2p[i, j])
     m.seller_balance = pyo.Constraint(
-        m.I, rule=lambda m, i: sum(sold[i]) + m.seller_to_ces[i] + m.seller_export[i] == float(snap.surplus_kwh[i])
+        m.I,
+        rule=lambda m, i: _sum([*sold[i], m.seller_to_ces[i], m.seller_export[i]]) == float(snap.surplus_kwh[i]),
     )
     m.buyer_balance = pyo.Constraint(
-        m.J, rule=lambda m, j: sum(bought[j]) + m.ces_to_buyer[j] + m.grid_to_buyer[j] == float(snap.deficit_kwh[j])
+        m.J,
+        rule=lambda m, j: _sum([*bought[j], m.ces_to_buyer[j], m.grid_to_buyer[j]]) == float(snap.deficit_kwh[j]),
     )
     m.ev_balance = pyo.Constraint(expr=m.ces_to_ev + m.grid_to_ev == float(snap.ev_kwh))
 
@@ -149,8 +157,9 @@ def add_utilities(m: pyo.ConcreteModel, ces: CesParams, breakpoints: int) -> Non
     )
 
 
-def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> None:
-    """One objective per lexicographic level and priority, all deactivated.
+def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams, links: bool = True) -> None:
+    """One objective per lexicographic level and priority, all deactivated (``obj_transactions``
+    only with the linking rows: without them nothing ties y to x).
 
     level 1 obj_p2p: max Σx;  level 2 obj_ces: max U01 + U02 + π_sell Σe - π_buy (Σg + Evg);
     level 3 obj_priority_a: max Σ (s_i/s_max)(r_j/r_max) x;  obj_priority_b: min Σ dist x;
@@ -159,10 +168,10 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
     """
     x = [m.p2p[p] for p in m.P]
 
-    def linear(coefficients) -> pyo.Expression:
-        return pyo.quicksum((float(c) * v for c, v in zip(coefficients, x, strict=True)))
+    def linear(coefficients) -> LinearExpression:
+        return LinearExpression([MonomialTermExpression((float(c), v)) for c, v in zip(coefficients, x, strict=True)])
 
-    m.obj_p2p = pyo.Objective(expr=pyo.quicksum(x), sense=pyo.maximize)
+    m.obj_p2p = pyo.Objective(expr=_sum(x), sense=pyo.maximize)
     m.obj_ces = pyo.Objective(
         expr=m.u01
         + m.u02
@@ -173,7 +182,8 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams) -> Non
     m.obj_priority_a = pyo.Objective(expr=linear(pairs.weight_a), sense=pyo.maximize)
     m.obj_priority_b = pyo.Objective(expr=linear(pairs.distance), sense=pyo.minimize)
     m.obj_priority_c = pyo.Objective(expr=linear(pairs.margin_c), sense=pyo.maximize)
-    m.obj_transactions = pyo.Objective(expr=pyo.quicksum(m.transaction[p] for p in m.P), sense=pyo.minimize)
+    if links:
+        m.obj_transactions = pyo.Objective(expr=_sum(list(m.transaction.values())), sense=pyo.minimize)
     m.obj_transactions_relaxed = pyo.Objective(expr=linear(1.0 / pairs.cap), sense=pyo.minimize)
     for obj in m.component_objects(pyo.Objective):
         obj.deactivate()
@@ -204,5 +214,5 @@ def build_interval_model(
     add_balances(m, snap)
     add_ces(m, ces)
     add_utilities(m, ces, scenario.solver.utility_breakpoints)
-    add_objectives(m, pairs, ces)
+    add_objectives(m, pairs, ces, links)
     return m, pairs

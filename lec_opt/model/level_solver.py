@@ -1,33 +1,48 @@
-"""One lexicographic level at a time with HiGHS, through Pyomo's persistent APPSI interface.
+"""One lexicographic level at a time with HiGHS: the Pyomo model compiled once, then only changes.
 
-``LevelSolver`` owns the HiGHS instance of one interval model and everything it remembers
-between levels: the presolve retry, HiGHS's cumulative run time. A level that ends without an
-answer raises ``LevelFailed`` with its record (status, bound, gap, time), never silently.
+``LevelSolver`` compiles one interval model with Pyomo's standard-form compiler (every objective,
+and every constraint, an inactive one as a free row) and hands HiGHS that matrix once
+(models/FORMULATION.md §4, "Hand-over to HiGHS"). Between levels only what changes reaches HiGHS:
+the active objective's costs, row bounds (a level kept or released, a constraint switched on or
+off), column bounds (a flow closed or freed) and integrality. The current solution is one vector
+over the compiled columns: ``values`` reads a variable component from it, ``set_values`` writes an
+incumbent into it. A level that ends without an answer raises ``LevelFailed`` with its record
+(status, bound, gap, time), never silently.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.appsi.base import TerminationCondition
-from pyomo.contrib.appsi.solvers import Highs
+from pyomo.common.tee import capture_output
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from lec_opt.market.result import LevelRecord
 
-_SUSPECT = (
-    TerminationCondition.infeasible,
-    TerminationCondition.infeasibleOrUnbounded,
-    TerminationCondition.unknown,
-    TerminationCondition.error,
-)
+INF = highspy.kHighsInf
+_NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
 
-
-_NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes (APPSI never resets an option itself)
+_Status = highspy.HighsModelStatus
+# HiGHS's model status -> the status a level record carries
+STATUS_NAMES = {
+    _Status.kOptimal: "optimal",
+    _Status.kInfeasible: "infeasible",
+    _Status.kUnboundedOrInfeasible: "infeasibleOrUnbounded",
+    _Status.kUnbounded: "unbounded",
+    _Status.kTimeLimit: "maxTimeLimit",
+    _Status.kIterationLimit: "maxIterations",
+    _Status.kSolutionLimit: "maxNodes",  # mip_max_nodes reached
+    _Status.kObjectiveBound: "objectiveLimit",
+    _Status.kObjectiveTarget: "objectiveLimit",
+}
+_SUSPECT = ("infeasible", "infeasibleOrUnbounded", "unknown", "error")  # tried once more without presolve
+_STOPPED = ("maxTimeLimit", "maxIterations", "maxNodes")  # a MIP keeps its incumbent, an LP has no answer
 
 
 class LevelFailed(Exception):
@@ -46,60 +61,216 @@ def relative_gap(best: float | None, bound: float | None) -> float | None:
 
 
 class LevelSolver:
-    """HiGHS for the levels of one interval model: activate one objective, solve, record."""
+    """HiGHS for the levels of one interval model: choose an objective, solve, record."""
 
-    def __init__(self, seed: int, threads: int | None = None, tight: bool = False):
-        """``tight``: feasibility tolerances of 1e-9 instead of HiGHS's 1e-6 (semi-continuous trades:
-        x >= min_trade y must not be met only to within 1e-6 kWh)."""
-        self.highs = Highs()
-        self.highs.config.load_solution = False
-        self.highs.config.stream_solver = False
-        # simplex: an LP level ends on a vertex (a forest of few trades), never at an interior point
-        self.highs.highs_options = {"random_seed": seed, "output_flag": False, "solver": "simplex"}
+    def __init__(self, m: pyo.ConcreteModel, seed: int, threads: int | None = None, tight: bool = False):
+        """Compile ``m`` and hand it to HiGHS.
+
+        ``tight``: feasibility tolerances of 1e-9 instead of HiGHS's 1e-6 (semi-continuous trades:
+        x >= min_trade y must not be met only to within 1e-6 kWh).
+        """
+        self.m = m
+        started = time.perf_counter()
+        self._compile(m)
+        self.compile_seconds = time.perf_counter() - started
+        self.options: dict[str, object] = {
+            "output_flag": False,
+            "random_seed": seed,
+            # simplex: an LP level ends on a vertex (a forest of few trades), never at an interior point
+            "solver": "simplex",
+        }
         if tight:
-            self.highs.highs_options |= {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
+            self.options |= {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
         if threads is not None:
             # HiGHS keeps one thread pool per process: mixing thread counts in a process breaks later solves
-            self.highs.highs_options["threads"] = threads
-        # hand HiGHS only what changes between levels: objectives, variable bounds and fixings,
-        # mutable parameters; rows are added or removed only after ``structure_changed``
-        update = self.highs.update_config
-        update.treat_fixed_vars_as_params = False  # a fixed variable is a column with equal bounds
-        update.check_for_new_or_removed_vars = False
-        update.check_for_new_or_removed_params = False
-        update.update_constraints = False
-        update.update_named_expressions = False
-        self._structure_changed = False
-        self._vars_changed = True
-        self.load: list | None = None  # the variables a solve loads back (None: all)
+            self.options["threads"] = threads
         self._highs_seconds_so_far = 0.0
         self._retrying = False
 
-    def _was_mip(self) -> bool:
-        """Did the last solve branch (a MIP), rather than solve an LP? (APPSI exposes no such flag.)"""
-        model = self.highs._solver_model
-        return model is not None and model.getInfo().mip_node_count >= 0
+    # --- the hand-over ---------------------------------------------------------------------------
 
-    def structure_changed(self) -> None:
-        """A constraint was activated or deactivated: the next solve looks for added or removed rows."""
-        self._structure_changed = True
+    def _compile(self, m: pyo.ConcreteModel) -> None:
+        """Every objective and constraint into one matrix; Pyomo's active and fixed states restored."""
+        inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active]
+        fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
+        objectives = list(m.component_objects(pyo.Objective))
+        active_objectives = [o for o in objectives if o.active]
+        for c in inactive:
+            c.activate()
+        for v, _ in fixed:
+            v.unfix()
+        for o in objectives:
+            o.activate()
+        try:
+            info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+        finally:
+            for c in inactive:
+                c.deactivate()
+            for v, value in fixed:
+                v.fix(value)
+            for o in objectives:
+                if o not in active_objectives:
+                    o.deactivate()
+        self.n = n = len(info.columns)
+        self.column = {id(v): k for k, v in enumerate(info.columns)}
+        self._cols: dict[str, np.ndarray] = {}
+        bounds = np.array([v.bounds for v in info.columns], dtype=float).reshape(-1, 2)  # None -> nan
+        lower = np.where(np.isnan(bounds[:, 0]), -INF, bounds[:, 0])
+        upper = np.where(np.isnan(bounds[:, 1]), INF, bounds[:, 1])
+        for v, value in fixed:
+            k = self.column.get(id(v))
+            if k is not None:
+                lower[k] = upper[k] = value
+        self.col_lower, self.col_upper = lower, upper
+        self.integer = np.array([v.is_integer() for v in info.columns])
+        rhs = np.asarray(info.rhs, dtype=float)
+        kinds = np.array([row.bound_type for row in info.rows], dtype=int)
+        self.row_lower = np.where(kinds <= 0, rhs, -INF)
+        self.row_upper = np.where(kinds >= 0, rhs, INF)
+        self.rows: dict[str, list[int]] = {}
+        self._row_offset: dict[str, float] = {}  # body constant of a scalar row: rhs = bound - offset
+        for k, row in enumerate(info.rows):
+            con = row.constraint
+            name = con.parent_component().name
+            self.rows.setdefault(name, []).append(k)
+            if not con.parent_component().is_indexed():
+                bound = con.lower if row.bound_type < 0 else con.upper
+                self._row_offset[name] = pyo.value(bound) - rhs[k]
+        c = info.c.tocsr()
+        self.cost = {o.name: c[k].toarray().ravel() for k, o in enumerate(info.objectives)}
+        self.cost_offset = {o.name: float(info.c_offset[k]) for k, o in enumerate(info.objectives)}
+        self.maximise = {o.name: o.sense == pyo.maximize for o in info.objectives}
+        self.x = np.zeros(n)  # the current solution
 
-    def vars_changed(self) -> None:
-        """A variable was fixed, unfixed or its fixed value changed: the next solve updates the columns."""
-        self._vars_changed = True
+        a = info.A.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, len(rhs)
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_, lp.col_upper_ = lower, upper
+        lp.row_lower_, lp.row_upper_ = self.row_lower, self.row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr
+        lp.a_matrix_.index_ = a.indices
+        lp.a_matrix_.value_ = a.data
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, len(rhs)
+        if self.integer.any():
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in self.integer
+            ]
+        with capture_output(capture_fd=True):  # the first HiGHS object of a process prints a banner
+            self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        for c_ in inactive:
+            self._set_rows(c_.name, on=False)
+
+    def cols(self, var: pyo.Var) -> np.ndarray:
+        """The columns of ``var``'s entries in its index order (-1 for an entry in no row or objective)."""
+        cols = self._cols.get(var.name)
+        if cols is None:
+            cols = np.fromiter((self.column.get(id(v), -1) for v in var.values()), dtype=np.int64)
+            self._cols[var.name] = cols
+        return cols
+
+    def has_columns(self, var: pyo.Var) -> bool:
+        """Does any entry of ``var`` appear in a row or an objective?"""
+        return bool((self.cols(var) >= 0).any())
+
+    # --- what changes between levels -------------------------------------------------------------
+
+    def _set_rows(self, name: str, on: bool) -> None:
+        rows = self.rows.get(name, [])
+        if not rows:
+            return
+        idx = np.array(rows, dtype=np.int32)
+        lower = self.row_lower[idx] if on else np.full(idx.size, -INF)
+        upper = self.row_upper[idx] if on else np.full(idx.size, INF)
+        self.highs.changeRowsBounds(idx.size, idx, lower, upper)
+
+    def activate(self, constraint: pyo.Constraint, on: bool = True) -> None:
+        """Switch a constraint component on or off (its rows get their bounds, or none)."""
+        constraint.activate() if on else constraint.deactivate()
+        self._set_rows(constraint.name, on)
+
+    def set_bound(self, constraint: pyo.Constraint, value: float) -> None:
+        """The new bound of a one-sided scalar row (a ``level_*`` constraint), in the objective's units."""
+        name = constraint.name
+        if name not in self.rows:  # a constant body (e.g. all margins 0): the compiler left the row out
+            return  # and a level kept at its own value binds nothing
+        (k,) = self.rows[name]
+        rhs = value - self._row_offset[name]
+        if self.row_lower[k] > -INF:
+            self.row_lower[k] = rhs
+        else:
+            self.row_upper[k] = rhs
+        self.highs.changeRowBounds(k, float(self.row_lower[k]), float(self.row_upper[k]))
+
+    def fix(self, cols: np.ndarray, value: float = 0.0) -> None:
+        """Columns fixed to ``value`` (equal bounds) until ``unfix``."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if cols.size:
+            full = np.full(cols.size, value)
+            self.highs.changeColsBounds(cols.size, cols, full, full)
+
+    def unfix(self, cols: np.ndarray) -> None:
+        """Columns back to their own bounds."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if cols.size:
+            self.highs.changeColsBounds(cols.size, cols, self.col_lower[cols], self.col_upper[cols])
+
+    def set_integer(self, variables: Iterable[pyo.Var], integer: bool) -> None:
+        """Integrality of these components' columns on (their own domain) or off (relaxed)."""
+        cols = np.concatenate([self.cols(v) for v in variables])
+        cols = cols[(cols >= 0)]
+        cols = cols[self.integer[cols]].astype(np.int32)
+        if cols.size:
+            kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+            self.highs.changeColsIntegrality(cols.size, cols, np.full(cols.size, kind))
+
+    # --- the solution ----------------------------------------------------------------------------
+
+    def values(self, var: pyo.Var) -> np.ndarray:
+        """``var``'s entries in index order from the current solution (a column-less entry: its value, or 0)."""
+        cols = self.cols(var)
+        out = self.x[np.maximum(cols, 0)]
+        missing = cols < 0
+        if missing.any():
+            out[missing] = [v.value or 0.0 for v, gone in zip(var.values(), missing) if gone]
+        return out
+
+    def value(self, var: pyo.Var) -> float:
+        """A scalar variable's value in the current solution."""
+        return float(self.values(var)[0])
+
+    def set_values(self, var: pyo.Var, values: np.ndarray) -> None:
+        """Write ``values`` (index order) into the current solution, e.g. an incumbent."""
+        cols = self.cols(var)
+        keep = cols >= 0
+        self.x[cols[keep]] = np.asarray(values, dtype=float)[keep]
+
+    def objective(self, name: str, x: np.ndarray | None = None) -> float:
+        """Objective ``obj_<name>`` at ``x`` (default: the current solution)."""
+        key = f"obj_{name}"
+        return float(self.cost[key] @ (self.x if x is None else x) + self.cost_offset[key])
+
+    # --- solving ---------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def presolve_off(self) -> Iterator[None]:
         """Solve without HiGHS's presolve inside the block, then back to HiGHS's default."""
-        self.highs.highs_options["presolve"] = "off"
+        self.options["presolve"] = "off"
         try:
             yield
         finally:
-            self.highs.highs_options["presolve"] = "choose"  # APPSI never resets an option by itself
+            self.options["presolve"] = "choose"
+
+    def _run(self) -> str:
+        """One HiGHS run on the model as it stands; its status name."""
+        self.highs.run()
+        return STATUS_NAMES.get(self.highs.getModelStatus(), "unknown")
 
     def solve(
         self,
-        m: pyo.ConcreteModel,
         level: int,
         name: str,
         time_limit: float,
@@ -107,45 +278,55 @@ class LevelSolver:
         warm: bool = False,
         node_limit: int | None = None,
     ) -> LevelRecord:
-        """Solve level ``level`` (objective ``obj_<name>``); the solution is loaded into ``m``.
+        """Solve level ``level`` (objective ``obj_<name>``); its solution becomes the current one.
 
         ``node_limit`` bounds a MIP search by branch-and-bound nodes (deterministic work);
-        ``time_limit`` is wall-clock, a safety net whose binding the status names.
+        ``time_limit`` is wall-clock, a safety net whose binding the status names. ``warm``: start
+        a MIP from the current solution.
 
         A suspicious status (infeasible, unknown, error) is tried once more without presolve:
         HiGHS 1.16's MIP presolve has declared feasible small models infeasible.
         """
-        for obj in m.component_objects(pyo.Objective, active=True):
-            obj.deactivate()
-        getattr(m, f"obj_{name}").activate()
-        config = self.highs.config
-        # HiGHS's time limit counts its run time summed over every solve of this model: add the spent
-        config.time_limit, config.mip_gap, config.warmstart = self._highs_seconds_so_far + time_limit, gap, warm
-        self.highs.highs_options["mip_max_nodes"] = _NO_NODE_LIMIT if node_limit is None else node_limit
-        self.highs.update_config.check_for_new_or_removed_constraints = self._structure_changed
-        self.highs.update_config.update_vars = self._vars_changed or self._structure_changed
-        self._structure_changed = self._vars_changed = False
+        key = f"obj_{name}"
+        h = self.highs
         started = time.perf_counter()
-        res = self.highs.solve(m)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize if self.maximise[key] else highspy.ObjSense.kMinimize)
+        h.changeObjectiveOffset(self.cost_offset[key])
+        h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), self.cost[key])
+        # HiGHS's time limit counts its run time summed over every run of this object: add the spent
+        options = self.options | {
+            "time_limit": self._highs_seconds_so_far + time_limit,
+            "mip_rel_gap": gap,
+            "mip_max_nodes": _NO_NODE_LIMIT if node_limit is None else node_limit,
+        }
+        for option, setting in options.items():
+            h.setOptionValue(option, setting)
+        if warm:
+            start = highspy.HighsSolution()
+            start.col_value = self.x.tolist()
+            start.value_valid = True
+            h.setSolution(start)
+        status = self._run()
         seconds = time.perf_counter() - started
-        tc = res.termination_condition
-        if tc in _SUSPECT and not self._retrying:
+        if status in _SUSPECT and not self._retrying:
             self._retrying = True
             try:
                 with self.presolve_off():
-                    record = self.solve(m, level, name, time_limit, gap, warm, node_limit)
+                    record = self.solve(level, name, time_limit, gap, warm, node_limit)
             finally:
                 self._retrying = False
-            return replace(record, status=f"{record.status} (after {tc.name} with presolve; retried without)")
-        best = res.best_feasible_objective
-        highs_total = res.wallclock_time or 0.0  # HiGHS reports its run time summed over this model's solves
+            return replace(record, status=f"{record.status} (after {status} with presolve; retried without)")
+        highs_total = h.getRunTime()  # HiGHS's run time summed over this object's runs
         highs_seconds = highs_total - self._highs_seconds_so_far
         self._highs_seconds_so_far = highs_total
-        bound = res.best_objective_bound
-        record = LevelRecord(level, name, tc.name, best, bound, relative_gap(best, bound), seconds, highs_seconds)
+        info = h.getInfo()
+        mip = info.mip_node_count >= 0
+        has_answer = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        best = float(info.objective_function_value) if has_answer else None
+        bound = float(info.mip_dual_bound) if mip else (best if status == "optimal" else None)
+        record = LevelRecord(level, name, status, best, bound, relative_gap(best, bound), seconds, highs_seconds)
         # a MIP stopped by a limit keeps a feasible incumbent; an LP stopped by one has no answer at all
-        stopped = (TerminationCondition.maxTimeLimit, TerminationCondition.maxIterations)  # node limit: maxIterations
-        if tc == TerminationCondition.optimal or (tc in stopped and best is not None and self._was_mip()):
-            res.solution_loader.load_vars(self.load)
+        if status == "optimal" or (status in _STOPPED and best is not None and mip):
+            self.x = np.asarray(h.getSolution().col_value, dtype=float)
             return record
         raise LevelFailed(record)

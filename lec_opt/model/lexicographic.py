@@ -24,12 +24,12 @@ import pyomo.environ as pyo
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.outcome import as_fallback, result_from_matching, trades_of
-from lec_opt.market.pairs import allowed_pairs, max_volume_closed_form
+from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import DUST_KWH, FLOW_EPS, level_4, solution_vars
+from lec_opt.model.level4 import DUST_KWH, FLOW_EPS, level_4
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
@@ -66,63 +66,68 @@ def add_level_constraints(m) -> None:
         m.add_component(f"level_{name}", pyo.Constraint(expr=obj.expr >= bound if maximise else obj.expr <= bound))
 
 
-def _fix_level(m, name: str, record: LevelRecord, tolerance: float) -> list[str]:
+def _set_level_bound(solver: LevelSolver, name: str, value: float) -> None:
+    m = solver.m
+    getattr(m, f"level_{name}_bound").set_value(value)  # the Pyomo model states what HiGHS solves
+    solver.set_bound(getattr(m, f"level_{name}"), value)
+
+
+def _fix_level(solver: LevelSolver, name: str, record: LevelRecord, tolerance: float) -> list[str]:
     """Keep level ``name`` within ``tolerance`` (relative) of its optimum for the next levels."""
-    bound = getattr(m, f"level_{name}_bound", None)
-    if bound is None:  # a constant objective: nothing to keep
+    if not hasattr(solver.m, f"level_{name}"):  # a constant objective: nothing to keep
         return []
     slack = tolerance * max(1.0, abs(record.objective))
-    maximise = getattr(m, f"obj_{name}").sense == pyo.maximize
-    bound.set_value(record.objective - slack if maximise else record.objective + slack)
+    maximise = solver.maximise[f"obj_{name}"]
+    _set_level_bound(solver, name, record.objective - slack if maximise else record.objective + slack)
     return [name]
 
 
-def _release(m, names: list[str]) -> None:
+def _release(solver: LevelSolver, names: list[str]) -> None:
     for name in names:
-        bound = getattr(m, f"level_{name}_bound")
-        bound.set_value(-LOOSE if getattr(m, f"obj_{name}").sense == pyo.maximize else LOOSE)
+        _set_level_bound(solver, name, -LOOSE if solver.maximise[f"obj_{name}"] else LOOSE)
 
 
-def _check_min_trade(m, min_trade: float) -> bool:
+def _check_min_trade(solver: LevelSolver, min_trade: float) -> bool:
     """True when some flow lies strictly between 0 and min_trade (the semi-continuous MILP is needed)."""
-    if min_trade <= 0 or m.min_trade.active:
+    if min_trade <= 0 or solver.m.min_trade.active:
         return False
-    return any(FLOW_EPS < (m.p2p[p].value or 0.0) < min_trade - 1e-9 for p in m.P)
+    x = solver.values(solver.m.p2p)
+    return bool(np.any((x > FLOW_EPS) & (x < min_trade - 1e-9)))
 
 
-def _solve_with_min_trade(m, solver: LevelSolver, scenario, level, name, limit, gap) -> LevelRecord:
+def _solve_with_min_trade(solver: LevelSolver, scenario, level, name, limit, gap) -> LevelRecord:
     """Solve without x >= min_trade y first; only if a flow falls below it, solve the MILP with it."""
-    record = solver.solve(m, level, name, limit, gap)
-    if _check_min_trade(m, scenario.willingness.min_trade_kwh):
-        m.min_trade.activate()
-        solver.structure_changed()
-        record = solver.solve(m, level, name, limit, gap)
+    record = solver.solve(level, name, limit, gap)
+    if _check_min_trade(solver, scenario.willingness.min_trade_kwh):
+        solver.activate(solver.m.min_trade)
+        record = solver.solve(level, name, limit, gap)
     return record
 
 
-def _solution_flows(m) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
+def _solution_flows(
+    solver: LevelSolver, pairs: PairData
+) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
     """The trades of the loaded solution, cleaned of solver dust, and the dust per seller and buyer.
 
     HiGHS accepts rows off by 1e-6 and binaries within 1e-6 of 0 or 1, so a pair whose y is 0 can
     carry a flow of 1e-7 kWh. Flows below ``DUST_KWH`` (or on a pair with y = 0) are not trades;
     the caller moves them to the grid side of the same peer, which keeps every balance exact.
     """
-    dust_s, dust_b = np.zeros(len(m.I)), np.zeros(len(m.J))
-    flows = []
-    for i, j in m.P:
-        x = max(m.p2p[i, j].value or 0.0, 0.0)
-        if x <= 0.0:
-            continue
-        if x < DUST_KWH or (m.transaction[i, j].value or 0.0) < 0.5:
-            dust_s[i] += x
-            dust_b[j] += x
-        else:
-            flows.append((i, j, x))
+    m = solver.m
+    x = np.maximum(solver.values(m.p2p), 0.0)
+    dust = (x > 0.0) & (x < DUST_KWH)
+    if solver.has_columns(m.transaction):  # the MILP levels: a flow on a pair with y = 0 is dust
+        dust |= (x > 0.0) & (solver.values(m.transaction) < 0.5)
+    dust_s = np.bincount(pairs.seller[dust], weights=x[dust], minlength=len(m.I)).astype(float)
+    dust_b = np.bincount(pairs.buyer[dust], weights=x[dust], minlength=len(m.J)).astype(float)
+    trade = (x > 0.0) & ~dust
+    flows = [(int(i), int(j), float(v)) for i, j, v in zip(pairs.seller[trade], pairs.buyer[trade], x[trade])]
     return flows, dust_s, dust_b
 
 
 def _read_result(
-    m,
+    solver: LevelSolver,
+    pairs: PairData,
     snap: IntervalSnapshot,
     scenario: Scenario,
     ces: CesParams,
@@ -136,12 +141,14 @@ def _read_result(
     Dust flows go to the grid side of their peers (``_solution_flows``); so do CES flows below
     ``DUST_KWH`` and CES flows of the mode that is off (HiGHS may 'discharge' 1e-6 kWh while charging).
     """
-    value = lambda v: max(v.value or 0.0, 0.0)  # noqa: E731
-    flows, export, imported = _solution_flows(m)
-    export += np.array([value(m.seller_export[i]) for i in m.I])
-    imported += np.array([value(m.grid_to_buyer[j]) for j in m.J])
-    c = np.array([value(m.seller_to_ces[i]) for i in m.I])
-    d = np.array([value(m.ces_to_buyer[j]) for j in m.J])
+    m = solver.m
+    values = lambda v: np.maximum(solver.values(v), 0.0)  # noqa: E731
+    value = lambda v: max(solver.value(v), 0.0)  # noqa: E731
+    flows, export, imported = _solution_flows(solver, pairs)
+    export += values(m.seller_export)
+    imported += values(m.grid_to_buyer)
+    c = values(m.seller_to_ces)
+    d = values(m.ces_to_buyer)
     charging = c.sum() + value(m.grid_to_ces) >= d.sum()
     dust_c = (c < DUST_KWH) | (not charging)
     dust_d = (d < DUST_KWH) | charging
@@ -172,7 +179,7 @@ def _read_result(
 
 
 def _check_ces_level(
-    m, solver: LevelSolver, snap: IntervalSnapshot, ces: CesParams, record: LevelRecord, opts
+    solver: LevelSolver, snap: IntervalSnapshot, ces: CesParams, record: LevelRecord, opts
 ) -> LevelRecord:
     """Level 2 against the exact CES optimum for the same P2P volume (``market.ces.dispatch``).
 
@@ -180,13 +187,13 @@ def _check_ces_level(
     never be below the exact optimum; HiGHS 1.16 has returned 'optimal' values that were. Then the
     level is solved again without presolve, and if still too low it fails (greedy fallback).
     """
-    volume = sum(m.p2p[p].value or 0.0 for p in m.P)
+    volume = float(solver.values(solver.m.p2p).sum())
     exact = dispatch(ces, snap.total_surplus_kwh - volume, snap.total_deficit_kwh - volume, snap.ev_kwh).objective
     floor = exact - 1e-6 * max(1.0, abs(exact))
     if record.objective is not None and record.objective >= floor:
         return record
     with solver.presolve_off():
-        again = solver.solve(m, 2, "ces", opts.level_time_limit_s, opts.mip_gap)
+        again = solver.solve(2, "ces", opts.level_time_limit_s, opts.mip_gap)
     if again.objective is not None and again.objective >= floor:
         return replace(
             again,
@@ -204,7 +211,7 @@ def _lexicographic(
     ces: CesParams,
     priorities: tuple[str, ...],
     ces_level: bool,
-    read: Callable[[object, str, list[LevelRecord], float, float], object],
+    read: Callable[[LevelSolver, PairData, str, list[LevelRecord], float, float], object],
     from_fallback: Callable[[Matching], object],
 ) -> dict[str, object]:
     """Every requested priority on one model: ``read`` the solution of each; a priority whose level
@@ -213,16 +220,21 @@ def _lexicographic(
     out: dict[str, object] = {}
     started = time.perf_counter()
     lp_levels = scenario.willingness.min_trade_kwh == 0
-    m, pairs = build_interval_model(snap, scenario, ces, links=not lp_levels)
+    # the linking rows: the MILP levels need them; the LP levels only for a node-limited level-4 search
+    links = not lp_levels or opts.level4_node_limit > 0
+    m, pairs = build_interval_model(snap, scenario, ces, links=links)
     add_level_constraints(m)
-    build_seconds = time.perf_counter() - started
-    solver = LevelSolver(scenario.seed, opts.threads, tight=not lp_levels)
     if lp_levels and not ces_level:
         for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
             z.domain = pyo.UnitInterval
-    if lp_levels:  # the matching binaries are fixed: load only what a result is read from
-        solver.load = solution_vars(m)
-    opened = OpenPairs(m, solver, pairs) if lp_levels else None
+    if lp_levels and links:
+        for row in (m.transaction_needs_seller, m.transaction_needs_buyer, m.trade_cap):
+            row.deactivate()
+    solver = LevelSolver(m, scenario.seed, opts.threads, tight=not lp_levels)
+    if lp_levels:  # no matching binary can bind at levels 1-3 (models/FORMULATION.md §4): LPs
+        solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
+    build_seconds = time.perf_counter() - started
+    opened = OpenPairs(solver, pairs) if lp_levels else None
     pass_price_pairs = None  # the price rule of the current pass of levels 1-2
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
     shared_fixes: list[str] = []
@@ -230,14 +242,12 @@ def _lexicographic(
         t0 = time.perf_counter()
         price_pairs = priority == "C"
         if price_pairs != pass_price_pairs or priority == "C":
-            _release(m, shared_fixes)
+            _release(solver, shared_fixes)
             shared, shared_fixes, pass_price_pairs = [], [], price_pairs
             if opened is None:  # the MILP levels keep the price rule as a row
-                m.price_pairs_only.activate() if price_pairs else m.price_pairs_only.deactivate()
-                solver.structure_changed()
+                solver.activate(m.price_pairs_only, price_pairs)
         if opened is not None:  # every priority: the previous one's level 4 left its incumbent in y
-            allowed = allowed_pairs(snap, pairs, price_pairs).tolist()
-            opened.open(dict(zip(m.P, allowed, strict=True)), price_pairs)
+            opened.open(allowed_pairs(snap, pairs, price_pairs), price_pairs)
         run = _Run([], [])
         try:
             if not shared:
@@ -246,26 +256,28 @@ def _lexicographic(
                         record = LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
                     else:
                         record = _solve_with_min_trade(
-                            m, solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap
+                            solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap
                         )
                     if name == "ces":
-                        record = _check_ces_level(m, solver, snap, ces, record, opts)
+                        record = _check_ces_level(solver, snap, ces, record, opts)
                     shared.append(record)
-                    shared_fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
+                    shared_fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
             run.levels = list(shared)
             name = f"priority_{priority.lower()}"
-            record = _solve_with_min_trade(m, solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
+            record = _solve_with_min_trade(solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
             run.levels.append(record)
-            run.fixes += _fix_level(m, name, record, opts.lexicographic_tolerance)
-            run.levels.append(level_4(m, solver, snap, scenario, pairs, priority, run.levels, opened))
-            out[priority] = read(m, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds)
+            run.fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
+            run.levels.append(level_4(solver, snap, scenario, pairs, priority, run.levels, opened))
+            out[priority] = read(
+                solver, pairs, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds
+            )
         except LevelFailed as failed:
             greedy = greedy_matching(snap, priority, scenario.willingness.min_trade_kwh)
             matching = as_fallback(greedy, failed.record, run.levels or list(shared))
             out[priority] = from_fallback(replace(matching, seconds=time.perf_counter() - t0))
-            _release(m, shared_fixes)
+            _release(solver, shared_fixes)
             shared, shared_fixes = [], []
-        _release(m, run.fixes)
+        _release(solver, run.fixes)
     return out
 
 
@@ -279,8 +291,8 @@ def solve_matching(
     """
     ces = ces_params(scenario, snap, scenario.ces.soc_initial)  # the model needs one; levels 1, 3, 4 ignore it
 
-    def read(m, priority, levels, seconds, build_seconds):
-        flows, _, _ = _solution_flows(m)
+    def read(solver, pairs, priority, levels, seconds, build_seconds):
+        flows, _, _ = _solution_flows(solver, pairs)
         return Matching(
             priority, tuple(flows), tuple(levels), "milp", seconds=seconds + build_seconds / len(priorities)
         )
@@ -295,8 +307,8 @@ def solve_milp(
     ces = ces_params(scenario, snap, soc)
     bids = scenario.bids
 
-    def read(m, priority, levels, seconds, build_seconds):
-        return _read_result(m, snap, scenario, ces, priority, levels, seconds, build_seconds)
+    def read(solver, pairs, priority, levels, seconds, build_seconds):
+        return _read_result(solver, pairs, snap, scenario, ces, priority, levels, seconds, build_seconds)
 
     def from_fallback(matching: Matching) -> IntervalResult:
         return result_from_matching(snap, ces, matching, bids.mu, bids.price_margin)

@@ -1,0 +1,91 @@
+"""The hand-over to HiGHS (models/FORMULATION.md §4): what HiGHS solves is the Pyomo model.
+
+``LevelSolver`` compiles the Pyomo model once and afterwards changes only costs, bounds and
+integrality in HiGHS. Here each level's solution is written back into the Pyomo variables and
+checked with Pyomo itself: every active constraint holds, the inactive ones are not enforced,
+the level's objective evaluated by Pyomo is the value HiGHS reported, and a kept level binds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+from helpers import assert_model_feasible, instances, with_options
+from hypothesis import HealthCheck, given, settings
+
+from lec_opt.market.ces import ces_params
+from lec_opt.model.build import build_interval_model
+from lec_opt.model.level_solver import LevelSolver
+from lec_opt.model.lexicographic import _fix_level, _release, add_level_constraints
+
+EXAMPLES = settings(
+    max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def _into_pyomo(solver: LevelSolver) -> None:
+    """The solver's current solution into the Pyomo variables (fixed ones keep their value)."""
+    for v in solver.m.component_data_objects(pyo.Var):
+        k = solver.column.get(id(v))
+        if k is not None and not v.fixed:
+            value = float(solver.x[k])
+            v.set_value(round(value) if v.is_integer() else value, skip_validation=True)
+        elif v.value is None:
+            v.set_value(0, skip_validation=True)
+
+
+@EXAMPLES
+@given(instances(max_peers=7, need_pair=True))
+def test_each_level_solves_the_pyomo_model(case):
+    snap, scenario, soc = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.02})
+    m, _ = build_interval_model(snap, scenario, ces_params(scenario, snap, soc))
+    add_level_constraints(m)
+    solver = LevelSolver(m, scenario.seed, tight=True)
+    solver.activate(m.price_pairs_only)
+    solver.activate(m.min_trade)
+    tolerance = scenario.solver.lexicographic_tolerance
+    kept = []
+    for level, name in ((1, "p2p"), (2, "ces"), (3, "priority_c"), (4, "transactions")):
+        record = solver.solve(level, name, 60.0, 0.0)
+        assert record.status == "optimal"
+        _into_pyomo(solver)
+        assert_model_feasible(m, tol=1e-6)
+        assert pyo.value(getattr(m, f"obj_{name}")) == pytest.approx(record.objective, rel=1e-7, abs=1e-7)
+        assert solver.objective(name) == pytest.approx(record.objective, rel=1e-9, abs=1e-9)
+        for earlier, value in kept:  # every kept level still holds
+            slack = 2 * tolerance * max(1.0, abs(value))
+            got = pyo.value(getattr(m, f"obj_{earlier}"))
+            assert got >= value - slack if solver.maximise[f"obj_{earlier}"] else got <= value + slack
+        kept.append((name, record.objective))
+        _fix_level(solver, name, record, tolerance)
+
+
+@EXAMPLES
+@given(instances(max_peers=7, need_pair=True))
+def test_switching_rows_and_columns(case):
+    """A constraint switched off binds nothing, on again it binds; a fixed column stays put, an
+    unfixed one is back in its own bounds; a released level binds nothing."""
+    snap, scenario, soc = case
+    m, pairs = build_interval_model(snap, scenario, ces_params(scenario, snap, soc))
+    add_level_constraints(m)
+    solver = LevelSolver(m, scenario.seed)
+    free = solver.solve(1, "p2p", 60.0, 0.0).objective
+    solver.activate(m.price_pairs_only)
+    priced = solver.solve(1, "p2p", 60.0, 0.0).objective
+    assert priced <= free + 1e-9
+    assert np.all(solver.values(m.p2p)[~pairs.price_ok] <= 1e-9)  # no flow where bid < ask
+    solver.activate(m.price_pairs_only, False)
+    assert solver.solve(1, "p2p", 60.0, 0.0).objective == pytest.approx(free, abs=1e-9)
+    cols = solver.cols(m.p2p)
+    solver.fix(cols, 0.0)
+    assert solver.solve(1, "p2p", 60.0, 0.0).objective == pytest.approx(0.0, abs=1e-12)
+    solver.unfix(cols)
+    record = solver.solve(1, "p2p", 60.0, 0.0)
+    assert record.objective == pytest.approx(free, abs=1e-9)
+    _fix_level(solver, "p2p", record, 1e-6)
+    b = solver.solve(3, "priority_b", 60.0, 0.0).objective
+    _release(solver, ["p2p"])
+    assert b >= 0.0
+    assert solver.solve(3, "priority_b", 60.0, 0.0).objective == pytest.approx(0.0, abs=1e-9)  # nothing kept
