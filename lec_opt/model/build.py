@@ -33,18 +33,9 @@ def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> N
 
 
 def add_variables(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData, ces: CesParams) -> None:
-    """x, y, Wp, Wc, c, e, d, g, Eg, Ev, Evg, zc, zd and the utility hypographs (kWh, binaries)."""
+    """x, c, e, d, g, Eg, Ev, Evg, zc, zd and the utility hypographs (kWh, CES mode binaries)."""
     cap = dict(zip(m.P, pairs.cap.tolist(), strict=True))
     m.p2p = pyo.Var(m.P, bounds=lambda m, i, j: (0.0, cap[i, j]), doc="x[i,j]: P2P energy, kWh")
-    m.transaction = pyo.Var(m.P, domain=pyo.Binary, doc="y[i,j]: pair (i,j) trades")
-    m.willing_seller = pyo.Var(m.I, domain=pyo.Binary, doc="Wp[i]: seller i trades P2P")
-    m.willing_buyer = pyo.Var(m.J, domain=pyo.Binary, doc="Wc[j]: buyer j trades P2P")
-    for i in m.I:
-        if not snap.willing_seller[i]:
-            m.willing_seller[i].fix(0)
-    for j in m.J:
-        if not snap.willing_buyer[j]:
-            m.willing_buyer[j].fix(0)
     m.seller_to_ces = pyo.Var(m.I, bounds=lambda m, i: (0.0, snap.surplus_kwh[i]), doc="c[i]: seller i to CES")
     m.seller_export = pyo.Var(m.I, bounds=lambda m, i: (0.0, snap.surplus_kwh[i]), doc="e[i]: seller i to grid")
     m.ces_to_buyer = pyo.Var(m.J, bounds=lambda m, j: (0.0, snap.deficit_kwh[j]), doc="d[j]: CES to buyer j")
@@ -56,6 +47,19 @@ def add_variables(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData,
     m.discharging = pyo.Var(domain=pyo.Binary, doc="zd: CES in discharging mode")
     m.u01_quad = pyo.Var(doc="hypograph of k(E_ch C - S E_ch^2 / 2)")
     m.u02_quad = pyo.Var(doc="hypograph of k(E_dis SoC - S E_dis^2 / 2)")
+
+
+def add_matching_binaries(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
+    """y[i,j], Wp[i], Wc[j]; Wp = 0, Wc = 0 fixed for the peers that opted out."""
+    m.transaction = pyo.Var(m.P, domain=pyo.Binary, doc="y[i,j]: pair (i,j) trades")
+    m.willing_seller = pyo.Var(m.I, domain=pyo.Binary, doc="Wp[i]: seller i trades P2P")
+    m.willing_buyer = pyo.Var(m.J, domain=pyo.Binary, doc="Wc[j]: buyer j trades P2P")
+    for i in m.I:
+        if not snap.willing_seller[i]:
+            m.willing_seller[i].fix(0)
+    for j in m.J:
+        if not snap.willing_buyer[j]:
+            m.willing_buyer[j].fix(0)
 
 
 def add_willingness(m: pyo.ConcreteModel) -> None:
@@ -189,8 +193,9 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams, links:
         obj.deactivate()
 
 
-def add_links(m: pyo.ConcreteModel, pairs: PairData, min_trade: float) -> None:
-    """The rows that link flows to the matching binaries: willingness and trade limits."""
+def add_links(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData, min_trade: float) -> None:
+    """The matching binaries and the rows that link the flows to them: willingness and trade limits."""
+    add_matching_binaries(m, snap)
     add_willingness(m)
     add_trade_limits(m, pairs, min_trade)
 
@@ -200,9 +205,9 @@ def build_interval_model(
 ) -> tuple[pyo.ConcreteModel, PairData]:
     """The whole model of one interval (every objective deactivated).
 
-    ``links=False`` leaves out the rows linking x to y and W (``add_links``): with no minimum
-    trade they cannot bind at levels 1-3 (models/FORMULATION.md §4), and the solve adds them when a
-    level-4 search needs them.
+    ``links=False`` leaves out the matching binaries y, W and the rows linking x to them
+    (``add_links``): with no minimum trade they cannot bind at levels 1-3 (models/FORMULATION.md §4);
+    the solve builds them when a level-4 search needs them.
     """
     solver = scenario.solver
     pairs = candidate_pairs(snap, solver.nearest_k if solver.candidate_pairs == "nearest" else None)
@@ -210,7 +215,7 @@ def build_interval_model(
     add_sets(m, snap, pairs)
     add_variables(m, snap, pairs, ces)
     if links:
-        add_links(m, pairs, scenario.willingness.min_trade_kwh)
+        add_links(m, snap, pairs, scenario.willingness.min_trade_kwh)
     add_balances(m, snap)
     add_ces(m, ces)
     add_utilities(m, ces, scenario.solver.utility_breakpoints)

@@ -36,6 +36,8 @@ def set_incumbent(solver: LevelSolver, pairs: PairData, flows: np.ndarray) -> No
     m = solver.m
     trades = flows > FLOW_EPS
     solver.set_values(m.p2p, flows)
+    if not hasattr(m, "transaction"):  # the LP levels without linking rows: no matching binaries
+        return
     solver.set_values(m.transaction, trades.astype(float))
     solver.set_values(m.willing_seller, (np.bincount(pairs.seller[trades], minlength=len(m.I)) > 0).astype(float))
     solver.set_values(m.willing_buyer, (np.bincount(pairs.buyer[trades], minlength=len(m.J)) > 0).astype(float))

@@ -94,7 +94,7 @@ class LevelSolver:
         inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active]
         fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
         objectives = list(m.component_objects(pyo.Objective))
-        active_objectives = [o for o in objectives if o.active]
+        active_objectives = {id(o) for o in objectives if o.active}
         for c in inactive:
             c.activate()
         for v, _ in fixed:
@@ -109,7 +109,7 @@ class LevelSolver:
             for v, value in fixed:
                 v.fix(value)
             for o in objectives:
-                if o not in active_objectives:
+                if id(o) not in active_objectives:
                     o.deactivate()
         self.n = n = len(info.columns)
         self.column = {id(v): k for k, v in enumerate(info.columns)}
@@ -171,10 +171,6 @@ class LevelSolver:
             cols = np.fromiter((self.column.get(id(v), -1) for v in var.values()), dtype=np.int64)
             self._cols[var.name] = cols
         return cols
-
-    def has_columns(self, var: pyo.Var) -> bool:
-        """Does any entry of ``var`` appear in a row or an objective?"""
-        return bool((self.cols(var) >= 0).any())
 
     # --- what changes between levels -------------------------------------------------------------
 
