@@ -24,6 +24,7 @@ CASES = {
     "scale": "scale",
     "game": "game",
     "sweep": "sweep",
+    "network": "network",
 }
 
 

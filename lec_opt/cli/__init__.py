@@ -2,7 +2,8 @@
 
 One module per command group, each registering on the ``app`` of :mod:`lec_opt.cli.app`:
 :mod:`~lec_opt.cli.data` (``data ...``), :mod:`~lec_opt.cli.solve` (``solve-interval``,
-``solve-day``), :mod:`~lec_opt.cli.results` (``report``, ``game``) and :mod:`~lec_opt.cli.sweep`.
+``solve-day``), :mod:`~lec_opt.cli.results` (``report``, ``game``), :mod:`~lec_opt.cli.sweep` and
+:mod:`~lec_opt.cli.network` (``network info``, ``power-flow``).
 Heavy imports stay inside the command functions, so ``lec-opt --help`` is fast.
 """
 
@@ -13,7 +14,7 @@ import sys
 from rich.console import Console
 
 # the command modules register in this order, which is the order of ``lec-opt --help``
-from lec_opt.cli import data, solve, results, sweep  # noqa: F401  isort: skip
+from lec_opt.cli import data, solve, results, sweep, network  # noqa: F401  isort: skip
 from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, data_app
 from lec_opt.errors import LecOptError
 

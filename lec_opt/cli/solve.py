@@ -63,6 +63,9 @@ def solve_day_cmd(
     report: Annotated[
         bool, typer.Option("--report", help="also write figures/*.png and report.html into the folder")
     ] = False,
+    power_flow: Annotated[
+        bool, typer.Option("--power-flow", help="feeder scenarios: a power flow of every interval (network.csv)")
+    ] = False,
 ) -> None:
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
 
@@ -74,6 +77,8 @@ def solve_day_cmd(
     if priority not in DAY_PRIORITIES:
         raise LecOptError(f"--priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
     sc = _scenario(scenario, data)
+    if power_flow and sc.community.topology != "feeder":
+        raise LecOptError("--power-flow needs a feeder scenario (community.topology = 'feeder')")
     with progress_bar("intervals") as bar:
         task = bar.add_task(f"{sc.name}: {method} matchings", total=None)
 
@@ -88,6 +93,10 @@ def solve_day_cmd(
         run = run_day(sc, method, priority, workers, progress)
     folder = write_day(run, out)
     _print_day_summary(folder)
+    if power_flow:
+        from lec_opt.cli.network import run_power_flow
+
+        run_power_flow(folder)
     if report:
         from lec_opt.cli.results import report_cmd
 
@@ -120,9 +129,9 @@ def _print_interval(r) -> None:
         f"{len(snap.buyers)} buyers {snap.total_deficit_kwh:.3f} kWh, alpha {snap.alpha_kwh:+.3f} kWh"
     )
     trades = Table(title=title, show_lines=False)
-    for col in ("seller", "buyer", "kWh", "$/kWh", "ring hops"):
+    for col in ("seller", "buyer", "kWh", "$/kWh", "ring hops" if snap.distance_m is None else "cable m"):
         trades.add_column(col, justify="right")
-    from lec_opt.market.topology import ring_distance
+    from lec_opt.market.topology import peer_distance
 
     for t in sorted(r.trades, key=lambda t: (t.seller, t.buyer))[:40]:
         trades.add_row(
@@ -130,7 +139,7 @@ def _print_interval(r) -> None:
             str(t.buyer),
             f"{t.kwh:.4f}",
             f"{t.price_usd_per_kwh:.4f}",
-            str(int(ring_distance(t.seller, t.buyer, snap.n_peers))),
+            f"{peer_distance(snap, t.seller, t.buyer):.0f}",
         )
     if len(r.trades) > 40:
         trades.caption = f"... {len(r.trades) - 40} more trades (use --json for all)"

@@ -133,7 +133,11 @@ def trade_table(run: DayRun) -> pd.DataFrame:
         for t in r.trades
     ]
     columns = ["interval", "time", "priority", "chosen", "seller", "buyer", "kwh", "price_usd_per_kwh"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    distance = run.day.distance_m
+    if distance is not None:  # a feeder: cable metres between the two peers (ring runs keep their columns)
+        frame["distance_m"] = distance[frame.seller.to_numpy(int) - 1, frame.buyer.to_numpy(int) - 1]
+    return frame
 
 
 def settlement_table(run: DayRun) -> pd.DataFrame:

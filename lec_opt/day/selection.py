@@ -7,7 +7,7 @@ import numpy as np
 from lec_opt.market.ces import CesParams
 from lec_opt.market.result import IntervalResult
 from lec_opt.market.settlement import IntervalSettlement
-from lec_opt.market.topology import ring_distance
+from lec_opt.market.topology import fee_distance
 from lec_opt.scenario.schema import Selection
 
 
@@ -19,7 +19,7 @@ def score(result: IntervalResult, money: IntervalSettlement, sel: Selection, ces
     priority does not look better merely by draining the storage.
     """
     if sel.criterion == "community_saving":
-        hops = sum(float(ring_distance(t.seller, t.buyer, result.snapshot.n_peers)) * t.kwh for t in result.trades)
+        hops = sum(fee_distance(result.snapshot, t.seller, t.buyer) * t.kwh for t in result.trades)
         stored = ces.eta_c * result.ces_charge_kwh - result.ces_discharge_kwh / ces.eta_d
         return (
             money.community_saving_usd

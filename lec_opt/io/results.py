@@ -24,6 +24,8 @@ from lec_opt.errors import InputError, LecOptError
 
 DAY_FILES = ("intervals.csv", "trades.csv", "settlement.csv", "summary.json", "scenario.toml")
 STABILITY_FILE = "stability.csv"
+NETWORK_FILE = "network.csv"  # power flows of a feeder day (lec_opt.network.powerflow)
+NETWORK_COLUMNS = ("interval", "converged", "v_min_pu", "v_max_pu", "line_loading_max_percent", "losses_kwh")
 INTERVAL_COLUMNS = (
     "interval",
     "time",
@@ -179,6 +181,7 @@ class Results:
     scenario_text: str | None = None
     stability: pd.DataFrame | None = None
     sweep: pd.DataFrame | None = None
+    network: pd.DataFrame | None = None
 
     @property
     def has_day(self) -> bool:
@@ -260,6 +263,8 @@ def load_results(results_dir: str | Path) -> Results:
         res = load_day_results(folder)
         if (folder / STABILITY_FILE).is_file():
             res.stability = read_csv(folder / STABILITY_FILE, STABILITY_COLUMNS)
+        if (folder / NETWORK_FILE).is_file():
+            res.network = read_csv(folder / NETWORK_FILE, NETWORK_COLUMNS)
     if sweep_file.is_file():
         res.sweep = read_sweep(sweep_file)  # checked now, before anything is drawn
     return res

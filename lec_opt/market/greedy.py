@@ -13,7 +13,7 @@ import numpy as np
 from lec_opt.market.priorities import priority_objective
 from lec_opt.market.result import LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.market.topology import ring_distance
+from lec_opt.market.topology import peer_distance
 
 _TINY = 1e-12
 
@@ -54,11 +54,11 @@ def match(snap: IntervalSnapshot, priority: str, min_trade: float = 0.0) -> list
         sell_order = sorted(sellers, key=lambda i: (snap.ask[i], -s[i], snap.sellers[i]))
         buy_order = sorted(buyers, key=lambda j: (-snap.bid[j], -r[j], snap.buyers[j]))
         return _two_pointer(sell_order, buy_order, s, r, min_trade, lambda i, j: snap.bid[j] >= snap.ask[i])
-    if priority == "B":  # nearest on the ring first
+    if priority == "B":  # nearest first: on the ring, or along the cables of a feeder
         if not len(sellers) or not len(buyers):
             return []
         si, bj = (a.ravel() for a in np.meshgrid(sellers, buyers, indexing="ij"))
-        dist = ring_distance(snap.sellers[si], snap.buyers[bj], snap.n_peers)
+        dist = peer_distance(snap, snap.sellers[si], snap.buyers[bj])
         order = np.lexsort((snap.buyers[bj], snap.sellers[si], -r[bj], -s[si], dist))
         s_left, r_left = s.copy(), r.copy()
         flows = []

@@ -8,7 +8,7 @@ import numpy as np
 
 from lec_opt.market.priorities import weight_a
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.market.topology import ring_distance
+from lec_opt.market.topology import peer_distance
 
 
 @dataclass(frozen=True)
@@ -19,17 +19,17 @@ class PairData:
     buyer: np.ndarray  # position in snapshot.buyers
     cap: np.ndarray  # min(s_i, r_j)
     weight_a: np.ndarray  # (s_i / s_max)(r_j / r_max)
-    distance: np.ndarray  # ring hops
+    distance: np.ndarray  # ring hops, or cable metres on a feeder
     margin_c: np.ndarray  # bid_j - ask_i
     price_ok: np.ndarray  # bid_j >= ask_i: allowed under priority C
 
 
 def candidate_pairs(snap: IntervalSnapshot, sparse_k: int | None = None) -> PairData:
-    """All seller-buyer pairs, or (``sparse_k``) each seller's ``sparse_k`` nearest buyers on the ring."""
+    """All seller-buyer pairs, or (``sparse_k``) each seller's ``sparse_k`` nearest buyers (ring hops or cable metres)."""
     n_s, n_b = len(snap.sellers), len(snap.buyers)
     si, bj = np.meshgrid(np.arange(n_s), np.arange(n_b), indexing="ij")
     si, bj = si.ravel(), bj.ravel()
-    dist = ring_distance(snap.sellers[si], snap.buyers[bj], snap.n_peers)
+    dist = peer_distance(snap, snap.sellers[si], snap.buyers[bj])
     if sparse_k is not None and n_b > sparse_k:
         keep = np.zeros(si.size, dtype=bool)
         nearest = np.argsort(dist.reshape(n_s, n_b), axis=1, kind="stable")[:, :sparse_k]

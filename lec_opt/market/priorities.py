@@ -1,7 +1,7 @@
 """The three matching priorities of the paper and their level-3 objectives (models/FORMULATION.md §4).
 
-A: biggest surplus meets biggest demand, max Σ (s_i/s_max)(r_j/r_max) x;  B: nearest on the ring,
-min Σ dist x;  C: lowest ask meets highest bid, max Σ (bid_j - ask_i) x over pairs with bid >= ask.
+A: biggest surplus meets biggest demand, max Σ (s_i/s_max)(r_j/r_max) x;  B: nearest on the ring
+(hops) or along the feeder (cable metres), min Σ dist x;  C: lowest ask meets highest bid, max Σ (bid_j - ask_i) x over pairs with bid >= ask.
 The model, the greedy and the day runner all score a matching with ``priority_objective``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.market.topology import ring_distance
+from lec_opt.market.topology import peer_distance
 
 PRIORITIES = ("A", "B", "C")
 SENSE = {"A": "max", "B": "min", "C": "max"}  # of each priority's level-3 objective
@@ -28,7 +28,7 @@ def priority_coefficients(snap: IntervalSnapshot, priority: str, i: np.ndarray, 
     if priority == "A":
         return weight_a(snap, i, j)
     if priority == "B":
-        return ring_distance(snap.sellers[i], snap.buyers[j], snap.n_peers).astype(float)
+        return peer_distance(snap, snap.sellers[i], snap.buyers[j]).astype(float)
     if priority == "C":
         return snap.bid[j] - snap.ask[i]
     raise ValueError(f"unknown priority {priority!r}")

@@ -20,7 +20,7 @@ from lec_opt.scenario.schema import Scenario, check_peers
 
 @dataclass(frozen=True)
 class IntervalSnapshot:
-    """One trading interval. Peers are numbered 1..n_peers around the ring; energies in kWh."""
+    """One trading interval. Peers are numbered 1..n_peers (around the ring, or mapped to feeder loads); kWh."""
 
     index: int
     start: str  # HH:MM
@@ -39,6 +39,7 @@ class IntervalSnapshot:
     ev_kwh: float
     buy_price: float  # $/kWh from the grid
     sell_price: float  # $/kWh to the grid
+    distance_m: np.ndarray | None = None  # feeder: cable metres [peer - 1, peer - 1]; None on the ring
 
     @property
     def net_kwh(self) -> np.ndarray:
@@ -76,6 +77,8 @@ class DayInputs:
     ask: np.ndarray  # per peer
     bid: np.ndarray  # per peer
     load_peak_kw_native: float  # community peak at the data's own resolution
+    ev_charger_kwh: np.ndarray | None = None  # [interval, charger]: ev_kwh split by charger
+    distance_m: np.ndarray | None = None  # feeder: cable metres between peers; None on the ring
 
     @property
     def n_peers(self) -> int:
@@ -124,6 +127,7 @@ class DayInputs:
             ev_kwh=float(self.ev_kwh[t]),
             buy_price=float(self.buy_price[t]),
             sell_price=float(self.sell_price[t]),
+            distance_m=self.distance_m,
         )
 
     def snapshots(self) -> Iterator[IntervalSnapshot]:
@@ -153,7 +157,14 @@ def build_day(scenario: Scenario, profiles: Profiles | None = None) -> DayInputs
     willing[np.asarray(scenario.willingness.opt_out, dtype=int) - 1] = False
     load_kwh = profiles.load_kw.to_interval_mean(interval) * hours
     pv_kwh = profiles.pv_kw_per_kwp.to_interval_mean(interval) * pv_kwp * hours
-    ev_kwh = profiles.ev_kw.to_interval_mean(interval).sum(axis=1) * hours
+    ev_charger_kw = profiles.ev_kw.to_interval_mean(interval)
+    ev_kwh = ev_charger_kw.sum(axis=1) * hours
+    ev_charger_kwh = ev_charger_kw * hours
+    distance_m = None
+    if scenario.community.topology == "feeder":
+        from lec_opt.network.feeder import load_feeder  # pandapower only for a feeder
+
+        distance_m = load_feeder(scenario, n, ev_charger_kw.shape[1]).distance_m
     n_intervals = load_kwh.shape[0]
     if scenario.tariffs.file:
         prices = read_tariffs(Path(scenario.tariffs.file)).to_interval_mean(interval)
@@ -176,4 +187,6 @@ def build_day(scenario: Scenario, profiles: Profiles | None = None) -> DayInputs
         ask=profiles.ask,
         bid=profiles.bid,
         load_peak_kw_native=float(profiles.load_kw.values.sum(axis=1).max()),
+        ev_charger_kwh=ev_charger_kwh,
+        distance_m=distance_m,
     )

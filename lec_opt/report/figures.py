@@ -1,4 +1,5 @@
-"""Every figure a results folder supports, in order: the day's 1–8, then 9 (core violation, sweeps)."""
+"""Every figure a results folder supports, in order: the day's 1–8, then 9 (core violation, sweeps),
+10–11 (power flows of a feeder day)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,20 @@ def render_figures(
         ]
         if res.stability is not None:
             paths.append(fig_stability(res, out_dir))
+        if res.network is not None:
+            paths += render_network_figures(res, out_dir)
     if res.sweep is not None:
         paths += fig_sweeps(res, out_dir)
     return paths
+
+
+def render_network_figures(results_dir: Results | str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Figures 10 (voltage band) and 11 (feeder map of the worst interval) of a folder with network.csv."""
+    from lec_opt.report.network_figures import fig_feeder_map, fig_voltage_band  # pandapower: feeder days only
+
+    res = as_results(results_dir)
+    if res.network is None:
+        raise LecOptError(f"{res.dir}: no network.csv (run lec-opt power-flow on the folder first)")
+    paths = [fig_voltage_band(res, out_dir)]
+    feeder_map = fig_feeder_map(res, out_dir=out_dir)
+    return paths + ([feeder_map] if feeder_map is not None else [])

@@ -49,6 +49,8 @@ CAPTIONS = {
     "07": "Trades of one interval on the ring: edge width proportional to kWh traded (the paper's trade-pairing figures).",
     "08": "Per-peer revenue of prosumers and bill of consumers over the day, P2P vs grid-only (cf. paper Figs. 13–15).",
     "09_core": "Largest core violation per interval of the cooperative game (stability.csv).",
+    "10": "Lowest and highest phase voltage of the feeder per interval (unbalanced three-phase power flow, network.csv) against EN 50160's ±10 % band, and the largest line loading.",
+    "11": "The feeder in the interval furthest from 1 p.u.: buses coloured by their lowest phase voltage, peers as sellers or buyers, the CES and EV chargers, and that interval's trades from seller to buyer (width proportional to kWh).",
     "sweep_": "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the other swept fields.",
 }
 
@@ -149,6 +151,24 @@ def report_html(res: Results, figures: list[Path]) -> str:
                     ["intervals checked", str(len(st))],
                     ["in the core", str(int(in_core(st).sum()))],
                     ["largest core violation, $", cell(float(st["max_violation"].max()), ".4g")],
+                ],
+            )
+        )
+    network = (res.summary or {}).get("network")
+    if network is not None:
+        parts.append("<h2>Power flows on the feeder (network.csv)</h2>\n")
+        parts.append(
+            _table(
+                ["", "value"],
+                [
+                    ["intervals (flows that did not converge)", f"{network['intervals']} ({network['failed_flows']})"],
+                    ["lowest phase voltage, p.u.", cell(network["v_min_pu"], ".4f")],
+                    ["highest phase voltage, p.u.", cell(network["v_max_pu"], ".4f")],
+                    ["worst voltage unbalance, %", cell(network["unbalance_max_percent"], ".3f")],
+                    ["largest line loading, %", cell(network["line_loading_max_percent"], ".1f")],
+                    ["largest transformer loading, %", cell(network["trafo_loading_max_percent"], ".1f")],
+                    ["losses, kWh", cell(network["losses_kwh"], ".2f")],
+                    ["intervals with a bus outside EN 50160 ±10 %", str(network["intervals_outside_en50160"])],
                 ],
             )
         )

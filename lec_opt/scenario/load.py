@@ -18,7 +18,7 @@ from lec_opt.errors import InputError
 from lec_opt.io.shipped import DEFAULT_SCENARIO
 from lec_opt.scenario.schema import Scenario, check_peers
 
-_RELATIVE_PATHS = (("data", "dir"), ("tariffs", "file"))
+_RELATIVE_PATHS = (("data", "dir"), ("tariffs", "file"), ("network", "file"))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ class _Section(BaseModel):
 
 
 class Community(_Section):
-    """Who is in the community: peers on a ring, some of them prosumers with rooftop PV."""
+    """Who is in the community: peers on a ring or on a feeder, some of them prosumers with rooftop PV."""
 
     n_peers: Int | None = Field(None, ge=1, description="number of peers; omitted = as many as the data has")
     prosumers: Literal["odd", "even", "all", "none"] | list[Peer] = Field(
@@ -35,7 +35,9 @@ class Community(_Section):
     pv_kwp: Annotated[float, Field(ge=0.0)] | dict[int, Annotated[float, Field(ge=0.0)]] = Field(
         5.0, description="PV size in kWp: one number for every prosumer, or a table {peer = kWp}"
     )
-    topology: Literal["ring"] = "ring"
+    topology: Literal["ring", "feeder"] = Field(
+        "ring", description="'ring' (the paper: priority B counts hops) or 'feeder' (cable metres; needs [network])"
+    )
 
     @field_validator("prosumers")
     @classmethod
@@ -130,7 +132,9 @@ class Selection(_Section):
     criterion: Literal["community_saving", "consumer_savings", "prosumer_revenue", "transactions", "fairness"] = (
         "community_saving"
     )
-    network_fee: Price = Field(0.0, description="$/kWh per ring hop, subtracted from the saving")
+    network_fee: Price = Field(
+        0.0, description="$/kWh per ring hop (ring) or per km of cable (feeder), subtracted from the saving"
+    )
     transaction_cost: Price = Field(0.0, description="$ per transaction, subtracted from the saving")
 
 
@@ -156,6 +160,40 @@ class Solver(_Section):
     threads: Int | None = Field(None, ge=1, description="HiGHS threads; omitted = HiGHS's default")
 
 
+class Network(_Section):
+    """The distribution feeder of a ``topology = "feeder"`` community (models/FORMULATION.md §10).
+
+    Bus and load names are the feeder's own (``net.bus.name``, ``net.asymmetric_load.name``).
+    """
+
+    source: Literal["ieee_european_lv"] | None = Field(
+        None, description="a built-in feeder: pandapower's IEEE European LV Test Feeder (906 LV buses, 55 loads)"
+    )
+    file: str | None = Field(
+        None, description="a pandapower network saved as JSON (pandapower.to_json); relative to the scenario"
+    )
+    loads: list[str] | None = Field(
+        None, description="the feeder load of each peer (peer 1 first); omitted = the feeder's loads in order"
+    )
+    ces_bus: str | None = Field(None, description="bus name of the CES; omitted = the transformer's LV bus")
+    ev_buses: list[str] | None = Field(
+        None, description="bus name of each EV charger (ev_1 first); omitted = every charger at the CES bus"
+    )
+    load_power_factor: float = Field(
+        0.95, gt=0.0, le=1.0, description="lagging power factor of household load in the power flow (PV at 1)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Network:
+        if (self.source is None) == (self.file is None):
+            raise ValueError(
+                "give exactly one of network.source (a built-in feeder) and network.file (a pandapower JSON)"
+            )
+        if self.loads is not None and len(set(self.loads)) != len(self.loads):
+            raise ValueError("a load is listed twice in network.loads")
+        return self
+
+
 class Data(_Section):
     dir: str = Field(description="data folder (load, PV, EV, bids); relative to the scenario file")
 
@@ -175,6 +213,7 @@ class Scenario(_Section):
     bids: Bids = Bids()
     selection: Selection = Selection()
     solver: Solver = Solver()
+    network: Network | None = Field(None, description="the feeder of a topology = 'feeder' community")
     data: Data
     _source: str = PrivateAttr("scenario")
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -191,6 +230,14 @@ class Scenario(_Section):
             if ".".join(parts[:n]) in self._origins:
                 return self._origins[".".join(parts[:n])]
         return self._source
+
+    @model_validator(mode="after")
+    def _feeder_has_network(self) -> Scenario:
+        if self.community.topology == "feeder" and self.network is None:
+            raise ValueError("community.topology = 'feeder' needs a [network] section (source or file)")
+        if self.community.topology == "ring" and self.network is not None:
+            raise ValueError("a [network] section needs community.topology = 'feeder'")
+        return self
 
     @field_validator("interval_minutes")
     @classmethod

@@ -23,7 +23,7 @@ import numpy as np
 from lec_opt.errors import InputError
 
 # Scenario paths that are file names: resolved against the sweep file's folder (or the cwd).
-_PATH_FIELDS = ("data.dir", "tariffs.file")
+_PATH_FIELDS = ("data.dir", "tariffs.file", "network.file")
 _RANGE = re.compile(r"^\s*([^:,]+):([^:,]+):([^:,]+)(?::(lin|log))?\s*$")
 SPEC_KEYS = ("scenario", "method", "priority", "mode", "params")
 

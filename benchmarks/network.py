@@ -1,0 +1,115 @@
+"""Power flows of a feeder day: 288 unbalanced flows against the greedy day, with and without numba, and the CES bus.
+
+Runs ``models/ieee_lv_feeder.toml`` (55 peers on the IEEE European LV Test Feeder, 5-min
+intervals): the greedy day's own time, then the 288 three-phase flows of its chosen path with
+pandapower's numba accelerator on and off (in a subprocess with numba hidden), and the same day
+with the CES at the transformer (bus 1), mid-feeder (bus 452, 140 m) and at its far end (bus 882,
+296 m): how the noon voltage rise and the evening minimum move with it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.common import save
+from lec_opt.day.run import run_day
+from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.network.feeder import load_feeder
+from lec_opt.network.powerflow import FeederFlow, day_flows, injections, network_totals
+from lec_opt.scenario import load_scenario
+
+SCENARIO = MODELS_DIR / "ieee_lv_feeder.toml"
+CES_BUSES = ("1", "452", "882")
+
+
+def _flows(scenario, run) -> tuple[float, dict, object]:
+    day = run.day
+    feeder = load_feeder(scenario, day.n_peers, day.ev_charger_kwh.shape[1])
+    charge = np.array([s.result.ces_charge_kwh for s in run.steps])
+    discharge = np.array([s.result.ces_discharge_kwh for s in run.steps])
+    start = time.perf_counter()
+    frame = day_flows(feeder, day, charge, discharge, scenario.network.load_power_factor)
+    return time.perf_counter() - start, network_totals(frame), frame
+
+
+def _window(frame, lo: str, hi: str, column: str, fn) -> float:
+    rows = frame[(frame.time >= lo) & (frame.time < hi)]
+    return float(fn(rows[column]))
+
+
+def flows_only(numba: bool) -> float:
+    """Seconds of the day's flows in this process (numba hidden from pandapower when False)."""
+    if not numba:
+        sys.modules["numba"] = None  # pandapower then falls back to its pure-Python paths
+    scenario = load_scenario(SCENARIO)
+    run = run_day(scenario, "greedy")
+    FeederFlow(load_feeder(scenario, 55, 15)).run(injections(*_warm_up()), 1 / 12)  # numba's JIT, first calls
+    seconds, _, _ = _flows(scenario, run)
+    return seconds
+
+
+def _warm_up():
+    return np.full(55, 0.05), np.zeros(55), 0.0, 0.0, np.zeros(15), 1 / 12, 0.95
+
+
+def run() -> dict:
+    scenario = load_scenario(SCENARIO)
+    start = time.perf_counter()
+    day_run = run_day(scenario, "greedy")
+    greedy_s = time.perf_counter() - start
+    per_numba = {}
+    for numba in (True, False):
+        code = f"from benchmarks.network import flows_only; print(flows_only({numba}))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        per_numba["with_numba" if numba else "without_numba"] = float(out.stdout.strip().splitlines()[-1])
+    ces = {}
+    for bus in CES_BUSES:
+        sc = scenario.model_copy(update={"network": scenario.network.model_copy(update={"ces_bus": bus})})
+        r = run_day(sc, "greedy")
+        _, totals, frame = _flows(sc, r)
+        ces[bus] = {
+            "noon_v_max_pu": _window(frame, "10:00", "14:00", "v_max_pu", np.max),
+            "evening_v_min_pu": _window(frame, "17:00", "22:00", "v_min_pu", np.min),
+            "day_v_min_pu": totals["v_min_pu"],
+            "day_v_max_pu": totals["v_max_pu"],
+            "line_loading_max_percent": totals["line_loading_max_percent"],
+            "losses_kwh": totals["losses_kwh"],
+        }
+    return {
+        "scenario": SCENARIO.name,
+        "intervals": day_run.day.n_intervals,
+        "greedy_day_s": greedy_s,
+        "flows_s": per_numba,
+        "ratio_flows_to_greedy_day": {k: v / greedy_s for k, v in per_numba.items()},
+        "numba_speedup": per_numba["without_numba"] / per_numba["with_numba"],
+        "ces_bus": ces,
+    }
+
+
+def report(payload: dict) -> str:
+    lines = [
+        f"{payload['scenario']}: greedy day {payload['greedy_day_s']:.1f} s; {payload['intervals']} flows "
+        + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in payload["flows_s"].items())
+        + f" (numba x{payload['numba_speedup']:.2f}); flows / greedy day "
+        + ", ".join(f"{v:.1f}" for v in payload["ratio_flows_to_greedy_day"].values()),
+        "CES bus: noon max V, evening min V, day min-max V (p.u.), max line loading %, losses kWh",
+    ]
+    for bus, c in payload["ces_bus"].items():
+        lines.append(
+            f"  {bus:>4}: {c['noon_v_max_pu']:.4f}  {c['evening_v_min_pu']:.4f}  "
+            f"{c['day_v_min_pu']:.4f}-{c['day_v_max_pu']:.4f}  {c['line_loading_max_percent']:.1f}  {c['losses_kwh']:.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> dict:
+    payload = run()
+    save("network", payload)
+    print(report(payload))
+    print(json.dumps(payload["flows_s"]))
+    return payload

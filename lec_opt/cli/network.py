@@ -1,0 +1,85 @@
+"""``lec-opt network info`` and ``lec-opt power-flow``: the feeder a community sits on, and its flows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.errors import LecOptError
+
+network_app = typer.Typer(help="The feeder of a topology = 'feeder' community.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
+
+
+@network_app.command("info")
+def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Peers with their bus, phase and coordinates, the CES and EV buses, and the peer distances in metres."""
+    from lec_opt.market.snapshot import build_day
+    from lec_opt.network.feeder import load_feeder
+
+    sc = _scenario(scenario, data)
+    if sc.community.topology != "feeder":
+        raise LecOptError(f"{sc.source}: community.topology is 'ring'; network info needs a feeder scenario")
+    day = build_day(sc)
+    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
+    info = load_feeder(sc, day.n_peers, n_chargers).info()
+    if as_json:
+        print(json.dumps(info, indent=1))
+        return
+    table = Table(title=f"{sc.name}: {len(info['peers'])} peers on {info['feeder']}")
+    for col in ("peer", "load", "bus", "phase", "x", "y", "nearest peer", "m"):
+        table.add_column(col, justify="right")
+    for k, p in enumerate(info["peers"]):
+        row = list(info["distance_m"][k])
+        row[k] = float("inf")
+        near = min(range(len(row)), key=row.__getitem__) if len(row) > 1 else k
+        table.add_row(
+            str(p["peer"]),
+            p["load"],
+            p["bus"],
+            p["phase"],
+            f"{p['x']:.1f}",
+            f"{p['y']:.1f}",
+            str(near + 1),
+            f"{info['distance_m'][k][near]:.1f}",
+        )
+    console.print(table)
+    console.print(f"CES bus {info['ces_bus']}; EV charger buses {', '.join(info['ev_buses']) or '(none)'}")
+    console.print("the full distance matrix in metres: lec-opt network info --json")
+
+
+def run_power_flow(folder: Path) -> None:
+    """Power flows of every interval of a results folder, with a progress bar, then figures and a summary."""
+    from lec_opt.network.powerflow import NETWORK_FILE, power_flow_folder
+    from lec_opt.report.figures import render_network_figures
+
+    with progress_bar("flows") as bar:
+        task = bar.add_task("unbalanced power flow", total=None)
+        frame = power_flow_folder(folder, lambda done, total: bar.update(task, completed=done, total=total))
+    figures = render_network_figures(folder)
+    ok = frame[frame.converged.astype(bool)]
+    failed = len(frame) - len(ok)
+    console.print(
+        f"voltage {ok.v_min_pu.min():.4f}-{ok.v_max_pu.max():.4f} p.u., line loading <= "
+        f"{ok.line_loading_max_percent.max():.1f} %, transformer <= {ok.trafo_loading_percent.max():.1f} %, "
+        f"losses {ok.losses_kwh.sum():.2f} kWh, {int((ok.buses_outside_en50160 > 0).sum())} intervals outside "
+        f"EN 50160, {failed} flows did not converge"
+        if len(ok)
+        else f"[red]none of the {failed} flows converged[/red]"
+    )
+    console.print(
+        f"[green]wrote[/green] {folder / NETWORK_FILE}, summary.json (network), " + ", ".join(p.name for p in figures)
+    )
+
+
+@app.command("power-flow")
+def power_flow_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="results folder of a feeder day written by solve-day")],
+) -> None:
+    """An unbalanced three-phase power flow of every interval of a solved feeder day: network.csv and figures."""
+    run_power_flow(results_dir)

@@ -1,0 +1,1 @@
+"""The distribution feeder: peers placed on it with cable distances, and a power flow of every interval."""

@@ -1,0 +1,432 @@
+"""The feeder topology: cable distances, priority B along the cables, and power flows of every interval.
+
+Hand-made radial feeders (pandapower networks saved as JSON) with their path lengths derived in
+comments; a two-bus line solved by hand from Ohm's law; the A/B/C invariance of the physical flows
+for a given CES dispatch; and a small feeder day through the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+pp = pytest.importorskip("pandapower")
+
+from lec_opt.cli import app  # noqa: E402
+from lec_opt.day.interval import solve_snapshot  # noqa: E402
+from lec_opt.errors import InputError, LecOptError  # noqa: E402
+from lec_opt.market.ces import ces_params  # noqa: E402
+from lec_opt.market.greedy import match  # noqa: E402
+from lec_opt.market.pairs import candidate_pairs  # noqa: E402
+from lec_opt.market.settlement import settle  # noqa: E402
+from lec_opt.network.feeder import load_feeder  # noqa: E402
+from lec_opt.network.powerflow import FeederFlow, injections, peer_net_from_settlement  # noqa: E402
+from lec_opt.scenario import load_scenario  # noqa: E402
+from tests.conftest import REPO_ROOT  # noqa: E402
+from tests.helpers import make_snapshot, trade_set  # noqa: E402
+
+runner = CliRunner()
+
+
+def _ext_grid(net, bus: int) -> None:
+    # a stiff source (10^6 MVA short-circuit power): its impedance is negligible in every sequence
+    pp.create_ext_grid(
+        net, bus, vm_pu=1.0, s_sc_max_mva=1e6, s_sc_min_mva=1e6, rx_max=0.1, rx_min=0.1, r0x0_max=0.1, x0x_max=1.0
+    )
+
+
+def _line(net, a: int, b: int, metres: float, r: float = 0.2, r0: float = 0.6, max_i_ka: float = 0.2) -> int:
+    return pp.create_line_from_parameters(
+        net,
+        a,
+        b,
+        metres / 1000.0,
+        r_ohm_per_km=r,
+        x_ohm_per_km=0.0,
+        c_nf_per_km=0.0,
+        max_i_ka=max_i_ka,
+        r0_ohm_per_km=r0,
+        x0_ohm_per_km=0.0,
+        c0_nf_per_km=0.0,
+    )
+
+
+def _load(net, bus: int, name: str, phase: str) -> None:
+    p = {f"p_{ph}_mw": (0.001 if ph in phase else 0.0) for ph in "abc"}
+    pp.create_asymmetric_load(net, bus, name=name, **p)
+
+
+def five_bus_feeder(path: Path) -> Path:
+    """A radial LV feeder, lengths in metres:
+
+        B0 (source) --50-- B1 --30-- B2
+                            |
+                            80
+                            |
+                            B3 --20-- B4
+
+    LOAD1 at B2 (phase a), LOAD2 at B4 (b), LOAD3 at B3 (c), LOAD4 at B1 (a). Cable paths:
+    peers 1-2: B2-B1-B3-B4 = 30 + 80 + 20 = 130;  1-3: 30 + 80 = 110;  1-4: 30;
+    peers 2-3: 20;  2-4: 20 + 80 = 100;  3-4: 80.
+    """
+    net = pp.create_empty_network()
+    for k in range(5):
+        pp.create_bus(net, 0.4, name=f"B{k}", geodata=(float(k), float(k % 2)))
+    _ext_grid(net, 0)
+    _line(net, 0, 1, 50)
+    _line(net, 1, 2, 30)
+    _line(net, 1, 3, 80)
+    _line(net, 3, 4, 20)
+    for name, bus, phase in (("LOAD1", 2, "a"), ("LOAD2", 4, "b"), ("LOAD3", 3, "c"), ("LOAD4", 1, "a")):
+        _load(net, bus, name, phase)
+    pp.to_json(net, str(path))
+    return path
+
+
+FIVE_BUS_DISTANCES = np.array(
+    [
+        [0, 130, 110, 30],
+        [130, 0, 20, 100],
+        [110, 20, 0, 80],
+        [30, 100, 80, 0],
+    ],
+    dtype=float,
+)
+
+
+@pytest.fixture
+def feeder_scenario(tmp_path, small_data, write_scenario):
+    """The small 4-peer community (tests/conftest.py) on the five-bus feeder, CES at B1, EVs at B2 and B4."""
+    five_bus_feeder(tmp_path / "net.json")
+
+    def write(interval_minutes: int = 60, **network):
+        doc = {
+            "interval_minutes": interval_minutes,
+            "community": {"topology": "feeder"},
+            "network": {"file": "net.json", "ces_bus": "B1", "ev_buses": ["B2", "B4"], **network},
+            "selection": {"network_fee": 0.01},
+        }
+        return load_scenario(write_scenario(doc))
+
+    return write
+
+
+# --- distances ------------------------------------------------------------------------------
+
+
+def test_cable_distances_of_a_hand_made_radial_feeder(feeder_scenario):
+    feeder = load_feeder(feeder_scenario(), 4, 2)
+    np.testing.assert_allclose(feeder.distance_m, FIVE_BUS_DISTANCES, atol=1e-9)
+    info = feeder.info()
+    assert [(p["bus"], p["phase"]) for p in info["peers"]] == [("B2", "a"), ("B4", "b"), ("B3", "c"), ("B1", "a")]
+    assert info["ces_bus"] == "B1" and info["ev_buses"] == ["B2", "B4"]
+    assert (info["peers"][0]["x"], info["peers"][0]["y"]) == (2.0, 0.0)
+
+
+def test_peer_to_load_mapping_moves_the_distances(feeder_scenario):
+    # peer 1 on LOAD4 (B1), peer 2 on LOAD3 (B3), peer 3 on LOAD2 (B4), peer 4 on LOAD1 (B2)
+    feeder = load_feeder(feeder_scenario(loads=["LOAD4", "LOAD3", "LOAD2", "LOAD1"]), 4, 2)
+    order = [3, 2, 1, 0]
+    np.testing.assert_allclose(feeder.distance_m, FIVE_BUS_DISTANCES[np.ix_(order, order)], atol=1e-9)
+
+
+def test_bad_feeder_input_names_file_and_field(feeder_scenario):
+    with pytest.raises(InputError, match=r"network\.ces_bus.*no bus named 'B9'"):
+        load_feeder(feeder_scenario(ces_bus="B9"), 4, 2)
+    with pytest.raises(InputError, match=r"network\.ev_buses.*1 buses for 2 EV chargers"):
+        load_feeder(feeder_scenario(ev_buses=["B2"]), 4, 2)
+    with pytest.raises(InputError, match=r"network\.loads.*no load named 'LOAD7'"):
+        load_feeder(feeder_scenario(loads=["LOAD1", "LOAD2", "LOAD3", "LOAD7"]), 4, 2)
+    with pytest.raises(InputError, match=r"5 peers but the feeder has 4 loads"):
+        load_feeder(feeder_scenario(), 5, 2)
+
+
+def test_feeder_topology_needs_a_network_section(write_scenario):
+    with pytest.raises(LecOptError, match=r"needs a \[network\] section"):
+        load_scenario(write_scenario({"community": {"topology": "feeder"}}))
+    with pytest.raises(LecOptError, match="exactly one of network.source"):
+        load_scenario(write_scenario({"community": {"topology": "feeder"}, "network": {}}))
+
+
+# --- priority B along the cables ------------------------------------------------------------
+
+
+def _snap_on_five_bus():
+    """Sellers peers 1 and 3, buyers peers 2 and 4, 0.5 kWh each.
+
+    On the ring of 4 every pair is one hop (a tie). Along the cables: 1->4 is 30 m and 3->2 is
+    20 m (Σ d·x = 0.5·30 + 0.5·20 = 25 m·kWh), against 1->2 130 m and 3->4 80 m (105 m·kWh).
+    Asks 0.10 (peer 1) and 0.12 (peer 3), bids 0.18 (peer 2) and 0.16 (peer 4): C pairs the
+    lowest ask with the highest bid, 1->2 and 3->4, the far pairs.
+    """
+    snap = make_snapshot(4, {1: (0.5, 0.10), 3: (0.5, 0.12)}, {2: (0.5, 0.18), 4: (0.5, 0.16)})
+    return dataclasses.replace(snap, distance_m=FIVE_BUS_DISTANCES)
+
+
+@pytest.mark.parametrize("method", ["greedy", "milp"])
+def test_priority_b_takes_the_nearest_pairs_along_the_cables(feeder_scenario, method):
+    scenario = feeder_scenario()
+    snap = _snap_on_five_bus()
+    result = solve_snapshot(snap, scenario, scenario.ces.soc_initial, ("B",), method)["B"]
+    # (within the lexicographic levels' relative slack of 1e-6)
+    assert trade_set(result) == pytest.approx({(1, 4): 0.5, (3, 2): 0.5}, abs=1e-5)
+    objective = next(lv.objective for lv in result.levels if lv.level == 3)
+    assert objective == pytest.approx(25.0, abs=1e-4)  # metres·kWh
+
+
+def test_greedy_b_follows_the_cables_not_the_ring():
+    snap = _snap_on_five_bus()
+    # seller 3 to buyer 2 (20 m) first, then seller 1 to buyer 4 (30 m); positions: sellers [1, 3], buyers [2, 4]
+    assert match(snap, "B") == [(1, 0, 0.5), (0, 1, 0.5)]
+
+
+def test_nearest_candidate_pairs_along_the_cables():
+    pairs = candidate_pairs(_snap_on_five_bus(), sparse_k=1)
+    # seller 1 keeps buyer 4 (30 m < 130 m), seller 3 keeps buyer 2 (20 m < 80 m)
+    assert list(zip(pairs.seller, pairs.buyer)) == [(0, 1), (1, 0)]
+    assert list(pairs.distance) == [30.0, 20.0]
+
+
+# --- power flows by hand --------------------------------------------------------------------
+
+
+def _two_bus(path: Path, phase: str) -> Path:
+    """Source B0 at 1.0 p.u. (0.4 kV) -- 100 m of 0.5 Ω/km (x = 0; r0 1.5 Ω/km) -- B1 with one load."""
+    net = pp.create_empty_network()
+    pp.create_bus(net, 0.4, name="B0")
+    pp.create_bus(net, 0.4, name="B1")
+    _ext_grid(net, 0)
+    _line(net, 0, 1, 100, r=0.5, r0=1.5, max_i_ka=0.1)
+    _load(net, 1, "LOAD1", phase)
+    pp.to_json(net, str(path))
+    return path
+
+
+def _flow_on(path: Path, scenario_writer, kw: float):
+    scenario = scenario_writer(
+        {"community": {"topology": "feeder", "n_peers": 1}, "network": {"file": str(path), "load_power_factor": 1.0}}
+    )
+    flow = FeederFlow(load_feeder(load_scenario(scenario), 1, 0))
+    hours = 1.0
+    row = flow.run(injections(np.array([kw * hours]), np.zeros(1), 0.0, 0.0, np.zeros(0), hours, 1.0), hours)
+    return row, flow
+
+
+def test_two_bus_balanced_load_matches_ohms_law(tmp_path, write_scenario):
+    """30 kW balanced at unity power factor: 10 kW per phase on V_s = 400/√3 V through R = 0.05 Ω.
+
+    V_r (V_s - V_r) = P R  =>  V_r = (V_s + sqrt(V_s² - 4 P R)) / 2;  I = P / V_r;  losses = 3 I² R.
+    """
+    row, _ = _flow_on(_two_bus(tmp_path / "two.json", "abc"), write_scenario, 30.0)
+    v_s, p, r = 400 / math.sqrt(3), 10_000.0, 0.05
+    v_r = (v_s + math.sqrt(v_s**2 - 4 * p * r)) / 2
+    current = p / v_r
+    assert row["converged"]
+    assert row["v_min_pu"] == pytest.approx(v_r / v_s, abs=1e-7)
+    # losses are source minus load: exact up to the flow's mismatch tolerance (1e-8 MVA per bus and sequence)
+    assert row["losses_kwh"] == pytest.approx(3 * current**2 * r / 1000, abs=5e-5)
+    assert row["line_loading_max_percent"] == pytest.approx(current / 100 * 100, rel=1e-5)  # max_i 100 A
+    assert row["feeder_import_kwh"] - row["losses_kwh"] == pytest.approx(30.0, rel=1e-9)
+
+
+def test_two_bus_single_phase_load_returns_through_the_neutral(tmp_path, write_scenario):
+    """10 kW on phase a alone: I0 = I1 = I2 = I/3, so the drop of phase a is I (2 R1 + R0) / 3.
+
+    R1 = 0.05 Ω, R0 = 0.15 Ω: R_eff = (0.1 + 0.15) / 3;  V_a = (V_s + sqrt(V_s² - 4 P R_eff)) / 2;
+    losses 3 (I/3)² (2 R1 + R0) = I² R_eff.
+    """
+    row, flow = _flow_on(_two_bus(tmp_path / "one.json", "a"), write_scenario, 10.0)
+    v_s, p, r_eff = 400 / math.sqrt(3), 10_000.0, (2 * 0.05 + 0.15) / 3
+    v_a = (v_s + math.sqrt(v_s**2 - 4 * p * r_eff)) / 2
+    current = p / v_a
+    assert flow.peer_phase == ["a"]
+    assert row["v_min_pu"] == pytest.approx(v_a / v_s, abs=1e-6)
+    assert row["v_min_phase"] == "a" and row["v_min_bus"] == "B1"
+    assert row["losses_kwh"] == pytest.approx(current**2 * r_eff / 1000, abs=5e-5)
+    assert row["unbalance_max_percent"] > 0.1
+
+
+# --- P2P moves money, not electrons ---------------------------------------------------------
+
+
+def test_flows_are_the_same_under_a_b_and_c_for_a_given_ces_dispatch(feeder_scenario):
+    scenario = feeder_scenario()
+    snap = _snap_on_five_bus()
+    soc = scenario.ces.soc_initial
+    ces = ces_params(scenario, snap, soc)
+    results = solve_snapshot(snap, scenario, soc, ("A", "B", "C"), "milp")
+    assert trade_set(results["B"]) != trade_set(results["C"])  # different partners ...
+    dispatch = {p: (r.ces_charge_kwh, r.ces_discharge_kwh) for p, r in results.items()}
+    assert dispatch["A"] == dispatch["B"] == dispatch["C"]  # ... the same CES dispatch
+    flow = FeederFlow(load_feeder(scenario, 4, 2))
+    tan_phi = math.tan(math.acos(scenario.network.load_power_factor))
+    rows, voltages = {}, {}
+    for p, r in results.items():
+        net_kwh = peer_net_from_settlement(settle(r, ces))  # each bus's export after P2P and the CES
+        np.testing.assert_allclose(net_kwh, snap.pv_kwh - snap.load_kwh, atol=1e-9)
+        inj = injections(
+            snap.load_kwh,  # the household's load sets its reactive power
+            snap.load_kwh + net_kwh,  # so that load - "PV" = -net, the settlement's export
+            r.ces_charge_kwh,
+            r.ces_discharge_kwh,
+            np.zeros(2),
+            snap.hours,
+            scenario.network.load_power_factor,
+        )
+        np.testing.assert_allclose(inj.peer_q_kvar, snap.load_kwh * tan_phi / snap.hours)
+        rows[p] = flow.run(inj, snap.hours)
+        voltages[p] = flow.net.res_bus_3ph[["vm_a_pu", "vm_b_pu", "vm_c_pu"]].to_numpy().copy()
+    for p in "BC":
+        np.testing.assert_allclose(voltages[p], voltages["A"], rtol=0, atol=1e-12)
+        assert rows[p] == rows["A"]
+
+
+# --- a feeder day through the command line --------------------------------------------------
+
+
+@pytest.fixture
+def feeder_day(tmp_path, feeder_scenario):
+    scenario = feeder_scenario(interval_minutes=240)
+    out = tmp_path / "day"
+    cli = runner.invoke(
+        app,
+        [
+            "solve-day",
+            "--scenario",
+            scenario.source,
+            "--method",
+            "greedy",
+            "--power-flow",
+            "--report",
+            "--out",
+            str(out),
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    return out, cli.output
+
+
+def test_solve_day_power_flow_writes_network_csv_summary_and_figures(feeder_day):
+    out, output = feeder_day
+    assert "unbalanced power flow" in output and "6/6" in output
+    network = pd.read_csv(out / "network.csv")
+    assert len(network) == 6 and network.converged.all()
+    intervals = pd.read_csv(out / "intervals.csv")
+    day = load_scenario(out / "scenario.toml")
+    from lec_opt.market.snapshot import build_day
+
+    inputs = build_day(day)
+    # residual: what the source delivers minus the losses is what the buses take
+    taken = (
+        (inputs.load_kwh - inputs.pv_kwh).sum(axis=1)
+        + intervals.ces_charge_kwh
+        - intervals.ces_discharge_kwh
+        + inputs.ev_kwh
+    )
+    np.testing.assert_allclose(network.feeder_import_kwh - network.losses_kwh, taken, atol=1e-6)
+    assert (network.losses_kwh > 0).all()
+    assert (network.v_min_pu <= network.v_max_pu).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["network"]["intervals"] == 6 and summary["network"]["failed_flows"] == 0
+    assert summary["network"]["losses_kwh"] == pytest.approx(network.losses_kwh.sum())
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert "10_voltage_band.png" in figures and any(f.startswith("11_feeder_map_t") for f in figures)
+    assert "Power flows on the feeder" in (out / "report.html").read_text()
+    trades = pd.read_csv(out / "trades.csv")
+    assert len(trades)
+    expected = FIVE_BUS_DISTANCES[trades.seller - 1, trades.buyer - 1]
+    np.testing.assert_allclose(trades.distance_m, expected)
+
+
+def test_power_flow_of_a_folder_is_deterministic(feeder_day):
+    out, _ = feeder_day
+    before = (out / "network.csv").read_bytes()
+    cli = runner.invoke(app, ["power-flow", str(out)])
+    assert cli.exit_code == 0, cli.output
+    assert (out / "network.csv").read_bytes() == before
+
+
+def test_power_flow_refuses_a_ring_day(tmp_path, small_data, write_scenario):
+    scenario = write_scenario({"interval_minutes": 240})
+    out = tmp_path / "ring"
+    cli = runner.invoke(app, ["solve-day", "--scenario", str(scenario), "--method", "greedy", "--out", str(out)])
+    assert cli.exit_code == 0, cli.output
+    assert "distance_m" not in pd.read_csv(out / "trades.csv").columns
+    with pytest.raises(LecOptError, match="ring community has no feeder"):
+        from lec_opt.network.powerflow import power_flow_folder
+
+        power_flow_folder(out)
+
+
+def test_a_non_converging_flow_is_recorded_not_raised(feeder_scenario):
+    flow = FeederFlow(load_feeder(feeder_scenario(), 4, 2))
+    # 2 MW per peer through 0.4 kV cables: no solution exists
+    row = flow.run(injections(np.full(4, 2000.0), np.zeros(4), 0.0, 0.0, np.zeros(2), 1.0, 0.95), 1.0)
+    assert row == {"converged": False}
+
+
+# --- the shipped IEEE feeder ----------------------------------------------------------------
+
+
+def test_network_info_of_the_ieee_feeder():
+    cli = runner.invoke(app, ["network", "info", "--scenario", str(REPO_ROOT / "models/ieee_lv_feeder.toml"), "--json"])
+    assert cli.exit_code == 0, cli.output
+    info = json.loads(cli.output)
+    assert len(info["peers"]) == 55 and info["ces_bus"] == "1"
+    first = info["peers"][0]
+    assert (first["peer"], first["load"], first["bus"], first["phase"]) == (1, "LOAD1", "34", "a")
+    assert math.isfinite(first["x"]) and math.isfinite(first["y"])
+    d = np.array(info["distance_m"])
+    assert d.shape == (55, 55) and np.allclose(d, d.T) and np.all(np.diag(d) == 0)
+    # re-check one distance from the feeder's own line data: walk the tree from each bus to the transformer
+    import pandapower.networks as pn
+
+    net = pn.ieee_european_lv_asymmetric()
+    parent = {}
+    frontier, seen = [1], {1}
+    while frontier:
+        bus = frontier.pop()
+        for _, line in net.line[(net.line.from_bus == bus) | (net.line.to_bus == bus)].iterrows():
+            other = int(line.to_bus if line.from_bus == bus else line.from_bus)
+            if other not in seen:
+                seen.add(other)
+                parent[other] = (bus, 1000 * line.length_km)
+                frontier.append(other)
+
+    def path(bus):
+        out = {}
+        total = 0.0
+        while bus in parent:
+            out[bus] = total
+            bus, metres = parent[bus]
+            total += metres
+        out[bus] = total
+        return out
+
+    bus = {int(k): int(v) for k, v in zip(net.bus.name.index, net.bus.name) if str(v).isdigit()}
+    b1, b2 = bus[34], bus[906]  # peer 1 (LOAD1) and peer 55 (LOAD55)
+    up1, up2 = path(b1), path(b2)
+    common = min(set(up1) & set(up2), key=lambda b: up1[b])
+    assert d[0, 54] == pytest.approx(up1[common] + up2[common], rel=1e-9)
+
+
+def test_the_ring_path_does_not_import_pandapower(tmp_path, small_data, write_scenario):
+    scenario = write_scenario({"interval_minutes": 240})
+    code = (
+        "import sys\n"
+        "from lec_opt import load_scenario\n"
+        "from lec_opt.day.run import run_day\n"
+        "from lec_opt.day.outputs import write_day\n"
+        f"write_day(run_day(load_scenario({str(scenario)!r}), 'greedy'), {str(tmp_path / 'out')!r})\n"
+        "assert 'pandapower' not in sys.modules, 'pandapower imported on the ring path'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
