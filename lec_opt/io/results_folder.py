@@ -124,9 +124,6 @@ def require_complete(folder: str | Path, kinds: tuple[str, ...] | None = None) -
             f"holds a {manifest.get('kind')} folder, but this needs a {' or '.join(kinds)} folder",
             field="kind",
         )
-    for name in manifest.get("files", []):
-        if not (folder / name).is_file():
-            raise InputError(folder / name, f"file not found (listed in {RESULTS_MANIFEST}: the folder was changed)")
     return manifest
 
 
@@ -311,7 +308,7 @@ def _check_replaceable(target: Path, overwrite: bool, shown: Path) -> None:
     if entries and not overwrite:
         shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
         raise LecOptError(
-            f"{shown}: the folder holds files lec-opt did not write ({shown}); lec-opt replaces a folder only when "
+            f"{shown}: the folder holds files lec-opt did not write ({listed}); lec-opt replaces a folder only when "
             f"its {RESULTS_MANIFEST} says lec-opt wrote it. Choose another --out, or give --overwrite to replace the "
             "folder and everything in it"
         )
