@@ -306,7 +306,7 @@ def _check_replaceable(target: Path, overwrite: bool, shown: Path) -> None:
         return
     entries = sorted(p.name for p in target.iterdir())
     if entries and not overwrite:
-        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        listed = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
         raise LecOptError(
             f"{shown}: the folder holds files lec-opt did not write ({listed}); lec-opt replaces a folder only when "
             f"its {RESULTS_MANIFEST} says lec-opt wrote it. Choose another --out, or give --overwrite to replace the "
@@ -411,6 +411,12 @@ def _swap(partial: Path, target: Path) -> None:
     _remove(old)
 
 
+def _continues(partial: Path, kind: str | None) -> bool:
+    """Is ``partial`` a folder of ``kind`` that a stopped run was writing (a sweep to resume)?"""
+    left = read_manifest(partial) if partial.is_dir() else None
+    return left is not None and left.get("kind") == kind and left.get("state") == WRITING
+
+
 @contextlib.contextmanager
 def writing(
     out: str | Path,
@@ -438,6 +444,8 @@ def writing(
     """
     if update:
         require_complete(out)  # before the lock: a bad folder is named as given, and nothing is created
+    elif resume and not _continues(partial_dir(out), kind) and Path(out).is_dir() and any(Path(out).iterdir()):
+        require_complete(out, (kind,))  # resume reads only a complete folder of its kind
     shown = Path(out)
     with claim(out, overwrite=overwrite, parents=parents) as target:
         previous = require_complete(target) if update else None
@@ -447,10 +455,9 @@ def writing(
         partial = _sibling(target, "partial")
         recorded = _COMMAND.get() or command or f"python: lec_opt ({kind})"
         try:
-            left = read_manifest(partial) if partial.is_dir() else None
-            continuing = resume and left is not None and left.get("kind") == kind and left.get("state") == WRITING
+            continuing = resume and _continues(partial, kind)
             if resume and not continuing and target.is_dir() and any(target.iterdir()):
-                require_complete(target, kinds=(kind,))  # resume reads only a complete folder of its kind
+                require_complete(target, (kind,))
             if not continuing:
                 if partial.exists():
                     _remove(partial)
