@@ -466,10 +466,10 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def kill_at_many_moments(args: list, out: Path, cwd: Path, seconds: float, check) -> list[str]:
     """Run ``args`` again and again, killed (-9, with its children) after a spread of delays over
-    its normal run time ``seconds`` and at moments its partial folder exists; ``check(out)`` after
-    each kill returns the state found. Returns the states."""
+    its normal run time ``seconds``, and at a spread of moments after its partial folder appears
+    (the write phase); ``check(out)`` after each kill returns the state found. Returns the states."""
     states = []
-    for fraction in (0.1, 0.3, 0.5, 0.65, 0.8, 0.9, 1.0, 1.2):
+    for fraction in (0.3, 0.7, 1.0):
         proc = _spawn(args, cwd)
         try:
             proc.wait(timeout=seconds * fraction)
@@ -477,12 +477,12 @@ def kill_at_many_moments(args: list, out: Path, cwd: Path, seconds: float, check
             pass
         _kill(proc)
         states.append(check(out))
-    for extra in (0.0, 0.002, 0.01, 0.03):  # kills once the partial folder is there: the write phase
+    for fraction in (0.0, 0.02, 0.1, 0.3):
         proc = _spawn(args, cwd)
         deadline = time.monotonic() + 10 * seconds + 30
         while proc.poll() is None and not partial_dir(out).exists() and time.monotonic() < deadline:
             time.sleep(0.001)
-        time.sleep(extra)
+        time.sleep(seconds * fraction)
         _kill(proc)
         states.append(check(out))
     return states
@@ -520,7 +520,7 @@ def test_solve_day_killed_at_any_moment(small, day_a, tmp_path):
         return {old: "old", new: "new"}[day_digest(folder)]
 
     states = kill_at_many_moments(args, out, tmp_path, seconds, check)
-    assert set(states) <= {"absent", "old", "new"}
+    assert set(states) <= {"absent", "old", "new"}, states
     _then_the_same_command_succeeds(args, out, tmp_path, check)
 
 
@@ -533,7 +533,7 @@ def test_sweep_killed_at_any_moment(small, tmp_path):
     base = ["sweep", "-s", small, "--method", "greedy", "--workers", "1", "--no-figures"]
     out = tmp_path / "sweep"
     assert _timed([*base, "-p", "ces.k=0.5,1.0", "--out", out], tmp_path) > 0
-    args = [*base, "-p", "ces.k=0.2:1.0:5", "-p", "ces.S=0.01,0.05", "--out", out]
+    args = [*base, "-p", "ces.k=0.2:1.0:3", "-p", "ces.S=0.01,0.05", "--out", out]
     seconds = _timed([*args[:-1], tmp_path / "reference"], tmp_path)
     old, new = _sweep_rows(out), _sweep_rows(tmp_path / "reference")
 
@@ -546,12 +546,12 @@ def test_sweep_killed_at_any_moment(small, tmp_path):
         return "old" if rows == old else "new"
 
     states = kill_at_many_moments(args, out, tmp_path, seconds, check)
-    assert set(states) <= {"absent", "old", "new"}
+    assert set(states) <= {"absent", "old", "new"}, states
     _then_the_same_command_succeeds(args, out, tmp_path, check)
     resumed = subprocess.run(
         [sys.executable, "-m", "lec_opt", *map(str, args), "--resume"], cwd=tmp_path, env=ENV, capture_output=True
     )
-    assert resumed.returncode == 0 and b"10 points resumed" in resumed.stdout, resumed.stderr
+    assert resumed.returncode == 0 and b"6 points resumed" in resumed.stdout, resumed.stderr
     assert check(out) == "new"
 
 
@@ -579,7 +579,7 @@ def test_report_killed_at_any_moment(day_a, tmp_path):
 
     args = ["report", out]
     states = kill_at_many_moments(args, out, tmp_path, seconds, check)
-    assert set(states) <= {"absent", "old", "new"}
+    assert set(states) <= {"absent", "old", "new"}, states
     _then_the_same_command_succeeds(args, out, tmp_path, check)
 
 
