@@ -482,3 +482,12 @@ def day_digest(folder) -> str:
     summary = _rounded(json.loads((folder / "summary.json").read_text()))
     digest.update(json.dumps(summary, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def mark_complete(folder, kind: str = "sweep") -> None:
+    """Give a results folder written by hand in a test the manifest lec-opt writes last (``lec-opt.json``)."""
+    from pathlib import Path
+
+    from lec_opt.io.results_folder import COMPLETE, write_manifest
+
+    write_manifest(Path(folder), kind, state=COMPLETE, scenario_hash=None, command="written by a test")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import mark_complete
 from matplotlib.image import imread
 
 from lec_opt import InputError, LecOptError, load_scenario
@@ -186,6 +187,7 @@ def test_png_format_writes_the_figures_only(tmp_path):
     pd.DataFrame({"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0]}).to_csv(
         folder / "sweep.csv", index=False
     )
+    mark_complete(folder)
     assert write_report(folder, "png") == folder / "figures"
     assert [p.name for p in (folder / "figures").glob("*.png")] == ["sweep_money_network_fee.png"]
     assert not (folder / "report.html").exists()
@@ -252,6 +254,7 @@ def test_a_folder_with_only_a_wide_sweep_csv_gets_the_sweep_figures(tmp_path):
     pd.DataFrame(
         {"network_fee": [0.0, 0.001, 0.002], "score": [60.0, 58.0, 55.0], "transactions": [100, 90, 80]}
     ).to_csv(folder / "sweep.csv", index=False)
+    mark_complete(folder)
     names = ["sweep_money_network_fee.png", "sweep_counts_network_fee.png"]
     assert [p.name for p in render_figures(folder)] == names
     for name in names:

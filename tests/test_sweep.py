@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import mark_complete
 
 from lec_opt.analysis.sweep import (
     POINTS_DIR,
@@ -35,6 +36,7 @@ from lec_opt.analysis.sweep import (
     run_sweep,
 )
 from lec_opt.errors import InputError, LecOptError
+from lec_opt.io.results_folder import partial_dir
 from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.scenario import load_scenario, parse_scenario
 
@@ -260,8 +262,9 @@ def test_resume_skips_finished_points(serial_sweep, tmp_path):
     out.mkdir()
     (out / POINTS_DIR).mkdir()
     frame = pd.read_csv(serial_sweep / SWEEP_FILE)
-    for h in frame.hash[:3]:  # three of four finished before the "crash"
+    for h in frame.hash[:3]:  # a complete sweep that had three of the four points
         (out / POINTS_DIR / f"{h}.json").write_bytes((serial_sweep / POINTS_DIR / f"{h}.json").read_bytes())
+    mark_complete(out, "sweep")
     before = {h: (out / POINTS_DIR / f"{h}.json").stat().st_mtime_ns for h in frame.hash[:3]}
     seen = []
     result = run_sweep(
@@ -322,6 +325,7 @@ def test_keep_results_figures_and_the_report(tmp_path):
     for h, p2p in zip(frame.hash, frame.p2p_energy_kwh):
         day = out / POINTS_DIR / h
         assert {p.name for p in day.iterdir()} == {
+            "lec-opt.json",  # each kept day is a complete results folder of its own
             "intervals.csv",
             "trades.csv",
             "settlement.csv",
@@ -343,9 +347,11 @@ def test_keep_results_figures_and_the_report(tmp_path):
 
 
 def _wait_for_points(out: Path, proc: subprocess.Popen, at_least: int = 1, timeout: float = 60.0) -> int:
+    """Points checkpointed in the sweep's partial folder (``out`` appears when the sweep ends)."""
     deadline = time.monotonic() + timeout
+    points = partial_dir(out) / POINTS_DIR
     while time.monotonic() < deadline:
-        done = len(list((out / POINTS_DIR).glob("*.json"))) if (out / POINTS_DIR).is_dir() else 0
+        done = len(list(points.glob("*.json"))) if points.is_dir() else 0
         if done >= at_least:
             return done
         assert proc.poll() is None, proc.communicate()
@@ -381,8 +387,9 @@ def test_killed_sweep_resumes_to_the_same_table(uninterrupted, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-    finished = {p.name: p.read_bytes() for p in (out / POINTS_DIR).glob("*.json")}
+    finished = {p.name: p.read_bytes() for p in (partial_dir(out) / POINTS_DIR).glob("*.json")}
     assert 1 <= len(finished) < 8, "the sweep was not killed mid-run"
+    assert not out.exists()  # a killed first run leaves no --out folder, only its partial one
     result = subprocess.run(args + ["--resume"], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"{len(finished)} points resumed" in result.stdout
@@ -411,7 +418,7 @@ def test_killed_worker_stops_the_sweep_and_resume_finishes_it(uninterrupted, tmp
             proc.wait()
     assert proc.returncode == 2, (stdout, stderr)
     assert "worker process died" in stderr and "--resume" in stderr and "Traceback" not in stderr
-    assert len(list((out / POINTS_DIR).glob("*.json"))) < 8
+    assert len(list((partial_dir(out) / POINTS_DIR).glob("*.json"))) < 8 and not out.exists()
     result = subprocess.run(args + ["--resume"], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert table_rows(out / SWEEP_FILE) == table_rows(uninterrupted / SWEEP_FILE)

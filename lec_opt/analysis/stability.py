@@ -32,6 +32,7 @@ from lec_opt.analysis.game import (
 from lec_opt.errors import InputError
 from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.io.results import SummaryKey, load_day_results
+from lec_opt.io.results_folder import writing
 from lec_opt.market.ces import ces_params
 from lec_opt.market.greedy import matching_levels
 from lec_opt.market.outcome import result_from_matching
@@ -174,8 +175,15 @@ def check_day(
 
 
 def write_stability(folder: str | Path, checks: list[IntervalStability]) -> dict:
-    """stability.csv (and stable_prices.csv when computed) plus the stability keys in summary.json."""
-    folder = Path(folder)
+    """stability.csv (and stable_prices.csv when computed) plus the stability keys in summary.json.
+
+    The folder is updated whole (``lec_opt.io.results_folder.writing``).
+    """
+    with writing(folder, update=True, command="python: lec_opt.write_stability") as staged:
+        return _write_stability(staged, checks)
+
+
+def _write_stability(folder: Path, checks: list[IntervalStability]) -> dict:
     table = pd.DataFrame([c.row() for c in checks])
     write_csv(folder / "stability.csv", table, float_format="%.9g")
     priced = [c for c in checks if c.prices is not None]

@@ -9,6 +9,7 @@ Heavy imports stay inside the command functions, so ``lec-opt --help`` is fast.
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 from rich.console import Console
@@ -22,10 +23,21 @@ __all__ = ["DataOpt", "JsonOpt", "ScenarioOpt", "_scenario", "app", "console", "
 
 
 def main() -> None:
+    """``lec-opt``: a user's error (bad input, a path that cannot be used, a failed write) is one
+    ``error:`` line on stderr and exit status 2, never a traceback."""
+    from lec_opt.io.results_folder import set_command
+
+    set_command(shlex.join(["lec-opt", *sys.argv[1:]]))  # recorded in the manifests this run writes
     try:
         app()
     except LecOptError as err:
-        stderr = Console(stderr=True)
-        stderr.print("[red]error:[/red] ", end="", highlight=False)
-        stderr.print(str(err), markup=False, emoji=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(err))
+    except OSError as err:  # a file system refusal outside the checked writes (permissions, a vanished file)
+        _fail(f"{err.filename}: {err.strerror}" if err.filename else str(err))
+
+
+def _fail(message: str) -> None:
+    stderr = Console(stderr=True)
+    stderr.print("[red]error:[/red] ", end="", highlight=False)
+    stderr.print(message, markup=False, emoji=False, highlight=False, soft_wrap=True)
+    sys.exit(2)

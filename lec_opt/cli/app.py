@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lec_opt.cli.paths import input_dir, input_file
 from lec_opt.io.shipped import DEFAULT_SCENARIO
 from lec_opt.scenario import Scenario, load_scenario
 
@@ -25,10 +26,12 @@ app.add_typer(data_app, name="data")
 console = Console()
 
 ScenarioOpt = Annotated[
-    Path | None, typer.Option("--scenario", "-s", help=f"scenario TOML (default: {DEFAULT_SCENARIO.name})")
+    Path | None,
+    typer.Option("--scenario", "-s", parser=input_file, help=f"scenario TOML (default: {DEFAULT_SCENARIO.name})"),
 ]
 DataOpt = Annotated[
-    Path | None, typer.Option("--data", help="data folder replacing the scenario's (peers taken from it)")
+    Path | None,
+    typer.Option("--data", parser=input_dir, help="data folder replacing the scenario's (peers taken from it)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, console, data_app
+from lec_opt.cli.paths import OverwriteOpt, input_dir, out_dir
 from lec_opt.io.shipped import DEFAULT_DATA
 from lec_opt.scenario import load_scenario
 
@@ -53,7 +54,8 @@ def data_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: J
 
 @data_app.command("validate")
 def data_validate_cmd(
-    directory: Annotated[Path, typer.Argument(help="data folder to check")], scenario: ScenarioOpt = None
+    directory: Annotated[Path, typer.Argument(parser=input_dir, help="data folder to check")],
+    scenario: ScenarioOpt = None,
 ) -> None:
     """Check a data folder (format, time axis, values, peers) against a scenario, without solving."""
     from lec_opt.market.snapshot import build_day
@@ -67,31 +69,40 @@ def data_validate_cmd(
 
 @data_app.command("generate")
 def data_generate_cmd(
-    out: Annotated[Path, typer.Option("--out", help="folder to write")],
+    out: Annotated[Path, typer.Option("--out", parser=out_dir, help="folder to write")],
     seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed gives the same files")] = 2022,
     scenario: ScenarioOpt = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Generate the default community's day (load, PV via pvlib, EV, bids), calibrated to Table 1."""
     from lec_opt.datagen import GeneratorConfig, generate_community, write_community
+    from lec_opt.io.results_folder import claim, writing
 
-    config = GeneratorConfig.from_scenario(load_scenario(scenario), seed)
-    with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
-        day = generate_community(config)
-    write_community(day, out)
+    loaded = load_scenario(scenario)
+    config = GeneratorConfig.from_scenario(loaded, seed)
+    with claim(out, overwrite=overwrite):
+        with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
+            day = generate_community(config)
+        with writing(out, "data", scenario=loaded, overwrite=overwrite) as folder:
+            write_community(day, folder)
     console.print(f"[green]wrote[/green] {out} (seed {seed}, draw {day.attempt})")
 
 
 @data_app.command("import-ieee-lv")
 def data_import_cmd(
-    directory: Annotated[Path, typer.Argument(help="folder with Load_profile_<n>.csv files")],
-    out: Annotated[Path, typer.Option("--out", help="data folder to write")],
+    directory: Annotated[Path, typer.Argument(parser=input_dir, help="folder with Load_profile_<n>.csv files")],
+    out: Annotated[Path, typer.Option("--out", parser=out_dir, help="data folder to write")],
     pv_ev_from: Annotated[
-        Path, typer.Option("--pv-ev-from", help="data folder whose PV, EV and bids the community takes")
+        Path,
+        typer.Option("--pv-ev-from", parser=input_dir, help="data folder whose PV, EV and bids the community takes"),
     ] = DEFAULT_DATA,
     peers: Annotated[int | None, typer.Option("--peers", help="use the first N profiles")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Import the IEEE European LV Test Feeder load profiles into lec-opt's data format."""
     from lec_opt.io.ieee import import_ieee_lv
+    from lec_opt.io.results_folder import writing
 
-    written = import_ieee_lv(directory, out, pv_ev_from, peers)
-    console.print(f"[green]wrote[/green] {written}")
+    with writing(out, "data", overwrite=overwrite) as folder:
+        import_ieee_lv(directory, folder, pv_ev_from, peers)
+    console.print(f"[green]wrote[/green] {out}")

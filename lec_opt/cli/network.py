@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.paths import results_dir as results_dir_path
 from lec_opt.errors import LecOptError
 
 network_app = typer.Typer(help="The feeder of a topology = 'feeder' community.", no_args_is_help=True)
@@ -55,13 +56,18 @@ def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json
 
 def run_power_flow(folder: Path) -> None:
     """Power flows of every interval of a results folder, with a progress bar, then figures and a summary."""
+    from lec_opt.io.results import load_results
+    from lec_opt.io.results_folder import writing
     from lec_opt.network.powerflow import NETWORK_FILE, power_flow_folder
+    from lec_opt.report.drawing import FIGURES_DIR
     from lec_opt.report.figures import render_network_figures
 
     with progress_bar("flows") as bar:
         task = bar.add_task("unbalanced power flow", total=None)
         frame = power_flow_folder(folder, lambda done, total: bar.update(task, completed=done, total=total))
-    figures = render_network_figures(folder)
+    res = load_results(folder)  # the complete folder, now with network.csv
+    with writing(folder, update=True, command="lec-opt power-flow: figures") as staged:
+        figures = render_network_figures(res, staged / FIGURES_DIR)
     ok = frame[frame.converged.astype(bool)]
     failed = len(frame) - len(ok)
     console.print(
@@ -79,7 +85,13 @@ def run_power_flow(folder: Path) -> None:
 
 @app.command("power-flow")
 def power_flow_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="results folder of a feeder day written by solve-day")],
+    results_dir: Annotated[
+        Path, typer.Argument(parser=results_dir_path, help="results folder of a feeder day written by solve-day")
+    ],
 ) -> None:
     """An unbalanced three-phase power flow of every interval of a solved feeder day: network.csv and figures."""
-    run_power_flow(results_dir)
+    from lec_opt.io.results_folder import claim, require_complete
+
+    require_complete(results_dir)
+    with claim(results_dir):
+        run_power_flow(results_dir)

@@ -10,12 +10,15 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import JsonOpt, app, console, progress_bar
+from lec_opt.cli.paths import results_dir as results_dir_path
 from lec_opt.errors import LecOptError
 
 
 @app.command("report")
 def report_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="results folder written by solve-day")],
+    results_dir: Annotated[
+        Path, typer.Argument(parser=results_dir_path, help="results folder written by solve-day or sweep")
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help="html (figures/ and report.html) or png (figures/ only)")
     ] = "html",
@@ -24,16 +27,18 @@ def report_cmd(
     ] = None,
 ) -> None:
     """Draw the figures of a results folder (figures/*.png) and write a self-contained report.html."""
+    from lec_opt.io.results_folder import claim, require_complete
     from lec_opt.report import write_report
 
-    with console.status("drawing figures ..."):
+    require_complete(results_dir)
+    with claim(results_dir), console.status("drawing figures ..."):
         written = write_report(results_dir, fmt, interval)
     console.print(f"[green]wrote[/green] {written}" + ("/" if fmt == "png" else ""))
 
 
 @app.command("game")
 def game_cmd(
-    results: Annotated[Path, typer.Argument(help="a results folder written by solve-day")],
+    results: Annotated[Path, typer.Argument(parser=results_dir_path, help="a results folder written by solve-day")],
     interval: Annotated[int | None, typer.Option("--interval", help="check one interval (default: all)")] = None,
     check_all: Annotated[bool, typer.Option("--all", help="check every interval (the default)")] = False,
     ces_player: Annotated[bool, typer.Option("--ces-player", help="the CES is a player of the game")] = False,
@@ -45,22 +50,29 @@ def game_cmd(
 ) -> None:
     """Check the settlement of a solved day against the core of each interval's game."""
 
+    import contextlib
+
     from lec_opt.analysis.stability import check_day, write_stability
+    from lec_opt.io.results_folder import claim, require_complete
 
     if interval is not None and check_all:
         raise LecOptError("give --interval N or --all, not both")
     intervals = None if interval is None else [interval]
-    with progress_bar("intervals") as bar:
-        task = bar.add_task("core check", total=None)
-        checks = check_day(
-            results,
-            intervals,
-            ces_player,
-            samples,
-            prices or interval is not None,
-            lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    keys = write_stability(results, checks) if intervals is None else {}
+    require_complete(results)
+    with contextlib.ExitStack() as stack:
+        if intervals is None:  # the whole day's check is written into the folder: one writer at a time
+            stack.enter_context(claim(results))
+        with progress_bar("intervals") as bar:
+            task = bar.add_task("core check", total=None)
+            checks = check_day(
+                results,
+                intervals,
+                ces_player,
+                samples,
+                prices or interval is not None,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        keys = write_stability(results, checks) if intervals is None else {}
     rows = [c.row() for c in checks]
     if as_json:
         print(json.dumps({"intervals": rows, **keys}, indent=2, default=float))

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.paths import OverwriteOpt, out_dir
 from lec_opt.errors import LecOptError
 
 
@@ -55,7 +56,8 @@ def solve_day_cmd(
         str, typer.Option("--priority", help="best (the aggregator's choice per interval), A, B or C")
     ] = "best",
     out: Annotated[
-        Path | None, typer.Option("--out", help="output folder (default results/<scenario>-<method>-<priority>/)")
+        Path | None,
+        typer.Option("--out", parser=out_dir, help="output folder (default results/<scenario>-<method>-<priority>/)"),
     ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="processes for the MILP matchings (default: 2 or the cores)")
@@ -66,11 +68,13 @@ def solve_day_cmd(
     power_flow: Annotated[
         bool, typer.Option("--power-flow", help="feeder scenarios: a power flow of every interval (network.csv)")
     ] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
 
-    from lec_opt.day.outputs import write_day
+    from lec_opt.day.outputs import default_out_dir, write_day
     from lec_opt.day.run import DAY_PRIORITIES, run_day
+    from lec_opt.io.results_folder import claim
 
     if method not in ("milp", "greedy"):
         raise LecOptError(f"--method must be milp or greedy, not {method!r}")
@@ -79,28 +83,30 @@ def solve_day_cmd(
     sc = _scenario(scenario, data)
     if power_flow and sc.community.topology != "feeder":
         raise LecOptError("--power-flow needs a feeder scenario (community.topology = 'feeder')")
-    with progress_bar("intervals") as bar:
-        task = bar.add_task(f"{sc.name}: {method} matchings", total=None)
+    folder = out if out is not None else default_out_dir(sc.name, method, priority)
+    with claim(folder, overwrite=overwrite):  # --out checked and locked before any work
+        with progress_bar("intervals") as bar:
+            task = bar.add_task(f"{sc.name}: {method} matchings", total=None)
 
-        def progress(phase: str, done: int, total: int) -> None:
-            bar.update(
-                task,
-                completed=done,
-                total=total,
-                description=f"{sc.name}: {method} {'matchings' if phase == 'matching' else 'CES dispatch'}",
-            )
+            def progress(phase: str, done: int, total: int) -> None:
+                bar.update(
+                    task,
+                    completed=done,
+                    total=total,
+                    description=f"{sc.name}: {method} {'matchings' if phase == 'matching' else 'CES dispatch'}",
+                )
 
-        run = run_day(sc, method, priority, workers, progress)
-    folder = write_day(run, out)
-    _print_day_summary(folder)
-    if power_flow:
-        from lec_opt.cli.network import run_power_flow
+            run = run_day(sc, method, priority, workers, progress)
+        write_day(run, folder, overwrite=overwrite)
+        _print_day_summary(folder)
+        if power_flow:
+            from lec_opt.cli.network import run_power_flow
 
-        run_power_flow(folder)
-    if report:
-        from lec_opt.cli.results import report_cmd
+            run_power_flow(folder)
+        if report:
+            from lec_opt.cli.results import report_cmd
 
-        report_cmd(folder)
+            report_cmd(folder)
 
 
 def _print_day_summary(folder: Path) -> None:

@@ -9,11 +9,14 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.paths import OverwriteOpt, input_file, out_dir
 
 
 @app.command("sweep")
 def sweep_cmd(
-    out: Annotated[Path, typer.Option("--out", help="output folder: sweep.csv, sweep.json, points/, figures/")],
+    out: Annotated[
+        Path, typer.Option("--out", parser=out_dir, help="output folder: sweep.csv, sweep.json, points/, figures/")
+    ],
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -23,7 +26,8 @@ def sweep_cmd(
         ),
     ] = None,
     spec: Annotated[
-        Path | None, typer.Option("--spec", help="sweep TOML file ([params], mode, method, priority, scenario)")
+        Path | None,
+        typer.Option("--spec", parser=input_file, help="sweep TOML file ([params], mode, method, priority, scenario)"),
     ] = None,
     scenario: ScenarioOpt = None,
     data: DataOpt = None,
@@ -35,11 +39,14 @@ def sweep_cmd(
         str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
     ] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="processes (default: the cores)")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="skip the points already finished in --out")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue a stopped sweep of --out: its finished points are not run again")
+    ] = False,
     keep_results: Annotated[
         bool, typer.Option("--keep-results", help="also write each point's day to points/<hash>/")
     ] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="draw figures/sweep_*.png")] = True,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results."""
     import contextlib
@@ -77,6 +84,7 @@ def sweep_cmd(
             keep_results=keep_results,
             figures=figures,
             progress=progress,
+            overwrite=overwrite,
         )
     metrics = {
         "p2p_energy_kwh": ("P2P kWh", ".1f"),

@@ -1,8 +1,9 @@
 """Files of a solved day: intervals.csv, trades.csv, settlement.csv, summary.json, scenario.toml.
 
-Every file is written atomically (temporary file + rename), so an interrupted run leaves either
-the previous file or the new one. Apart from the timings in summary.json, the same scenario
-gives the same bytes.
+The folder is written whole (``lec_opt.io.results_folder``): into a partial folder beside it,
+then swapped in with its manifest ``lec-opt.json``, so an interrupted run leaves the previous
+complete folder or the new one, never a mixture. Apart from the timings in summary.json, the same
+scenario gives the same bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tomli_w
 
 from lec_opt.day.run import DayRun, Step
 from lec_opt.io.atomic import write_csv, write_json, write_text
+from lec_opt.io.results_folder import writing
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, PROSUMER_REVENUE_RATIO
 
@@ -176,23 +178,28 @@ def _toml_ready(value):
     return value
 
 
-def default_out_dir(run: DayRun) -> Path:
-    return Path("results") / f"{run.day.scenario.name}-{run.method}-{run.priority}"
+def default_out_dir(scenario_name: str, method: str, priority: str) -> Path:
+    """``results/<scenario>-<method>-<priority>``, under the working folder."""
+    return Path("results") / f"{scenario_name}-{method}-{priority}"
 
 
-def write_day(run: DayRun, out: str | Path | None = None) -> Path:
-    """Write every output file of a day (atomically, one by one); returns the folder.
+def write_day(run: DayRun, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    """Write the day's folder whole (``lec_opt.io.results_folder.writing``); returns the folder.
 
     >>> folder = write_day(run_day(load_scenario(), method="greedy"), "results/day")
     >>> pd.read_csv(folder / "intervals.csv").chosen.value_counts()
+
+    A previous lec-opt folder at ``out`` is replaced as a whole; a non-empty folder lec-opt did
+    not write is refused unless ``overwrite``.
     """
-    out = Path(out) if out is not None else default_out_dir(run)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "intervals.csv", interval_table(run), float_format="%.9g")
-    write_csv(out / "trades.csv", trade_table(run), float_format="%.9g")
-    write_csv(out / "settlement.csv", settlement_table(run), float_format="%.9g")
+    out = Path(out) if out is not None else default_out_dir(run.day.scenario.name, run.method, run.priority)
     scenario = run.day.scenario.model_dump(mode="json", exclude={"base"})
     scenario["data"]["dir"] = str(run.day.data_dir)
-    write_text(out / "scenario.toml", "# the resolved scenario this run used\n" + tomli_w.dumps(_toml_ready(scenario)))
-    write_json(out / "summary.json", summary(run))
+    with writing(out, "day", scenario=scenario, overwrite=overwrite, command="python: lec_opt.write_day") as folder:
+        write_csv(folder / "intervals.csv", interval_table(run), float_format="%.9g")
+        write_csv(folder / "trades.csv", trade_table(run), float_format="%.9g")
+        write_csv(folder / "settlement.csv", settlement_table(run), float_format="%.9g")
+        text = "# the resolved scenario this run used\n" + tomli_w.dumps(_toml_ready(scenario))
+        write_text(folder / "scenario.toml", text)
+        write_json(folder / "summary.json", summary(run))
     return out

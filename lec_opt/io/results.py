@@ -3,8 +3,10 @@
 A day's folder holds intervals.csv, trades.csv, settlement.csv, summary.json and scenario.toml
 (the day's gross load and PV come from the scenario's data folder); ``stability.csv`` (the
 cooperative game) and ``sweep.csv`` (parameter sweeps) may sit beside them, and a sweep's folder
-may hold ``sweep.csv`` alone. Every file is read and checked here, before anything uses it: a
-missing file, column or number is an ``InputError`` naming the file, row and field.
+may hold ``sweep.csv`` alone. Only a complete folder is read: its manifest ``lec-opt.json`` says
+so (``lec_opt.io.results_folder.require_complete``). Every file is read and checked here, before
+anything uses it: a missing file, column or number is an ``InputError`` naming the file, row and
+field.
 
 The keys of summary.json that readers look up are named once, in ``SummaryKey``.
 """
@@ -21,6 +23,7 @@ import pandas as pd
 
 from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import InputError, LecOptError
+from lec_opt.io.results_folder import require_complete
 
 DAY_FILES = ("intervals.csv", "trades.csv", "settlement.csv", "summary.json", "scenario.toml")
 STABILITY_FILE = "stability.csv"
@@ -221,8 +224,7 @@ class Results:
 
 def _folder(results_dir: str | Path) -> Path:
     folder = Path(results_dir)
-    if not folder.is_dir():
-        raise InputError(folder, "results folder not found" if not folder.exists() else "not a folder")
+    require_complete(folder)
     return folder
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.io.results import load_day_results, read_summary
+from lec_opt.io.results_folder import writing
 from lec_opt.network.feeder import BALANCED, PHASES, Feeder, load_feeder
 
 EN50160_BAND_PU = (0.90, 1.10)
@@ -267,7 +268,8 @@ def worst_interval(frame: pd.DataFrame) -> int | None:
 
 
 def power_flow_folder(results_dir, progress: Progress | None = None) -> pd.DataFrame:
-    """Power flows of every interval of a solved feeder day: writes network.csv and summary.json's ``network``.
+    """Power flows of every interval of a solved feeder day: writes network.csv and summary.json's ``network``
+    (the folder is updated whole, ``lec_opt.io.results_folder.writing``).
 
     The CES dispatch is the aggregator's chosen path (intervals.csv); the load, PV and EV demand
     come from the scenario's data, as the day was solved.
@@ -288,9 +290,9 @@ def power_flow_folder(results_dir, progress: Progress | None = None) -> pd.DataF
         scenario.network.load_power_factor,
         progress,
     )
-    folder = Path(res.dir)
-    write_csv(folder / NETWORK_FILE, frame, float_format="%.9g")
-    summary = read_summary(folder / "summary.json")
+    summary = read_summary(Path(res.dir) / "summary.json")
     summary["network"] = network_totals(frame)
-    write_json(folder / "summary.json", summary)
+    with writing(res.dir, update=True, command="python: lec_opt.network.power_flow_folder") as folder:
+        write_csv(folder / NETWORK_FILE, frame, float_format="%.9g")
+        write_json(folder / "summary.json", summary)
     return frame

@@ -4,13 +4,16 @@
 (``lec_opt.report.figures``) and writes one HTML page: the day's summary beside the paper, each
 priority all day, the settlement by role, the cooperative game when ``stability.csv`` exists,
 every figure embedded as a PNG data URI with its caption, and the scenario used. No file outside
-the page is referenced. A folder holding only ``sweep.csv`` gets the sweep figures alone.
+the page is referenced. A folder holding only ``sweep.csv`` gets the sweep figures alone. The
+folder is updated whole (``lec_opt.io.results_folder``): ``figures/`` and ``report.html`` are
+written into a copy that is swapped in, so a reader sees the folder before or after the report.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +22,7 @@ from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import write_text
 from lec_opt.io.results import Results, in_core, load_results
 from lec_opt.io.results import SummaryKey as K
+from lec_opt.io.results_folder import writing
 from lec_opt.report.drawing import FIGURES_DIR
 from lec_opt.report.figures import render_figures
 from lec_opt.report.summary import cell, day_summary_rows, priority_rows, run_label
@@ -88,6 +92,7 @@ def _settlement_rows(st: pd.DataFrame) -> list[list[str]]:
 
 
 def _img(path: Path, base: Path) -> str:
+    """The figure embedded; ``base``: the folder its ``data-file`` path is relative to."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     rel = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
     caption = _caption(path.name)
@@ -98,8 +103,11 @@ def _img(path: Path, base: Path) -> str:
     )
 
 
-def report_html(res: Results, figures: list[Path]) -> str:
-    """The self-contained report: summary tables, every figure embedded, the scenario text."""
+def report_html(res: Results, figures: list[Path], base: Path | None = None) -> str:
+    """The self-contained report: summary tables, every figure embedded, the scenario text.
+
+    ``base``: the folder the figures were written into (default: the results folder).
+    """
     label = run_label(res.summary, res.dir.name) if res.summary is not None else res.dir.name
     title = f"lec-opt report: {label}"
     parts = [
@@ -173,7 +181,7 @@ def report_html(res: Results, figures: list[Path]) -> str:
             )
         )
     parts.append("<h2>Figures</h2>\n")
-    parts += [_img(p, res.dir) for p in figures]
+    parts += [_img(p, base if base is not None else res.dir) for p in figures]
     if res.scenario_text is not None:
         parts.append("<h2>Scenario used (scenario.toml)</h2>\n")
         parts.append(f"<pre>{html.escape(res.scenario_text)}</pre>\n")
@@ -192,9 +200,10 @@ def write_report(results_dir: str | Path, fmt: str = "html", interval: int | Non
     if fmt not in FORMATS:
         raise LecOptError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     res = load_results(results_dir)
-    paths = render_figures(res, interval)
-    if fmt == "png":
-        return res.dir / FIGURES_DIR
-    target = res.dir / REPORT_FILE
-    write_text(target, report_html(res, paths))
-    return target
+    with writing(res.dir, update=True, command="python: lec_opt.write_report") as folder:
+        shutil.rmtree(folder / FIGURES_DIR, ignore_errors=True)  # the figures are drawn again, all of them
+        (folder / REPORT_FILE).unlink(missing_ok=True)
+        paths = render_figures(res, interval, folder / FIGURES_DIR)
+        if fmt == "html":
+            write_text(folder / REPORT_FILE, report_html(res, paths, folder))
+    return res.dir / (REPORT_FILE if fmt == "html" else FIGURES_DIR)

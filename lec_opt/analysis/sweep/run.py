@@ -1,13 +1,17 @@
 """Run a sweep: validate everything, run the points, checkpoint each one, write sweep.csv.
 
-With an output folder, each finished point is checkpointed atomically as ``points/<hash>.json``
-(its day's files, with ``keep_results``, in ``points/<hash>/``), and ``sweep.csv`` is reassembled
-in grid order after every point; ``resume`` skips points whose file exists (points that failed
-are tried again). ``sweep.json`` records the scenario, the axes and the points.
+With an output folder, the sweep's folder is written whole (``lec_opt.io.results_folder``): the
+run works in the partial folder beside ``out`` and swaps it in, with its manifest, at the end.
+Each finished point is checkpointed atomically there as ``points/<hash>.json`` (its day's files,
+with ``keep_results``, in ``points/<hash>/``), and ``sweep.csv`` is reassembled in grid order
+after every point. A run that stops keeps its partial folder; ``resume`` continues it (or starts
+from the complete sweep at ``out``) and skips points whose file exists (points that failed are
+tried again). ``sweep.json`` records the scenario, the axes and the points.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -24,11 +28,12 @@ from lec_opt.analysis.sweep.spec import as_axes
 from lec_opt.analysis.sweep.table import sweep_frame, write_table
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import atomic_open, write_json
+from lec_opt.io.results_folder import writing
 from lec_opt.scenario import Scenario, load_scenario
 
 POINTS_DIR = "points"
 FIGURES_DIR = "figures"
-MANIFEST_FILE = "sweep.json"
+RECORD_FILE = "sweep.json"  # the sweep: scenario, axes, points
 Progress = Callable[[int, int], None]  # (points done, points in the grid)
 
 
@@ -92,6 +97,7 @@ def run_sweep(
     figures: bool = True,
     base_dir: str | Path | None = None,
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Run a sweep; returns sweep.csv's table (one row per point, in grid order).
 
@@ -104,7 +110,8 @@ def run_sweep(
     ``local`` (process pool, ``workers`` default = cores; one worker runs in-process), ``serial``
     or ``dask`` (``scheduler`` address, or a LocalCluster of ``workers`` processes). ``out``:
     folder for points/, sweep.csv, sweep.json and figures/ (without it nothing is written and
-    nothing can be resumed). ``base_dir``: folder that relative ``data.dir``/``tariffs.file``
+    nothing can be resumed), replaced as a whole at the end; a non-empty folder lec-opt did not
+    write is refused unless ``overwrite``. ``base_dir``: folder that relative ``data.dir``/``tariffs.file``
     values are relative to (default: the working folder).
 
     ``frame.attrs`` holds ``points``, ``skipped`` (finished before, with ``resume``), ``failed``
@@ -136,71 +143,74 @@ def run_sweep(
 
         build_day(scenario)  # a broken data folder stops the sweep now, not in every point
 
-    folder = Path(out) if out is not None else None
-    records: dict[str, dict] = {}
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(
-            folder / MANIFEST_FILE,
+    options = {"scenario": scenario, "overwrite": overwrite, "resume": resume, "keep_partial": True}
+    target = writing(out, "sweep", **options, command="python: lec_opt.run_sweep") if out is not None else None
+    with target or contextlib.nullcontext() as folder:  # the partial folder, swapped in at the end
+        records: dict[str, dict] = {}
+        if folder is not None:
+            write_json(
+                folder / RECORD_FILE,
+                {
+                    "scenario": scenario.source,
+                    "method": method,
+                    "priority": priority,
+                    "mode": mode,
+                    "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
+                    "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
+                },
+            )
+            if resume:
+                records = _load_finished(points, folder, keep_results)
+            write_table(folder, sweep_frame(points, records, axes))
+        copies = Counter(p.hash for p in points)  # equal scenarios (e.g. a value listed twice) run once
+        todo: dict[str, Point] = {}
+        for p in points:
+            if p.hash not in records:
+                todo.setdefault(p.hash, p)
+        skipped = done = sum(p.hash in records for p in points)
+        if progress:
+            progress(done, len(points))
+
+        payloads = [
             {
-                "scenario": scenario.source,
+                "hash": h,
+                "scenario": p.scenario,
+                "source": scenario.source,
                 "method": method,
                 "priority": priority,
-                "mode": mode,
-                "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
-                "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
-            },
+                "keep": keep_results,
+            }
+            for h, p in todo.items()
+        ]
+        stream = execute(payloads, executor, workers or (os.cpu_count() or 1), scheduler)
+        try:
+            for h, record in stream:
+                if folder is not None:
+                    record = _save_point(folder, todo[h], record, method, priority)
+                records[h] = record
+                done += copies[h]
+                if folder is not None:
+                    write_table(folder, sweep_frame(points, records, axes))
+                if progress:
+                    progress(done, len(points))
+        except WorkerDied as err:
+            finished = sum(p.hash in records for p in points)
+            hint = "; run the same command with --resume to finish" if folder is not None else ""
+            raise WorkerDied(f"{err}: {finished} of {len(points)} points finished and saved{hint}") from None
+        finally:
+            stream.close()
+        frame = sweep_frame(points, records, axes)
+        written: list[Path] = []
+        if folder is not None:
+            write_table(folder, frame)
+            if figures:
+                written = write_sweep_figures(frame, folder / FIGURES_DIR)
+        frame.attrs.update(
+            points=len(points),
+            skipped=skipped,
+            figures=[str(Path(out) / p.relative_to(folder)) for p in written],
+            failed=[
+                (p.label(), records[p.hash].get("error") or "") for p in points if records[p.hash]["status"] != "ok"
+            ],
         )
-        if resume:
-            records = _load_finished(points, folder, keep_results)
-        write_table(folder, sweep_frame(points, records, axes))
-    copies = Counter(p.hash for p in points)  # equal scenarios (e.g. a value listed twice) run once
-    todo: dict[str, Point] = {}
-    for p in points:
-        if p.hash not in records:
-            todo.setdefault(p.hash, p)
-    skipped = done = sum(p.hash in records for p in points)
-    if progress:
-        progress(done, len(points))
-
-    payloads = [
-        {
-            "hash": h,
-            "scenario": p.scenario,
-            "source": scenario.source,
-            "method": method,
-            "priority": priority,
-            "keep": keep_results,
-        }
-        for h, p in todo.items()
-    ]
-    stream = execute(payloads, executor, workers or (os.cpu_count() or 1), scheduler)
-    try:
-        for h, record in stream:
-            if folder is not None:
-                record = _save_point(folder, todo[h], record, method, priority)
-            records[h] = record
-            done += copies[h]
-            if folder is not None:
-                write_table(folder, sweep_frame(points, records, axes))
-            if progress:
-                progress(done, len(points))
-    except WorkerDied as err:
-        finished = sum(p.hash in records for p in points)
-        hint = "; run the same command with --resume to finish" if folder is not None else ""
-        raise WorkerDied(f"{err}: {finished} of {len(points)} points finished and saved{hint}") from None
-    finally:
-        stream.close()
-    frame = sweep_frame(points, records, axes)
-    written: list[Path] = []
-    if folder is not None:
-        write_table(folder, frame)
-        if figures:
-            written = write_sweep_figures(frame, folder / FIGURES_DIR)
-    frame.attrs.update(
-        points=len(points),
-        skipped=skipped,
-        figures=[str(p) for p in written],
-        failed=[(p.label(), records[p.hash].get("error") or "") for p in points if records[p.hash]["status"] != "ok"],
-    )
-    return frame
+        return frame

@@ -12,6 +12,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lec_opt.scenario import parse_scenario
@@ -56,7 +57,7 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
         record: dict[str, Any] = {"status": "ok", "error": None, "metrics": flatten_summary(summary(run))}
         if payload.get("keep"):
             with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
-                folder = write_day(run, tmp)
+                folder = write_day(run, Path(tmp) / "day")  # the day's folder, manifest included
                 record["files"] = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
         record = {

@@ -1,0 +1,491 @@
+"""Results folders: recognisable, written whole, one writer at a time, path arguments checked.
+
+Every folder lec-opt writes (a day, a sweep, a data folder, and what ``report`` and ``game`` add
+to a day) carries ``lec-opt.json`` (``RESULTS_MANIFEST``): the lec-opt version, the kind of folder,
+the scenario hash, the command, the files, and ``state = "complete"``. It is written last, and
+readers (``lec_opt.io.results``, a sweep's ``resume``) take only folders whose manifest says
+complete (``require_complete``), naming the reason otherwise.
+
+A folder ``<parent>/<name>`` is written through :func:`writing`, the one entry point:
+
+1. :func:`check_out_path`: an existing file, a location below a file, a missing parent (unless
+   ``parents``) or a folder that cannot be written stop the run before any work.
+2. :func:`claim` takes ``<parent>/.<name>.lec-opt.lock`` (an ``flock`` held for the whole run, the
+   file holding the process id and command; the kernel releases it when a process dies, so a
+   stale lock is taken over), finishes or rolls back a swap a killed run left half-done, and
+   refuses a non-empty folder without a manifest unless ``overwrite``.
+3. The new folder is written into ``<parent>/.<name>.lec-opt.partial/`` (for an update, a
+   hard-linked copy of the complete folder: files there are only ever *replaced*, as
+   ``lec_opt.io.atomic`` does, never changed in place), the manifest last.
+4. The swap: on Linux one ``renameat2(RENAME_EXCHANGE)`` exchanges the two folders atomically;
+   elsewhere the old folder is renamed to ``.<name>.lec-opt.old`` and the new one into place.
+   Then the old folder is removed.
+
+A reader therefore sees the previous complete folder or the new complete one, never a mixture,
+whenever the writer is killed. A failed write (a full disk: ``ENOSPC``) is a ``LecOptError``
+naming the folder, and the previous folder is left as it was. A sweep's partial folder keeps its
+checkpoints when the run stops, so ``resume`` continues from them (``keep_partial``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lec_opt.errors import InputError, LecOptError
+
+try:  # POSIX; elsewhere the lock falls back to the process id in the lock file
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+RESULTS_MANIFEST = "lec-opt.json"
+FORMAT = "lec-opt results folder, version 1"
+COMPLETE = "complete"
+WRITING = "writing"
+KINDS = ("day", "sweep", "period", "power-flow", "data")
+
+_COMMAND: contextvars.ContextVar[str | None] = contextvars.ContextVar("lec_opt_command", default=None)
+_HELD: dict[str, list] = {}  # lock path -> [fd, depth]: a process may claim a folder it holds again
+
+
+# --- the manifest -----------------------------------------------------------------------------
+
+
+def set_command(command: str | None) -> None:
+    """The command line recorded in manifests written by this process (``lec-opt`` sets it)."""
+    _COMMAND.set(command)
+
+
+def scenario_hash(scenario: Any) -> str | None:
+    """SHA-256 of a resolved scenario (a pydantic ``Scenario`` or a plain dict), keys sorted."""
+    if scenario is None:
+        return None
+    data = scenario.model_dump(mode="json", exclude={"base"}) if hasattr(scenario, "model_dump") else scenario
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _version() -> str:
+    import lec_opt
+
+    return lec_opt.__version__
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != RESULTS_MANIFEST
+    )
+
+
+def read_manifest(folder: str | Path) -> dict | None:
+    """``folder/lec-opt.json``, or None when the folder has none (or it is not lec-opt's)."""
+    path = Path(folder) / RESULTS_MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("format") == FORMAT else None
+
+
+def require_complete(folder: str | Path, kinds: tuple[str, ...] | None = None) -> dict:
+    """The manifest of a complete lec-opt folder; ``InputError`` naming why the folder is not one."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "results folder not found" if not folder.exists() else "not a folder")
+    manifest = read_manifest(folder)
+    again = "write it again with the command that makes it (e.g. `lec-opt solve-day --out FOLDER`)"
+    if manifest is None:
+        reason = (
+            "is not a complete lec-opt results folder: it has no readable lec-opt.json, which lec-opt writes last "
+            "(a run that did not finish, a folder written before lec-opt kept manifests, or files lec-opt did not "
+            f"write); {again}"
+        )
+        raise InputError(folder, reason)
+    if manifest.get("state") != COMPLETE:
+        raise InputError(
+            folder / RESULTS_MANIFEST,
+            f"the folder is not complete (state {manifest.get('state')!r}): the run writing it did not finish; {again}",
+            field="state",
+        )
+    if kinds is not None and manifest.get("kind") not in kinds:
+        raise InputError(
+            folder / RESULTS_MANIFEST,
+            f"holds a {manifest.get('kind')} folder, but this needs a {' or '.join(kinds)} folder",
+            field="kind",
+        )
+    return manifest
+
+
+def write_manifest(
+    folder: Path, kind: str, *, state: str, scenario_hash: str | None, command: str, previous: dict | None = None
+) -> dict:
+    """Write ``folder/lec-opt.json`` (atomically); ``previous`` is the manifest an update extends."""
+    from lec_opt.io.atomic import write_json  # pandas: imported when a folder is written, not by ``--help``
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    manifest = {
+        "format": FORMAT,
+        "kind": kind,
+        "state": state,
+        "lec_opt_version": _version(),
+        "scenario_hash": scenario_hash,
+        "command": command,
+    }
+    if previous is not None:  # an update (report, game) keeps who made the folder and adds itself
+        manifest.update(scenario_hash=previous.get("scenario_hash"), command=previous.get("command"))
+        manifest["updated_by"] = [*previous.get("updated_by", []), command]
+    manifest["files"] = _files(folder) if state == COMPLETE else []
+    write_json(folder / RESULTS_MANIFEST, manifest)
+    return manifest
+
+
+# --- checking a path argument -----------------------------------------------------------------
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            return parent
+    return Path(path.anchor or ".")
+
+
+def _below_a_file(path: Path) -> Path | None:
+    """The file that ``path`` would have to be below, if any."""
+    ancestor = _existing_ancestor(path)
+    return ancestor if not ancestor.is_dir() else None
+
+
+def check_input_path(path: str | Path, kind: str, what: str = "") -> Path:
+    """An existing file (``kind="file"``) or folder (``"folder"``); ``InputError`` naming the path otherwise."""
+    path = Path(path)
+    what = what or kind
+    if path.exists():
+        if kind == "file" and path.is_dir():
+            raise InputError(path, f"is a folder, but {what} must be a file")
+        if kind == "folder" and not path.is_dir():
+            raise InputError(path, f"is a file, but {what} must be a folder")
+        return path
+    blocker = _below_a_file(path)
+    if blocker is not None:
+        raise InputError(path, f"not found: {blocker} is a file, so nothing can be below it")
+    raise InputError(path, f"{what} not found")
+
+
+def check_out_path(path: str | Path, *, parents: bool = True) -> Path:
+    """A folder lec-opt may write: not a file, not below a file, in a folder it can write.
+
+    ``parents=False`` (the command line's ``--out``): the parent folder must exist already.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LecOptError(f"{path}: is a file, not a folder; lec-opt writes a folder there and never replaces a file")
+    if path.is_dir():
+        if not path.absolute().name or path.resolve().parent == path.resolve():
+            raise LecOptError(f"{path}: cannot write results into the root of a file system")
+        parent = path.resolve().parent
+    else:
+        blocker = _below_a_file(path)
+        if blocker is not None:
+            raise LecOptError(f"{path}: cannot be written: {blocker} is a file, so no folder can be below it")
+        if not path.parent.is_dir() and not parents:
+            raise LecOptError(f"{path}: its parent folder {path.parent} does not exist; create it first")
+        parent = _existing_ancestor(path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LecOptError(f"{path}: cannot be written: no permission to write in {parent}")
+    return path
+
+
+# --- one writer at a time ---------------------------------------------------------------------
+
+
+def _sibling(target: Path, what: str) -> Path:
+    return target.parent / f".{target.name}.lec-opt.{what}"
+
+
+def partial_dir(target: str | Path) -> Path:
+    """Where a run writes ``target`` before the swap (a sweep's checkpoints live there until it ends)."""
+    return _sibling(_target(target), "partial")
+
+
+def _target(path: str | Path) -> Path:
+    return Path(os.path.realpath(Path(path)))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(lock: Path) -> str:
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+        return f"process {info['pid']} on {info.get('host', '?')} ({info.get('command') or 'lec-opt'})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _acquire(lock: Path, target: Path) -> int:
+    """Open and lock ``lock``; ``LecOptError`` naming the holder when another live process has it."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise LecOptError(
+                        f"{target}: another lec-opt run is writing this folder: {_holder(lock)}; "
+                        f"wait for it to finish or stop it (lock file {lock})"
+                    ) from None
+                if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # the holder removed it just now: lock the new one
+                    os.close(fd)
+                    continue
+            else:  # pragma: no cover - no flock: trust the process id in the file
+                with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                    pid = json.loads(lock.read_text(encoding="utf-8"))["pid"]
+                    if pid != os.getpid() and _alive(pid):
+                        raise LecOptError(f"{target}: another lec-opt run is writing this folder: {_holder(lock)}")
+        except BaseException:
+            os.close(fd)
+            raise
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": _COMMAND.get()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        return fd
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=False)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _recover(target: Path) -> None:
+    """Finish (or roll back) a swap that a killed run left half-done, and drop the old folder."""
+    old, partial = _sibling(target, "old"), _sibling(target, "partial")
+    if not target.exists() and old.is_dir():
+        manifest = read_manifest(partial) if partial.is_dir() else None
+        if manifest is not None and manifest.get("state") == COMPLETE:
+            os.rename(partial, target)  # the new folder was complete: finish the swap
+        else:
+            os.rename(old, target)  # roll back to the previous folder
+        _fsync_dir(target.parent)
+    if old.exists():
+        _remove(old)
+
+
+def _check_replaceable(target: Path, overwrite: bool, shown: Path) -> None:
+    if not target.is_dir() or read_manifest(target) is not None:
+        return
+    entries = sorted(p.name for p in target.iterdir())
+    if entries and not overwrite:
+        listed = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise LecOptError(
+            f"{shown}: the folder holds files lec-opt did not write ({listed}); lec-opt replaces a folder only when "
+            f"its {RESULTS_MANIFEST} says lec-opt wrote it. Choose another --out, or give --overwrite to replace the "
+            "folder and everything in it"
+        )
+
+
+@contextlib.contextmanager
+def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True) -> Iterator[Path]:
+    """Check ``out`` and hold its lock for the block (a process may claim a folder it holds again).
+
+    Refuses a file, a location below a file, a folder lec-opt cannot write, a missing parent
+    (``parents=False``), a non-empty folder without a lec-opt manifest (unless ``overwrite``) and
+    a folder another live process is writing. Yields the folder's real path.
+    """
+    shown = check_out_path(out, parents=parents)  # messages name the folder as the user gave it
+    target = _target(out)
+    lock = _sibling(target, "lock")
+    key = str(lock)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            _check_replaceable(target, overwrite, shown)
+            yield target
+        finally:
+            _HELD[key][1] -= 1
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(lock, shown)
+    except OSError as err:
+        raise _write_error(shown, err) from None
+    _HELD[key] = [fd, 1]
+    try:
+        try:
+            _recover(target)
+        except OSError as err:
+            raise _write_error(shown, err) from None
+        _check_replaceable(target, overwrite, shown)
+        yield target
+    finally:
+        del _HELD[key]
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+
+
+# --- writing a folder whole -------------------------------------------------------------------
+
+
+def _write_error(shown: Path, err: OSError) -> LecOptError:
+    where = f" ({err.filename})" if err.filename else ""
+    return LecOptError(
+        f"{shown}: could not write the folder: {err.strerror or err}{where}; "
+        f"{'the previous folder is unchanged' if shown.exists() else 'nothing was written'}"
+    )
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Exchange two folders atomically (Linux ``renameat2``); False where that is not available."""
+    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # the file system cannot exchange: rename in two steps
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _swap(partial: Path, target: Path) -> None:
+    """Put the complete ``partial`` folder at ``target``; the previous folder goes, never half of it."""
+    old = _sibling(target, "old")
+    if old.exists():
+        _remove(old)
+    if target.exists():
+        if _exchange(partial, target):
+            os.rename(partial, old)
+        else:
+            os.rename(target, old)
+            os.rename(partial, target)
+    else:
+        os.rename(partial, target)
+    _fsync_dir(target.parent)
+    _remove(old)
+
+
+def _continues(partial: Path, kind: str | None) -> bool:
+    """Is ``partial`` a folder of ``kind`` that a stopped run was writing (a sweep to resume)?"""
+    left = read_manifest(partial) if partial.is_dir() else None
+    return left is not None and left.get("kind") == kind and left.get("state") == WRITING
+
+
+@contextlib.contextmanager
+def writing(
+    out: str | Path,
+    kind: str | None = None,
+    *,
+    scenario: Any = None,
+    overwrite: bool = False,
+    update: bool = False,
+    resume: bool = False,
+    keep_partial: bool = False,
+    parents: bool = True,
+    command: str | None = None,
+) -> Iterator[Path]:
+    """Write the folder ``out`` whole: yields the partial folder to write into; swaps it in at the end.
+
+    >>> with writing("results/day", "day", scenario=sc) as folder:
+    ...     write_csv(folder / "intervals.csv", table)
+
+    ``kind``: one of ``KINDS``. ``scenario``: recorded as ``scenario_hash``. ``overwrite``: replace
+    a non-empty folder lec-opt did not write. ``update``: start from a copy of the complete folder
+    ``out`` (``report``, ``game``: the kind and scenario stay). ``resume``: continue a partial
+    folder a stopped run left (else start from a copy of the complete ``out`` when it has the same
+    kind, else empty). ``keep_partial``: keep the partial folder when the block fails (a sweep's
+    checkpoints). ``command``: recorded when the process has none (``set_command``).
+    """
+    if update:
+        require_complete(out)  # before the lock: a bad folder is named as given, and nothing is created
+    elif resume and not _continues(partial_dir(out), kind) and Path(out).is_dir() and any(Path(out).iterdir()):
+        require_complete(out, (kind,))  # resume reads only a complete folder of its kind
+    shown = Path(out)
+    with claim(out, overwrite=overwrite, parents=parents) as target:
+        previous = require_complete(target) if update else None
+        kind = previous["kind"] if previous is not None else kind
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        partial = _sibling(target, "partial")
+        recorded = _COMMAND.get() or command or f"python: lec_opt ({kind})"
+        try:
+            continuing = resume and _continues(partial, kind)
+            if resume and not continuing and target.is_dir() and any(target.iterdir()):
+                require_complete(target, (kind,))
+            if not continuing:
+                if partial.exists():
+                    _remove(partial)
+                base = read_manifest(target) if (update or resume) else None
+                if base is not None and base.get("state") == COMPLETE and base.get("kind") == kind:
+                    shutil.copytree(target, partial, copy_function=_link_or_copy, symlinks=True)
+                else:
+                    partial.mkdir()
+                write_manifest(partial, kind, state=WRITING, scenario_hash=scenario_hash(scenario), command=recorded)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                _remove(partial)
+            raise _write_error(shown, err) from None
+        try:
+            yield partial
+            write_manifest(
+                partial,
+                kind,
+                state=COMPLETE,
+                scenario_hash=scenario_hash(scenario),
+                command=recorded,
+                previous=previous,
+            )
+            _swap(partial, target)
+        except BaseException as err:
+            if not keep_partial:
+                with contextlib.suppress(OSError):
+                    _remove(partial)
+            if isinstance(err, OSError):
+                raise _write_error(shown, err) from None
+            raise
