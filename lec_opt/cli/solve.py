@@ -63,6 +63,13 @@ def solve_day_cmd(
     report: Annotated[
         bool, typer.Option("--report", help="also write figures/*.png and report.html into the folder")
     ] = False,
+    ces_policy: Annotated[
+        str | None,
+        typer.Option(
+            "--ces-policy",
+            help="myopic (the paper's rule) or foresight (the day's CES schedule at once); default: scenario",
+        ),
+    ] = None,
 ) -> None:
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
 
@@ -73,7 +80,11 @@ def solve_day_cmd(
         raise LecOptError(f"--method must be milp or greedy, not {method!r}")
     if priority not in DAY_PRIORITIES:
         raise LecOptError(f"--priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
+    if ces_policy not in (None, "myopic", "foresight"):
+        raise LecOptError(f"--ces-policy must be myopic or foresight, not {ces_policy!r}")
     sc = _scenario(scenario, data)
+    if ces_policy is not None:
+        sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"policy": ces_policy})})
     with progress_bar("intervals") as bar:
         task = bar.add_task(f"{sc.name}: {method} matchings", total=None)
 

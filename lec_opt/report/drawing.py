@@ -33,6 +33,8 @@ FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
     "ring": (10.0, 8.0),
     "settlement": (12.0, 8.0),
     "stability": (11.0, 6.0),
+    "selection": (12.0, 7.0),
+    "foresight": (11.0, 7.0),
 }
 FIGURES_DIR = "figures"
 

@@ -1,4 +1,5 @@
-"""Every figure a results folder supports, in order: the day's 1–8, then 9 (core violation, sweeps)."""
+"""Every figure a results folder supports, in order: the day's 1–8, 9 (core violation), 10 (the chosen
+priority by period), 11 (SoC with foresight, when solved so), then the sweeps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from lec_opt.report.day_figures import (
     fig_ces,
     fig_demand_pv,
     fig_ev,
+    fig_foresight,
     fig_p2p_priorities,
+    fig_selection,
     fig_settlement,
     fig_stability,
     fig_surplus_deficit,
@@ -45,6 +48,9 @@ def render_figures(
         ]
         if res.stability is not None:
             paths.append(fig_stability(res, out_dir))
+        paths.append(fig_selection(res, out_dir))
+        if "soc_end_myopic" in res.intervals.columns:
+            paths.append(fig_foresight(res, out_dir))
     if res.sweep is not None:
         paths += fig_sweeps(res, out_dir)
     return paths

@@ -49,6 +49,8 @@ CAPTIONS = {
     "07": "Trades of one interval on the ring: edge width proportional to kWh traded (the paper's trade-pairing figures).",
     "08": "Per-peer revenue of prosumers and bill of consumers over the day, P2P vs grid-only (cf. paper Figs. 13–15).",
     "09_core": "Largest core violation per interval of the cooperative game (stability.csv).",
+    "10": "The aggregator's chosen priority in each interval and its counts by period of the day, beside the paper's description (cf. paper Fig. 12).",
+    "11": "CES state of charge under the paper's myopic rule and with perfect foresight, and the cumulative gain of foresight.",
     "sweep_": "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the other swept fields.",
 }
 

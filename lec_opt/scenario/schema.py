@@ -95,6 +95,11 @@ class CES(_Section):
     charge_price: Price | None = Field(None, description="Pc: CES pays prosumers, $/kWh; omitted = mid-market")
     discharge_price: Price | None = Field(None, description="Pd: consumers pay the CES, $/kWh; omitted = mid-market")
     ev_price: Price | None = Field(None, description="EVs pay the CES, $/kWh; omitted = mid-market")
+    policy: Literal["myopic", "foresight"] = Field(
+        "myopic",
+        description="'myopic': each interval from the current SoC (the paper); 'foresight': the day's CES "
+        "schedule solved at once given the chosen matchings (models/FORMULATION.md §10)",
+    )
 
     @model_validator(mode="after")
     def _soc_window(self) -> CES:
@@ -124,11 +129,24 @@ class Bids(_Section):
     )
 
 
+Metric = Literal[
+    "community_saving",
+    "consumer_savings",
+    "prosumer_revenue",
+    "p2p_energy",
+    "transactions",
+    "kwh_per_transaction",
+    "fairness",
+]
+
+
 class Selection(_Section):
     """How the aggregator picks the priority of an interval (models/FORMULATION.md §7)."""
 
-    criterion: Literal["community_saving", "consumer_savings", "prosumer_revenue", "transactions", "fairness"] = (
-        "community_saving"
+    criterion: Literal["paper"] | Metric | Annotated[list[Metric], Field(min_length=1)] = Field(
+        "community_saving",
+        description="'paper' (the reading of §5.5 that reproduces Fig. 12), one metric, or a list of metrics "
+        "compared lexicographically (e.g. ['p2p_energy', 'transactions'])",
     )
     network_fee: Price = Field(0.0, description="$/kWh per ring hop, subtracted from the saving")
     transaction_cost: Price = Field(0.0, description="$ per transaction, subtracted from the saving")
