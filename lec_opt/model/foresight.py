@@ -69,8 +69,8 @@ def build_foresight_model(inp: ForesightInputs) -> pyo.ConcreteModel:
     """
     n = len(inp.surplus_kwh)
     m = pyo.ConcreteModel(name="foresight")
-    m.T = pyo.RangeSet(0, n - 1)
-    m.T_soc = pyo.RangeSet(0, n)
+    m.T = pyo.Set(initialize=range(n), ordered=True, doc="intervals")
+    m.T_soc = pyo.Set(initialize=range(n + 1), ordered=True, doc="SoC instants")
     s, r, e = (np.asarray(a, dtype=float) for a in (inp.surplus_kwh, inp.deficit_kwh, inp.ev_kwh))
     m.ces_from_peers = pyo.Var(m.T, bounds=lambda m, t: (0.0, float(s[t])), doc="c_t")
     m.ces_from_grid = pyo.Var(m.T, bounds=(0.0, inp.charge_max_kwh), doc="Eg_t")
