@@ -13,6 +13,7 @@ from lec_opt.io.profiles import write_bids, write_series
 
 
 def _three_interval_day(tmp_path, k=0.0, degradation=0.005, policy="foresight"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     """Three 8-hour intervals; peer 1 a 1 kWp prosumer, peer 2 a consumer; 10 kWh CES at SoC 0.2 = soc_min.
 
     00:00-08:00 nothing; 08:00-16:00 peer 1 has 3 kWh surplus (0.375 kW for 8 h) and no buyer;
@@ -87,3 +88,14 @@ def test_foresight_on_the_default_day_at_30_minutes():
     assert out["foresight_gain_usd"] >= -1e-7
     assert out["ces_soc_min"] >= sc.ces.soc_min - 1e-9 and out["ces_soc_max"] <= sc.ces.soc_max + 1e-9
     assert [s.chosen for s in run.steps] == [s.chosen for s in run.myopic_steps]
+
+
+def test_report_draws_both_soc_paths(tmp_path):
+    from lec_opt.day.outputs import write_day
+    from lec_opt.report.figures import render_figures
+
+    folder = write_day(run_day(_three_interval_day(tmp_path / "data"), method="greedy"), tmp_path / "out")
+    names = [p.name for p in render_figures(folder)]
+    assert names[-2:] == ["10_selection.png", "11_foresight_soc.png"]
+    png = (folder / "figures" / "11_foresight_soc.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
