@@ -49,3 +49,10 @@ def test_periods_follow_the_sun():
 def test_a_day_without_sun_is_night_then_evening():
     periods = day_periods(np.zeros(4))
     assert list(periods) == ["night", "night", "evening", "evening"]
+
+
+def test_schema_and_selection_know_the_same_metrics():
+    from lec_opt.day.selection import METRICS
+    from lec_opt.scenario.schema import METRICS as SCHEMA_METRICS
+
+    assert set(SCHEMA_METRICS) == set(METRICS)

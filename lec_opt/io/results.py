@@ -109,6 +109,8 @@ def read_csv(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()) -
 
 
 def _check_numeric(frame: pd.DataFrame, path: Path, columns) -> None:
+    if frame.empty:  # a header only (e.g. trades.csv of a day without trades) has no number to check
+        return
     for col in columns:
         if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
             bad = pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()

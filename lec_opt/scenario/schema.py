@@ -129,7 +129,7 @@ class Bids(_Section):
     )
 
 
-Metric = Literal[
+METRICS = (
     "community_saving",
     "consumer_savings",
     "prosumer_revenue",
@@ -137,17 +137,29 @@ Metric = Literal[
     "transactions",
     "kwh_per_transaction",
     "fairness",
-]
+)
 
 
 class Selection(_Section):
     """How the aggregator picks the priority of an interval (models/FORMULATION.md §7)."""
 
-    criterion: Literal["paper"] | Metric | Annotated[list[Metric], Field(min_length=1)] = Field(
+    criterion: str | list[str] = Field(
         "community_saving",
         description="'paper' (the reading of §5.5 that reproduces Fig. 12), one metric, or a list of metrics "
         "compared lexicographically (e.g. ['p2p_energy', 'transactions'])",
     )
+
+    @field_validator("criterion")
+    @classmethod
+    def _known_metrics(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list names no metric")
+        allowed = (*METRICS, "paper") if isinstance(value, str) else METRICS
+        for name in [value] if isinstance(value, str) else value:
+            if name not in allowed:
+                raise ValueError(f"unknown criterion {name!r}; known: {', '.join(allowed)}")
+        return value
+
     network_fee: Price = Field(0.0, description="$/kWh per ring hop, subtracted from the saving")
     transaction_cost: Price = Field(0.0, description="$ per transaction, subtracted from the saving")
 
