@@ -74,3 +74,21 @@ def test_every_documented_component_exists():
         mp.setattr(pyo.ConcreteModel, "add_component", spy)
         solve_milp(snap, scenario, scenario.ces.soc_initial)
     assert {n for n in added if n.startswith("level_")} == level_constraints
+
+
+def _documented_foresight() -> dict[str, str]:
+    section = FORMULATION.read_text(encoding="utf-8").split("## 10.")[1]
+    return dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", section, flags=re.M))
+
+
+def test_foresight_model_components_are_exactly_those_of_section_10():
+    import numpy as np
+
+    from lec_opt.model.foresight import ForesightInputs, build_foresight_model
+
+    z = np.zeros(3)
+    inp = ForesightInputs(z, z, z, z + 0.2, z + 0.09, 10.0, 0.5, 0.2, 0.9, 0.2, 1.0, 1.0, 0.95, 0.95, 0.3, 0.005)
+    m = build_foresight_model(inp)
+    in_model = {c.local_name: _kind(c) for c in m.component_objects(KINDS, descend_into=True)}
+    in_model = {n: k for n, k in in_model.items() if not n.endswith(("_domain", "_index"))}
+    assert in_model == _documented_foresight()

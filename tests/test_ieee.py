@@ -249,7 +249,7 @@ def test_1441_rows(feeder, tmp_path):
 
 @pytest.mark.parametrize(
     ("row", "label"),
-    [(2, "00:00:00"), (100, "01:40:00"), (1441, "24:00:00"), (50, "00:49:30"), (7, "x")],
+    [(2, "00:00:00"), (100, "01:40:00"), (1441, "23:59:00"), (1441, "00:01:00"), (50, "00:49:30"), (7, "x")],
 )
 def test_bad_time_label(feeder, tmp_path, row, label):
     folder, _ = feeder

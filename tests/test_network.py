@@ -339,7 +339,7 @@ def test_solve_day_power_flow_writes_network_csv_summary_and_figures(feeder_day)
     assert summary["network"]["intervals"] == 6 and summary["network"]["failed_flows"] == 0
     assert summary["network"]["losses_kwh"] == pytest.approx(network.losses_kwh.sum())
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert "10_voltage_band.png" in figures and any(f.startswith("11_feeder_map_t") for f in figures)
+    assert "12_voltage_band.png" in figures and any(f.startswith("13_feeder_map_t") for f in figures)
     assert "Power flows on the feeder" in (out / "report.html").read_text()
     trades = pd.read_csv(out / "trades.csv")
     assert len(trades)

@@ -4,6 +4,7 @@ report that embeds every figure, figure 9 when stability.csv / sweep.csv exist, 
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import shutil
@@ -40,6 +41,8 @@ KIND = {  # figure file name prefix -> FIGSIZE key
     "07_ring": "ring",
     "08_settlement": "settlement",
     "09_core_violation": "stability",
+    "10_selection": "selection",
+    "11_foresight_soc": "foresight",
 }
 DAY_FIGURES = [
     "01_demand_pv",
@@ -50,6 +53,7 @@ DAY_FIGURES = [
     "06_transactions",
     "07_ring",
     "08_settlement",
+    "10_selection",
 ]
 
 
@@ -167,7 +171,7 @@ def test_the_html_report_is_self_contained_and_embeds_every_figure(day_folder, t
     assert report == folder / "report.html"
     page = parse(report)
     figures = sorted((folder / "figures").glob("*.png"))
-    assert len(figures) == 8 and len(page.imgs) == 8
+    assert len(figures) == 9 and len(page.imgs) == 9
     assert not page.external, page.external
     for img, fig in zip(page.imgs, figures):
         assert img["data-file"] == f"figures/{fig.name}"
@@ -240,11 +244,11 @@ def test_figure_9_core_violation_and_sweeps_when_their_files_exist(day_folder, t
     page = parse(write_report(folder))
     names = sorted(p.name for p in (folder / "figures").glob("*.png"))
     sweeps = [f"sweep_{group}_{field}.png" for field in ("ces.capacity_kwh", "tariffs.buy") for group in SWEEP_PANELS]
-    assert names[8:] == ["09_core_violation.png", *sorted(sweeps)]
+    assert names[8:] == ["09_core_violation.png", "10_selection.png", *sorted(sweeps)]
     assert_good_png(folder / "figures" / "09_core_violation.png")
     for name in sweeps:
         assert_good_png(folder / "figures" / name, sweep_size(SWEEP_PANELS[name.split("_")[1]]))
-    assert [img["data-file"] for img in page.imgs] == [f"figures/{n}" for n in names[:9] + sweeps]
+    assert [img["data-file"] for img in page.imgs] == [f"figures/{n}" for n in names[:10] + sweeps]
     assert "in the core" in "".join(page.text)
 
 
@@ -319,7 +323,7 @@ def test_cli_report_writes_report_html(day_folder, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (folder / "report.html").is_file() and "report.html" in result.stdout
     assert (folder / "figures" / f"07_ring_t030_{pd.read_csv(folder / 'intervals.csv').at[30, 'chosen']}.png").is_file()
-    assert len(parse(folder / "report.html").imgs) == 8
+    assert len(parse(folder / "report.html").imgs) == 9
     missing = _cli("report", tmp_path / "nowhere")
     assert missing.returncode == 2 and missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
 
@@ -328,5 +332,20 @@ def test_cli_solve_day_report_writes_figures_and_report(tmp_path):
     out = tmp_path / "day"
     result = _cli("solve-day", "--scenario", SCENARIO, "--method", "greedy", "--out", out, "--report")
     assert result.returncode == 0, result.stderr
-    assert len(list((out / "figures").glob("*.png"))) == 8
-    assert len(parse(out / "report.html").imgs) == 8
+    assert len(list((out / "figures").glob("*.png"))) == 9
+    assert len(parse(out / "report.html").imgs) == 9
+
+
+def test_cli_solve_day_with_foresight_reports_both_soc_paths(tmp_path):
+    out = tmp_path / "day"
+    result = _cli(
+        "solve-day", "--scenario", SCENARIO, "--method", "greedy", "--ces-policy", "foresight", "--out", out, "--report"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "foresight gain" in result.stdout and "midday peak" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ces_policy"] == "foresight" and summary["foresight_gain_usd"] >= -1e-7
+    assert (out / "figures" / "11_foresight_soc.png").is_file()
+    assert [img["data-file"] for img in parse(out / "report.html").imgs][-1] == "figures/11_foresight_soc.png"
+    bad = _cli("solve-day", "--scenario", SCENARIO, "--method", "greedy", "--ces-policy", "oracle", "--out", out)
+    assert bad.returncode == 2 and "--ces-policy" in bad.stderr

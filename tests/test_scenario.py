@@ -346,7 +346,6 @@ def test_base_that_is_not_a_path(write_scenario):
 @pytest.mark.parametrize(
     ("override", "field"),
     [
-        ({"name": DROP}, "name"),
         ({"data": DROP}, "data"),
         ({"data": {"dir": DROP}}, "data.dir"),
         ({"ces": DROP}, "ces"),
@@ -376,6 +375,10 @@ def test_required_field_missing(write_scenario, override, field):
 def test_other_out_of_range_or_wrongly_typed_values(write_scenario, override, field):
     err = _error(write_scenario(override))
     assert err.field == field
+
+
+def test_missing_name_is_the_file_stem(write_scenario):
+    assert load_scenario(write_scenario({"name": DROP}, name="no_name.toml")).name == "no_name"
 
 
 def test_parse_scenario_names_the_given_source():

@@ -69,6 +69,13 @@ def solve_day_cmd(
         bool, typer.Option("--power-flow", help="feeder scenarios: a power flow of every interval (network.csv)")
     ] = False,
     overwrite: OverwriteOpt = False,
+    ces_policy: Annotated[
+        str | None,
+        typer.Option(
+            "--ces-policy",
+            help="myopic (the paper's rule) or foresight (the day's CES schedule at once); default: scenario",
+        ),
+    ] = None,
 ) -> None:
     """Solve a whole day: every interval, SoC carried over, the aggregator's choice, settlement, files."""
 
@@ -80,7 +87,11 @@ def solve_day_cmd(
         raise LecOptError(f"--method must be milp or greedy, not {method!r}")
     if priority not in DAY_PRIORITIES:
         raise LecOptError(f"--priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
+    if ces_policy not in (None, "myopic", "foresight"):
+        raise LecOptError(f"--ces-policy must be myopic or foresight, not {ces_policy!r}")
     sc = _scenario(scenario, data)
+    if ces_policy is not None:
+        sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"policy": ces_policy})})
     if power_flow and sc.community.topology != "feeder":
         raise LecOptError("--power-flow needs a feeder scenario (community.topology = 'feeder')")
     folder = out if out is not None else default_out_dir(sc.name, method, priority)

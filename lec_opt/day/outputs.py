@@ -14,11 +14,14 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from lec_opt.day.foresight import day_value_usd, interval_values_usd
+from lec_opt.day.periods import PERIODS, counts_by_period, day_periods, period_spans
 from lec_opt.day.run import DayRun, Step
+from lec_opt.day.selection import metrics_of
 from lec_opt.io.atomic import write_csv, write_json, write_text
 from lec_opt.io.results_folder import writing
 from lec_opt.market.priorities import PRIORITIES
-from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, PROSUMER_REVENUE_RATIO
+from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, FIG12_PRIORITY_BY_PERIOD, PROSUMER_REVENUE_RATIO
 
 
 def totals(steps: list[Step], soc_initial: float) -> dict:
@@ -57,10 +60,53 @@ def totals(steps: list[Step], soc_initial: float) -> dict:
     return out
 
 
+def _periods(run: DayRun) -> np.ndarray:
+    return day_periods(run.day.pv_kwh.sum(axis=1))
+
+
+def _foresight_summary(run: DayRun, periods: np.ndarray) -> dict:
+    """The day value of each CES policy on the followed path, the gain, and where it is made."""
+    deg = run.day.scenario.ces.degradation
+    out = {
+        "ces_policy": run.day.scenario.ces.policy,
+        "day_value_usd": day_value_usd([s.result for s in run.steps], deg),
+    }
+    if run.myopic_steps is None:
+        return out
+    fore = interval_values_usd([s.result for s in run.steps], deg)
+    myopic = interval_values_usd([s.result for s in run.myopic_steps], deg)
+    myopic_totals = totals(run.myopic_steps, run.day.scenario.ces.soc_initial)
+    out.update(
+        myopic_day_value_usd=float(myopic.sum()),
+        foresight_day_value_usd=float(fore.sum()),
+        foresight_gain_usd=float(fore.sum() - myopic.sum()),
+        foresight_gain_by_period_usd={w: float((fore - myopic)[periods == w].sum()) for w in PERIODS},
+        myopic_totals={
+            k: myopic_totals[k]
+            for k in (
+                "grid_import_kwh",
+                "grid_export_kwh",
+                "grid_to_ces_kwh",
+                "ces_charge_kwh",
+                "ces_discharge_kwh",
+                "ces_soc_min",
+                "ces_soc_max",
+                "ces_soc_end",
+            )
+        },
+    )
+    return out
+
+
 def summary(run: DayRun) -> dict:
     soc0 = run.day.scenario.ces.soc_initial
     out = totals(run.steps, soc0)
     out["priority_counts"] = {p: sum(s.chosen == p for s in run.steps) for p in PRIORITIES}
+    periods = _periods(run)
+    out["selection_criterion"] = list(metrics_of(run.day.scenario.selection))
+    out["period_spans"] = period_spans(periods, run.day.interval_minutes)
+    out["priority_counts_by_period"] = counts_by_period(periods, [s.chosen for s in run.steps], PRIORITIES)
+    out.update(_foresight_summary(run, periods))
     # an interval falls back when any priority solved in it had to (all are solved for the choice)
     out["fallbacks"] = sum(any(r.fallback for r in s.results.values()) for s in run.steps)
     out["single_priority_totals"] = {p: totals(steps, soc0) for p, steps in run.single.items()}
@@ -74,6 +120,9 @@ def summary(run: DayRun) -> dict:
             "prosumer_revenue_ratio": PROSUMER_REVENUE_RATIO,
             "consumer_bill_ratio": CONSUMER_BILL_RATIO,
             "ces_soc_band": list(CES_SOC_BAND),
+            "priority_by_period": {
+                w: {"priority": p, "words": words} for w, (p, words) in FIG12_PRIORITY_BY_PERIOD.items()
+            },
         },
         solve_seconds=run.solve_seconds,
         matching_seconds=run.matching_seconds,
@@ -83,6 +132,8 @@ def summary(run: DayRun) -> dict:
 
 def interval_table(run: DayRun) -> pd.DataFrame:
     rows = []
+    periods = _periods(run)
+    deg = run.day.scenario.ces.degradation
     for s in run.steps:
         snap = s.result.snapshot
         r = s.result
@@ -96,6 +147,7 @@ def interval_table(run: DayRun) -> pd.DataFrame:
             "sellers": len(snap.sellers),
             "buyers": len(snap.buyers),
             "chosen": s.chosen,
+            "period": periods[s.index],
         }
         for p, pr in s.results.items():
             row[f"p2p_kwh_{p}"] = pr.p2p_kwh
@@ -113,7 +165,11 @@ def interval_table(run: DayRun) -> pd.DataFrame:
             grid_import_kwh=r.grid_import_kwh,
             grid_export_kwh=r.grid_export_kwh,
             fallback=any(x.fallback for x in s.results.values()),
+            value_usd=day_value_usd([r], deg),
         )
+        if run.myopic_steps is not None:
+            mr = run.myopic_steps[s.index].result
+            row.update(soc_end_myopic=mr.soc_end, value_usd_myopic=day_value_usd([mr], deg))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -6,7 +6,8 @@ volume. So phase 1 solves every interval's matchings independently (``lec_opt.da
 parallel for the MILP), and phase 2 walks the day in order: for each priority it dispatches the
 CES exactly from the current SoC, settles, scores, lets the aggregator choose, and carries the
 chosen priority's SoC forward. Each priority is also run alone all day (its own SoC path) for the
-comparison the paper makes.
+comparison the paper makes. With ``ces.policy = "foresight"`` the followed path's CES is then
+re-scheduled over the whole day at once (``lec_opt.day.foresight``); the myopic path is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from lec_opt.day.matching import Progress, all_matchings
-from lec_opt.day.selection import score
+from lec_opt.day.selection import choose, score_vector
 from lec_opt.errors import LecOptError
 from lec_opt.market.ces import ces_params
 from lec_opt.market.outcome import result_from_matching
@@ -55,17 +56,13 @@ def _step(
     scenario = day.scenario
     snap = day.snapshot(t)
     ces = ces_params(scenario, snap, soc)
-    results, money, scores = {}, {}, {}
+    results, money, vectors = {}, {}, {}
     for p in priorities:
         results[p] = result_from_matching(snap, ces, matchings[p], scenario.bids.mu, scenario.bids.price_margin)
         money[p] = settle(results[p], ces)
-        scores[p] = score(results[p], money[p], scenario.selection, ces)
-    if priority == "best":
-        best = max(scores.values())
-        chosen = next(p for p in priorities if scores[p] >= best - 1e-12)  # ties go A, B, C
-    else:
-        chosen = priority
-    return Step(t, results, money, scores, chosen)
+        vectors[p] = score_vector(results[p], money[p], scenario.selection, ces)
+    chosen = choose(vectors) if priority == "best" else priority  # ties go A, B, C
+    return Step(t, results, money, {p: v[0] for p, v in vectors.items()}, chosen)
 
 
 def walk(
@@ -92,6 +89,7 @@ class DayRun:
     single: dict[str, list[Step]]  # each priority followed all day
     matching_seconds: float
     solve_seconds: float
+    myopic_steps: list[Step] | None = None  # with ces.policy = "foresight": the same path, CES myopic
 
 
 def run_day(
@@ -120,6 +118,12 @@ def run_day(
     matched = time.perf_counter()
     single = {p: walk(day, matchings, p, (p,)) for p in PRIORITIES}
     steps = walk(day, matchings, "best") if priority == "best" else single[priority]
+    myopic = None
+    if scenario.ces.policy == "foresight":
+        from lec_opt.day.foresight import foresight_path
+
+        myopic = steps
+        steps, _ = foresight_path(day, steps, matchings)
     if progress:
         progress("dispatch", day.n_intervals, day.n_intervals)
-    return DayRun(day, method, priority, steps, single, matched - started, time.perf_counter() - started)
+    return DayRun(day, method, priority, steps, single, matched - started, time.perf_counter() - started, myopic)

@@ -1,8 +1,10 @@
 """Importer for the IEEE European LV Test Feeder load profiles (the data the paper used).
 
 Users download the feeder themselves; we read a folder of ``Load_profile_<n>.csv`` files, each
-with header ``time,mult`` and 1440 one-minute rows of kW labelled at the END of each minute
-(``00:01:00`` ... ``23:59:00``, ``00:00:00``). Nothing is downloaded here.
+with header ``time,mult`` and 1440 one-minute rows of kW labelled at the END of each minute:
+``00:01:00`` ... ``23:59:00`` and then ``24:00:00`` (the files as distributed) or ``00:00:00``
+(as some tools rewrite them). ``manifest.json`` records which label each file's last row used.
+Nothing is downloaded here.
 """
 
 from __future__ import annotations
@@ -29,25 +31,28 @@ def find_profiles(folder: Path) -> list[Path]:
     return [p for _, p in found]
 
 
-def read_ieee_profile(path: Path) -> np.ndarray:
-    """One household's 1440 one-minute kW values, re-labelled to the START of each minute."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(path, f"not a readable CSV file ({err})") from None
-    frame.columns = [c.strip() for c in frame.columns]
+MIDNIGHT_LABELS = ("24:00:00", "00:00:00")  # the last row's label: as distributed, or rewritten
+
+
+def read_ieee_profile_labelled(path: Path) -> tuple[np.ndarray, str]:
+    """One household's 1440 one-minute kW values (re-labelled to the START of each minute), and
+    the label its last row used for midnight (one of ``MIDNIGHT_LABELS``)."""
+    frame = fmt.read_table(path)
     if list(frame.columns) != ["time", "mult"]:
         raise InputError(path, f"header must be 'time,mult', found {','.join(frame.columns)!r}", row=1)
     if len(frame) != fmt.MINUTES_PER_DAY:
         raise InputError(path, f"{len(frame)} rows; a one-minute day needs {fmt.MINUTES_PER_DAY}", field="time")
     for r, text in enumerate(frame["time"]):
-        expected = (r + 1) % fmt.MINUTES_PER_DAY
-        if fmt.parse_time(text) != expected:
+        expected = r + 1
+        minute = fmt.parse_time(text, end_of_day=True)
+        if expected == fmt.MINUTES_PER_DAY and minute == 0:
+            continue  # 00:00:00 for the minute that ends at midnight
+        if minute != expected:
+            wanted = (
+                "24:00:00 (or 00:00:00)" if expected == fmt.MINUTES_PER_DAY else f"{fmt.format_minute(expected)}:00"
+            )
             raise InputError(
-                path,
-                f"time {text!r} where {fmt.format_minute(expected)}:00 was expected (minute-end labels)",
-                row=r + 2,
-                field="time",
+                path, f"time {text!r} where {wanted} was expected (minute-end labels)", row=r + 2, field="time"
             )
     values = pd.to_numeric(frame["mult"], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
@@ -56,7 +61,13 @@ def read_ieee_profile(path: Path) -> np.ndarray:
         raise InputError(
             path, f"load must be a finite number >= 0, found {frame['mult'].iloc[r]!r}", row=r + 2, field="mult"
         )
-    return values  # row r ends at minute r+1, i.e. it is the minute that starts at r
+    midnight = "24:00:00" if fmt.parse_time(frame["time"].iloc[-1], end_of_day=True) else "00:00:00"
+    return values, midnight  # row r ends at minute r+1, i.e. it is the minute that starts at r
+
+
+def read_ieee_profile(path: Path) -> np.ndarray:
+    """One household's 1440 one-minute kW values, re-labelled to the START of each minute."""
+    return read_ieee_profile_labelled(path)[0]
 
 
 def import_ieee_lv(source: str | Path, out: str | Path, pv_ev_from: str | Path, n_peers: int | None = None) -> Path:
@@ -69,7 +80,9 @@ def import_ieee_lv(source: str | Path, out: str | Path, pv_ev_from: str | Path, 
         if not 1 <= n_peers <= len(files):
             raise InputError(source, f"asked for {n_peers} peers but the folder has {len(files)} profiles")
         files = files[:n_peers]
-    load = np.column_stack([read_ieee_profile(p) for p in files])
+    read = [read_ieee_profile_labelled(p) for p in files]
+    load = np.column_stack([values for values, _ in read])
+    midnight = {label: [p.name for p, (_, used) in zip(files, read) if used == label] for label in MIDNIGHT_LABELS}
     donor = fmt.read_profiles(pv_ev_from)
     n = load.shape[1]
     take = np.arange(n) % donor.n_peers
@@ -86,6 +99,8 @@ def import_ieee_lv(source: str | Path, out: str | Path, pv_ev_from: str | Path, 
             "format": "lec-opt community day, version 1",
             "source": "IEEE European LV Test Feeder load profiles",
             "load_profiles": [p.name for p in files],
+            "time_labels": "minute end: row k (1-based) is the minute from k-1 to k",
+            "midnight_label": {label: names for label, names in midnight.items() if names},
             "pv_ev_bids_from": str(Path(pv_ev_from).resolve()),
         },
     )

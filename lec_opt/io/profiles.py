@@ -10,10 +10,18 @@ A data folder holds one day of one community:
 
 ``time`` is the start of each step as ``HH:MM`` (or ``HH:MM:SS``), from 00:00, evenly spaced,
 covering the whole day. Rows are numbered like a spreadsheet: the header is row 1.
+
+What spreadsheets and other tools write is read when it is unambiguous: a UTF-8 byte-order mark,
+CRLF or CR line ends, spaces around cells, empty lines (or lines of commas) at the end of the
+file; and step-END labels ``00:05`` ... ``24:00`` (a row labelled ``24:00`` can only end the day),
+or a closing ``24:00`` row after a start-labelled day that repeats the last row's values (how
+step plots and tariff tables close a day). An empty line inside the table, or a closing
+``24:00`` row with other values (which interval would they belong to?), is an error.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,26 +75,55 @@ def format_minute(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def parse_time(text: str) -> int | None:
-    """Minutes after midnight of ``HH:MM[:SS]`` (seconds must be 0), or None."""
+def parse_time(text: str, *, end_of_day: bool = False) -> int | None:
+    """Minutes after midnight of ``HH:MM[:SS]`` (seconds must be 0), or None.
+
+    ``end_of_day``: also read ``24:00[:00]``, the end of the day, as 1440.
+    """
     match = _TIME.match(text.strip())
     if not match:
         return None
     hours, minutes, seconds = int(match[1]), int(match[2]), int(match[3] or 0)
+    if end_of_day and hours == 24 and minutes == 0 and not seconds:
+        return MINUTES_PER_DAY
     if hours > 23 or minutes > 59 or seconds:
         return None
     return hours * 60 + minutes
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """All cells as text; the header as written (pandas would rename a repeated column)."""
+def _blank(line: str) -> bool:
+    """An empty line, or one of only commas and spaces (spreadsheets write those below a table)."""
+    return not line.replace(",", "").strip()
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """All cells as text; the header as written (pandas would rename a repeated column).
+
+    A UTF-8 byte-order mark, CRLF/CR line ends and empty lines at the end are accepted; an empty
+    line inside the table is an error (a row lost in an edit?), and so is a ';'-separated file.
+    """
     if not path.is_file():
         raise InputError(path, "file not found")
     try:
-        with path.open(encoding="utf-8") as handle:
-            header = [c.strip() for c in handle.readline().rstrip("\r\n").split(",")]
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(path, f"not UTF-8 text (byte {err.start}); save it as UTF-8 CSV") from None
+    lines = text.splitlines()
+    while lines and _blank(lines[-1]):
+        lines.pop()
+    if not lines:
+        raise InputError(path, "not a readable CSV file (the file is empty)")
+    for r, line in enumerate(lines):
+        if _blank(line):
+            raise InputError(
+                path, "empty line inside the table (only the end of a file may have empty lines)", row=r + 1
+            )
+    header = [c.strip() for c in lines[0].split(",")]
+    if len(header) == 1 and ";" in lines[0]:
+        raise InputError(path, f"header {lines[0]!r} is separated by ';'; lec-opt reads comma-separated files", row=1)
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(path, f"not a readable CSV file ({err})") from None
     if frame.empty:
         raise InputError(path, "has a header but no data rows")
@@ -106,16 +143,39 @@ def _numeric(frame: pd.DataFrame, columns: list[str], path: Path, *, nonnegative
     return values
 
 
-def _time_axis(frame: pd.DataFrame, path: Path) -> int:
-    """Check the ``time`` column: from 00:00, uniform, no duplicates or gaps; return the step."""
+def _time_axis(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:
+    """Check the ``time`` column and return the rows of the day (start-labelled) and the step.
+
+    Start labels from 00:00, uniform, no duplicates or gaps; or end labels up to 24:00 (the same
+    rows, each the step that ends at its label); or start labels with a closing 24:00 row that
+    repeats the last row (dropped).
+    """
     minutes = []
     for r, text in enumerate(frame["time"]):
-        minute = parse_time(text)
+        minute = parse_time(text, end_of_day=True)
         if minute is None:
             raise InputError(path, f"time {text!r} is not HH:MM within one day", row=r + 2, field="time")
         minutes.append(minute)
+    if len(minutes) >= 2 and minutes[-1] == MINUTES_PER_DAY and minutes[0] == 0:
+        last, before = (pd.to_numeric(frame.iloc[k, 1:], errors="coerce").to_numpy(dtype=float) for k in (-1, -2))
+        if not np.array_equal(last, before):
+            raise InputError(
+                path,
+                f"a closing row at {frame['time'].iloc[-1]} after a day that starts at 00:00 must repeat the row "
+                f"before it (a day's last step starts at {frame['time'].iloc[-2]}); its values differ",
+                row=len(minutes) + 1,
+                field="time",
+            )
+        frame, minutes = frame.iloc[:-1], minutes[:-1]
+    elif minutes[-1] == MINUTES_PER_DAY and minutes[0] > 0:
+        minutes = [m - minutes[0] for m in minutes]  # end labels: the step ending at m starts at m - step
+    elif MINUTES_PER_DAY in minutes:
+        r = minutes.index(MINUTES_PER_DAY)
+        raise InputError(path, "24:00 ends the day: it can only be the last row", row=r + 2, field="time")
     if minutes[0] != 0:
-        raise InputError(path, f"the day must start at 00:00, not {frame['time'].iloc[0]}", row=2, field="time")
+        raise InputError(
+            path, f"the day must start at 00:00 (or end at 24:00), not {frame['time'].iloc[0]}", row=2, field="time"
+        )
     if len(minutes) == 1:
         raise InputError(path, "one row cannot cover a day; expected a row per step", field="time")
     step = minutes[1] - minutes[0]
@@ -133,7 +193,7 @@ def _time_axis(frame: pd.DataFrame, path: Path) -> int:
         if delta < 0 or wanted in minutes[r + 1 :]:
             raise InputError(
                 path,
-                f"time out of order: {format_minute(wanted)} should follow {frame['time'].iloc[r - 1]}, "
+                f"time out of order: a row {step} min after {frame['time'].iloc[r - 1]} should follow it, "
                 f"found {frame['time'].iloc[r]}",
                 row=r + 2,
                 field="time",
@@ -152,12 +212,12 @@ def _time_axis(frame: pd.DataFrame, path: Path) -> int:
             row=len(minutes) + 1,
             field="time",
         )
-    return step
+    return frame, step
 
 
 def read_series(path: Path, prefix: str, n_columns: int | None = None) -> Series:
     """Read ``time,<prefix>1,...`` with every check of the data format."""
-    frame = _read_table(path)
+    frame = read_table(path)
     header = list(frame.columns)
     if header[0] != "time":
         raise InputError(path, f"first column must be 'time', found {header[0]!r}", row=1, field=header[0])
@@ -173,12 +233,12 @@ def read_series(path: Path, prefix: str, n_columns: int | None = None) -> Series
             raise InputError(path, f"column {got!r} where {want!r} was expected", row=1, field=got)
     if n_columns is not None and len(columns) != n_columns:
         raise InputError(path, f"{len(columns)} '{prefix}' columns, expected {n_columns}", row=1)
-    step = _time_axis(frame, path)
+    frame, step = _time_axis(frame, path)
     return Series(path, step, tuple(columns), _numeric(frame, columns, path))
 
 
 def read_bids(path: Path, n_peers: int) -> tuple[np.ndarray, np.ndarray]:
-    frame = _read_table(path)
+    frame = read_table(path)
     if list(frame.columns) != ["peer", "ask", "bid"]:
         raise InputError(path, f"header must be 'peer,ask,bid', found {','.join(frame.columns)!r}", row=1)
     values = _numeric(frame, ["peer", "ask", "bid"], path)
@@ -250,10 +310,10 @@ def write_bids(path: Path, ask: np.ndarray, bid: np.ndarray) -> None:
 
 def read_tariffs(path: Path) -> Series:
     """A tariff time series ``time,buy,sell`` ($/kWh), with sell below buy in every row."""
-    frame = _read_table(path)
+    frame = read_table(path)
     if list(frame.columns) != ["time", "buy", "sell"]:
         raise InputError(path, f"header must be 'time,buy,sell', found {','.join(frame.columns)!r}", row=1)
-    step = _time_axis(frame, path)
+    frame, step = _time_axis(frame, path)
     values = _numeric(frame, ["buy", "sell"], path)
     above = np.flatnonzero(values[:, 1] >= values[:, 0])
     if above.size:

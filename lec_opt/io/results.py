@@ -80,6 +80,15 @@ class SummaryKey:
     EV_FROM_CES = "ev_from_ces_kwh"
     EV_FROM_GRID = "ev_from_grid_kwh"
     PRIORITY_COUNTS = "priority_counts"
+    PRIORITY_COUNTS_BY_PERIOD = "priority_counts_by_period"
+    PERIOD_SPANS = "period_spans"
+    PRIORITY_BY_PERIOD = "priority_by_period"  # in PAPER: {period: {"priority", "words"}}
+    SELECTION_CRITERION = "selection_criterion"
+    DAY_VALUE = "day_value_usd"
+    MYOPIC_DAY_VALUE = "myopic_day_value_usd"
+    FORESIGHT_DAY_VALUE = "foresight_day_value_usd"
+    FORESIGHT_GAIN = "foresight_gain_usd"
+    FORESIGHT_GAIN_BY_PERIOD = "foresight_gain_by_period_usd"
     TRANSACTIONS = "transactions"
     FALLBACKS = "fallbacks"
     SINGLE_PRIORITY_TOTALS = "single_priority_totals"
@@ -105,6 +114,8 @@ def read_csv(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()) -
 
 
 def _check_numeric(frame: pd.DataFrame, path: Path, columns) -> None:
+    if frame.empty:  # a header only (e.g. trades.csv of a day without trades) has no number to check
+        return
     for col in columns:
         if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
             bad = pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.ces import CesParams, dispatch
+from lec_opt.market.ces import CesDispatch, CesParams, dispatch
 from lec_opt.market.greedy import matching_levels
 from lec_opt.market.pricing import trade_prices
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching, Trade
@@ -51,9 +51,16 @@ def trades_of(snap: IntervalSnapshot, priority: str, flows, mu: str, price_margi
 
 
 def result_from_matching(
-    snap: IntervalSnapshot, ces: CesParams, matching: Matching, mu: str, price_margin: float
+    snap: IntervalSnapshot,
+    ces: CesParams,
+    matching: Matching,
+    mu: str,
+    price_margin: float,
+    ces_out: CesDispatch | None = None,
+    ces_status: str = "exact dispatch",
 ) -> IntervalResult:
-    """A matching plus the exact CES dispatch from the CES state in ``ces``.
+    """A matching plus the exact CES dispatch from the CES state in ``ces`` (or the given ``ces_out``,
+    e.g. the day's foresight schedule, with ``ces_status`` in its level record).
 
     ``solve_seconds`` counts the matching's own time and the dispatch.
     """
@@ -64,10 +71,11 @@ def result_from_matching(
     bought = np.bincount([f[1] for f in flows], [f[2] for f in flows], minlength=n_b) if flows else np.zeros(n_b)
     left_s = np.clip(snap.surplus_kwh - sold, 0.0, None)
     left_r = np.clip(snap.deficit_kwh - bought, 0.0, None)
-    ces_out = dispatch(ces, float(left_s.sum()), float(left_r.sum()), snap.ev_kwh)
+    if ces_out is None:
+        ces_out = dispatch(ces, float(left_s.sum()), float(left_r.sum()), snap.ev_kwh)
     c = share_in_proportion(ces_out.charge_from_peers_kwh, left_s)
     d = share_in_proportion(ces_out.discharge_to_peers_kwh, left_r)
-    ces_level = LevelRecord(2, "ces", "exact dispatch", ces_out.objective)
+    ces_level = LevelRecord(2, "ces", ces_status, ces_out.objective)
     at = next((n for n, lv in enumerate(matching.levels) if lv.level >= 2), len(matching.levels))
     return IntervalResult(
         snapshot=snap,

@@ -5,7 +5,7 @@ default the feeder's loads in order: LOAD1 = peer 1 on the IEEE European LV Test
 load's bus and phase. The distance between two peers is the length in metres of the cable path
 between their buses (pandapower's topology graph weighted by ``length_km``; transformers and
 closed bus-bus switches count 0 m); on a radial feeder it is the one path, on a meshed network the
-shortest (models/FORMULATION.md §10). The built-in feeder ships with pandapower: nothing is
+shortest (models/FORMULATION.md §11). The built-in feeder ships with pandapower: nothing is
 downloaded. pandapower is imported only here and in ``lec_opt.network.powerflow``.
 """
 

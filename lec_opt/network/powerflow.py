@@ -1,4 +1,4 @@
-"""A power flow of every interval of a solved day on its feeder (models/FORMULATION.md §10).
+"""A power flow of every interval of a solved day on its feeder (models/FORMULATION.md §11).
 
 Each interval's bus injections are mean powers over the interval: every peer's household load
 minus its PV at its bus, on its phase (single-phase customers) or spread over three phases; the

@@ -1,5 +1,6 @@
-"""Every figure a results folder supports, in order: the day's 1–8, then 9 (core violation, sweeps),
-10–11 (power flows of a feeder day)."""
+"""Every figure a results folder supports, in order: the day's 1–8, 9 (core violation), 10 (the chosen
+priority by period), 11 (SoC with foresight, when solved so), 12–13 (power flows of a feeder day),
+then the sweeps."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from lec_opt.report.day_figures import (
     fig_ces,
     fig_demand_pv,
     fig_ev,
+    fig_foresight,
     fig_p2p_priorities,
+    fig_selection,
     fig_settlement,
     fig_stability,
     fig_surplus_deficit,
@@ -46,6 +49,9 @@ def render_figures(
         ]
         if res.stability is not None:
             paths.append(fig_stability(res, out_dir))
+        paths.append(fig_selection(res, out_dir))
+        if "soc_end_myopic" in res.intervals.columns:
+            paths.append(fig_foresight(res, out_dir))
         if res.network is not None:
             paths += render_network_figures(res, out_dir)
     if res.sweep is not None:
@@ -54,7 +60,7 @@ def render_figures(
 
 
 def render_network_figures(results_dir: Results | str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Figures 10 (voltage band) and 11 (feeder map of the worst interval) of a folder with network.csv."""
+    """Figures 12 (voltage band) and 13 (feeder map of the worst interval) of a folder with network.csv."""
     from lec_opt.report.network_figures import fig_feeder_map, fig_voltage_band  # pandapower: feeder days only
 
     res = as_results(results_dir)

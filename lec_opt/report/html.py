@@ -53,8 +53,10 @@ CAPTIONS = {
     "07": "Trades of one interval on the ring: edge width proportional to kWh traded (the paper's trade-pairing figures).",
     "08": "Per-peer revenue of prosumers and bill of consumers over the day, P2P vs grid-only (cf. paper Figs. 13–15).",
     "09_core": "Largest core violation per interval of the cooperative game (stability.csv).",
-    "10": "Lowest and highest phase voltage of the feeder per interval (unbalanced three-phase power flow, network.csv) against EN 50160's ±10 % band, and the largest line loading.",
-    "11": "The feeder in the interval furthest from 1 p.u.: buses coloured by their lowest phase voltage, peers as sellers or buyers, the CES and EV chargers, and that interval's trades from seller to buyer (width proportional to kWh).",
+    "10": "The aggregator's chosen priority in each interval and its counts by period of the day, beside the paper's description (cf. paper Fig. 12).",
+    "11": "CES state of charge under the paper's myopic rule and with perfect foresight, and the cumulative gain of foresight.",
+    "12": "Lowest and highest phase voltage of the feeder per interval (unbalanced three-phase power flow, network.csv) against EN 50160's ±10 % band, and the largest line loading.",
+    "13": "The feeder in the interval furthest from 1 p.u.: buses coloured by their lowest phase voltage, peers as sellers or buyers, the CES and EV chargers, and that interval's trades from seller to buyer (width proportional to kWh).",
     "sweep_": "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the other swept fields.",
 }
 

@@ -1,4 +1,4 @@
-"""Figures 10 and 11 of a feeder day with power flows (network.csv): the voltage band, the feeder map.
+"""Figures 12 and 13 of a feeder day with power flows (network.csv): the voltage band, the feeder map.
 
 10: the lowest and highest phase voltage of every interval (p.u.) against EN 50160's ±10 % band,
 with the largest line loading on a second axis. 11: the feeder drawn from its bus coordinates in
@@ -20,7 +20,7 @@ from lec_opt.report.drawing import as_results, new_figure, out_path, save, time_
 
 
 def fig_voltage_band(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
-    """10. Lowest and highest phase voltage per interval against EN 50160, and the largest line loading."""
+    """12. Lowest and highest phase voltage per interval against EN 50160, and the largest line loading."""
     res = as_results(results)
     net = res.network
     fig = new_figure("voltage_band")
@@ -51,13 +51,13 @@ def fig_voltage_band(results: Results | str | Path, out_dir: str | Path | None =
     more = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
     ax.set_title("Voltage band of the feeder over the day (unbalanced three-phase power flow)")
-    return save(fig, out_path(res, out_dir, "10_voltage_band.png"))
+    return save(fig, out_path(res, out_dir, "12_voltage_band.png"))
 
 
 def fig_feeder_map(
     results: Results | str | Path, interval: int | None = None, out_dir: str | Path | None = None
 ) -> Path | None:
-    """11. The feeder map of the interval furthest from 1 p.u., with its trades; None without coordinates."""
+    """13. The feeder map of the interval furthest from 1 p.u., with its trades; None without coordinates."""
     from lec_opt.network.feeder import bus_coordinates, load_feeder
     from lec_opt.network.powerflow import FeederFlow, injections
 
@@ -145,4 +145,4 @@ def fig_feeder_map(
         f"Feeder at {iv.at[t, 'time']} (interval {t}, furthest from 1 p.u.): priority {chosen}, "
         f"{len(trades)} trades, {trades.kwh.sum():.2f} kWh"
     )
-    return save(fig, out_path(res, out_dir, f"11_feeder_map_t{t:03d}.png"))
+    return save(fig, out_path(res, out_dir, f"13_feeder_map_t{t:03d}.png"))

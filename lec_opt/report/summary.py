@@ -75,6 +75,7 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
         ("grid into CES, kWh", cell(s.get(K.GRID_TO_CES), ".1f"), "0"),
         ("EV demand / from CES / from grid, kWh", _joined(s, (K.EV, K.EV_FROM_CES, K.EV_FROM_GRID), ".1f"), ""),
         ("priority chosen A / B / C (intervals)", " / ".join(str(counts.get(p, 0)) for p in PRIORITIES), ""),
+        *_period_rows(s),
         ("transactions", _count(s.get(K.TRANSACTIONS)), ""),
         ("intervals that fell back to greedy", _count(s.get(K.FALLBACKS)), ""),
         ("community saving, $", cell(s.get(K.COMMUNITY_SAVING), ".2f"), ""),
@@ -82,7 +83,35 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
     ]
     for p, totals in (s.get(K.SINGLE_PRIORITY_TOTALS) or {}).items():
         rows.append((f"aggregator score with {p} all day, $", cell(totals.get(K.SCORE), ".2f"), ""))
+    rows += _foresight_rows(s)
     rows.append(("solve time, s", cell(s.get(K.SOLVE_SECONDS), ".1f"), ""))
+    return rows
+
+
+def _period_rows(s: dict) -> list[tuple[str, str, str]]:
+    """Chosen A / B / C in each period of the day, beside the priority the paper describes there."""
+    by_period = s.get(K.PRIORITY_COUNTS_BY_PERIOD) or {}
+    spans = s.get(K.PERIOD_SPANS) or {}
+    paper = (s.get(K.PAPER) or {}).get(K.PRIORITY_BY_PERIOD) or {}
+    rows = []
+    for period, counts in by_period.items():
+        words = (paper.get(period) or {}).get("words", "")
+        span = f" {spans[period]}" if period in spans else ""
+        rows.append((f"  {period}{span}", " / ".join(str(counts.get(p, 0)) for p in PRIORITIES), words))
+    return rows
+
+
+def _foresight_rows(s: dict) -> list[tuple[str, str, str]]:
+    """The day value under each CES policy and the gain of foresight (when the day was solved so)."""
+    if s.get(K.FORESIGHT_GAIN) is None:
+        return []
+    rows = [
+        ("day value, myopic CES (the paper's rule), $", cell(s.get(K.MYOPIC_DAY_VALUE), ".2f"), ""),
+        ("day value, CES with perfect foresight, $", cell(s.get(K.FORESIGHT_DAY_VALUE), ".2f"), ""),
+        ("foresight gain, $", cell(s.get(K.FORESIGHT_GAIN), ".3f"), ""),
+    ]
+    for period, gain in (s.get(K.FORESIGHT_GAIN_BY_PERIOD) or {}).items():
+        rows.append((f"  foresight gain in the {period}, $", cell(gain, ".3f"), ""))
     return rows
 
 

@@ -3,6 +3,8 @@
 A scenario may name a ``base`` scenario and override some of its keys (deep merge), so that
 ``paper_15min.toml`` is the default with one line changed. Paths inside a scenario are relative
 to the file that names them. Every error names the file that set the field, and the dotted field.
+A child states only what it changes: ``name`` and ``description`` are not inherited, and a file
+without a ``name`` is named after itself (its stem). A UTF-8 byte-order mark is accepted.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ _RELATIVE_PATHS = (("data", "dir"), ("tariffs", "file"), ("network", "file"))
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError(path, "scenario file not found") from None
     except IsADirectoryError:
@@ -74,8 +76,9 @@ def _raw_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, 
     if not isinstance(base, str):
         raise InputError(shown, "must be a path to another scenario file", field="base")
     base_raw, base_origins = _raw_with_bases(shown.parent / base, (*seen, path))
-    base_raw.pop("name", None)
-    base_raw.pop("description", None)
+    for own in ("name", "description"):  # each file's own: not inherited, and never blamed on the base
+        base_raw.pop(own, None)
+        base_origins = {k: v for k, v in base_origins.items() if k[0] != own}
     return _merge(base_raw, raw), {**base_origins, **origins}
 
 
@@ -123,6 +126,12 @@ def parse_scenario(
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
         details = [_describe(e, Scenario) for e in err.errors()]
+        files = list(dict.fromkeys(str(f) for f in origins.values()))
+        if len(files) > 1:  # a missing key is missing from the whole chain, not from one file
+            details = [
+                (f, m + f" (set in none of {', '.join(files)})" if m == "required but missing" else m)
+                for f, m in details
+            ]
         field, message = details[0]
         extra = (
             f" (and {len(details) - 1} more problem(s): " + "; ".join(f"{f}: {m}" for f, m in details[1:]) + ")"
@@ -145,4 +154,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     raw, origins = _raw_with_bases(path)
+    if "name" not in raw:
+        raw["name"] = path.stem
+        origins[("name",)] = path
     return parse_scenario(raw, path, origins)

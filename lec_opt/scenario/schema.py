@@ -97,6 +97,11 @@ class CES(_Section):
     charge_price: Price | None = Field(None, description="Pc: CES pays prosumers, $/kWh; omitted = mid-market")
     discharge_price: Price | None = Field(None, description="Pd: consumers pay the CES, $/kWh; omitted = mid-market")
     ev_price: Price | None = Field(None, description="EVs pay the CES, $/kWh; omitted = mid-market")
+    policy: Literal["myopic", "foresight"] = Field(
+        "myopic",
+        description="'myopic': each interval from the current SoC (the paper); 'foresight': the day's CES "
+        "schedule solved at once given the chosen matchings (models/FORMULATION.md §10)",
+    )
 
     @model_validator(mode="after")
     def _soc_window(self) -> CES:
@@ -126,12 +131,37 @@ class Bids(_Section):
     )
 
 
+METRICS = (
+    "community_saving",
+    "consumer_savings",
+    "prosumer_revenue",
+    "p2p_energy",
+    "transactions",
+    "kwh_per_transaction",
+    "fairness",
+)
+
+
 class Selection(_Section):
     """How the aggregator picks the priority of an interval (models/FORMULATION.md §7)."""
 
-    criterion: Literal["community_saving", "consumer_savings", "prosumer_revenue", "transactions", "fairness"] = (
-        "community_saving"
+    criterion: str | list[str] = Field(
+        "community_saving",
+        description="'paper' (the reading of §5.5 that reproduces Fig. 12), one metric, or a list of metrics "
+        "compared lexicographically (e.g. ['p2p_energy', 'transactions'])",
     )
+
+    @field_validator("criterion")
+    @classmethod
+    def _known_metrics(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list names no metric")
+        allowed = (*METRICS, "paper") if isinstance(value, str) else METRICS
+        for name in [value] if isinstance(value, str) else value:
+            if name not in allowed:
+                raise ValueError(f"unknown criterion {name!r}; known: {', '.join(allowed)}")
+        return value
+
     network_fee: Price = Field(
         0.0, description="$/kWh per ring hop (ring) or per km of cable (feeder), subtracted from the saving"
     )
@@ -161,7 +191,7 @@ class Solver(_Section):
 
 
 class Network(_Section):
-    """The distribution feeder of a ``topology = "feeder"`` community (models/FORMULATION.md §10).
+    """The distribution feeder of a ``topology = "feeder"`` community (models/FORMULATION.md §11).
 
     Bus and load names are the feeder's own (``net.bus.name``, ``net.asymmetric_load.name``).
     """

@@ -31,7 +31,7 @@ _SUMMARY_DROPPED = {
 
 def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The day's summary as flat scalar metrics (priority counts and each priority alone flattened)."""
-    out = {k: v for k, v in summary.items() if k not in _SUMMARY_DROPPED}
+    out = {k: v for k, v in summary.items() if k not in _SUMMARY_DROPPED and not isinstance(v, (dict, list))}
     for p, count in summary.get("priority_counts", {}).items():
         out[f"priority_{p}"] = count
     for p, totals in summary.get("single_priority_totals", {}).items():
