@@ -45,7 +45,7 @@ from lec_opt.market.pairs import allowed_pairs, candidate_pairs, max_volume_clos
 from lec_opt.market.priorities import PRIORITIES, unique_priority_a_optimum
 from lec_opt.market.result import LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.model.level4 import FLOW_EPS, THINNING_ROUNDS
+from lec_opt.model.level4 import DUST_KWH, FLOW_EPS, THINNING_ROUNDS
 from lec_opt.scenario.schema import Scenario
 
 TIMES = ("07:00", "09:00", "10:00", "12:00", "13:00", "15:00", "16:00", "18:00")
@@ -348,13 +348,15 @@ def _level4(
         greedy = match(snap, "A", 0.0)
         return LevelRecord(4, "transactions", "optimal: unique", len(greedy), len(greedy), 0.0), vector(greedy)
     best = np.where(x > FLOW_EPS, x, 0.0)
-    count, origin = int(np.sum(x > FLOW_EPS)), "the level-3 vertex"
+    count, origin = int(np.sum(x >= DUST_KWH)), "the level-3 vertex"  # trades as the result counts them
     greedy = match(snap, priority, min_trade)
     if len(greedy) < count and all(at[i, j] >= 0 for i, j, _ in greedy):
         g = vector(greedy)
         keeps = True  # _keeps_levels: levels 1 and 3 within the lexicographic slack
         for record in levels:
-            value = sum(c * v for c, v in zip(dm.cost[record.name][dm.x].tolist(), g.tolist()))  # as Pyomo sums
+            full = np.zeros(dm.n)
+            full[dm.x] = g
+            value = float(dm.cost[record.name] @ full)  # as lec_opt evaluates it: over every column
             slack = opts.lexicographic_tolerance * max(1.0, abs(record.objective))
             keeps &= value >= record.objective - slack if MAXIMISE[record.name] else value <= record.objective + slack
         if keeps:
@@ -367,10 +369,10 @@ def _level4(
         relaxed, x_lp = dm.solve(4, RELAXED, opts.level4_time_limit_s, 0.0)
         seconds, highs_seconds = relaxed.seconds, relaxed.highs_seconds
         bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
-        if np.sum(x_lp > FLOW_EPS) < count:
+        if np.sum(x_lp >= DUST_KWH) < count:
             best, count, origin = (
                 np.where(x_lp > FLOW_EPS, x_lp, 0.0),
-                int(np.sum(x_lp > FLOW_EPS)),
+                int(np.sum(x_lp >= DUST_KWH)),
                 "its LP relaxation",
             )
         closed = dm.closed.copy()
@@ -379,9 +381,9 @@ def _level4(
             within, x_lp = dm.solve(4, RELAXED, opts.level4_time_limit_s, 0.0)
             dm.fix_x(closed)
             seconds, highs_seconds = seconds + within.seconds, highs_seconds + within.highs_seconds
-            if np.sum(x_lp > FLOW_EPS) >= count:
+            if np.sum(x_lp >= DUST_KWH) >= count:
                 break
-            best, count, origin = np.where(x_lp > FLOW_EPS, x_lp, 0.0), int(np.sum(x_lp > FLOW_EPS)), "thinned"
+            best, count, origin = np.where(x_lp > FLOW_EPS, x_lp, 0.0), int(np.sum(x_lp >= DUST_KWH)), "thinned"
     status = f"{'optimal: ' if count <= bound else ''}incumbent from {origin}"
     gap = (count - bound) / max(1.0, count)
     return LevelRecord(4, "transactions", status, count, bound, gap, seconds, highs_seconds), best
