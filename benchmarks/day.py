@@ -12,7 +12,8 @@ Measured in one run, so that the ratios see the same machine state:
   per priority against the greedy's);
 - determinism: the MILP day's files (in-process on 2 workers, the CLI on its default 2, and
   in-process on 1 worker) must be identical apart from ``solve_seconds`` and
-  ``matching_seconds`` in summary.json.
+  ``matching_seconds`` in summary.json (``lec-opt.json``, the folder's manifest, names the command
+  that wrote it and is left out).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from benchmarks.common import save, source, stats, timed
 from lec_opt import load_scenario
 from lec_opt.day.outputs import summary, write_day
 from lec_opt.day.run import run_day
+from lec_opt.io.results_folder import RESULTS_MANIFEST
 from lec_opt.market.priorities import PRIORITIES
 
 TIMING_FIELDS = ("solve_seconds", "matching_seconds")
@@ -52,7 +54,8 @@ def cli_day(out: Path, *args: str) -> float:
 
 def same_files(a: Path, b: Path) -> dict:
     """Compare two day folders byte by byte, summary.json without its timing fields."""
-    names = sorted({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()})
+    # lec-opt.json, the folder's manifest, records the command that wrote it (in-process or the CLI)
+    names = sorted(({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()}) - {RESULTS_MANIFEST})
     differing = {}
     for name in names:
         pa, pb = a / name, b / name
