@@ -19,6 +19,7 @@ that does not converge is recorded (``converged`` false, no values) and the day 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.io.results import load_day_results, read_summary
 from lec_opt.io.results_folder import writing
 from lec_opt.network.feeder import BALANCED, PHASES, Feeder, load_feeder
+
+# pandapower's optional accelerator (same results, 1.1x on the IEEE feeder): asked for only when
+# installed, so that pandapower does not print its "please install numba" warning at every flow
+_NUMBA = importlib.util.find_spec("numba") is not None
 
 EN50160_BAND_PU = (0.90, 1.10)
 NETWORK_FILE = "network.csv"
@@ -154,7 +159,7 @@ class FeederFlow:
         try:
             # flat start: every interval is a function of its own injections only (no history);
             # connectivity is checked until a flow finds every bus supplied (the structure is fixed)
-            self._pp.runpp_3ph(self.net, init="flat", check_connectivity=not self._connected)
+            self._pp.runpp_3ph(self.net, init="flat", check_connectivity=not self._connected, numba=_NUMBA)
         except self._pp.powerflow.LoadflowNotConverged:
             return {"converged": False}
         if not self._connected:
