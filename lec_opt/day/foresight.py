@@ -100,4 +100,10 @@ def foresight_path(day: DayInputs, steps: list, matchings: list[dict[str, Matchi
         scores = {**step.scores, p: score_vector(result, money, scenario.selection, ces)[0]}
         out.append(replace(step, results=results, settlements=settlements, scores=scores))
         soc = soc_end
+    degradation = scenario.ces.degradation
+    myopic = day_value_usd([s.result for s in steps], degradation)
+    if day_value_usd([s.result for s in out], degradation) <= myopic + 1e-9 * max(1.0, abs(myopic)):
+        # no better than the myopic path, which is a feasible schedule: keep it (a gain of exactly 0,
+        # not a round-off of -1e-14)
+        return list(steps), plan
     return out, plan
