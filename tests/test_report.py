@@ -172,7 +172,9 @@ def test_the_html_report_is_self_contained_and_embeds_every_figure(day_folder, t
     page = parse(report)
     figures = sorted((folder / "figures").glob("*.png"))
     assert len(figures) == 9 and len(page.imgs) == 9
-    assert not page.external, page.external
+    # the only links out of the page: the data files next to it, each there
+    assert sorted(page.external) == sorted(DAY_FILES + ("lec-opt.json",)), page.external
+    assert all((folder / name).is_file() for name in page.external)
     for img, fig in zip(page.imgs, figures):
         assert img["data-file"] == f"figures/{fig.name}"
         assert img["src"].startswith("data:image/png;base64,")
@@ -349,3 +351,68 @@ def test_cli_solve_day_with_foresight_reports_both_soc_paths(tmp_path):
     assert [img["data-file"] for img in parse(out / "report.html").imgs][-1] == "figures/11_foresight_soc.png"
     bad = _cli("solve-day", "--scenario", SCENARIO, "--method", "greedy", "--ces-policy", "oracle", "--out", out)
     assert bad.returncode == 2 and "--ces-policy" in bad.stderr
+
+
+def _section_ids(path: Path) -> list[str]:
+    class Sections(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ids: list[str] = []
+            self.toc: list[str] = []
+            self.in_toc = False
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "section":
+                self.ids.append(attrs["id"])
+            if tag == "nav":
+                self.in_toc = True
+            if tag == "a" and self.in_toc:
+                self.toc.append(attrs["href"])
+
+        def handle_endtag(self, tag):
+            if tag == "nav":
+                self.in_toc = False
+
+    page = Sections()
+    page.feed(path.read_text(encoding="utf-8"))
+    assert page.toc == [f"#{i}" for i in page.ids]  # the table of contents lists every section, in order
+    return page.ids
+
+
+def test_each_kind_of_run_adds_its_sections_and_the_run_names_its_versions_and_date(day_folder, tmp_path):
+    folder = copy_of(day_folder, tmp_path)
+    report = write_report(folder)
+    day = ["run", "summary", "priorities", "settlement", "figures", "files", "scenario"]
+    assert _section_ids(report) == day
+    manifest = json.loads((folder / "lec-opt.json").read_text())
+    text = report.read_text(encoding="utf-8")
+    for shown, version in manifest["software"].items():  # lec-opt, Pyomo and HiGHS, as the run recorded them
+        assert f"<td>{shown} version</td><td>{version}</td>" in text
+    assert set(manifest["software"]) == {"lec-opt", "Pyomo", "HiGHS (highspy)"}
+    date = manifest["written_utc"]
+    assert f"<td>run date</td><td>{date[:10]} {date[11:16]} UTC</td>" in text
+    assert "Paper: Fig. 12." in text and "Paper: Figs. 10–11." in text  # captions name the paper's figure
+    assert '<meta name="viewport"' in text
+
+    _stability(48).to_csv(folder / "stability.csv", index=False)
+    _sweep_wide().to_csv(folder / "sweep.csv", index=False)
+    report = write_report(folder)
+    assert _section_ids(report) == day[:4] + ["game", "sweep"] + day[4:]
+    assert json.loads((folder / "lec-opt.json").read_text())["written_utc"] == date  # the run's date, kept
+    links = parse(report).external
+    assert "stability.csv" in links and "sweep.csv" in links
+    text = report.read_text(encoding="utf-8")
+    assert "<td>swept: ces.capacity_kwh</td><td>300, 600, 900, 1200</td>" in text
+
+
+def test_a_sweep_folder_report_has_the_run_the_sweep_and_its_figures(tmp_path):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    _sweep_wide().to_csv(folder / "sweep.csv", index=False)
+    mark_complete(folder)
+    report = write_report(folder)
+    assert _section_ids(report) == ["run", "sweep", "figures", "files"]
+    text = report.read_text(encoding="utf-8")
+    assert "<td>runs</td><td>12</td>" in text and "<td>runs that failed</td><td>0</td>" in text
+    assert parse(report).external == ["sweep.csv", "lec-opt.json"]

@@ -188,6 +188,7 @@ class Results:
     """One results folder, read and checked before anything uses it."""
 
     dir: Path
+    manifest: dict | None = None  # lec-opt.json: who wrote the folder, with which versions, when
     intervals: pd.DataFrame | None = None
     trades: pd.DataFrame | None = None
     settlement: pd.DataFrame | None = None
@@ -233,19 +234,18 @@ class Results:
         return np.array([iv.at[i, f"p2p_kwh_{p}"] for i, p in zip(iv.index, iv["chosen"])], dtype=float)
 
 
-def _folder(results_dir: str | Path) -> Path:
+def _folder(results_dir: str | Path) -> tuple[Path, dict]:
     folder = Path(results_dir)
-    require_complete(folder)
-    return folder
+    return folder, require_complete(folder)
 
 
 def load_day_results(results_dir: str | Path) -> Results:
     """Read and check the five files of a solved day and the day its scenario describes."""
-    folder = _folder(results_dir)
+    folder, manifest = _folder(results_dir)
     for name in DAY_FILES:
         if not (folder / name).is_file():
             raise InputError(folder / name, "file not found (write the folder with `lec-opt solve-day`)")
-    res = Results(folder)
+    res = Results(folder, manifest=manifest)
     res.intervals = read_intervals(folder / "intervals.csv")
     res.trades = read_csv(folder / "trades.csv", TRADE_COLUMNS, text=("priority", "chosen"))
     res.settlement = read_csv(folder / "settlement.csv", SETTLEMENT_COLUMNS, text=("role",))
@@ -269,9 +269,9 @@ def load_results(results_dir: str | Path) -> Results:
     The day's files are required unless the folder holds only ``sweep.csv``; ``stability.csv``
     is read when present beside them.
     """
-    folder = _folder(results_dir)
+    folder, manifest = _folder(results_dir)
     sweep_file = folder / SWEEP_FILE
-    res = Results(folder)
+    res = Results(folder, manifest=manifest)
     if any((folder / name).is_file() for name in DAY_FILES) or not sweep_file.is_file():
         res = load_day_results(folder)
         if (folder / STABILITY_FILE).is_file():

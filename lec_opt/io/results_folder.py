@@ -2,7 +2,9 @@
 
 Every folder lec-opt writes (a day, a sweep, a data folder, and what ``report`` and ``game`` add
 to a day) carries ``lec-opt.json`` (``RESULTS_MANIFEST``): the lec-opt version, the kind of folder,
-the scenario hash, the command, the files, and ``state = "complete"``. It is written last, and
+the scenario hash, the command, the files, and ``state = "complete"``; also the versions of
+lec-opt, Pyomo and HiGHS that wrote it and when (``software``, ``written_utc``: the run's, kept
+when ``report`` or ``game`` update the folder; the only wall-clock value, outside the results). It is written last, and
 readers (``lec_opt.io.results``, a sweep's ``resume``) take only folders whose manifest says
 complete (``require_complete``), naming the reason otherwise.
 
@@ -82,6 +84,28 @@ def _version() -> str:
     return lec_opt.__version__
 
 
+SOFTWARE = {"lec-opt": "lec-opt", "Pyomo": "pyomo", "HiGHS (highspy)": "highspy"}  # shown name -> distribution
+
+
+def software_versions() -> dict[str, str]:
+    """The installed versions of lec-opt, Pyomo and HiGHS ("not installed" for one that is missing)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for shown, dist in SOFTWARE.items():
+        try:
+            out[shown] = version(dist)
+        except PackageNotFoundError:
+            out[shown] = "not installed"
+    return out
+
+
+def _now_utc() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _files(folder: Path) -> list[str]:
     return sorted(
         p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != RESULTS_MANIFEST
@@ -142,9 +166,14 @@ def write_manifest(
         "lec_opt_version": _version(),
         "scenario_hash": scenario_hash,
         "command": command,
+        "software": software_versions(),
+        "written_utc": _now_utc(),
     }
-    if previous is not None:  # an update (report, game) keeps who made the folder and adds itself
+    if previous is not None:  # an update (report, game) keeps who made the folder, with what and when, and adds itself
         manifest.update(scenario_hash=previous.get("scenario_hash"), command=previous.get("command"))
+        for key in ("software", "written_utc"):
+            if key in previous:
+                manifest[key] = previous[key]
         manifest["updated_by"] = [*previous.get("updated_by", []), command]
     manifest["files"] = _files(folder) if state == COMPLETE else []
     write_json(folder / RESULTS_MANIFEST, manifest)

@@ -1,10 +1,15 @@
 """The self-contained ``report.html`` of a results folder (``lec-opt report``, ``solve-day --report``).
 
 ``write_report`` reads the folder (``lec_opt.io.results``), draws its figures into ``figures/``
-(``lec_opt.report.figures``) and writes one HTML page: the day's summary beside the paper, each
-priority all day, the settlement by role, the cooperative game when ``stability.csv`` exists,
-every figure embedded as a PNG data URI with its caption, and the scenario used. No file outside
-the page is referenced. A folder holding only ``sweep.csv`` gets the sweep figures alone. The
+(``lec_opt.report.figures``) and writes one HTML page, readable on a phone: a table of contents;
+the run (scenario, method, the lec-opt, Pyomo and HiGHS versions and the run date from
+``lec-opt.json``); the day's summary beside the paper, each priority all day, the settlement by
+role; the cooperative game when ``stability.csv`` exists, the feeder's power flows when
+``network.csv`` does, the sweep when ``sweep.csv`` does; every figure embedded as a PNG data URI
+with a caption saying what to look at and which figure of the paper it corresponds to; links to
+the data files beside the report; and the scenario used. The figures are inside the page; the
+only links out of it are those to the data files in the same folder. A folder holding only
+``sweep.csv`` gets the run, the sweep and its figures. The
 folder is updated whole (``lec_opt.io.results_folder``): ``figures/`` and ``report.html`` are
 written into a copy that is swapped in, so a reader sees the folder before or after the report.
 """
@@ -14,15 +19,17 @@ from __future__ import annotations
 import base64
 import html
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import write_text
-from lec_opt.io.results import Results, in_core, load_results
+from lec_opt.io.results import NETWORK_FILE, STABILITY_FILE, Results, in_core, load_results
 from lec_opt.io.results import SummaryKey as K
-from lec_opt.io.results_folder import writing
+from lec_opt.io.results_folder import RESULTS_MANIFEST, SOFTWARE, writing
 from lec_opt.report.drawing import FIGURES_DIR
 from lec_opt.report.figures import render_figures
 from lec_opt.report.summary import cell, day_summary_rows, priority_rows, run_label
@@ -31,45 +38,145 @@ REPORT_FILE = "report.html"
 FORMATS = ("html", "png")
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; overflow-wrap: anywhere; }
+h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+nav.toc { background: #f6f8fa; border: 1px solid #e1e4e8; padding: 0.5em 1em; display: inline-block; }
+nav.toc ol { margin: 0.3em 0; padding-left: 1.5em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f0f0f0; }
+table.pairs td:first-child { background: #f7f7f7; }
+table.run td { text-align: left; }
 figure { margin: 1.5em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; }
-pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
+figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
+.paper-ref { color: #06c; }
+code { overflow-wrap: anywhere; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; white-space: pre-wrap; overflow-wrap: anywhere; }
 .note { color: #666; font-size: 0.9em; }
+@media (max-width: 640px) {
+  body { margin: 0.5em auto; padding: 0 0.5em; font-size: 15px; }
+  h1 { font-size: 1.3em; }
+  th, td { padding: 0.2em 0.35em; font-size: 0.9em; }
+  nav.toc { display: block; }
+}
 """
 
+# figure file name prefix -> (the paper's figure it corresponds to, what to look at)
 CAPTIONS = {
-    "01": "Demand of all peers and PV generation over the day, kW (cf. paper Fig. 3).",
-    "02": "EV charging demand, kW, and whether the CES or the grid supplied it (cf. paper Fig. 4).",
-    "03": "Community surplus (sellers) and deficit (buyers) per interval, kW, and the balance α (cf. paper Fig. 5).",
-    "04": "CES charge and discharge per interval, kW, and its state of charge (cf. paper Fig. 6).",
-    "05": "P2P energy traded per interval under priorities A, B and C, kWh per interval; the band marks the aggregator's choice.",
-    "06": "P2P transactions per interval under each priority.",
-    "07": "Trades of one interval on the ring: edge width proportional to kWh traded (the paper's trade-pairing figures).",
-    "08": "Per-peer revenue of prosumers and bill of consumers over the day, P2P vs grid-only (cf. paper Figs. 13–15).",
-    "09_core": "Largest core violation per interval of the cooperative game (stability.csv).",
-    "10": "The aggregator's chosen priority in each interval and its counts by period of the day, beside the paper's description (cf. paper Fig. 12).",
-    "11": "CES state of charge under the paper's myopic rule and with perfect foresight, and the cumulative gain of foresight.",
-    "12": "Lowest and highest phase voltage of the feeder per interval (unbalanced three-phase power flow, network.csv) against EN 50160's ±10 % band, and the largest line loading.",
-    "13": "The feeder in the interval furthest from 1 p.u.: buses coloured by their lowest phase voltage, peers as sellers or buyers, the CES and EV chargers, and that interval's trades from seller to buyer (width proportional to kWh).",
-    "sweep_": "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the other swept fields.",
+    "01": (
+        "Fig. 3 (and Fig. 14)",
+        "Demand of all peers and PV generation over the day, kW: look at the midday hours, where PV exceeds demand "
+        "and the community has energy to trade.",
+    ),
+    "02": (
+        "Fig. 4",
+        "EV charging demand, kW, and whether the CES or the grid supplied it: the evening charging is where the CES "
+        "discharges.",
+    ),
+    "03": (
+        "Fig. 5",
+        "Community surplus (sellers, above zero) and deficit (buyers, below zero) per interval, kW, and the balance α: "
+        "P2P trading happens only where both are non-zero.",
+    ),
+    "04": (
+        "Fig. 6 (and Fig. 13)",
+        "CES charge and discharge per interval, kW, and its state of charge: the SoC should stay inside the band "
+        "and rise while the community has surplus.",
+    ),
+    "05": (
+        "Figs. 7–9 (a, b)",
+        "P2P energy traded per interval under priorities A, B and C, kWh per interval; the band marks the "
+        "aggregator's choice: look for intervals where the priorities differ.",
+    ),
+    "06": ("Figs. 7–9 (a, b)", "P2P transactions per interval under each priority: more pairs is not more energy."),
+    "07": (
+        "Figs. 7–9 (c, d)",
+        "Trades of one interval on the ring, edge width proportional to kWh traded: which sellers supply which "
+        "buyers under the chosen priority.",
+    ),
+    "08": (
+        "Figs. 10–11",
+        "Per-peer revenue of prosumers and bill of consumers over the day, P2P against grid-only: every prosumer "
+        "should earn more and every consumer pay less.",
+    ),
+    "09_core": (
+        "none (lec-opt's cooperative-game check)",
+        "Largest core violation per interval of the cooperative game (stability.csv): zero means no coalition "
+        "would do better on its own.",
+    ),
+    "10": (
+        "Fig. 12",
+        "The aggregator's chosen priority in each interval and its counts by period of the day, beside the "
+        "paper's description: compare the periods where they differ.",
+    ),
+    "11": (
+        "none (lec-opt's foresight comparison)",
+        "CES state of charge under the paper's myopic rule and with perfect foresight, and the cumulative gain "
+        "of foresight: how much a planned CES schedule would be worth.",
+    ),
+    "12": (
+        "none (lec-opt's feeder power flow)",
+        "Lowest and highest phase voltage of the feeder per interval (unbalanced three-phase power flow, "
+        "network.csv) against EN 50160's ±10 % band, and the largest line loading: any point outside the band "
+        "is a voltage problem.",
+    ),
+    "13": (
+        "none (lec-opt's feeder power flow)",
+        "The feeder in the interval furthest from 1 p.u.: buses coloured by their lowest phase voltage, peers as "
+        "sellers or buyers, the CES and EV chargers, and that interval's trades from seller to buyer (width "
+        "proportional to kWh): look for the buses far from the transformer.",
+    ),
+    "sweep_": (
+        "none (lec-opt's parameter sweep)",
+        "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the "
+        "other swept fields; look at the slope and where the lines cross.",
+    ),
+}
+
+# the files a report links to, when they are next to it: name -> what it holds
+FILES = {
+    "intervals.csv": "one row per interval: surplus, deficit, CES, EV, P2P energy under each priority, the choice",
+    "trades.csv": "every trade: interval, priority, seller, buyer, kWh, price",
+    "settlement.csv": "per peer: revenue or bill with P2P and grid-only",
+    "summary.json": "the day's totals (the numbers of the summary tables)",
+    "scenario.toml": "the scenario used, complete",
+    STABILITY_FILE: "per interval: the cooperative game's core check",
+    NETWORK_FILE: "per interval: the feeder's power flow",
+    SWEEP_FILE: "one row per run of the sweep: the swept fields and the metrics",
+    RESULTS_MANIFEST: "who wrote the folder, with which versions, when",
 }
 
 
-def _caption(name: str) -> str:
+@dataclass(frozen=True)
+class Section:
+    """One ``<section>`` of the page and its line in the table of contents."""
+
+    id: str
+    title: str
+    body: str
+
+
+def caption_of(name: str) -> tuple[str, str]:
+    """(the paper's figure, what to look at) of a figure file; ("", "") when unknown."""
     keys = [k for k in CAPTIONS if name.startswith(k)]
-    return CAPTIONS[max(keys, key=len)] if keys else ""
+    return CAPTIONS[max(keys, key=len)] if keys else ("", "")
 
 
-def _table(header: list[str], rows: list) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+def _table(header: list[str] | None, rows: list, cls: str = "") -> str:
+    """A table in a box that scrolls sideways on a narrow screen; ``header`` None: rows of (what, value)."""
+    head = (
+        ""
+        if header is None
+        else "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead>\n"
+    )
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>\n" for row in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n"
+    classes = " ".join(c for c in (cls, "pairs" if header is None else "") if c)
+    attr = f' class="{classes}"' if classes else ""
+    return f'<div class="scroll"><table{attr}>\n{head}<tbody>\n{body}</tbody>\n</table></div>\n'
 
 
 def _settlement_rows(st: pd.DataFrame) -> list[list[str]]:
@@ -93,100 +200,174 @@ def _settlement_rows(st: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-def _img(path: Path, base: Path) -> str:
-    """The figure embedded; ``base``: the folder its ``data-file`` path is relative to."""
+def _img(number: int, path: Path, base: Path) -> str:
+    """Figure ``number`` embedded, with its caption; ``base``: the folder its ``data-file`` path is relative to."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     rel = path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name
-    caption = _caption(path.name)
+    paper, what = caption_of(path.name)
+    paper_ref = f' <span class="paper-ref">Paper: {html.escape(paper)}.</span>' if paper else ""
     return (
         f'<figure id="{html.escape(path.stem)}">\n<img src="data:image/png;base64,{data}" '
-        f'alt="{html.escape(path.stem)}" data-file="{html.escape(rel)}">\n'
-        f"<figcaption>{html.escape(rel)}: {html.escape(caption)}</figcaption>\n</figure>\n"
+        f'alt="Figure {number}: {html.escape(path.stem)}" data-file="{html.escape(rel)}">\n'
+        f"<figcaption><strong>Figure {number}.</strong> {html.escape(what)}{paper_ref} "
+        f"<code>{html.escape(rel)}</code></figcaption>\n</figure>\n"
     )
 
 
-def report_html(res: Results, figures: list[Path], base: Path | None = None) -> str:
-    """The self-contained report: summary tables, every figure embedded, the scenario text.
+def _run_date(manifest: dict) -> str:
+    stamp = manifest.get("written_utc")
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if isinstance(stamp, str) and len(stamp) >= 16 else "not recorded"
 
-    ``base``: the folder the figures were written into (default: the results folder).
-    """
-    label = run_label(res.summary, res.dir.name) if res.summary is not None else res.dir.name
-    title = f"lec-opt report: {label}"
-    parts = [
-        (
-            f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
-            f"<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
-        )
-    ]
-    parts.append(
-        f'<p class="note">Results folder <code>{html.escape(str(res.dir))}</code>. Peer-to-peer energy trading '
-        "in a local energy community after Malik et al., IJEPES 137 (2022) 107865.</p>\n"
+
+def _run_section(res: Results) -> Section:
+    """Which run this is: scenario, method, the software versions and the run date (from lec-opt.json)."""
+    manifest = res.manifest or {}
+    s = res.summary or {}
+    rows = []
+    if res.summary is not None:
+        rows += [
+            ["scenario", str(s.get(K.SCENARIO, "?"))],
+            ["method", str(s.get(K.METHOD, "?"))],
+            ["priority", str(s.get(K.PRIORITY, "?"))],
+            [
+                "intervals",
+                f"{s.get(K.INTERVALS, res.n_intervals)} of {s.get(K.INTERVAL_MINUTES, '?')} minutes",
+            ],
+        ]
+    rows.append(["kind of folder", str(manifest.get("kind", "?"))])
+    software = manifest.get("software") or {}
+    for shown in SOFTWARE:
+        version = software.get(shown) or (manifest.get("lec_opt_version") if shown == "lec-opt" else None)
+        rows.append([f"{shown} version", str(version or "not recorded")])
+    rows.append(["run date", _run_date(manifest)])
+    rows.append(["command", str(manifest.get("command", "not recorded"))])
+    rows.append(["results folder", str(res.dir)])
+    body = (
+        _table(None, rows, "run")
+        + '<p class="note">Peer-to-peer energy trading in a local energy community after Malik et al., '
+        "IJEPES 137 (2022) 107865. The versions and the date are those of the run that wrote the folder "
+        "(lec-opt.json).</p>\n"
     )
+    return Section("run", "The run", body)
+
+
+def _day_sections(res: Results) -> list[Section]:
+    out = []
     if res.summary is not None:
         s = res.summary
-        parts.append(
-            f"<p>{html.escape(str(s.get(K.INTERVALS, res.n_intervals)))} intervals of "
-            f"{html.escape(str(s.get(K.INTERVAL_MINUTES, '?')))} minutes, method {html.escape(str(s.get(K.METHOD, '?')))}, "
-            f"priority {html.escape(str(s.get(K.PRIORITY, '?')))}.</p>\n"
+        out.append(
+            Section(
+                "summary",
+                "Summary: lec-opt beside the paper",
+                '<p class="note">The paper column holds the values Malik et al. report (empty where the paper gives '
+                "none).</p>\n" + _table(["", "lec-opt", "paper"], day_summary_rows(s), "summary"),
+            )
         )
-        parts.append("<h2>Summary: lec-opt beside the paper</h2>\n")
-        parts.append(_table(["", "lec-opt", "paper"], day_summary_rows(s)))
         header, rows = priority_rows(s)
-        parts.append("<h2>Each priority all day</h2>\n")
-        parts.append(_table(header, rows))
+        out.append(Section("priorities", "Each priority all day", _table(header, rows, "priorities")))
     if res.settlement is not None:
-        parts.append("<h2>Settlement by role (day totals)</h2>\n")
-        parts.append(
-            _table(
-                [
-                    "",
-                    "sold P2P, kWh",
-                    "bought P2P, kWh",
-                    "revenue, $",
-                    "revenue grid-only, $",
-                    "bill, $",
-                    "bill grid-only, $",
-                    "saving, $",
-                ],
-                _settlement_rows(res.settlement),
+        header = [
+            "",
+            "sold P2P, kWh",
+            "bought P2P, kWh",
+            "revenue, $",
+            "revenue grid-only, $",
+            "bill, $",
+            "bill grid-only, $",
+            "saving, $",
+        ]
+        out.append(
+            Section(
+                "settlement",
+                "Settlement by role (day totals)",
+                _table(header, _settlement_rows(res.settlement), "settlement"),
             )
         )
     if res.stability is not None:
         st = res.stability
-        parts.append("<h2>Cooperative game</h2>\n")
-        parts.append(
-            _table(
-                ["", "value"],
-                [
-                    ["intervals checked", str(len(st))],
-                    ["in the core", str(int(in_core(st).sum()))],
-                    ["largest core violation, $", cell(float(st["max_violation"].max()), ".4g")],
-                ],
-            )
-        )
+        rows = [
+            ["intervals checked", str(len(st))],
+            ["in the core", str(int(in_core(st).sum()))],
+            ["largest core violation, $", cell(float(st["max_violation"].max()), ".4g")],
+        ]
+        out.append(Section("game", "Cooperative game (stability.csv)", _table(["", "value"], rows, "game")))
+    return out
+
+
+def _network_section(res: Results) -> Section | None:
     network = (res.summary or {}).get("network")
-    if network is not None:
-        parts.append("<h2>Power flows on the feeder (network.csv)</h2>\n")
-        parts.append(
-            _table(
-                ["", "value"],
-                [
-                    ["intervals (flows that did not converge)", f"{network['intervals']} ({network['failed_flows']})"],
-                    ["lowest phase voltage, p.u.", cell(network["v_min_pu"], ".4f")],
-                    ["highest phase voltage, p.u.", cell(network["v_max_pu"], ".4f")],
-                    ["worst voltage unbalance, %", cell(network["unbalance_max_percent"], ".3f")],
-                    ["largest line loading, %", cell(network["line_loading_max_percent"], ".1f")],
-                    ["largest transformer loading, %", cell(network["trafo_loading_max_percent"], ".1f")],
-                    ["losses, kWh", cell(network["losses_kwh"], ".2f")],
-                    ["intervals with a bus outside EN 50160 ±10 %", str(network["intervals_outside_en50160"])],
-                ],
-            )
-        )
-    parts.append("<h2>Figures</h2>\n")
-    parts += [_img(p, base if base is not None else res.dir) for p in figures]
+    if network is None:
+        return None
+    rows = [
+        ["intervals (flows that did not converge)", f"{network['intervals']} ({network['failed_flows']})"],
+        ["lowest phase voltage, p.u.", cell(network["v_min_pu"], ".4f")],
+        ["highest phase voltage, p.u.", cell(network["v_max_pu"], ".4f")],
+        ["worst voltage unbalance, %", cell(network["unbalance_max_percent"], ".3f")],
+        ["largest line loading, %", cell(network["line_loading_max_percent"], ".1f")],
+        ["largest transformer loading, %", cell(network["trafo_loading_max_percent"], ".1f")],
+        ["losses, kWh", cell(network["losses_kwh"], ".2f")],
+        ["intervals with a bus outside EN 50160 ±10 %", str(network["intervals_outside_en50160"])],
+    ]
+    return Section("network", "Power flows on the feeder (network.csv)", _table(["", "value"], rows, "network"))
+
+
+def _sweep_section(res: Results) -> Section | None:
+    if res.sweep is None:
+        return None
+    sweep = res.sweep
+    fields = swept_columns(sweep)
+    rows = [["runs", str(len(sweep))]]
+    for field in fields:
+        column = sweep[field].dropna()
+        values = sorted(column.unique().tolist(), key=float if pd.api.types.is_numeric_dtype(column) else str)
+        rows.append([f"swept: {field}", ", ".join(cell(v, "g") for v in values)])
+    if "status" in sweep.columns:
+        rows.append(["runs that failed", str(int((sweep["status"].astype(str) != "ok").sum()))])
+    return Section("sweep", "Parameter sweep (sweep.csv)", _table(["", "value"], rows, "sweep"))
+
+
+def _files_section(res: Results) -> Section | None:
+    present = [name for name in FILES if (res.dir / name).is_file()]
+    if not present:
+        return None
+    items = "".join(
+        f'<li><a href="{html.escape(name)}">{html.escape(name)}</a>: {html.escape(FILES[name])}</li>\n'
+        for name in present
+    )
+    note = '<p class="note">The files next to this report, in the results folder.</p>\n'
+    return Section("files", "Data files", f'{note}<ul class="files">\n{items}</ul>\n')
+
+
+def report_html(res: Results, figures: list[Path], base: Path | None = None) -> str:
+    """The self-contained report: a table of contents, the run, the summary tables, every figure
+    embedded with its caption, links to the data files beside the report, the scenario text.
+
+    Each kind of run adds its sections when its files are there (a day, the game, the feeder's
+    power flows, a sweep). ``base``: the folder the figures were written into (default: the results folder).
+    """
+    label = run_label(res.summary, res.dir.name) if res.summary is not None else res.dir.name
+    title = f"lec-opt report: {label}"
+    sections = [_run_section(res), *_day_sections(res), _network_section(res), _sweep_section(res)]
+    if figures:
+        where = base if base is not None else res.dir
+        body = "".join(_img(i, p, where) for i, p in enumerate(figures, start=1))
+        sections.append(Section("figures", "Figures", body))
+    sections.append(_files_section(res))
     if res.scenario_text is not None:
-        parts.append("<h2>Scenario used (scenario.toml)</h2>\n")
-        parts.append(f"<pre>{html.escape(res.scenario_text)}</pre>\n")
+        sections.append(
+            Section("scenario", "Scenario used (scenario.toml)", f"<pre>{html.escape(res.scenario_text)}</pre>\n")
+        )
+    sections = [s for s in sections if s is not None]
+    toc = "".join(f'<li><a href="#{s.id}">{html.escape(s.title)}</a></li>\n' for s in sections)
+    parts = [
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{html.escape(title)}</h1>\n"
+        f'<nav class="toc" id="contents" aria-label="Contents"><strong>Contents</strong>\n<ol>\n{toc}</ol>\n</nav>\n'
+    ]
+    for s in sections:
+        parts.append(f'<section id="{s.id}">\n<h2>{html.escape(s.title)}</h2>\n{s.body}</section>\n')
     parts.append("</body>\n</html>\n")
     return "".join(parts)
 
