@@ -2,20 +2,17 @@
 (models/FORMULATION.md §4, "Levels with a minimum trade").
 
 With ``min_trade_kwh = m > 0`` a pair trades x[i,j] ∈ {0} ∪ [m, min(s_i, r_j)]. Each level is
-solved in steps, each a fixed amount of work:
+solved in steps, each a fixed amount of work (nodes, never time):
 
-1. **Relaxation.** The level without the minimum and with the matching binaries continuous: its
-   optimum is a proven bound of the level (the semi-continuous set lies inside it). When no flow
-   of it lies in (0, m) it is the level's optimum.
-2. **Incumbents.** (a) a dive: close (x = 0) the pairs whose flow is in (0, m), keep x >= m on those
-   already at or above it, solve the relaxation again; at most ``DIVE_ROUNDS`` rounds until no flow
-   lies in (0, m). (b) the solution before this level (it keeps every level kept so far).
-   (c) the greedy matching with the minimum, when it keeps the levels kept so far. The best one
-   that meets the minimum is the incumbent.
-3. **Gap.** When the incumbent is within ``mip_gap`` of the bound, it is the level's answer.
-   Otherwise HiGHS searches the MILP (``min_trade`` rows on, binaries integer) warm-started from
-   the incumbent, limited by ``NODE_LIMIT`` branch-and-bound nodes (work, not time); a better
-   answer replaces the incumbent and its bound tightens the recorded one.
+1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
+   continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
+   flow of it lies in (0, m) it is the level's optimum.
+2. **Incumbents.** Sub-MILPs around the relaxation's trades (``_neighbourhood``), the solution
+   before this level and the greedy matching with the minimum; each is checked against every row,
+   bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
+3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
+   proven gap; otherwise HiGHS searches the whole MILP from the incumbent, limited by
+   ``NODE_LIMIT`` nodes. The record carries the answer, the bound and the gap.
 
 Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
 Between levels the model stays the MILP (``min_trade`` on, binaries integer), so level 4 and
@@ -36,7 +33,6 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 
-DIVE_ROUNDS = 20  # relaxations solved by the dive at most
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 _BELOW = 1e-9  # a flow below m - _BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
