@@ -52,6 +52,7 @@ def _within(record, exact: float, maximise: bool) -> None:
     assert sign * record.objective <= sign * exact + TOL * scale, (record, exact)
     assert sign * (exact - record.objective) <= record.gap * max(1.0, abs(record.objective)) + TOL * scale
     assert record.gap <= ACCEPT_GAP + 1e-12 or "search" in record.status
+    assert record.status.startswith("optimal") or "search" in record.status  # small: searched to mip_gap
 
 
 @EXAMPLES

@@ -11,8 +11,8 @@ solved in steps, each a fixed amount of work (nodes, never time):
    before this level and the greedy matching with the minimum; each is checked against every row,
    bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
-   proven gap; otherwise HiGHS searches the whole MILP from the incumbent, limited by
-   ``NODE_LIMIT`` nodes. The record carries the answer, the bound and the gap.
+   proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
+   otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes. The record carries the answer, the bound and the gap.
 
 Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
 Between levels the model stays the MILP (``min_trade`` on, binaries integer), so level 4 and
@@ -34,6 +34,7 @@ from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
+EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 _BELOW = 1e-9  # a flow below m - _BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
 
@@ -173,7 +174,7 @@ class MinTradeLevels:
         else:  # the search starts from nothing
             best, value, status = relaxed_x, None, "no incumbent"
         solver.x = best
-        accept = max(gap, ACCEPT_GAP)
+        accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
         if value is not None and (relative_gap(value, bound) or 0.0) <= gap:
             status = f"optimal: {status} within mip_gap of the relaxation's bound"
         elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
