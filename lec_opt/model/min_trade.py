@@ -12,7 +12,8 @@ solved in steps, each a fixed amount of work (nodes, never time):
    bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
-   otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes. The record carries the answer, the bound and the gap.
+   otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes.
+   The record carries the answer, the bound and the gap.
 
 Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
 Between levels the model stays the MILP (``min_trade`` on, binaries integer), so level 4 and
