@@ -25,6 +25,7 @@ CASES = {
     "game": "game",
     "sweep": "sweep",
     "network": "network",
+    "min-trade": "min_trade",
 }
 
 

@@ -78,7 +78,7 @@ def _keeps_levels(solver: LevelSolver, levels: list[LevelRecord], flows: np.ndar
     return True
 
 
-def _greedy_flows(snap: IntervalSnapshot, pairs: PairData, priority: str, min_trade: float) -> np.ndarray | None:
+def greedy_flows(snap: IntervalSnapshot, pairs: PairData, priority: str, min_trade: float) -> np.ndarray | None:
     """The greedy matching as flows in pair order; None when it uses a pair that is no candidate."""
     position = np.full((len(snap.sellers), len(snap.buyers)), -1)
     position[pairs.seller, pairs.buyer] = np.arange(len(pairs.seller))
@@ -109,13 +109,13 @@ def level_4(
     dense = opts.candidate_pairs == "dense"
     if priority == "A" and unique_priority_a_optimum(snap, dense, min_trade):
         # the solver's vertex may differ from that point by slack-sized flows: take the point itself
-        greedy = _greedy_flows(snap, pairs, "A", 0.0)
+        greedy = greedy_flows(snap, pairs, "A", 0.0)
         share_ces(solver, snap, pairs, greedy)
         set_incumbent(solver, pairs, greedy)
         status = "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed"
         return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
     vertex = _flows(solver)
-    greedy = _greedy_flows(snap, pairs, priority, min_trade)
+    greedy = greedy_flows(snap, pairs, priority, min_trade)
     start, source = vertex, "the level-3 vertex"
     if (
         greedy is not None

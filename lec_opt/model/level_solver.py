@@ -143,6 +143,7 @@ class LevelSolver:
         self.x = np.zeros(n)  # the current solution
 
         a = info.A.tocsc()
+        self.a = a
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = n, len(rhs)
         lp.col_cost_ = np.zeros(n)
@@ -207,6 +208,28 @@ class LevelSolver:
         if cols.size:
             full = np.full(cols.size, value)
             self.highs.changeColsBounds(cols.size, cols, full, full)
+
+    def set_lower(self, cols: np.ndarray, value: float) -> None:
+        """Columns with lower bound ``value`` (their own upper bound) until ``unfix``."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if cols.size:
+            self.highs.changeColsBounds(cols.size, cols, np.full(cols.size, value), self.col_upper[cols])
+
+    def is_feasible(self, x: np.ndarray, tolerance: float = 1e-8) -> bool:
+        """Does ``x`` meet every row and column bound HiGHS holds now, and integrality, within ``tolerance``?"""
+        lp = self.highs.getLp()
+        tol = lambda b: tolerance * np.maximum(1.0, np.abs(np.where(np.isfinite(b), b, 0.0)))  # noqa: E731
+        col_lower, col_upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+        row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+        ax = self.a @ x
+        integer = np.asarray([int(t) for t in lp.integrality_], dtype=int) == 1 if lp.integrality_ else self.integer
+        return bool(
+            np.all(x >= col_lower - tol(col_lower))
+            and np.all(x <= col_upper + tol(col_upper))
+            and np.all(ax >= row_lower - tol(row_lower))
+            and np.all(ax <= row_upper + tol(row_upper))
+            and np.all(np.abs(x[integer] - np.round(x[integer])) <= 1e-9)
+        )
 
     def unfix(self, cols: np.ndarray) -> None:
         """Columns back to their own bounds."""

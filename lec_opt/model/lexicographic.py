@@ -29,8 +29,9 @@ from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import DUST_KWH, FLOW_EPS, level_4
+from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.model.min_trade import MinTradeLevels
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
@@ -87,21 +88,12 @@ def _release(solver: LevelSolver, names: list[str]) -> None:
         _set_level_bound(solver, name, -LOOSE if solver.maximise[f"obj_{name}"] else LOOSE)
 
 
-def _check_min_trade(solver: LevelSolver, min_trade: float) -> bool:
-    """True when some flow lies strictly between 0 and min_trade (the semi-continuous MILP is needed)."""
-    if min_trade <= 0 or solver.m.min_trade.active:
-        return False
-    x = solver.values(solver.m.p2p)
-    return bool(np.any((x > FLOW_EPS) & (x < min_trade - 1e-9)))
-
-
-def _solve_with_min_trade(solver: LevelSolver, scenario, level, name, limit, gap) -> LevelRecord:
-    """Solve without x >= min_trade y first; only if a flow falls below it, solve the MILP with it."""
-    record = solver.solve(level, name, limit, gap)
-    if _check_min_trade(solver, scenario.willingness.min_trade_kwh):
-        solver.activate(solver.m.min_trade)
-        record = solver.solve(level, name, limit, gap)
-    return record
+def _solve_level(solver: LevelSolver, semi: MinTradeLevels | None, snap, pairs, priority, level, name, opts):
+    """One of levels 1-3: a plain solve, or with a minimum trade the semi-continuous steps."""
+    if semi is None:
+        return solver.solve(level, name, opts.level_time_limit_s, opts.mip_gap)
+    greedy = greedy_flows(snap, pairs, priority, semi.min_trade)
+    return semi.solve(level, name, opts.level_time_limit_s, opts.mip_gap, greedy)
 
 
 def _solution_flows(
@@ -235,6 +227,7 @@ def _lexicographic(
         solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
     build_seconds = time.perf_counter() - started
     opened = OpenPairs(solver, pairs) if lp_levels else None
+    semi = None if lp_levels else MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
     pass_price_pairs = None  # the price rule of the current pass of levels 1-2
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
     shared_fixes: list[str] = []
@@ -255,16 +248,14 @@ def _lexicographic(
                     if name == "p2p" and lp_levels and not price_pairs and opts.candidate_pairs == "dense":
                         record = LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
                     else:
-                        record = _solve_with_min_trade(
-                            solver, scenario, level, name, opts.level_time_limit_s, opts.mip_gap
-                        )
+                        record = _solve_level(solver, semi, snap, pairs, priority, level, name, opts)
                     if name == "ces":
                         record = _check_ces_level(solver, snap, ces, record, opts)
                     shared.append(record)
                     shared_fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
             run.levels = list(shared)
             name = f"priority_{priority.lower()}"
-            record = _solve_with_min_trade(solver, scenario, 3, name, opts.level_time_limit_s, opts.mip_gap)
+            record = _solve_level(solver, semi, snap, pairs, priority, 3, name, opts)
             run.levels.append(record)
             run.fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
             run.levels.append(level_4(solver, snap, scenario, pairs, priority, run.levels, opened))

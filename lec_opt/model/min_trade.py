@@ -1,0 +1,200 @@
+"""Levels 1-3 with a minimum trade size: semi-continuous flows, a proven bound, work limits
+(models/FORMULATION.md §4, "Levels with a minimum trade").
+
+With ``min_trade_kwh = m > 0`` a pair trades x[i,j] ∈ {0} ∪ [m, min(s_i, r_j)]. Each level is
+solved in steps, each a fixed amount of work (nodes, never time):
+
+1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
+   continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
+   flow of it lies in (0, m) it is the level's optimum.
+2. **Incumbents.** Sub-MILPs around the relaxation's trades (``_neighbourhood``), the solution
+   before this level and the greedy matching with the minimum; each is checked against every row,
+   bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
+3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
+   proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
+   otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes.
+   The record carries the answer, the bound and the gap.
+
+Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
+Between levels the model stays the MILP (``min_trade`` on, binaries integer), so level 4 and
+every other solve see the semi-continuous model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from lec_opt.market.pairs import PairData
+from lec_opt.market.result import LevelRecord
+from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
+from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
+
+ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
+EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
+NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
+_BELOW = 1e-9  # a flow below m - _BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
+
+
+def breaks_minimum(flows: np.ndarray, min_trade: float) -> np.ndarray:
+    """The flows that are trades (> FLOW_EPS) smaller than the minimum."""
+    return (flows > FLOW_EPS) & (flows < min_trade - _BELOW)
+
+
+def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) -> np.ndarray:
+    """Fix x = 0 on the pairs with min(s_i, r_j) < m: x >= m y and x <= cap y force y = 0 there.
+
+    Exact (the MILP's feasible set is unchanged) and it tightens every relaxation. Returns the mask.
+    """
+    small = pairs.cap < min_trade - _BELOW
+    solver.fix(solver.cols(solver.m.p2p)[small], 0.0)
+    return small
+
+
+class MinTradeLevels:
+    """The semi-continuous levels of one interval model (``solve`` one level at a time)."""
+
+    def __init__(self, solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, min_trade: float):
+        self.solver, self.snap, self.pairs, self.min_trade = solver, snap, pairs, min_trade
+        m = solver.m
+        self.x = solver.cols(m.p2p)
+        self.y = solver.cols(m.transaction)
+        self.binaries = (m.transaction, m.willing_seller, m.willing_buyer)
+        self.never = close_small_pairs(solver, pairs, min_trade)
+        solver.activate(m.min_trade)  # the MILP between levels
+
+    @contextlib.contextmanager
+    def relaxed(self) -> Iterator[None]:
+        """No ``min_trade`` rows and continuous matching binaries inside the block."""
+        solver = self.solver
+        solver.activate(solver.m.min_trade, False)
+        solver.set_integer(self.binaries, False)
+        try:
+            yield
+        finally:
+            solver.activate(solver.m.min_trade)
+            solver.set_integer(self.binaries, True)
+
+    def _flows(self) -> np.ndarray:
+        x = self.solver.values(self.solver.m.p2p)
+        return np.where(x > FLOW_EPS, x, 0.0)
+
+    def _consistent(self, flows: np.ndarray) -> np.ndarray:
+        """The current solution with these flows and y, W set from them (y = 1 exactly where x > 0)."""
+        set_incumbent(self.solver, self.pairs, flows)
+        return self.solver.x.copy()
+
+    def _neighbourhood(
+        self, flows: np.ndarray, level: int, name: str, limit: float, gap: float, force: bool
+    ) -> tuple[np.ndarray | None, float, float]:
+        """The MILP restricted around the relaxation ``flows``; (solution or None, s, HiGHS s).
+
+        Every pair of a peer with a flow in (0, m) is free (its y binary); the pairs whose flow
+        meets the minimum stay open (``force``: y = 1, x >= m) or free; every other pair is closed.
+        A sub-problem of the MILP: any answer is feasible for it. Limited by ``NODE_LIMIT`` nodes.
+        """
+        solver, m, pairs = self.solver, self.min_trade, self.pairs
+        small = breaks_minimum(flows, m)
+        support = (flows >= m - _BELOW) & ~self.never
+        keep = support if force else np.zeros_like(support)
+        sellers = np.zeros(len(self.snap.sellers), dtype=bool)
+        buyers = np.zeros(len(self.snap.buyers), dtype=bool)
+        sellers[pairs.seller[small]] = True
+        buyers[pairs.buyer[small]] = True
+        free = ((sellers[pairs.seller] | buyers[pairs.buyer]) | support) & ~keep & ~self.never
+        closed = ~keep & ~free & ~self.never
+        solver.fix(self.y[keep], 1.0)
+        solver.set_lower(self.x[keep], m)
+        solver.fix(self.x[closed], 0.0)
+        solver.fix(self.y[closed], 0.0)
+        changed = keep | closed
+        try:
+            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT)
+            return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
+        except LevelFailed as failed:
+            return None, failed.record.seconds, 0.0
+        finally:
+            solver.unfix(self.x[changed])
+            solver.unfix(self.y[changed])
+
+    def solve(
+        self,
+        level: int,
+        name: str,
+        limit: float,
+        gap: float,
+        greedy: np.ndarray | None,
+    ) -> LevelRecord:
+        """Level ``level`` (objective ``obj_<name>``) with the minimum; its answer left in the solver.
+
+        ``greedy``: the greedy matching's flows in pair order (None if not a candidate). Every
+        incumbent is checked against every row, bound and integrality of the MILP as HiGHS holds it
+        (the levels kept so far included) before it may count.
+        """
+        solver = self.solver
+        key = f"obj_{name}"
+        maximise = solver.maximise[key]
+        before = solver.x.copy()
+        with self.relaxed():
+            relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
+            seconds, highs_seconds = relaxation.seconds, relaxation.highs_seconds or 0.0
+            bound = relaxation.bound
+            flows = self._flows()
+            if not breaks_minimum(flows, self.min_trade).any():
+                self._consistent(flows)
+                return replace(relaxation, status=f"{relaxation.status}: the relaxation meets the minimum trade")
+            relaxed_x = solver.x.copy()
+        candidates: list[tuple[str, np.ndarray]] = []
+        sign = 1.0 if maximise else -1.0
+        for force in (True, False):
+            near, s, hs = self._neighbourhood(flows, level, name, limit, gap, force)
+            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            if near is not None:
+                what = "with its trades kept" if force else "on its trades and its small trades' peers"
+                candidates.append((f"the MILP around the relaxation {what}", near))
+                if (relative_gap(solver.objective(name, near), bound) or 0.0) <= gap:
+                    break
+        solver.x = before
+        previous = self._flows()
+        if not breaks_minimum(previous, self.min_trade).any():
+            candidates.append(("the previous solution", self._consistent(previous)))
+        if greedy is not None:
+            solver.x = relaxed_x  # the CES of the relaxation, shared over what each peer has left
+            share_ces(solver, self.snap, self.pairs, greedy)
+            candidates.append(("the greedy matching", self._consistent(greedy)))
+        candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        sign = 1.0 if maximise else -1.0
+        if candidates:
+            source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
+            value = solver.objective(name, best)
+            status = f"incumbent from {source}"
+        else:  # the search starts from nothing
+            best, value, status = relaxed_x, None, "no incumbent"
+        solver.x = best
+        accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
+        if value is not None and (relative_gap(value, bound) or 0.0) <= gap:
+            status = f"optimal: {status} within mip_gap of the relaxation's bound"
+        elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
+            status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
+        else:
+            try:
+                tree = solver.solve(level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT)
+                seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
+                if tree.bound is not None and np.isfinite(tree.bound):
+                    bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)
+                if value is None or sign * tree.objective > sign * value + 1e-12:
+                    value, best = tree.objective, solver.x.copy()
+                    status = f"{tree.status}: a node-limited search improved the {status}"
+                else:
+                    status = f"{tree.status}: a node-limited search kept the {status}"
+            except LevelFailed as failed:
+                if value is None:
+                    raise
+                seconds += failed.record.seconds
+                status = f"{failed.record.status}: a node-limited search kept the {status}"
+            solver.x = best
+        return LevelRecord(level, name, status, value, bound, relative_gap(value, bound), seconds, highs_seconds)
