@@ -36,6 +36,7 @@ from lec_opt.cli import app, main
 from lec_opt.cli.paths import PATH_ROLES
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.io import results_folder as rf
+from lec_opt.io.paths import check_out_path
 from lec_opt.io.results_folder import RESULTS_MANIFEST, partial_dir, read_manifest, require_complete
 
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
@@ -617,5 +618,5 @@ def test_library_errors_are_lec_opt_errors(tmp_path):
         require_complete(tmp_path / "nowhere")
     with pytest.raises(LecOptError, match="is a file"):
         (tmp_path / "f").write_text("x")
-        rf.check_out_path(tmp_path / "f")
+        check_out_path(tmp_path / "f")
     assert read_manifest(tmp_path) is None

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from lec_opt.io.results_folder import check_input_path, check_out_path
+from lec_opt.io.paths import check_input_path, check_out_path
 
 
 def input_file(value: str | Path) -> Path:

@@ -40,17 +40,13 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from lec_opt.errors import InputError, LecOptError
-
-try:  # POSIX; elsewhere the lock falls back to the process id in the lock file
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+from lec_opt.io.folder_lock import acquire
+from lec_opt.io.paths import check_out_path
 
 RESULTS_MANIFEST = "lec-opt.json"
 FORMAT = "lec-opt results folder, version 1"
@@ -180,62 +176,6 @@ def write_manifest(
     return manifest
 
 
-# --- checking a path argument -----------------------------------------------------------------
-
-
-def _existing_ancestor(path: Path) -> Path:
-    for parent in path.parents:
-        if parent.exists() or parent.is_symlink():
-            return parent
-    return Path(path.anchor or ".")
-
-
-def _below_a_file(path: Path) -> Path | None:
-    """The file that ``path`` would have to be below, if any."""
-    ancestor = _existing_ancestor(path)
-    return ancestor if not ancestor.is_dir() else None
-
-
-def check_input_path(path: str | Path, kind: str, what: str = "") -> Path:
-    """An existing file (``kind="file"``) or folder (``"folder"``); ``InputError`` naming the path otherwise."""
-    path = Path(path)
-    what = what or kind
-    if path.exists():
-        if kind == "file" and path.is_dir():
-            raise InputError(path, f"is a folder, but {what} must be a file")
-        if kind == "folder" and not path.is_dir():
-            raise InputError(path, f"is a file, but {what} must be a folder")
-        return path
-    blocker = _below_a_file(path)
-    if blocker is not None:
-        raise InputError(path, f"not found: {blocker} is a file, so nothing can be below it")
-    raise InputError(path, f"{what} not found")
-
-
-def check_out_path(path: str | Path, *, parents: bool = True) -> Path:
-    """A folder lec-opt may write: not a file, not below a file, in a folder it can write.
-
-    ``parents=False`` (the command line's ``--out``): the parent folder must exist already.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise LecOptError(f"{path}: is a file, not a folder; lec-opt writes a folder there and never replaces a file")
-    if path.is_dir():
-        if not path.absolute().name or path.resolve().parent == path.resolve():
-            raise LecOptError(f"{path}: cannot write results into the root of a file system")
-        parent = path.resolve().parent
-    else:
-        blocker = _below_a_file(path)
-        if blocker is not None:
-            raise LecOptError(f"{path}: cannot be written: {blocker} is a file, so no folder can be below it")
-        if not path.parent.is_dir() and not parents:
-            raise LecOptError(f"{path}: its parent folder {path.parent} does not exist; create it first")
-        parent = _existing_ancestor(path)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise LecOptError(f"{path}: cannot be written: no permission to write in {parent}")
-    return path
-
-
 # --- one writer at a time ---------------------------------------------------------------------
 
 
@@ -250,54 +190,6 @@ def partial_dir(target: str | Path) -> Path:
 
 def _target(path: str | Path) -> Path:
     return Path(os.path.realpath(Path(path)))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _holder(lock: Path) -> str:
-    try:
-        info = json.loads(lock.read_text(encoding="utf-8"))
-        return f"process {info['pid']} on {info.get('host', '?')} ({info.get('command') or 'lec-opt'})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"
-
-
-def _acquire(lock: Path, target: Path) -> int:
-    """Open and lock ``lock``; ``LecOptError`` naming the holder when another live process has it."""
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise LecOptError(
-                        f"{target}: another lec-opt run is writing this folder: {_holder(lock)}; "
-                        f"wait for it to finish or stop it (lock file {lock})"
-                    ) from None
-                if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # the holder removed it just now: lock the new one
-                    os.close(fd)
-                    continue
-            else:  # pragma: no cover - no flock: trust the process id in the file
-                with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                    pid = json.loads(lock.read_text(encoding="utf-8"))["pid"]
-                    if pid != os.getpid() and _alive(pid):
-                        raise LecOptError(f"{target}: another lec-opt run is writing this folder: {_holder(lock)}")
-        except BaseException:
-            os.close(fd)
-            raise
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": _COMMAND.get()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-        return fd
 
 
 def _remove(path: Path) -> None:
@@ -365,7 +257,7 @@ def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True) -> 
         return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = _acquire(lock, shown)
+        fd = acquire(lock, shown, _COMMAND.get())
     except OSError as err:
         raise _write_error(shown, err) from None
     _HELD[key] = [fd, 1]

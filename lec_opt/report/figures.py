@@ -12,15 +12,14 @@ from lec_opt.report.day_figures import (
     fig_ces,
     fig_demand_pv,
     fig_ev,
-    fig_foresight,
     fig_p2p_priorities,
-    fig_selection,
     fig_settlement,
     fig_stability,
     fig_surplus_deficit,
     fig_transactions,
 )
 from lec_opt.report.drawing import as_results
+from lec_opt.report.policy_figures import fig_foresight, fig_selection
 from lec_opt.report.ring import fig_ring
 from lec_opt.report.sweep_figures import fig_sweeps
 
