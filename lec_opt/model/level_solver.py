@@ -70,9 +70,7 @@ class LevelSolver:
         x >= min_trade y must not be met only to within 1e-6 kWh).
         """
         self.m = m
-        started = time.perf_counter()
         self._compile(m)
-        self.compile_seconds = time.perf_counter() - started
         self.options: dict[str, object] = {
             "output_flag": False,
             "random_seed": seed,

@@ -226,7 +226,7 @@ def _lexicographic(
     if lp_levels and links:  # no matching binary can bind at levels 1-3 (models/FORMULATION.md §4): LPs
         solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
     build_seconds = time.perf_counter() - started
-    opened = OpenPairs(solver, pairs) if lp_levels else None
+    opened = OpenPairs(solver) if lp_levels else None
     semi = None if lp_levels else MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
     pass_price_pairs = None  # the price rule of the current pass of levels 1-2
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)

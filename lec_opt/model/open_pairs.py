@@ -14,16 +14,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData
 from lec_opt.model.level_solver import LevelSolver
 
 
 class OpenPairs:
     """The closed pairs of the LP levels of one interval model, and the way back to the MILP."""
 
-    def __init__(self, solver: LevelSolver, pairs: PairData):
+    def __init__(self, solver: LevelSolver):
         self.solver = solver
-        self.pairs = pairs
         self.x = solver.cols(solver.m.p2p)  # the flows' columns, in pair order
         self.closed = np.zeros(len(self.x), dtype=bool)
         self.price_pairs = False
