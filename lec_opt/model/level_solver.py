@@ -200,11 +200,11 @@ class LevelSolver:
             self.row_upper[k] = rhs
         self.highs.changeRowBounds(k, float(self.row_lower[k]), float(self.row_upper[k]))
 
-    def fix(self, cols: np.ndarray, value: float = 0.0) -> None:
-        """Columns fixed to ``value`` (equal bounds) until ``unfix``."""
+    def fix(self, cols: np.ndarray, value: float | np.ndarray = 0.0) -> None:
+        """Columns fixed to ``value`` (one for all, or one per column; equal bounds) until ``unfix``."""
         cols = np.asarray(cols, dtype=np.int32)
         if cols.size:
-            full = np.full(cols.size, value)
+            full = np.array(np.broadcast_to(np.asarray(value, dtype=float), cols.shape))
             self.highs.changeColsBounds(cols.size, cols, full, full)
 
     def set_lower(self, cols: np.ndarray, value: float) -> None:

@@ -7,9 +7,11 @@ solved in steps, each a fixed amount of work (nodes, never time):
 1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
    continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
    flow of it lies in (0, m) it is the level's optimum.
-2. **Incumbents.** Sub-MILPs around the relaxation's trades (``_neighbourhood``), the solution
-   before this level and the greedy matching with the minimum; each is checked against every row,
-   bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
+2. **Incumbents**, cheapest first, until one is within the accepted gap: the trades before this
+   level kept with the rest solved again (``_with_trades``; exact at level 2), a dive of LPs from
+   the relaxation (``_dive``), sub-MILPs around the relaxation's trades (``_neighbourhood``), the
+   solution before this level and the greedy matching with the minimum; each is checked against
+   every row, bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
    otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes.
@@ -37,6 +39,7 @@ from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
+DIVE_ROUNDS = 20  # LP re-solves of one dive at most (each closes or forces trades: it always ends)
 _BELOW = 1e-9  # a flow below m - _BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
 
 
@@ -80,13 +83,100 @@ class MinTradeLevels:
             solver.set_integer(self.binaries, True)
 
     def _flows(self) -> np.ndarray:
-        x = self.solver.values(self.solver.m.p2p)
+        return self._flows_of(self.solver.x)
+
+    def _flows_of(self, solution: np.ndarray) -> np.ndarray:
+        x = solution[self.x]
         return np.where(x > FLOW_EPS, x, 0.0)
 
     def _consistent(self, flows: np.ndarray) -> np.ndarray:
         """The current solution with these flows and y, W set from them (y = 1 exactly where x > 0)."""
         set_incumbent(self.solver, self.pairs, flows)
         return self.solver.x.copy()
+
+    def _with_trades(
+        self, flows: np.ndarray, level: int, name: str, limit: float, gap: float
+    ) -> tuple[np.ndarray | None, float, float]:
+        """The level with every flow fixed at ``flows`` (which meet the minimum); (solution or None, s, HiGHS s).
+
+        Exact at level 2: the CES objective sees the trades only through their total (models/FORMULATION.md §4).
+        """
+        solver = self.solver
+        solver.fix(self.x, flows)
+        try:
+            record = solver.solve(level, name, limit, gap)
+            return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
+        except LevelFailed as failed:
+            return None, failed.record.seconds, 0.0
+        finally:
+            solver.unfix(self.x)
+            solver.fix(self.x[self.never], 0.0)
+
+    def _dive(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float]:
+        """The relaxation with its small trades closed, LP after LP; (solution or None, s, HiGHS s).
+
+        Called in the relaxed state on the relaxation's answer. The CES modes are fixed at the
+        relaxation's values, so every re-solve is an LP warm-started from the last basis. Each round
+        closes every trade in (0, m) (x = 0) and re-solves; if that cannot keep the levels, it forces
+        the largest of them to x >= m instead. Closed and forced pairs only add bounds to the MILP, so
+        an answer without small trades is MILP-feasible. At most ``DIVE_ROUNDS`` LPs (work, not time).
+        """
+        solver, m = self.solver, self.solver.m
+        modes = np.concatenate([solver.cols(m.charging), solver.cols(m.discharging)])
+        modes = modes[modes >= 0]
+        for k in modes:
+            solver.fix(np.array([k]), float(round(solver.x[k])))
+        solver.set_integer((m.charging, m.discharging), False)
+        closed = np.zeros(len(self.x), dtype=bool)
+        forced = np.zeros_like(closed)
+        seconds = highs_seconds = 0.0
+        outside = ~self._around(self._flows()) & ~self.never
+        solver.fix(self.x[outside], 0.0)
+        closed |= outside
+        try:
+            for _ in range(DIVE_ROUNDS):
+                flows = self._flows()
+                small = breaks_minimum(flows, self.min_trade) & ~forced
+                if not small.any():
+                    return solver.x.copy(), seconds, highs_seconds
+                up = small & (flows >= self.min_trade / 2)
+                tries = [(up, small & ~up)]  # every small trade rounded to m or to 0 at once
+                k = np.flatnonzero(small)[np.argmax(flows[small])]  # else only the largest, up or else down
+                one = np.zeros_like(small)
+                one[k] = True
+                tries += [(one, ~one & one), (~one & one, one)]
+                for raise_, close in tries:
+                    solver.set_lower(self.x[raise_], self.min_trade)
+                    solver.fix(self.x[close], 0.0)
+                    try:
+                        record = solver.solve(level, name, limit, gap)
+                    except LevelFailed as failed:
+                        seconds += failed.record.seconds
+                        solver.unfix(self.x[raise_ | close])
+                        continue
+                    forced |= raise_
+                    closed |= close
+                    seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
+                    break
+                else:
+                    return None, seconds, highs_seconds
+            return None, seconds, highs_seconds
+        except LevelFailed as failed:
+            return None, seconds + failed.record.seconds, highs_seconds
+        finally:
+            solver.unfix(self.x[closed | forced])
+            solver.unfix(modes)
+            solver.set_integer((m.charging, m.discharging), True)
+
+    def _around(self, flows: np.ndarray) -> np.ndarray:
+        """The pairs that trade in ``flows`` and every pair of a peer with a trade in (0, m)."""
+        pairs = self.pairs
+        small = breaks_minimum(flows, self.min_trade)
+        sellers = np.zeros(len(self.snap.sellers), dtype=bool)
+        buyers = np.zeros(len(self.snap.buyers), dtype=bool)
+        sellers[pairs.seller[small]] = True
+        buyers[pairs.buyer[small]] = True
+        return sellers[pairs.seller] | buyers[pairs.buyer] | (flows > FLOW_EPS)
 
     def _neighbourhood(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float, force: bool
@@ -139,6 +229,7 @@ class MinTradeLevels:
         key = f"obj_{name}"
         maximise = solver.maximise[key]
         before = solver.x.copy()
+        accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
         with self.relaxed():
             relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
             seconds, highs_seconds = relaxation.seconds, relaxation.highs_seconds or 0.0
@@ -148,18 +239,34 @@ class MinTradeLevels:
                 self._consistent(flows)
                 return replace(relaxation, status=f"{relaxation.status}: the relaxation meets the minimum trade")
             relaxed_x = solver.x.copy()
+            within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
+            found: list[tuple[str, np.ndarray]] = []
+            previous = self._flows_of(before)
+            if not breaks_minimum(previous, self.min_trade).any():
+                kept, s, hs = self._with_trades(previous, level, name, limit, gap)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+                if kept is not None:
+                    found.append(("the trades before this level, the rest solved again", kept))
+            if not any(within(x, gap) for _, x in found):
+                solver.x = relaxed_x
+                dive, s, hs = self._dive(level, name, limit, gap)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+                if dive is not None:
+                    found.append(("the dive from the relaxation", dive))
         candidates: list[tuple[str, np.ndarray]] = []
-        sign = 1.0 if maximise else -1.0
+        accepted = lambda x: within(x, accept)  # noqa: E731
+        for source, x in found:
+            solver.x = x
+            candidates.append((source, self._consistent(self._flows_of(x))))
         for force in (True, False):
-            near, s, hs = self._neighbourhood(flows, level, name, limit, gap, force)
+            if any(accepted(x) for _, x in candidates):
+                break
+            near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if near is not None:
                 what = "with its trades kept" if force else "on its trades and its small trades' peers"
                 candidates.append((f"the MILP around the relaxation {what}", near))
-                if (relative_gap(solver.objective(name, near), bound) or 0.0) <= gap:
-                    break
         solver.x = before
-        previous = self._flows()
         if not breaks_minimum(previous, self.min_trade).any():
             candidates.append(("the previous solution", self._consistent(previous)))
         if greedy is not None:
@@ -175,7 +282,6 @@ class MinTradeLevels:
         else:  # the search starts from nothing
             best, value, status = relaxed_x, None, "no incumbent"
         solver.x = best
-        accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
         if value is not None and (relative_gap(value, bound) or 0.0) <= gap:
             status = f"optimal: {status} within mip_gap of the relaxation's bound"
         elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
