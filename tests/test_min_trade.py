@@ -17,7 +17,7 @@ from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
-from lec_opt.model.min_trade import ACCEPT_GAP, breaks_minimum, close_small_pairs
+from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
 from tests.helpers import instances, with_options
 
 EXAMPLES = settings(
@@ -118,3 +118,46 @@ def test_never_less_p2p_than_the_greedy_on_every_interval(small_day, min_trade):
                 assert record.bound is not None and record.gap is not None, record
         solved += 1
     assert solved > 3
+
+
+def _semi_continuous(snap, scenario):
+    ces = ces_params(scenario, snap, 0.5)
+    m, pairs = build_interval_model(snap, scenario, ces)
+    add_level_constraints(m)
+    solver = LevelSolver(m, scenario.seed, tight=True)
+    return solver, MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
+
+
+@EXAMPLES
+@given(instances(max_peers=8, need_pair=True), st.sampled_from([0.05, 0.1, 0.3]))
+def test_a_dive_ends_on_a_point_of_the_milp(case, min_trade):
+    """The dive only adds bounds: an answer has no flow in (0, m) and meets every MILP row and integrality."""
+    snap, scenario, _ = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": min_trade})
+    solver, semi = _semi_continuous(snap, scenario)
+    with semi.relaxed():
+        solver.solve(3, "priority_a", 60.0, 1e-9)
+        dived, _, _ = semi._dive(3, "priority_a", 60.0, 1e-9)
+    assume(dived is not None)
+    flows = semi._flows_of(dived)
+    assert not breaks_minimum(flows, min_trade).any()
+    solver.x = dived
+    assert solver.is_feasible(semi._consistent(flows))
+
+
+@EXAMPLES
+@given(instances(max_peers=8, need_pair=True), st.sampled_from([0.05, 0.1, 0.3]))
+def test_level_2_from_the_level_1_trades_is_the_milp_optimum(case, min_trade):
+    """Level 2 sees the trades only through their total: the level-1 trades with the CES solved
+    again reach the plain MILP's level-2 optimum (both with level 1 kept at its value exactly)."""
+    snap, scenario, _ = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": min_trade})
+    solver, semi = _semi_continuous(snap, scenario)
+    m = solver.m
+    volume = semi.solve(1, "p2p", 60.0, 1e-9, None)
+    assume(volume.status.startswith("optimal"))
+    solver.set_bound(m.level_p2p, volume.objective - 1e-9)
+    kept, _, _ = semi._with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
+    assert kept is not None
+    exact = solver.solve(2, "ces", 600.0, 0.0).objective  # the MILP itself (min_trade on, binaries integer)
+    assert solver.objective("ces", kept) >= exact - 1e-7 * max(1.0, abs(exact))
