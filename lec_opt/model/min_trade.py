@@ -8,8 +8,9 @@ solved in steps, each a fixed amount of work (nodes, never time):
    continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
    flow of it lies in (0, m) it is the level's optimum.
 2. **Incumbents**, cheapest first, until one is within the accepted gap: the trades before this
-   level kept with the rest solved again (``_with_trades``; exact at level 2), a dive of LPs from
-   the relaxation (``_dive``), sub-MILPs around the relaxation's trades (``_neighbourhood``), the
+   level kept with the rest solved again (``_with_trades``; exact at level 2), the relaxation's small
+   trades shifted onto trades that meet the minimum (``_repaired``, ``lec_opt.model.small_trades``),
+   sub-MILPs around the relaxation's trades (``_neighbourhood``), the
    solution before this level and the greedy matching with the minimum; each is checked against
    every row, bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
@@ -30,22 +31,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData
+from lec_opt.market.pairs import PairData, allowed_pairs
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
-DIVE_ROUNDS = 20  # LP re-solves of one dive at most (each closes or forces trades: it always ends)
-_BELOW = 1e-9  # a flow below m - _BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
-
-
-def breaks_minimum(flows: np.ndarray, min_trade: float) -> np.ndarray:
-    """The flows that are trades (> FLOW_EPS) smaller than the minimum."""
-    return (flows > FLOW_EPS) & (flows < min_trade - _BELOW)
+REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
 
 
 def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) -> np.ndarray:
@@ -53,7 +49,7 @@ def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) ->
 
     Exact (the MILP's feasible set is unchanged) and it tightens every relaxation. Returns the mask.
     """
-    small = pairs.cap < min_trade - _BELOW
+    small = pairs.cap < min_trade - BELOW
     solver.fix(solver.cols(solver.m.p2p)[small], 0.0)
     return small
 
@@ -81,6 +77,71 @@ class MinTradeLevels:
         finally:
             solver.activate(solver.m.min_trade)
             solver.set_integer(self.binaries, True)
+
+    @contextlib.contextmanager
+    def _modes_fixed(self) -> Iterator[None]:
+        """The CES modes fixed at the current solution's values (and not integer) inside the block:
+        with the relaxed matching binaries every solve is then an LP, warm-started from the last basis."""
+        solver, m = self.solver, self.solver.m
+        modes = np.concatenate([solver.cols(m.charging), solver.cols(m.discharging)])
+        modes = modes[modes >= 0]
+        solver.fix(modes, np.round(solver.x[modes]))
+        solver.set_integer((m.charging, m.discharging), False)
+        try:
+            yield
+        finally:
+            solver.unfix(modes)
+            solver.set_integer((m.charging, m.discharging), True)
+
+    def _repaired(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float]:
+        """The relaxation's small trades moved onto their peers' trades (``repair_small_trades``), then
+        the LP over the trades that remain, each kept >= m, every other pair closed; (solution or None, s, HiGHS s).
+
+        Called in the relaxed state on the relaxation's answer. Every step only adds bounds to the
+        MILP, so the answer is MILP-feasible.
+        """
+        solver = self.solver
+        allowed = allowed_pairs(self.snap, self.pairs, solver.m.price_pairs_only.active) & ~self.never
+        seconds = highs_seconds = 0.0
+        best = None
+        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+        with self._modes_fixed():
+            for _ in range(REPAIR_ROUNDS):
+                flows = repair_small_trades(
+                    self._flows(),
+                    self.pairs,
+                    self.snap.surplus_kwh,
+                    self.snap.deficit_kwh,
+                    allowed,
+                    -sign * solver.cost[f"obj_{name}"][self.x],
+                    self.min_trade,
+                )
+                if flows is None:
+                    break
+                trades = flows > FLOW_EPS
+                others = ~trades & ~self.never
+                solver.set_lower(self.x[trades], self.min_trade)
+                try:
+                    solver.fix(self.x[others], 0.0)  # the best point on these trades: MILP-feasible
+                    record = solver.solve(level, name, limit, gap)
+                    if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
+                        best = solver.x.copy()
+                    solver.unfix(self.x[others])  # the other pairs open again: a better point with new small trades?
+                    solver.fix(self.x[self.never], 0.0)
+                    again = solver.solve(level, name, limit, gap)
+                    seconds += record.seconds + again.seconds
+                    highs_seconds += (record.highs_seconds or 0.0) + (again.highs_seconds or 0.0)
+                except LevelFailed as failed:
+                    seconds += failed.record.seconds
+                    break
+                finally:
+                    solver.unfix(self.x[~self.never])
+                if not breaks_minimum(self._flows(), self.min_trade).any():
+                    best = solver.x.copy()  # the LP over every pair kept the minimum: no better point here
+                    break
+                if (relative_gap(solver.objective(name, best), solver.objective(name)) or 0.0) <= gap:
+                    break
+        return best, seconds, highs_seconds
 
     def _flows(self) -> np.ndarray:
         return self._flows_of(self.solver.x)
@@ -112,72 +173,6 @@ class MinTradeLevels:
             solver.unfix(self.x)
             solver.fix(self.x[self.never], 0.0)
 
-    def _dive(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float]:
-        """The relaxation with its small trades closed, LP after LP; (solution or None, s, HiGHS s).
-
-        Called in the relaxed state on the relaxation's answer. The CES modes are fixed at the
-        relaxation's values, so every re-solve is an LP warm-started from the last basis. Each round
-        closes every trade in (0, m) (x = 0) and re-solves; if that cannot keep the levels, it forces
-        the largest of them to x >= m instead. Closed and forced pairs only add bounds to the MILP, so
-        an answer without small trades is MILP-feasible. At most ``DIVE_ROUNDS`` LPs (work, not time).
-        """
-        solver, m = self.solver, self.solver.m
-        modes = np.concatenate([solver.cols(m.charging), solver.cols(m.discharging)])
-        modes = modes[modes >= 0]
-        for k in modes:
-            solver.fix(np.array([k]), float(round(solver.x[k])))
-        solver.set_integer((m.charging, m.discharging), False)
-        closed = np.zeros(len(self.x), dtype=bool)
-        forced = np.zeros_like(closed)
-        seconds = highs_seconds = 0.0
-        outside = ~self._around(self._flows()) & ~self.never
-        solver.fix(self.x[outside], 0.0)
-        closed |= outside
-        try:
-            for _ in range(DIVE_ROUNDS):
-                flows = self._flows()
-                small = breaks_minimum(flows, self.min_trade) & ~forced
-                if not small.any():
-                    return solver.x.copy(), seconds, highs_seconds
-                up = small & (flows >= self.min_trade / 2)
-                tries = [(up, small & ~up)]  # every small trade rounded to m or to 0 at once
-                k = np.flatnonzero(small)[np.argmax(flows[small])]  # else only the largest, up or else down
-                one = np.zeros_like(small)
-                one[k] = True
-                tries += [(one, ~one & one), (~one & one, one)]
-                for raise_, close in tries:
-                    solver.set_lower(self.x[raise_], self.min_trade)
-                    solver.fix(self.x[close], 0.0)
-                    try:
-                        record = solver.solve(level, name, limit, gap)
-                    except LevelFailed as failed:
-                        seconds += failed.record.seconds
-                        solver.unfix(self.x[raise_ | close])
-                        continue
-                    forced |= raise_
-                    closed |= close
-                    seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
-                    break
-                else:
-                    return None, seconds, highs_seconds
-            return None, seconds, highs_seconds
-        except LevelFailed as failed:
-            return None, seconds + failed.record.seconds, highs_seconds
-        finally:
-            solver.unfix(self.x[closed | forced])
-            solver.unfix(modes)
-            solver.set_integer((m.charging, m.discharging), True)
-
-    def _around(self, flows: np.ndarray) -> np.ndarray:
-        """The pairs that trade in ``flows`` and every pair of a peer with a trade in (0, m)."""
-        pairs = self.pairs
-        small = breaks_minimum(flows, self.min_trade)
-        sellers = np.zeros(len(self.snap.sellers), dtype=bool)
-        buyers = np.zeros(len(self.snap.buyers), dtype=bool)
-        sellers[pairs.seller[small]] = True
-        buyers[pairs.buyer[small]] = True
-        return sellers[pairs.seller] | buyers[pairs.buyer] | (flows > FLOW_EPS)
-
     def _neighbourhood(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float, force: bool
     ) -> tuple[np.ndarray | None, float, float]:
@@ -189,7 +184,7 @@ class MinTradeLevels:
         """
         solver, m, pairs = self.solver, self.min_trade, self.pairs
         small = breaks_minimum(flows, m)
-        support = (flows >= m - _BELOW) & ~self.never
+        support = (flows >= m - BELOW) & ~self.never
         keep = support if force else np.zeros_like(support)
         sellers = np.zeros(len(self.snap.sellers), dtype=bool)
         buyers = np.zeros(len(self.snap.buyers), dtype=bool)
@@ -249,10 +244,10 @@ class MinTradeLevels:
                     found.append(("the trades before this level, the rest solved again", kept))
             if not any(within(x, gap) for _, x in found):
                 solver.x = relaxed_x
-                dive, s, hs = self._dive(level, name, limit, gap)
+                repaired, s, hs = self._repaired(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
-                if dive is not None:
-                    found.append(("the dive from the relaxation", dive))
+                if repaired is not None:
+                    found.append(("the relaxation with its small trades moved onto their peers' trades", repaired))
         candidates: list[tuple[str, np.ndarray]] = []
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:

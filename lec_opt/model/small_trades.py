@@ -1,0 +1,194 @@
+"""Repair of trades below the minimum size: shift their energy along cheapest paths of trades
+(models/FORMULATION.md §4, "Levels with a minimum trade").
+
+Plain numpy on flows in pair order; the solve loop turns the repaired flows into an incumbent.
+A small trade f on (i, j) is closed. Either buyer j gets f back or seller i sends f to a buyer
+that still needs it, along a path of trades that change by ±f:
+
+- from buyer j: raise a trade of j (its seller now sells f more); that seller ends the path if it
+  has f left over, else it lowers another of its trades, whose buyer now lacks f, and so on; a buyer
+  that lacks f may also end the path with a new trade of a ≥ m from a seller with a left over,
+  taking a - f off another of its trades (which keeps the minimum, or closes);
+- from seller i: the same with the roles swapped, ending at a buyer that still needs f.
+
+Every raised trade stays within its cap and reaches the minimum, every lowered one keeps it or
+closes, so no step breaks the minimum; the P2P volume stays the same, and with it every CES total.
+Among the paths the one that costs the level's objective least is taken (label-correcting
+shortest path; costs may be negative), so the repair follows the objective. Deterministic: pairs
+in index order, ties to the first found.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from lec_opt.market.pairs import PairData
+from lec_opt.model.level4 import FLOW_EPS
+
+BELOW = 1e-9  # a flow below m - BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
+_EPS = 1e-12
+
+
+def breaks_minimum(flows: np.ndarray, min_trade: float) -> np.ndarray:
+    """The flows that are trades (> FLOW_EPS) smaller than the minimum."""
+    return (flows > FLOW_EPS) & (flows < min_trade - BELOW)
+
+
+@dataclass
+class _Network:
+    """The trades of one repair step: who can change, and by how much."""
+
+    x: np.ndarray
+    pairs: PairData
+    room: np.ndarray  # what each peer has left (sellers, then buyers)
+    cost: np.ndarray  # objective per kWh of each pair, to be minimised
+    allowed: np.ndarray
+    n_s: int
+    m: float
+
+    def __post_init__(self) -> None:
+        order = np.arange(len(self.x))
+        self.of_seller = [order[self.pairs.seller == i] for i in range(self.n_s)]
+        self.of_buyer = [order[self.pairs.buyer == j] for j in range(len(self.room) - self.n_s)]
+
+    def can_raise(self, ks: np.ndarray, f: float) -> np.ndarray:
+        x, cap = self.x[ks], self.pairs.cap[ks]
+        return self.allowed[ks] & (x > FLOW_EPS) & (x + f <= cap + BELOW) & (x + f >= self.m - BELOW)
+
+    def can_lower(self, ks: np.ndarray, f: float) -> np.ndarray:
+        x = self.x[ks]
+        return self.allowed[ks] & (x > FLOW_EPS) & ((x - f >= self.m - BELOW) | (np.abs(x - f) <= BELOW))
+
+
+def _path_to(parent: dict, at: int) -> list[tuple[int, float]] | None:
+    """The changes from the start to ``at``; None if the parents loop (a negative cycle)."""
+    path, seen = [], set()
+    while parent[at][0] >= 0:
+        if at in seen:
+            return None
+        seen.add(at)
+        before, pair, change = parent[at]
+        path.append((pair, change))
+        at = before
+    return path[::-1]
+
+
+def _new_trade(net: _Network, buyer: int, f: float, on_path: set[int]) -> tuple[float, list] | None:
+    """A buyer that lacks f: the cheapest new trade of a >= m from a seller with a left over, with
+    a - f taken off another trade of the buyer (not on the path) that keeps the minimum or closes."""
+    m, x, pairs = net.m, net.x, net.pairs
+    mine = np.array([k for k in net.of_buyer[buyer] if k not in on_path], dtype=int)
+    if not mine.size:
+        return None
+    closed = mine[net.allowed[mine] & (x[mine] <= FLOW_EPS)]
+    ours = mine[net.allowed[mine] & (x[mine] >= m - BELOW)]
+    best: tuple[float, list] | None = None
+    for o in ours:
+        # keep the other trade at >= m (take m - f), or close it (take all of it)
+        for take in (m - f, x[o]):
+            if take < 0 or (x[o] - take < m - BELOW and x[o] - take > BELOW):
+                continue
+            a = f + take
+            new = closed[(pairs.cap[closed] >= a - BELOW) & (net.room[pairs.seller[closed]] >= a - BELOW)]
+            if not new.size:
+                continue
+            k = new[np.argmin(net.cost[new])]
+            cost = net.cost[k] * a - net.cost[o] * take
+            if best is None or cost < best[0] - _EPS:
+                best = (cost, [(int(k), a), (int(o), -take)])
+    return best
+
+
+def _cheapest_path(net: _Network, f: float, start: int, from_buyer: bool) -> list[tuple[int, float]] | None:
+    """The cheapest changes that bring f to the peer ``start`` lacks (``from_buyer``) or take the f
+    it has too much, ending at a peer with room (see the module's docstring); None if there are none."""
+    n_s = net.n_s
+    first = n_s + start if from_buyer else start
+    dist = {first: 0.0}
+    parent: dict[int, tuple[int, int, float]] = {first: (-1, -1, 0.0)}
+    queue, queued = deque([first]), {first}
+    budget = 50 * len(net.room)  # relaxations at most: bounded work even with negative cycles
+    while queue and budget > 0:
+        node = queue.popleft()
+        queued.discard(node)
+        on_buyer_side = node >= n_s
+        lacks = on_buyer_side == from_buyer  # this peer lacks f (raise one of its trades) or has f too much
+        ks = net.of_buyer[node - n_s] if on_buyer_side else net.of_seller[node]
+        ks = ks[net.can_raise(ks, f) if lacks else net.can_lower(ks, f)]
+        ends = net.pairs.seller[ks] if on_buyer_side else n_s + net.pairs.buyer[ks]
+        for k, other in zip(ks.tolist(), ends.tolist(), strict=True):
+            budget -= 1
+            d = dist[node] + (net.cost[k] * f if lacks else -net.cost[k] * f)
+            if d < dist.get(other, np.inf) - _EPS and other != first:
+                dist[other] = d
+                parent[other] = (node, k, f if lacks else -f)
+                if other not in queued:
+                    queue.append(other)
+                    queued.add(other)
+    best: tuple[float, list] | None = None
+    for node, d in dist.items():
+        if node == first:
+            continue
+        path = _path_to(parent, node)
+        if path is None or len({k for k, _ in path}) < len(path):
+            continue
+        is_end_side = (node >= n_s) != from_buyer  # a seller (from a buyer) or a buyer (from a seller)
+        if is_end_side and net.room[node] >= f - BELOW and (best is None or d < best[0] - _EPS):
+            best = (d, path)
+    for node in [first, *dist]:  # a buyer that lacks f may also end with a new trade
+        if not from_buyer or node < n_s:
+            continue
+        path = [] if node == first else _path_to(parent, node)
+        if path is None:
+            continue
+        new = _new_trade(net, node - n_s, f, {k for k, _ in path})
+        if new is not None and (best is None or dist[node] + new[0] < best[0] - _EPS):
+            best = (dist[node] + new[0], path + new[1])
+    return None if best is None else best[1]
+
+
+def repair_small_trades(
+    flows: np.ndarray,
+    pairs: PairData,
+    surplus: np.ndarray,
+    deficit: np.ndarray,
+    allowed: np.ndarray,
+    cost: np.ndarray,
+    min_trade: float,
+) -> np.ndarray | None:
+    """Every trade in (0, m) closed and its energy shifted along the cheapest path of trades (see
+    the module's docstring); the flows, or None if one cannot be shifted.
+
+    ``cost``: the level's objective per kWh of each pair, to be minimised (negate a maximised one).
+    Smallest trades first, ties by pair order.
+    """
+    n_s = len(surplus)
+    x = flows.copy()
+    room = np.concatenate(
+        [
+            surplus - np.bincount(pairs.seller, weights=x, minlength=n_s),
+            deficit - np.bincount(pairs.buyer, weights=x, minlength=len(deficit)),
+        ]
+    )
+    net = _Network(x, pairs, room, cost, allowed, n_s, min_trade)
+    small = np.flatnonzero(breaks_minimum(x, min_trade))
+    for k in small[np.argsort(x[small], kind="stable")]:
+        if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
+            continue
+        f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
+        x[k] = 0.0
+        room[i] += f
+        room[n_s + j] += f
+        paths = [_cheapest_path(net, f, j, True), _cheapest_path(net, f, i, False)]
+        found = [p for p in paths if p is not None]
+        if not found:
+            return None
+        path = min(found, key=lambda p: sum(cost[k2] * change for k2, change in p))
+        for pair, change in path:
+            x[pair] = 0.0 if abs(x[pair] + change) <= BELOW else x[pair] + change
+            room[pairs.seller[pair]] -= change
+            room[n_s + pairs.buyer[pair]] -= change
+    return x
