@@ -58,6 +58,7 @@ class Community(_Section):
         }[self.prosumers]
 
     def kwp(self, peer: int) -> float:
+        """PV size of one peer in kWp (0 when the map does not name it)."""
         if isinstance(self.pv_kwp, dict):
             return self.pv_kwp.get(peer, 0.0)
         return self.pv_kwp
@@ -225,6 +226,8 @@ class Network(_Section):
 
 
 class Data(_Section):
+    """``[data]``: where the community's profiles are."""
+
     dir: str = Field(description="data folder (load, PV, EV, bids); relative to the scenario file")
 
 
@@ -279,14 +282,17 @@ class Scenario(_Section):
     # --- derived paths, resolved against the file each was written in (see load_scenario) ---
     @property
     def data_dir(self) -> Path:
+        """The data folder as a path."""
         return Path(self.data.dir)
 
     @property
     def intervals_per_day(self) -> int:
+        """Number of trading intervals in a day."""
         return MINUTES_PER_DAY // self.interval_minutes
 
     @property
     def interval_hours(self) -> float:
+        """Interval length in hours."""
         return self.interval_minutes / 60.0
 
     def with_data_dir(self, data_dir: str | Path) -> Scenario:
