@@ -9,99 +9,120 @@
 # ---
 
 # %% [markdown]
-# # Reproduce the paper's day and its figures
+# # Compare the priorities and the aggregator's criteria
 #
-# The shipped community is the paper's: 100 peers on a ring, the odd ones prosumers with 5 kWp of
-# rooftop PV, 15 EV chargers and a community energy storage (CES) run by an aggregator. This example
-# solves its day, compares the paper's two headline ratios (prosumer revenue 1.61× and consumer
-# bill 0.72× of grid-only) with ours, and draws the paper's figures.
-#
-# The site runs it with the greedy matching and 30-minute intervals (`models/paper_30min.toml`) so it
-# takes seconds; `lec-opt solve-day` (the MILP, 5-minute intervals) is the full run. From the command
-# line the same is:
-#
-# ```bash
-# lec-opt solve-day --scenario models/paper_30min.toml --method greedy --report --out results/day
-# ```
+# In every interval sellers and buyers are matched under one of three priorities: **A** biggest
+# surplus meets biggest demand, **B** nearest on the ring, **C** lowest ask meets highest bid. The
+# aggregator solves all three and executes one, by a **criterion** (`[selection] criterion` in the
+# scenario). This example looks at one interval under each priority, then at the day, then at how
+# the criterion changes the aggregator's choices.
 
 # %%
-import json
-import tempfile
-from pathlib import Path
-
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-from IPython.display import Image, display
 
 import lec_opt
 
 scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
-print(scenario.name, "-", scenario.description)
-print(f"{scenario.intervals_per_day} intervals of {scenario.interval_minutes} minutes")
 
 # %% [markdown]
-# ## Solve the day
+# ## One interval under A, B and C
 #
-# `run_day` matches every interval under each priority (A, B, C), lets the aggregator choose one per
-# interval, walks the CES state of charge through the day and settles every peer's money.
+# `solve_interval(..., priority="all")` returns a result per priority. At noon every priority trades
+# nearly all the P2P energy there is (the first lexicographic level maximises it); they differ in
+# who trades with whom: B pairs neighbours, C pairs by price and leaves pairs whose bid is below the
+# ask untraded.
+
+# %%
+noon = lec_opt.solve_interval(scenario, interval="12:00", priority="all", method="greedy")
+n = scenario.community.n_peers or 100
+
+
+def ring_hops(trade) -> int:
+    d = abs(trade.seller - trade.buyer)
+    return min(d, n - d)
+
+
+pd.DataFrame(
+    {
+        p: {
+            "P2P energy, kWh": r.p2p_kwh,
+            "transactions": r.transactions,
+            "mean ring distance, hops (per kWh)": sum(ring_hops(t) * t.kwh for t in r.trades) / r.p2p_kwh,
+            "to the CES, kWh": float(np.sum(r.seller_to_ces_kwh)),
+            "from the grid, kWh": float(np.sum(r.grid_to_buyer_kwh)),
+        }
+        for p, r in noon.items()
+    }
+).round(2)
+
+# %% [markdown]
+# ## The day: the aggregator's choice against each priority alone
+#
+# `run_day` solves every interval under all three priorities; `priority="best"` follows the
+# aggregator's choice, and `DayRun.single` holds each priority followed all day.
 
 # %%
 run = lec_opt.run_day(scenario, method="greedy")
-folder = lec_opt.write_day(run, Path(tempfile.mkdtemp()) / "paper_day")
-sorted(p.name for p in folder.iterdir())
-
-# %% [markdown]
-# ## The headline numbers beside the paper's
-#
-# `summary.json` holds the day's totals; its `paper` entry holds the paper's published values.
-
-# %%
-summary = json.loads((folder / "summary.json").read_text())
-paper = summary["paper"]
+chosen = pd.Series([s.chosen for s in run.steps], index=[run.day.start(s.index) for s in run.steps])
+paths = {"aggregator's choice": run.steps, **{f"{p} all day": run.single[p] for p in "ABC"}}
 pd.DataFrame(
     {
-        "lec-opt": [summary["prosumer_revenue_ratio"], summary["consumer_bill_ratio"]],
-        "paper": [paper["prosumer_revenue_ratio"], paper["consumer_bill_ratio"]],
-    },
-    index=["prosumer revenue, P2P / grid-only", "consumer bill, P2P / grid-only"],
-).round(3)
-
-# %%
-pd.Series(
-    {
-        "P2P energy, kWh": summary["p2p_energy_kwh"],
-        "transactions": summary["transactions"],
-        "grid import, kWh": summary["grid_import_kwh"],
-        "grid export, kWh": summary["grid_export_kwh"],
-        "community saving, $": summary["community_saving_usd"],
-        "CES SoC range": f"{summary['ces_soc_min']:.2f}–{summary['ces_soc_max']:.2f}",
-        "intervals under A / B / C": " / ".join(str(summary["priority_counts"].get(p, 0)) for p in "ABC"),
+        name: {
+            "P2P energy, kWh": sum(s.result.p2p_kwh for s in steps),
+            "transactions": sum(s.result.transactions for s in steps),
+            "sellers' revenue, $": sum(float(np.sum(s.settlement.revenue_usd)) for s in steps),
+            "buyers' bill, $": sum(float(np.sum(s.settlement.bill_usd)) for s in steps),
+        }
+        for name, steps in paths.items()
     }
-)
+).round(2)
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 2.4), layout="constrained")
+colours = {"A": "tab:blue", "B": "tab:orange", "C": "tab:green"}
+hours = np.arange(len(chosen)) * scenario.interval_hours
+ax.bar(hours, 1, width=scenario.interval_hours, align="edge", color=[colours[p] for p in chosen])
+for p, c in colours.items():
+    ax.bar([], [], color=c, label=f"priority {p}")
+ax.set_xlim(0, 24)
+ax.set_xticks(range(0, 25, 3))
+ax.set_yticks([])
+ax.set_xlabel("hour of the day")
+ax.set_title("priority the aggregator executes (criterion: paper)")
+ax.legend(ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.45), frameon=False)
+plt.show()
 
 # %% [markdown]
-# ## The paper's figures
+# ## The aggregator's criteria
 #
-# `write_report` draws every figure the folder supports into `figures/` and writes a
-# self-contained `report.html` beside them (the [report guide](../guides/report.md) lists them).
-# Here are four: demand and PV over the day (the paper's Fig. 5), the CES state of charge and flows
-# (Figs. 10–11), the P2P energy each priority would trade (Fig. 12) and the settlement per peer.
+# The default criterion, `paper`, is the paper's §5.5: prosumer revenue, then fewest transactions.
+# Others are one metric or a list compared lexicographically. A sweep over
+# `selection.criterion` solves the day once per criterion and tabulates the outcome.
 
 # %%
-report = lec_opt.write_report(folder)
-figures = sorted((folder / "figures").glob("*.png"))
-[f.name for f in figures]
+criteria = ["paper", "community_saving", "consumer_savings", "p2p_energy", "transactions"]
+table = lec_opt.run_sweep({"selection.criterion": criteria}, scenario, method="greedy", executor="serial")
+table.set_index("selection.criterion")[
+    [
+        "priority_A",
+        "priority_B",
+        "priority_C",
+        "p2p_energy_kwh",
+        "transactions",
+        "prosumer_revenue_ratio",
+        "consumer_bill_ratio",
+        "community_saving_usd",
+    ]
+].round(3)
 
 # %%
-for name in ("01_demand_pv", "04_ces", "05_p2p_priorities", "08_settlement"):
-    display(Image(filename=str(folder / "figures" / f"{name}.png"), width=720))
-
-# %% [markdown]
-# ## Interval by interval
-#
-# `intervals.csv` has one row per interval: supply, demand, the community balance α, the chosen
-# priority, each priority's P2P energy, the CES flows and SoC and the grid.
-
-# %%
-intervals = pd.read_csv(folder / "intervals.csv")
-columns = ["time", "supply_kwh", "demand_kwh", "alpha_kwh", "chosen", "p2p_kwh_A", "p2p_kwh_B", "p2p_kwh_C", "soc_end"]
-intervals[columns].iloc[12:44:4].round(2)
+fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
+counts = table.set_index("selection.criterion")[["priority_A", "priority_B", "priority_C"]]
+counts.columns = ["A", "B", "C"]
+counts.plot.barh(stacked=True, ax=ax, color=[colours[p] for p in "ABC"])
+ax.set_xlabel("intervals in which the priority is executed")
+ax.set_ylabel("")
+ax.invert_yaxis()
+plt.show()

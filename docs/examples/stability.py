@@ -9,99 +9,106 @@
 # ---
 
 # %% [markdown]
-# # Reproduce the paper's day and its figures
+# # Check stability and find stable prices
 #
-# The shipped community is the paper's: 100 peers on a ring, the odd ones prosumers with 5 kWp of
-# rooftop PV, 15 EV chargers and a community energy storage (CES) run by an aggregator. This example
-# solves its day, compares the paper's two headline ratios (prosumer revenue 1.61× and consumer
-# bill 0.72× of grid-only) with ours, and draws the paper's figures.
+# The paper's title promises cooperative game theory: in each interval the peers form a coalition
+# that shares the money trading saves against the grid. A settlement is **stable** when it lies in
+# the **core** of that game: no group of peers would do better trading on its own. `check_day`
+# takes a solved day's folder and, for each interval, finds the most violated coalition (a
+# separation MILP), counts individual-rationality violations, computes the least-core ε and
+# Shapley values, and with `with_prices=True` looks for per-trade prices that put the interval
+# in the core. `lec-opt game RESULTS_DIR --prices` does the same from the command line.
 #
-# The site runs it with the greedy matching and 30-minute intervals (`models/paper_30min.toml`) so it
-# takes seconds; `lec-opt solve-day` (the MILP, 5-minute intervals) is the full run. From the command
-# line the same is:
-#
-# ```bash
-# lec-opt solve-day --scenario models/paper_30min.toml --method greedy --report --out results/day
-# ```
+# The core check of a 100-player game takes about a second per interval, so this page checks three
+# intervals of the greedy 30-minute day.
 
 # %%
-import json
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Image, display
 
 import lec_opt
 
 scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
-print(scenario.name, "-", scenario.description)
-print(f"{scenario.intervals_per_day} intervals of {scenario.interval_minutes} minutes")
-
-# %% [markdown]
-# ## Solve the day
-#
-# `run_day` matches every interval under each priority (A, B, C), lets the aggregator choose one per
-# interval, walks the CES state of charge through the day and settles every peer's money.
-
-# %%
 run = lec_opt.run_day(scenario, method="greedy")
-folder = lec_opt.write_day(run, Path(tempfile.mkdtemp()) / "paper_day")
-sorted(p.name for p in folder.iterdir())
+folder = lec_opt.write_day(run, Path(tempfile.mkdtemp()) / "day")
 
 # %% [markdown]
-# ## The headline numbers beside the paper's
+# ## The core check
 #
-# `summary.json` holds the day's totals; its `paper` entry holds the paper's published values.
+# Morning, afterafternoon and evening (interval indices of the 30-minute day):
 
 # %%
-summary = json.loads((folder / "summary.json").read_text())
-paper = summary["paper"]
+intervals = [run.day.interval_at(h * 60) for h in (10, 14, 18)]
+checks = lec_opt.check_day(folder, intervals=intervals, with_prices=True, samples=200)
+pd.DataFrame([c.row() for c in checks]).set_index("time").T
+
+# %% [markdown]
+# `in_core` is False and `max_violation` (in $) is the most a coalition could gain by leaving: the
+# settlement's prices (mid-market, or set from the asks and bids under priority C) share each trade's
+# saving between seller and buyer, and a coalition of the side that is short of energy can do better. `least_core_epsilon` is the smallest uniform subsidy
+# that would make the game's core non-empty (0: the core is not empty), and `shapley_distance` how
+# far the settlement is from the Shapley values.
+
+# %% [markdown]
+# ## Stable prices
+#
+# Where the settlement is outside the core, `stable_prices` re-prices each executed trade (between
+# the grid's sell and buy prices) so that the payoffs are in the core, moving as little money as
+# possible. The community balance α = Σ surplus − Σ deficit of each checked interval, and the
+# average price of its trades before and after:
+
+# %%
 pd.DataFrame(
     {
-        "lec-opt": [summary["prosumer_revenue_ratio"], summary["consumer_bill_ratio"]],
-        "paper": [paper["prosumer_revenue_ratio"], paper["consumer_bill_ratio"]],
-    },
-    index=["prosumer revenue, P2P / grid-only", "consumer bill, P2P / grid-only"],
-).round(3)
+        c.time: {
+            "alpha_kwh": run.steps[c.interval].result.snapshot.total_surplus_kwh
+            - run.steps[c.interval].result.snapshot.total_deficit_kwh,
+            "settled price, $/kWh (mean)": sum(t.price_usd_per_kwh * t.kwh for t in c.trades) / sum(t.kwh for t in c.trades),
+            "stable price, $/kWh (mean)": sum(p * t.kwh for p, t in zip(c.prices.prices, c.trades))
+            / sum(t.kwh for t in c.trades),
+            "money moved, $": c.prices.money_moved,
+        }
+        for c in checks
+    }
+).round(4)
+
+# %% [markdown]
+# Each trade of the 14:00 interval at its settled price and at its stable price:
 
 # %%
-pd.Series(
+afternoon = checks[1]
+trades = pd.DataFrame(
     {
-        "P2P energy, kWh": summary["p2p_energy_kwh"],
-        "transactions": summary["transactions"],
-        "grid import, kWh": summary["grid_import_kwh"],
-        "grid export, kWh": summary["grid_export_kwh"],
-        "community saving, $": summary["community_saving_usd"],
-        "CES SoC range": f"{summary['ces_soc_min']:.2f}–{summary['ces_soc_max']:.2f}",
-        "intervals under A / B / C": " / ".join(str(summary["priority_counts"].get(p, 0)) for p in "ABC"),
+        "seller": [t.seller for t in afternoon.trades],
+        "buyer": [t.buyer for t in afternoon.trades],
+        "kwh": [t.kwh for t in afternoon.trades],
+        "price": [t.price_usd_per_kwh for t in afternoon.trades],
+        "stable price": list(afternoon.prices.prices),
     }
 )
+print(f"{len(trades)} trades; money moved to reach the core: ${afternoon.prices.money_moved:.3f}")
+trades.head(8).round(4)
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+order = trades.sort_values("kwh", ascending=False).reset_index(drop=True)
+ax.bar(order.index - 0.2, order["price"], width=0.4, label="settled")
+ax.bar(order.index + 0.2, order["stable price"], width=0.4, label="stable (in the core)")
+ax.axhline(scenario.tariffs.sell, color="grey", ls=":", label="grid sell price")
+ax.axhline(scenario.tariffs.buy, color="grey", ls="--", label="grid buy price")
+ax.set_xlabel(f"trade at {afternoon.time}, largest first")
+ax.set_ylabel("$/kWh")
+ax.set_ylim(0, scenario.tariffs.buy * 1.15)
+ax.legend(ncol=2, fontsize=8)
+plt.show()
 
 # %% [markdown]
-# ## The paper's figures
-#
-# `write_report` draws every figure the folder supports into `figures/` and writes a
-# self-contained `report.html` beside them (the [report guide](../guides/report.md) lists them).
-# Here are four: demand and PV over the day (the paper's Fig. 5), the CES state of charge and flows
-# (Figs. 10–11), the P2P energy each priority would trade (Fig. 12) and the settlement per peer.
-
-# %%
-report = lec_opt.write_report(folder)
-figures = sorted((folder / "figures").glob("*.png"))
-[f.name for f in figures]
-
-# %%
-for name in ("01_demand_pv", "04_ces", "05_p2p_priorities", "08_settlement"):
-    display(Image(filename=str(folder / "figures" / f"{name}.png"), width=720))
-
-# %% [markdown]
-# ## Interval by interval
-#
-# `intervals.csv` has one row per interval: supply, demand, the community balance α, the chosen
-# priority, each priority's P2P energy, the CES flows and SoC and the grid.
-
-# %%
-intervals = pd.read_csv(folder / "intervals.csv")
-columns = ["time", "supply_kwh", "demand_kwh", "alpha_kwh", "chosen", "p2p_kwh_A", "p2p_kwh_B", "p2p_kwh_C", "soc_end"]
-intervals[columns].iloc[12:44:4].round(2)
+# When the community has more surplus than deficit (α > 0) the buyers are the scarce side: a
+# coalition of buyers with a few sellers could pay the sellers no more than the grid's sell price,
+# and the core gives most of the saving to the buyers; with α < 0 it is the other way round.
+# `lec_opt.analysis.stability.write_stability(folder, checks)` writes these results as
+# `stability.csv` and `stable_prices.csv` into the folder, and the report then draws the core
+# violation per interval.

@@ -9,99 +9,83 @@
 # ---
 
 # %% [markdown]
-# # Reproduce the paper's day and its figures
+# # Sweep k, S and d
 #
-# The shipped community is the paper's: 100 peers on a ring, the odd ones prosumers with 5 kWp of
-# rooftop PV, 15 EV chargers and a community energy storage (CES) run by an aggregator. This example
-# solves its day, compares the paper's two headline ratios (prosumer revenue 1.61× and consumer
-# bill 0.72× of grid-only) with ours, and draws the paper's figures.
-#
-# The site runs it with the greedy matching and 30-minute intervals (`models/paper_30min.toml`) so it
-# takes seconds; `lec-opt solve-day` (the MILP, 5-minute intervals) is the full run. From the command
-# line the same is:
+# The CES utilities U01 (charging) and U02 (discharging) of the paper's eq. 2–3 have three
+# parameters: the scaling factor **k**, the satisfaction factor **S** and the degradation cost
+# **d**. A sweep solves the day once per point of a grid of scenario values and tabulates the
+# outcome (`sweep.csv`), with a figure per swept field. From the command line:
 #
 # ```bash
-# lec-opt solve-day --scenario models/paper_30min.toml --method greedy --report --out results/day
+# lec-opt sweep --scenario models/paper_30min.toml --method greedy \
+#     --param ces.k=0.2:1.0:3 --param ces.S=0.001,0.01 --out results/sweep_kS
 # ```
+#
+# Any scenario field can be swept (`PATH=VALUES`: a list `a,b,c` or a range `start:stop:count`);
+# `--mode zip` pairs the values instead of taking every combination, and `--resume` continues a
+# sweep that stopped.
 
 # %%
-import json
 import tempfile
 from pathlib import Path
 
-import pandas as pd
+import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 import lec_opt
 
 scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
-print(scenario.name, "-", scenario.description)
-print(f"{scenario.intervals_per_day} intervals of {scenario.interval_minutes} minutes")
+work = Path(tempfile.mkdtemp())
 
 # %% [markdown]
-# ## Solve the day
+# ## k and S together
 #
-# `run_day` matches every interval under each priority (A, B, C), lets the aggregator choose one per
-# interval, walks the CES state of charge through the day and settles every peer's money.
+# Six points: k ∈ {0.2, 0.6, 1.0} × S ∈ {0.001, 0.01} 1/kWh. `executor="serial"` runs the points
+# one after the other in this process (the default, `local`, spreads them over the cores).
 
 # %%
-run = lec_opt.run_day(scenario, method="greedy")
-folder = lec_opt.write_day(run, Path(tempfile.mkdtemp()) / "paper_day")
-sorted(p.name for p in folder.iterdir())
-
-# %% [markdown]
-# ## The headline numbers beside the paper's
-#
-# `summary.json` holds the day's totals; its `paper` entry holds the paper's published values.
-
-# %%
-summary = json.loads((folder / "summary.json").read_text())
-paper = summary["paper"]
-pd.DataFrame(
-    {
-        "lec-opt": [summary["prosumer_revenue_ratio"], summary["consumer_bill_ratio"]],
-        "paper": [paper["prosumer_revenue_ratio"], paper["consumer_bill_ratio"]],
-    },
-    index=["prosumer revenue, P2P / grid-only", "consumer bill, P2P / grid-only"],
-).round(3)
-
-# %%
-pd.Series(
-    {
-        "P2P energy, kWh": summary["p2p_energy_kwh"],
-        "transactions": summary["transactions"],
-        "grid import, kWh": summary["grid_import_kwh"],
-        "grid export, kWh": summary["grid_export_kwh"],
-        "community saving, $": summary["community_saving_usd"],
-        "CES SoC range": f"{summary['ces_soc_min']:.2f}–{summary['ces_soc_max']:.2f}",
-        "intervals under A / B / C": " / ".join(str(summary["priority_counts"].get(p, 0)) for p in "ABC"),
-    }
+ks = lec_opt.run_sweep(
+    [lec_opt.parse_param("ces.k=0.2:1.0:3"), lec_opt.parse_param("ces.S=0.001,0.01")],
+    scenario,
+    method="greedy",
+    executor="serial",
 )
+columns = ["ces.k", "ces.S", "ces_charge_kwh", "ces_discharge_kwh", "ces_soc_min", "ces_soc_max", "grid_import_kwh"]
+ks[columns].round(3)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
+for s, group in ks.groupby("ces.S"):
+    axes[0].plot(group["ces.k"], group["ces_charge_kwh"], marker="o", label=f"S = {s:g}")
+    axes[1].plot(group["ces.k"], group["ces_soc_max"], marker="o", label=f"S = {s:g}")
+axes[0].set_ylabel("energy into the CES over the day, kWh")
+axes[1].set_ylabel("highest state of charge")
+for ax in axes:
+    ax.set_xlabel("k")
+    ax.legend()
+plt.show()
 
 # %% [markdown]
-# ## The paper's figures
+# With k = 0.2 the utility of charging is too small to pay for the energy: the CES hardly charges,
+# runs down to its lowest state of charge and the grid supplies the evening. A larger S (the
+# satisfaction saturates sooner) makes the CES take less at each interval.
 #
-# `write_report` draws every figure the folder supports into `figures/` and writes a
-# self-contained `report.html` beside them (the [report guide](../guides/report.md) lists them).
-# Here are four: demand and PV over the day (the paper's Fig. 5), the CES state of charge and flows
-# (Figs. 10–11), the P2P energy each priority would trade (Fig. 12) and the settlement per peer.
-
-# %%
-report = lec_opt.write_report(folder)
-figures = sorted((folder / "figures").glob("*.png"))
-[f.name for f in figures]
-
-# %%
-for name in ("01_demand_pv", "04_ces", "05_p2p_priorities", "08_settlement"):
-    display(Image(filename=str(folder / "figures" / f"{name}.png"), width=720))
-
-# %% [markdown]
-# ## Interval by interval
+# ## The degradation cost d
 #
-# `intervals.csv` has one row per interval: supply, demand, the community balance α, the chosen
-# priority, each priority's P2P energy, the CES flows and SoC and the grid.
+# d is charged per kWh into and out of the CES. Near the spread between the grid's buy and sell
+# prices (0.20 − 0.09 = 0.11 $/kWh) storing surplus stops paying, the CES stores less and more
+# surplus goes to the grid. With `out=` the sweep writes its folder (`sweep.csv`, `sweep.json`,
+# `points/` for `--resume`) and draws a figure per metric group against the swept field.
 
 # %%
-intervals = pd.read_csv(folder / "intervals.csv")
-columns = ["time", "supply_kwh", "demand_kwh", "alpha_kwh", "chosen", "p2p_kwh_A", "p2p_kwh_B", "p2p_kwh_C", "soc_end"]
-intervals[columns].iloc[12:44:4].round(2)
+d = lec_opt.run_sweep(
+    {"ces.degradation": [0.005, 0.05, 0.1]}, scenario, method="greedy", executor="serial", out=work / "sweep_d"
+)
+d[["ces.degradation", "ces_charge_kwh", "ces_discharge_kwh", "grid_export_kwh", "grid_import_kwh"]].round(2)
+
+# %%
+[Path(figure).name for figure in d.attrs["figures"]]
+
+# %%
+for figure in d.attrs["figures"][:2]:
+    display(Image(filename=str(figure), width=640))
