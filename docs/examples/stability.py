@@ -66,7 +66,8 @@ pd.DataFrame(
         c.time: {
             "alpha_kwh": run.steps[c.interval].result.snapshot.total_surplus_kwh
             - run.steps[c.interval].result.snapshot.total_deficit_kwh,
-            "settled price, $/kWh (mean)": sum(t.price_usd_per_kwh * t.kwh for t in c.trades) / sum(t.kwh for t in c.trades),
+            "settled price, $/kWh (mean)": sum(t.price_usd_per_kwh * t.kwh for t in c.trades)
+            / sum(t.kwh for t in c.trades),
             "stable price, $/kWh (mean)": sum(p * t.kwh for p, t in zip(c.prices.prices, c.trades))
             / sum(t.kwh for t in c.trades),
             "money moved, $": c.prices.money_moved,
