@@ -5,6 +5,12 @@
   relative link inside the included file points at a repository file the site does not hold: it is
   rewritten to the path in code (``[text](lec_opt/x.py)`` -> ``text (`lec_opt/x.py`)``), so the strict
   build never sees a broken link; web links and in-page anchors are kept.
+- ``<!-- lec-opt: layers -->``: every sub-package of ``lec_opt`` (pyproject.toml's package list)
+  and each of its modules, as mkdocstrings directives showing their docstrings.
+- ``<!-- lec-opt: scenario keys -->``: a table of every scenario key from the pydantic schema
+  (type, default, the shipped ``paper_5min.toml``'s value, description).
+- ``<!-- lec-opt: report figures -->``: the report's figures and files with the captions the
+  report itself prints (``lec_opt.report.html``).
 - ``<!-- lec-opt: cli reference -->`` is replaced by the reference of every ``lec-opt`` command,
   generated from the typer app itself (``typer.main.get_command``): usage, help, and each argument
   and option with the help record ``--help`` prints (type, meaning, default).
@@ -12,11 +18,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 INCLUDE = re.compile(r"^<!-- include: (?P<path>\S+) -->$", re.MULTILINE)
 CLI_MARKER = "<!-- lec-opt: cli reference -->"
+LAYERS_MARKER = "<!-- lec-opt: layers -->"
+SCENARIO_MARKER = "<!-- lec-opt: scenario keys -->"
+FIGURES_MARKER = "<!-- lec-opt: report figures -->"
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s]+)\)")
 
 
@@ -26,6 +36,12 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = INCLUDE.sub(lambda m: included(root, m["path"]), markdown)
     if CLI_MARKER in markdown:
         markdown = markdown.replace(CLI_MARKER, cli_reference())
+    if LAYERS_MARKER in markdown:
+        markdown = markdown.replace(LAYERS_MARKER, layers(root))
+    if SCENARIO_MARKER in markdown:
+        markdown = markdown.replace(SCENARIO_MARKER, scenario_keys())
+    if FIGURES_MARKER in markdown:
+        markdown = markdown.replace(FIGURES_MARKER, report_figures())
     return markdown
 
 
@@ -89,7 +105,11 @@ def cli_reference() -> str:
                     walk(sub, [*path, name], ctx)
 
     walk(root, ["lec-opt"], None)
-    return "\n".join(out)
+    from lec_opt.io.shipped import DATA_DIR, MODELS_DIR
+
+    # defaults inside the installed package: shown by name, not as this machine's path
+    text = "\n".join(out)
+    return text.replace(f"{DATA_DIR}{os.sep}", "data/").replace(f"{MODELS_DIR}{os.sep}", "models/")
 
 
 def _plain(text: str) -> str:
@@ -110,3 +130,101 @@ def _param_row(param, ctx) -> str | None:
         record = (param.human_readable_name, "")
     names, text = record
     return f"| `{names}` | {_cell(text)} |"
+
+
+def layers(root: Path) -> str:
+    """mkdocstrings directives for each layer (sub-package) and its modules, in pyproject.toml's order."""
+    import tomllib
+
+    packages = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    out: list[str] = []
+    for package in packages:
+        folder = root / Path(*package.split("."))
+        if package == "lec_opt" or not (folder / "__init__.py").is_file():
+            continue  # the top level is the API page; shipped data folders are not code
+        out.append(f"## `{package}`\n")
+        out.append(_directive(package, heading=False))
+        for module in sorted(folder.glob("*.py")):
+            if module.stem.startswith("_"):
+                continue
+            out.append(_directive(f"{package}.{module.stem}", heading=True))
+    return "\n".join(out)
+
+
+def _directive(path: str, heading: bool) -> str:
+    show = "true" if heading else "false"
+    return (
+        f"::: {path}\n    options:\n      members: false\n      show_root_heading: {show}\n"
+        f"      show_root_full_path: true\n      heading_level: 3\n"
+    )
+
+
+def scenario_keys() -> str:
+    """Every scenario key: section, key, type, default, the shipped default scenario's value, meaning."""
+    import typing
+
+    from pydantic import BaseModel
+    from pydantic_core import PydanticUndefined
+
+    from lec_opt import DEFAULT_SCENARIO, Scenario, load_scenario
+
+    shipped = load_scenario(DEFAULT_SCENARIO)
+    rows = ["| key | type | default | `paper_5min.toml` | meaning |", "|---|---|---|---|---|"]
+
+    def section_model(annotation):
+        for candidate in (annotation, *typing.get_args(annotation)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                return candidate
+        return None
+
+    def walk(model: type[BaseModel], prefix: str, value) -> None:
+        for name, field in model.model_fields.items():
+            sub = section_model(field.annotation)
+            current = getattr(value, name, None) if value is not None else None
+            if isinstance(current, str) and Path(current).is_absolute():  # resolved on load: show it as written
+                current = Path(os.path.relpath(current, DEFAULT_SCENARIO.parent)).as_posix()
+            if sub is not None:
+                walk(sub, f"{prefix}{name}.", current)
+                continue
+            default = "required" if field.default is PydanticUndefined else f"`{field.default!r}`"
+            rows.append(
+                f"| `{prefix}{name}` | {_cell(_type_name(field.annotation))} | {_cell(default)} | "
+                f"{_cell(f'`{current!r}`' if value is not None else '')} | {_cell(field.description or '')} |"
+            )
+
+    walk(Scenario, "", shipped)
+    return "\n".join(rows) + "\n"
+
+
+def _type_name(annotation) -> str:
+    """A field's type as a reader writes it: ``float | None``, ``'ring' | 'feeder'``, ``list[int]``."""
+    import types
+    import typing
+
+    def name(a) -> str:
+        origin, args = typing.get_origin(a), typing.get_args(a)
+        if origin is typing.Annotated:
+            return name(args[0])
+        if origin in (typing.Union, types.UnionType):
+            return " | ".join(name(x) for x in args)
+        if origin is typing.Literal:
+            return " | ".join(repr(x) for x in args)
+        if origin is not None:
+            return f"{getattr(origin, '__name__', str(origin))}[{', '.join(name(x) for x in args)}]"
+        if a is type(None):
+            return "None"
+        return getattr(a, "__name__", str(a))
+
+    return f"`{name(annotation)}`"
+
+
+def report_figures() -> str:
+    """The report's figure captions and linked files, as the report writes them."""
+    from lec_opt.report.html import CAPTIONS, FILES
+
+    rows = ["| figure file | the paper's figure | what to look at |", "|---|---|---|"]
+    for prefix, (paper, what) in CAPTIONS.items():
+        rows.append(f"| `figures/{prefix}*.png` | {_cell(paper)} | {_cell(what)} |")
+    rows += ["", "| file | what it holds |", "|---|---|"]
+    rows += [f"| `{name}` | {_cell(what)} |" for name, what in FILES.items()]
+    return "\n".join(rows) + "\n"
