@@ -1,5 +1,6 @@
 """MkDocs hooks of the lec-opt site (mkdocs.yml ``hooks:``).
 
+- Matplotlib's backend is the inline one for the examples' kernels (``on_config``).
 - ``<!-- include: PATH -->`` in a page is replaced by the repository file PATH (relative to
   mkdocs.yml), read at build time, so ``models/FORMULATION.md`` is shown and never copied. A
   relative link inside the included file points at a repository file the site does not hold: it is
@@ -28,6 +29,13 @@ LAYERS_MARKER = "<!-- lec-opt: layers -->"
 SCENARIO_MARKER = "<!-- lec-opt: scenario keys -->"
 FIGURES_MARKER = "<!-- lec-opt: report figures -->"
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s]+)\)")
+
+
+def on_config(config):
+    """The examples' kernels draw inline even when the environment names another backend (``Agg``),
+    so that every figure an example shows is in its page."""
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return config
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

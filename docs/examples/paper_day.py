@@ -33,6 +33,8 @@ import pandas as pd
 from IPython.display import Image, display
 
 import lec_opt
+from lec_opt.io.results import load_results
+from lec_opt.report import fig_ces, fig_demand_pv, fig_p2p_priorities, fig_settlement
 
 scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
 print(scenario.name, "-", scenario.description)
@@ -81,19 +83,17 @@ pd.Series(
 # %% [markdown]
 # ## The paper's figures
 #
-# `write_report` draws every figure the folder supports into `figures/` and writes a
-# self-contained `report.html` beside them (the [report guide](../guides/report.md) lists them).
-# Here are four: demand and PV over the day (the paper's Fig. 5), the CES state of charge and flows
-# (Figs. 10–11), the P2P energy each priority would trade (Fig. 12) and the settlement per peer.
+# Each figure of the report is a function of the results folder (`lec_opt.report`); here are four:
+# demand and PV over the day (the paper's Fig. 3), the CES flows and state of charge (Fig. 6), the
+# P2P energy each priority would trade with the aggregator's choice marked (Figs. 7–9) and every
+# peer's revenue or bill against grid-only (Figs. 10–11). `lec_opt.write_report(folder)` (or
+# `lec-opt report DIR`) draws all of them into `figures/` and writes a self-contained
+# `report.html` beside them (the [report guide](../guides/report.md) lists them).
 
 # %%
-report = lec_opt.write_report(folder)
-figures = sorted((folder / "figures").glob("*.png"))
-[f.name for f in figures]
-
-# %%
-for name in ("01_demand_pv", "04_ces", "05_p2p_priorities", "08_settlement"):
-    display(Image(filename=str(folder / "figures" / f"{name}.png"), width=720))
+results = load_results(folder)  # the folder read once, for the four figures
+for draw in (fig_demand_pv, fig_ces, fig_p2p_priorities, fig_settlement):
+    display(Image(filename=str(draw(results)), width=720))
 
 # %% [markdown]
 # ## Interval by interval

@@ -26,16 +26,11 @@
 # sweep that stopped.
 
 # %%
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
-from IPython.display import Image, display
 
 import lec_opt
 
 scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
-work = Path(tempfile.mkdtemp())
 
 # %% [markdown]
 # ## k and S together
@@ -74,18 +69,23 @@ plt.show()
 #
 # d is charged per kWh into and out of the CES. Near the spread between the grid's buy and sell
 # prices (0.20 − 0.09 = 0.11 $/kWh) storing surplus stops paying, the CES stores less and more
-# surplus goes to the grid. With `out=` the sweep writes its folder (`sweep.csv`, `sweep.json`,
-# `points/` for `--resume`) and draws a figure per metric group against the swept field.
+# surplus goes to the grid. With `out=` (`--out`) a sweep writes its folder (`sweep.csv`,
+# `sweep.json`, `points/` for `--resume`) and draws a figure per metric group against each swept
+# field (`lec-opt report` draws them again).
 
 # %%
-d = lec_opt.run_sweep(
-    {"ces.degradation": [0.005, 0.05, 0.1]}, scenario, method="greedy", executor="serial", out=work / "sweep_d"
-)
+d = lec_opt.run_sweep({"ces.degradation": [0.005, 0.05, 0.1]}, scenario, method="greedy", executor="serial")
 d[["ces.degradation", "ces_charge_kwh", "ces_discharge_kwh", "grid_export_kwh", "grid_import_kwh"]].round(2)
 
 # %%
-[Path(figure).name for figure in d.attrs["figures"]]
-
-# %%
-for figure in d.attrs["figures"][:2]:
-    display(Image(filename=str(figure), width=640))
+fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+for column, label in [
+    ("ces_charge_kwh", "into the CES"),
+    ("ces_discharge_kwh", "out of the CES"),
+    ("grid_export_kwh", "exported"),
+]:
+    ax.plot(d["ces.degradation"], d[column], marker="o", label=label)
+ax.set_xlabel("degradation cost d, $/kWh")
+ax.set_ylabel("kWh over the day")
+ax.legend()
+plt.show()
