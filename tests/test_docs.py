@@ -170,6 +170,32 @@ def test_included_links_become_paths_and_web_links_stay():
     assert site_hooks.unlink("![a figure](fig.png)", Path("models")) == "![a figure](fig.png)"
 
 
+def test_an_undocumented_public_function_is_found(tmp_path):
+    pytest.importorskip("griffe")
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text('"""A package."""\n')
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "_private.py").write_text("def f():\n    pass\n")
+    (package / "mod.py").write_text(
+        '"""A module."""\n\n'
+        "def bare():\n    pass\n\n"
+        'def told():\n    """Told."""\n\n'
+        "def _hidden():\n    pass\n\n"
+        'class Thing:\n    """A thing."""\n\n'
+        "    def __init__(self):\n        pass\n\n"
+        "    def method(self):\n        pass\n\n"
+        "    @property\n    def size(self):\n        return 1\n"
+    )
+    found = _hook("site").undocumented("pkg", tmp_path)
+    assert found == ["pkg.mod.Thing.method", "pkg.mod.Thing.size", "pkg.mod.bare", "pkg.sub"]
+
+
+def test_lec_opt_has_no_undocumented_public_function():
+    pytest.importorskip("griffe")
+    assert _hook("site").undocumented("lec_opt", REPO_ROOT) == []
+
+
 def test_an_include_of_a_missing_file_fails(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.md"):
         _hook("site").included(tmp_path, "nothing.md")
