@@ -19,7 +19,7 @@
 # Shapley values, and with `with_prices=True` looks for per-trade prices that put the interval
 # in the core. `lec-opt game RESULTS_DIR --prices` does the same from the command line.
 #
-# The core check of a 100-player game takes about a second per interval, so this page checks three
+# The core check of a 100-player game takes one to a few seconds per interval, so this page checks three
 # intervals of the greedy 30-minute day.
 
 # %%
