@@ -196,6 +196,17 @@ def test_lec_opt_has_no_undocumented_public_function():
     assert _hook("site").undocumented("lec_opt", REPO_ROOT) == []
 
 
+def test_scenario_key_types_read_as_written():
+    from typing import Annotated, Literal
+
+    type_name = _hook("site")._type_name
+    assert type_name(str | None) == "str | None"
+    assert type_name(Literal["ring", "feeder"]) == "'ring' | 'feeder'"
+    assert type_name(Annotated[float, "ge=0"] | dict[int, Annotated[float, "ge=0"]]) == "float | dict[int, float]"
+    keys = _hook("site").scenario_keys()
+    assert "| `ces.k` | float | required | `1.0` |" in keys and "`" not in keys.split("| `base` |")[1].split("|")[1]
+
+
 def test_an_include_of_a_missing_file_fails(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.md"):
         _hook("site").included(tmp_path, "nothing.md")

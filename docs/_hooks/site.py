@@ -265,7 +265,7 @@ def _type_name(annotation) -> str:
             return "None"
         return getattr(a, "__name__", str(a))
 
-    return f"`{name(annotation)}`"
+    return name(annotation)  # plain text: a pipe escaped inside a code span would show its backslash
 
 
 def report_figures() -> str:
