@@ -47,6 +47,7 @@ class IntervalGame:
 
     @property
     def n(self) -> int:
+        """Number of players."""
         return len(self.labels)
 
     def values(self, masks: np.ndarray) -> np.ndarray:
@@ -64,10 +65,12 @@ class IntervalGame:
         return v
 
     def value(self, mask) -> float:
+        """v(T) of one coalition given as a boolean mask over the players."""
         return float(self.values(np.asarray(mask, dtype=bool)[None, :])[0])
 
     @property
     def grand_value(self) -> float:
+        """v(N): the value of the grand coalition."""
         return self.value(np.ones(self.n, dtype=bool))
 
 
@@ -132,6 +135,7 @@ def all_coalitions(n: int) -> np.ndarray:
 
 
 def most_violated_brute_force(game: IntervalGame, phi: np.ndarray) -> tuple[float, np.ndarray]:
+    """The most violated coalition by enumerating all 2^n − 2 of them (small games; checks the MILP)."""
     masks = all_coalitions(game.n)
     excess = game.values(masks) - masks @ phi
     k = int(np.argmax(excess))

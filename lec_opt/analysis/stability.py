@@ -45,6 +45,8 @@ EXACT_SHAPLEY_MAX_PLAYERS = 12
 
 @dataclass(frozen=True)
 class IntervalStability:
+    """One interval's core check: the game, the settlement's payoffs φ, the violation, least core, Shapley values and, when asked, stable prices."""
+
     interval: int
     time: str
     game: IntervalGame
@@ -60,6 +62,7 @@ class IntervalStability:
     trades: tuple = ()  # the executed trades (for stable_prices.csv)
 
     def row(self) -> dict:
+        """The interval's row of stability.csv."""
         return {
             "interval": self.interval,
             "time": self.time,
@@ -80,6 +83,7 @@ class IntervalStability:
 def check_interval(
     result: IntervalResult, day: DayInputs, ces_player: bool = False, samples: int = 500, with_prices: bool = False
 ) -> IntervalStability:
+    """Check one solved interval's settlement against the core of its game (``lec-opt game --interval``)."""
     snap = result.snapshot
     ces = ces_params(day.scenario, snap, result.soc_start)
     game, phi = interval_game(result, ces, ces_player)

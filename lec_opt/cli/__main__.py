@@ -1,3 +1,5 @@
+"""``python -m lec_opt.cli``: the ``lec-opt`` command."""
+
 from lec_opt.cli import main
 
 main()

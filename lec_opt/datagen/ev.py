@@ -18,6 +18,8 @@ MINUTES = 1440
 
 @dataclass(frozen=True)
 class Session:
+    """One EV charging session: arrival minute, charger power and energy drawn."""
+
     start: int  # minute of arrival
     power_kw: float
     energy_kwh: float

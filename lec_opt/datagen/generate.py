@@ -45,6 +45,8 @@ MAX_ATTEMPTS = 200
 
 @dataclass(frozen=True)
 class GeneratorConfig:
+    """The generator's settings and its calibration targets (the paper's Table 1 and day figures)."""
+
     seed: int = 2022
     n_peers: int = 100
     prosumers: tuple[int, ...] = tuple(range(1, 101, 2))  # 1-based peer numbers
@@ -78,6 +80,7 @@ class GeneratorConfig:
         )
 
     def kwp_per_peer(self) -> np.ndarray:
+        """Each peer's PV size in kWp (0 for consumers)."""
         kwp = np.zeros(self.n_peers)
         values = np.broadcast_to(np.asarray(self.pv_kwp, dtype=float), (self.n_peers,))
         idx = np.asarray(self.prosumers, dtype=int) - 1

@@ -32,6 +32,8 @@ def _pvlib():
 
 @dataclass(frozen=True)
 class Site:
+    """Where and when the PV is simulated: coordinates, altitude and the day (clock GMT)."""
+
     latitude: float = 53.4
     longitude: float = -2.3
     altitude_m: float = 100.0
@@ -47,6 +49,7 @@ class Roofs:
     tilt_deg: np.ndarray
 
     def frame(self) -> pd.DataFrame:
+        """The roofs as a table (roofs.csv): peer, orientation, azimuth and tilt."""
         return pd.DataFrame(
             {
                 "peer": np.arange(1, len(self.orientation) + 1),
@@ -58,6 +61,7 @@ class Roofs:
 
 
 def draw_roofs(rng: np.random.Generator, n: int) -> Roofs:
+    """Draw ``n`` roofs: east, south or west with the shares of models/FORMULATION.md §2, azimuth and tilt jittered."""
     names = list(ROOF_CLASSES)
     orientation = tuple(names[i] for i in rng.choice(len(names), n, p=ROOF_SHARES))
     azimuth = np.array([ROOF_CLASSES[o] for o in orientation]) + rng.uniform(-20.0, 20.0, n)

@@ -99,6 +99,7 @@ def _foresight_summary(run: DayRun, periods: np.ndarray) -> dict:
 
 
 def summary(run: DayRun) -> dict:
+    """summary.json's content: the day's totals, ratios, priority counts and the paper's values."""
     soc0 = run.day.scenario.ces.soc_initial
     out = totals(run.steps, soc0)
     out["priority_counts"] = {p: sum(s.chosen == p for s in run.steps) for p in PRIORITIES}
@@ -131,6 +132,7 @@ def summary(run: DayRun) -> dict:
 
 
 def interval_table(run: DayRun) -> pd.DataFrame:
+    """intervals.csv: one row per interval (balance, each priority's matching, chosen, CES, grid)."""
     rows = []
     periods = _periods(run)
     deg = run.day.scenario.ces.degradation
@@ -175,6 +177,7 @@ def interval_table(run: DayRun) -> pd.DataFrame:
 
 
 def trade_table(run: DayRun) -> pd.DataFrame:
+    """trades.csv: every priority's trades; ``chosen`` marks the executed ones."""
     rows = [
         {
             "interval": s.index,
@@ -199,6 +202,7 @@ def trade_table(run: DayRun) -> pd.DataFrame:
 
 
 def settlement_table(run: DayRun) -> pd.DataFrame:
+    """settlement.csv: per peer, energy and money over the day against grid-only."""
     m = [s.settlement for s in run.steps]
     n = run.day.n_peers
     add = lambda field: np.sum([getattr(x, field) for x in m], axis=0)  # noqa: E731

@@ -43,10 +43,12 @@ class Step:
 
     @property
     def result(self) -> IntervalResult:
+        """The chosen priority's interval result."""
         return self.results[self.chosen]
 
     @property
     def settlement(self) -> IntervalSettlement:
+        """The chosen priority's settlement."""
         return self.settlements[self.chosen]
 
 

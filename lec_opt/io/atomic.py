@@ -38,14 +38,17 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
 
 
 def write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 text with LF line ends atomically."""
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
 
 
 def write_json(path: str | Path, obj: Any) -> None:
+    """Write an object as indented JSON atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def write_csv(path: str | Path, frame: pd.DataFrame, *, float_format: str | None = None) -> None:
+    """Write a DataFrame as CSV (no index, LF line ends) atomically."""
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         frame.to_csv(handle, index=False, float_format=float_format, lineterminator="\n")

@@ -23,6 +23,7 @@ _NAME = re.compile(r"^Load_profile_(\d+)\.csv$")
 
 
 def find_profiles(folder: Path) -> list[Path]:
+    """The ``Load_profile_<n>.csv`` files of a folder in the order of n; an error when there are none."""
     if not folder.is_dir():
         raise InputError(folder, "folder not found")
     found = sorted((int(m[1]), p) for p in folder.iterdir() if (m := _NAME.match(p.name)))

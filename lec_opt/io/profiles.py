@@ -68,10 +68,12 @@ class Profiles:
 
     @property
     def n_peers(self) -> int:
+        """Number of peers (load columns)."""
         return self.load_kw.values.shape[1]
 
 
 def format_minute(minute: int) -> str:
+    """Minutes after midnight as ``HH:MM``."""
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
@@ -238,6 +240,7 @@ def read_series(path: Path, prefix: str, n_columns: int | None = None) -> Series
 
 
 def read_bids(path: Path, n_peers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``peer,ask,bid`` ($/kWh) for peers 1..n_peers; returns (ask, bid) arrays."""
     frame = read_table(path)
     if list(frame.columns) != ["peer", "ask", "bid"]:
         raise InputError(path, f"header must be 'peer,ask,bid', found {','.join(frame.columns)!r}", row=1)
@@ -297,6 +300,7 @@ def resample_mean(values: np.ndarray, step: int, interval: int, path: Path | str
 
 
 def write_series(path: Path, prefix: str, values: np.ndarray, decimals: int = 4) -> None:
+    """Write a ``time,<prefix>1,...`` profile CSV with ``decimals`` decimals."""
     step = MINUTES_PER_DAY // values.shape[0]
     frame = pd.DataFrame(np.round(values, decimals), columns=[f"{prefix}{k}" for k in range(1, values.shape[1] + 1)])
     frame.insert(0, "time", [format_minute(m) for m in range(0, MINUTES_PER_DAY, step)])
@@ -304,6 +308,7 @@ def write_series(path: Path, prefix: str, values: np.ndarray, decimals: int = 4)
 
 
 def write_bids(path: Path, ask: np.ndarray, bid: np.ndarray) -> None:
+    """Write bids_asks.csv (``peer,ask,bid``)."""
     frame = pd.DataFrame({"peer": np.arange(1, len(ask) + 1), "ask": ask, "bid": bid})
     write_csv(path, frame, float_format="%.4f")
 

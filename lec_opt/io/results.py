@@ -200,6 +200,7 @@ class Results:
 
     @property
     def has_day(self) -> bool:
+        """The folder holds a day (intervals.csv), not only a sweep."""
         return self.intervals is not None
 
     @cached_property
@@ -212,10 +213,12 @@ class Results:
 
     @property
     def priorities(self) -> list[str]:
+        """The priorities solved in intervals.csv."""
         return solved_priorities(self.intervals)
 
     @property
     def n_intervals(self) -> int:
+        """Number of intervals of the day."""
         return len(self.intervals)
 
     @property

@@ -82,6 +82,7 @@ class CesParams:
         return self.k * self.S * (h_c**2 + h_d**2) / 8.0
 
     def soc_after(self, e_charge: float, e_discharge: float) -> float:
+        """SoC after charging ``e_charge`` and discharging ``e_discharge`` kWh (with efficiencies)."""
         return self.soc + (self.eta_c * e_charge - e_discharge / self.eta_d) / self.capacity_kwh
 
     def level2_objective(
@@ -105,6 +106,7 @@ class CesParams:
 
 
 def ces_params(scenario: Scenario, snap: IntervalSnapshot, soc: float) -> CesParams:
+    """The CES parameters of one interval: the scenario's CES at state of charge ``soc`` and the interval's prices."""
     ces = scenario.ces
     mid = 0.5 * (snap.buy_price + snap.sell_price)
     return CesParams(

@@ -12,6 +12,8 @@ from lec_opt.market.topology import positions
 
 @dataclass(frozen=True)
 class Trade:
+    """One P2P trade: seller and buyer peer numbers, kWh and the price it settles at ($/kWh)."""
+
     seller: int  # peer number
     buyer: int
     kwh: float
@@ -71,10 +73,12 @@ class IntervalResult:
 
     @property
     def p2p_kwh(self) -> float:
+        """Total P2P energy of the interval, kWh."""
         return float(sum(t.kwh for t in self.trades))
 
     @property
     def transactions(self) -> int:
+        """Number of P2P transactions (trading pairs)."""
         return len(self.trades)
 
     @property
@@ -121,6 +125,7 @@ class IntervalResult:
         return float(max(np.abs(seller).max(initial=0.0), np.abs(buyer).max(initial=0.0), abs(ev)))
 
     def to_json(self) -> dict:
+        """The result as ``solve-interval --json`` prints it."""
         snap = self.snapshot
         return {
             "priority": self.priority,

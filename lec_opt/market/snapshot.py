@@ -43,14 +43,17 @@ class IntervalSnapshot:
 
     @property
     def net_kwh(self) -> np.ndarray:
+        """PV minus load per peer, kWh (positive: surplus)."""
         return self.pv_kwh - self.load_kwh
 
     @property
     def total_surplus_kwh(self) -> float:
+        """Σ surplus of the sellers, kWh."""
         return float(self.surplus_kwh.sum())
 
     @property
     def total_deficit_kwh(self) -> float:
+        """Σ deficit of the buyers, kWh."""
         return float(self.deficit_kwh.sum())
 
     @property
@@ -82,21 +85,26 @@ class DayInputs:
 
     @property
     def n_peers(self) -> int:
+        """Number of peers."""
         return self.load_kwh.shape[1]
 
     @property
     def n_intervals(self) -> int:
+        """Number of trading intervals in the day."""
         return self.load_kwh.shape[0]
 
     @property
     def hours(self) -> float:
+        """Interval length in hours."""
         return self.interval_minutes / 60.0
 
     @property
     def net_kwh(self) -> np.ndarray:
+        """PV minus load, kWh, per interval and peer."""
         return self.pv_kwh - self.load_kwh
 
     def start(self, t: int) -> str:
+        """Start time of interval ``t`` as ``HH:MM``."""
         return format_minute(t * self.interval_minutes)
 
     def interval_at(self, hhmm_minutes: int) -> int:
@@ -104,6 +112,7 @@ class DayInputs:
         return hhmm_minutes // self.interval_minutes
 
     def snapshot(self, t: int) -> IntervalSnapshot:
+        """The snapshot of interval ``t``: sellers, buyers, their surplus and deficit, prices and EV demand."""
         if not 0 <= t < self.n_intervals:
             raise IndexError(f"interval {t} outside 0..{self.n_intervals - 1}")
         net = self.net_kwh[t]
@@ -131,6 +140,7 @@ class DayInputs:
         )
 
     def snapshots(self) -> Iterator[IntervalSnapshot]:
+        """Every interval's snapshot in order."""
         for t in range(self.n_intervals):
             yield self.snapshot(t)
 

@@ -69,10 +69,12 @@ class Separator:
         self.solver = _highs()
 
     def exclude(self, mask: np.ndarray) -> None:
+        """Forbid one coalition (a mask) from being found again."""
         m = self.model
         m.excluded.add(sum(1 - m.member[k] for k in m.K if mask[k]) + sum(m.member[k] for k in m.K if not mask[k]) >= 1)
 
     def __call__(self, weights: np.ndarray) -> tuple[float, np.ndarray]:
+        """The most violated coalition for payoffs ``weights``: (violation, mask)."""
         m = self.model
         for k in m.K:
             m.weight[k] = float(weights[k])
@@ -102,14 +104,17 @@ class LeastCoreLP:
         self.fixed: list[tuple[np.ndarray, float]] = []  # (coalition, its pinned excess)
 
     def cut(self, mask: np.ndarray) -> None:
+        """Add the core row of one coalition (a mask)."""
         m = self.model
         m.cuts.add(sum(m.phi[k] for k in m.K if mask[k]) >= self.game.value(mask) - m.eps)
 
     def drop_cuts(self) -> None:
+        """Switch off every generated cut (the next nucleolus stage starts anew)."""
         for con in self.model.cuts.values():
             con.deactivate()
 
     def fix(self, mask: np.ndarray, excess: float) -> None:
+        """Fix a coalition's excess (a finished nucleolus stage)."""
         m = self.model
         m.fixed.add(sum(m.phi[k] for k in m.K if mask[k]) == self.game.value(mask) - excess)
         self.fixed.append((mask, excess))
@@ -123,6 +128,7 @@ class LeastCoreLP:
         return np.linalg.lstsq(rows, rhs, rcond=None)[0]
 
     def solve(self) -> tuple[float, np.ndarray]:
+        """Solve the LP; returns (ε, φ). A non-optimal end is raised, not returned."""
         m = self.model
         res = self.solver.solve(m)
         if res.termination_condition != TerminationCondition.optimal:

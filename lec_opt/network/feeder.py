@@ -106,13 +106,16 @@ class Feeder:
 
     @property
     def n_peers(self) -> int:
+        """Number of peers on the feeder."""
         return len(self.peer_loads)
 
     @property
     def peer_bus(self) -> np.ndarray:
+        """Each peer's bus index, in peer order."""
         return np.array([ld.bus for ld in self.peer_loads], dtype=int)
 
     def bus_name(self, bus: int) -> str:
+        """The bus's name in the network."""
         return str(self.net.bus.at[bus, "name"])
 
     def bus_xy(self, bus: int) -> tuple[float, float]:

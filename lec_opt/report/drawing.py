@@ -54,6 +54,7 @@ def as_results(results: Results | str | Path) -> Results:
 
 
 def new_figure(kind: str) -> Figure:
+    """A new figure of a fixed size (``FIGSIZE[kind]``) at the report's DPI."""
     return Figure(figsize=FIGSIZE[kind], dpi=DPI, layout="constrained")
 
 

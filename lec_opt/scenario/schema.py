@@ -58,6 +58,7 @@ class Community(_Section):
         }[self.prosumers]
 
     def kwp(self, peer: int) -> float:
+        """PV size of one peer in kWp (0 when the map does not name it)."""
         if isinstance(self.pv_kwp, dict):
             return self.pv_kwp.get(peer, 0.0)
         return self.pv_kwp
@@ -88,8 +89,10 @@ class CES(_Section):
     soc_max: Fraction = Field(0.9, description="highest allowed state of charge")
     charge_power_kw: float = Field(gt=0.0, description="largest charging power, kW")
     discharge_power_kw: float = Field(gt=0.0, description="largest discharging power, kW")
-    charge_efficiency: float = Field(0.95, gt=0.0, le=1.0)
-    discharge_efficiency: float = Field(0.95, gt=0.0, le=1.0)
+    charge_efficiency: float = Field(
+        0.95, gt=0.0, le=1.0, description="η_c: share of the energy taken in that is stored"
+    )
+    discharge_efficiency: float = Field(0.95, gt=0.0, le=1.0, description="η_d: share of the stored energy given out")
     grid_recharge_threshold: Fraction = Field(0.30, description="the grid may charge the CES only at SoC <= this")
     k: Fraction = Field(description="utility scaling factor k of U01/U02, $/kWh")
     S: float = Field(gt=0.0, description="satisfaction factor S of U01/U02, 1/kWh")
@@ -181,11 +184,16 @@ class Solver(_Section):
         0, ge=0, description="branch-and-bound nodes level 4 may search beyond its incumbent; 0 = no search"
     )
     mip_gap: float = Field(1e-6, ge=0.0, le=1.0, description="relative gap of MILP levels 1-3 (with a minimum trade)")
-    level4_mip_gap: float = Field(0.01, ge=0.0, le=1.0)
+    level4_mip_gap: float = Field(0.01, ge=0.0, le=1.0, description="relative gap of level 4 (fewest transactions)")
     lexicographic_tolerance: float = Field(1e-6, ge=0.0, lt=1.0, description="relative slack kept between levels")
     utility_breakpoints: Int = Field(16, ge=2, le=1000, description="tangent points of the U01/U02 hypographs")
-    ces_objective: Literal["dispatch", "welfare"] = "dispatch"
-    candidate_pairs: Literal["dense", "nearest"] = "dense"
+    ces_objective: Literal["dispatch", "welfare"] = Field(
+        "dispatch",
+        description="'dispatch': U01/U02 with the prices Pc, Pd; 'welfare': Pc, Pd left out (transfers inside the community)",
+    )
+    candidate_pairs: Literal["dense", "nearest"] = Field(
+        "dense", description="'dense': every seller-buyer pair may trade; 'nearest': each seller's nearest_k buyers"
+    )
     nearest_k: Int = Field(10, ge=1, description="buyers per seller kept with candidate_pairs = 'nearest'")
     threads: Int | None = Field(None, ge=1, description="HiGHS threads; omitted = HiGHS's default")
 
@@ -225,14 +233,18 @@ class Network(_Section):
 
 
 class Data(_Section):
+    """``[data]``: where the community's profiles are."""
+
     dir: str = Field(description="data folder (load, PV, EV, bids); relative to the scenario file")
 
 
 class Scenario(_Section):
     """A whole study: community, interval, tariffs, CES, market rules, solver options, data."""
 
-    name: str
-    description: str = ""
+    name: str = Field(
+        description="the scenario's name (results folders are named after it); not inherited from base; a file without one is named after itself",
+    )
+    description: str = Field("", description="one line on what the scenario is; not inherited from base")
     base: str | None = Field(None, description="scenario file this one overrides (relative path)")
     seed: Int = Field(42, ge=0, description="random seed of every stochastic step")
     interval_minutes: Int = Field(5, ge=1, le=MINUTES_PER_DAY, description="trading interval; must divide a day")
@@ -279,14 +291,17 @@ class Scenario(_Section):
     # --- derived paths, resolved against the file each was written in (see load_scenario) ---
     @property
     def data_dir(self) -> Path:
+        """The data folder as a path."""
         return Path(self.data.dir)
 
     @property
     def intervals_per_day(self) -> int:
+        """Number of trading intervals in a day."""
         return MINUTES_PER_DAY // self.interval_minutes
 
     @property
     def interval_hours(self) -> float:
+        """Interval length in hours."""
         return self.interval_minutes / 60.0
 
     def with_data_dir(self, data_dir: str | Path) -> Scenario:

@@ -36,6 +36,7 @@ class Point:
     hash: str
 
     def label(self) -> str:
+        """The point's swept values as ``path=value, ...`` text."""
         return ", ".join(f"{p}={format_value(v)}" for p, v in self.params.items())
 
 
