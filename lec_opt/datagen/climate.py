@@ -111,7 +111,9 @@ def minute_clear_sky_index(rng: np.random.Generator, day_index: float) -> np.nda
     shade = rng.geometric(1.0 / SHADOW_MINUTES, spells)
     transmission = np.clip(rng.normal(tau, 0.08, spells), 0.1, 0.8)
     offset = int(rng.integers(0, sun[0] + shade[0]))
-    values = np.repeat(np.column_stack([np.full(spells, 1.0), transmission]).ravel(), np.column_stack([sun, shade]).ravel())
+    values = np.repeat(
+        np.column_stack([np.full(spells, 1.0), transmission]).ravel(), np.column_stack([sun, shade]).ravel()
+    )
     edges = np.cumsum(np.column_stack([sun, shade]).ravel())[::2]  # first minute of each shadow
     edge_minutes = edges[edges < values.size]
     values[edge_minutes - 1] = 1.08  # the sun spell's last minute sees the cloud edge's enhancement

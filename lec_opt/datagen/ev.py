@@ -114,7 +114,9 @@ def period_ev(
                 t = d * MINUTES + s.start + minutes
                 if not weekend[d]:
                     day_minute = t - d * MINUTES
-                    gone = np.flatnonzero((day_minute >= MINUTES + away[0]) | ((day_minute >= away[0]) & (day_minute < away[1])))
+                    gone = np.flatnonzero(
+                        (day_minute >= MINUTES + away[0]) | ((day_minute >= away[0]) & (day_minute < away[1]))
+                    )
                     if gone.size:  # the car leaves (the next morning, or this day's away window)
                         t, power = t[: gone[0]], power[: gone[0]]
                 keep = t < days * MINUTES

@@ -122,11 +122,12 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
 def _sky(config: PeriodConfig) -> dict[str, np.ndarray]:
     """Solar geometry and Ineichen clear sky of every minute of the period (minute midpoints)."""
     pvlib = _pvlib()
-    tz = dt.timezone(dt.timedelta(hours=config.utc_offset_hours))
-    times = pd.date_range(
-        pd.Timestamp(config.start).tz_localize(tz) + pd.Timedelta(seconds=30), periods=config.days * MINUTES, freq="1min"
+    local = pd.date_range(
+        pd.Timestamp(config.start) + pd.Timedelta(seconds=30), periods=config.days * MINUTES, freq="1min"
     )
-    loc = pvlib.location.Location(config.latitude, config.longitude, tz, config.altitude_m)
+    # the same instants in UTC (the site's clock is a fixed offset from it)
+    times = (local - pd.Timedelta(hours=config.utc_offset_hours)).tz_localize("UTC")
+    loc = pvlib.location.Location(config.latitude, config.longitude, "UTC", config.altitude_m)
     solpos = loc.get_solarposition(times)
     clear = loc.get_clearsky(times, model="ineichen", solar_position=solpos)
     return {
@@ -135,7 +136,7 @@ def _sky(config: PeriodConfig) -> dict[str, np.ndarray]:
         "elevation": solpos["apparent_elevation"].to_numpy(),
         "ghi_clear": clear["ghi"].to_numpy(),
         "dni_extra": pvlib.irradiance.get_extra_radiation(times).to_numpy(),
-        "doy": times.dayofyear.to_numpy(),
+        "doy": local.dayofyear.to_numpy(),
     }
 
 
@@ -214,9 +215,7 @@ def _calibrate_day(config, date, traits, roofs, lags, sky_day, temp, wind, weeke
     )
 
 
-def generate_period(
-    config: PeriodConfig, progress: Callable[[int], None] | None = None
-) -> GeneratedPeriod:
+def generate_period(config: PeriodConfig, progress: Callable[[int], None] | None = None) -> GeneratedPeriod:
     """Generate every date of ``config`` (``progress(k)`` is called after date k)."""
     config.check()
     community = config.community
@@ -306,9 +305,7 @@ def generate_period(
     ev = ev_minute.reshape(config.days * per_day, step, -1).mean(axis=1)
     daily = pd.DataFrame(rows)
     daily["ev_kwh"] = np.round(ev_minute.reshape(config.days, MINUTES, -1).sum(axis=(1, 2)) / 60.0, 3)
-    times = [
-        f"{date.isoformat()}T{fmt.format_minute(m)}" for date in config.dates for m in range(0, MINUTES, step)
-    ]
+    times = [f"{date.isoformat()}T{fmt.format_minute(m)}" for date in config.dates for m in range(0, MINUTES, step)]
     return GeneratedPeriod(config, times, load, pv_out, ev, ask, bid, roofs.frame(), calibration, daily)
 
 
@@ -363,7 +360,11 @@ def write_period(period: GeneratedPeriod, out: str | Path, storage: str = "parqu
             f"weather file {config.weather.name} ({config.weather.suffix.lstrip('.').upper()})"
             if config.weather
             else "stochastic: monthly clearness "
-            + ("[site] monthly_clearness" if config.monthly_clearness else "Manchester table (lec_opt/datagen/climate.py)")
+            + (
+                "[site] monthly_clearness"
+                if config.monthly_clearness
+                else "Manchester table (lec_opt/datagen/climate.py)"
+            )
         ),
         "monthly_clearness": list(config.monthly_clearness) if config.monthly_clearness else None,
         "community": community,

@@ -89,7 +89,9 @@ def read_weather(path: str | Path, latitude: float, longitude: float, utc_offset
     values = {}
     for field, ((lo, hi), unit) in FIELDS.items():
         if field not in data.columns:
-            raise InputError(path, f"no column {field!r} after reading with pvlib", row=first_data_line - 1, field=field)
+            raise InputError(
+                path, f"no column {field!r} after reading with pvlib", row=first_data_line - 1, field=field
+            )
         column = pd.to_numeric(data[field], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(column) | (column < lo) | (column > hi))
         if bad.size:
@@ -128,6 +130,4 @@ def read_weather(path: str | Path, latitude: float, longitude: float, utc_offset
         by_hour = column[order].reshape(365, 24)
         for d, date in enumerate(days):
             tables[field][(date.month, date.day)] = by_hour[d]
-    return WeatherYear(
-        path, kind, float(meta["latitude"]), float(meta["longitude"]), float(meta["TZ"]), **tables
-    )
+    return WeatherYear(path, kind, float(meta["latitude"]), float(meta["longitude"]), float(meta["TZ"]), **tables)
