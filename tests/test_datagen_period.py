@@ -136,7 +136,7 @@ def test_month_and_year_boundary_every_step_once(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["start"] == "2023-12-30" and manifest["days"] == 4 and manifest["step_minutes"] == 60
     assert manifest["utc_offset_hours"] == 0.0 and manifest["latitude"] == 53.4 and manifest["longitude"] == -2.3
-    days = pd.read_csv(folder / "days.csv")
+    days = pd.read_csv(folder / "daily_totals.csv")
     assert list(days["date"]) == ["2023-12-30", "2023-12-31", "2024-01-01", "2024-01-02"]
     assert np.allclose(days["load_kwh"], _daily(period.load_kw, 60), atol=0.01)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ from lec_opt.scenario.schema import Scenario
 
 MINUTES = 1440
 FORMATS = ("parquet", "csv")
+DAILY_FILE = "daily_totals.csv"  # one row per date: sky, temperature, energies (not read by the solver)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,6 @@ class PeriodConfig:
     weather: Path | None = None
     calibration_day: tuple[int, int] | None = (6, 21)
     decimals: int = 4
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario, seed: int, start: dt.date, days: int, **kwargs) -> PeriodConfig:
@@ -257,6 +257,7 @@ def generate_period(config: PeriodConfig, progress: Callable[[int], None] | None
 
         if weather is not None:
             clouds, temp, wind = _weather_day(weather, date, sky_day["ghi_clear"])
+            heating = max(HEATING_BASE_C - float(temp.mean()), 0.0)  # the file's day, not the climate table's
         else:
             temp, wind = minute_temperature(high[k], low[k]), 2.0
         calibrate = config.calibration_day == (date.month, date.day) and weather is None
@@ -284,7 +285,7 @@ def generate_period(config: PeriodConfig, progress: Callable[[int], None] | None
                 "date": date.isoformat(),
                 "weekday": date.strftime("%a"),
                 "sky_index": round(float(day_index[k]), 4) if weather is None else None,
-                "temp_mean_c": round(float(0.5 * (high[k] + low[k])), 2) if weather is None else None,
+                "temp_mean_c": round(float(temp.mean()), 2),
                 "load_kwh": round(float(load_kw.sum() / 60.0), 3),
                 "pv_kwh": round(float((pv_kw * kwp).sum() / 60.0), 3),
                 "calibrated": calibrate,
@@ -338,7 +339,7 @@ def write_period(period: GeneratedPeriod, out: str | Path, storage: str = "parqu
         _write_table(out / Path(name).stem, storage, period.times, prefix, values, config.decimals)
     fmt.write_bids(out / fmt.BIDS_FILE, period.ask, period.bid)
     write_csv(out / "roofs.csv", period.roofs_table)
-    write_csv(out / "days.csv", period.daily)
+    write_csv(out / DAILY_FILE, period.daily)
     community = asdict(config.community)
     community["targets"] = [asdict(row) for row in config.community.targets]
     offset = config.utc_offset_hours
