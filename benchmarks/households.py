@@ -7,8 +7,8 @@ Measured in one run:
   richardsonpy``; skipped when it is not installed) for ``RICHARDSON_HOUSEHOLDS`` households × 365 days,
   extrapolated linearly to 100 (its households are independent of each other);
 - realism, on the same number of households from each (one-minute kW): mean daily energy per
-  household, winter (Dec-Feb) over summer (Jun-Aug) daily energy, weekend over weekday, the median of
-  each household's one-minute peak, the community's load factor (mean / peak of the 5-minute sum),
+  household, winter (Dec-Feb) over summer (Jun-Aug) daily energy, weekend over weekday, the median
+  of the households' one-minute peaks (of each day, and of the year), the community's load factor (mean / peak of the 5-minute sum),
   the hour of its evening peak and the correlation of the two generators' mean day shapes (hourly).
   The IEEE European LV Test Feeder's 55 profiles (a CREST-family model, one winter day) give the
   reference: mean 8.4 kWh a day, one-minute peak median 3.5 kW (models/FORMULATION.md §2).
@@ -30,7 +30,13 @@ from lec_opt.datagen.seasonal_household import HEATING_BASE_C, draw_traits, hous
 RICHARDSON_HOUSEHOLDS = 8
 YEAR = 2023
 DAYS = 365
-UK_OCCUPANTS = ((1, 0.29), (2, 0.35), (3, 0.16), (4, 0.14), (5, 0.06))  # ONS household sizes, England 2021
+UK_OCCUPANTS = (
+    (1, 0.29),
+    (2, 0.35),
+    (3, 0.16),
+    (4, 0.14),
+    (5, 0.06),
+)  # approximate shares of household sizes in England (ONS, Census 2021)
 
 
 def _lec_opt_households(n: int) -> tuple[np.ndarray, float]:
@@ -97,7 +103,8 @@ def realism(load_kw: np.ndarray) -> dict:
         "daily_kwh_per_household": round(float(daily.mean()), 2),
         "winter_over_summer": round(float(daily[winter].mean() / daily[summer].mean()), 3),
         "weekend_over_weekday": round(float(daily[weekend].mean() / daily[~weekend].mean()), 3),
-        "one_minute_peak_median_kw": round(float(np.median(load_kw.max(axis=0))), 2),
+        "daily_one_minute_peak_median_kw": round(float(np.median(load_kw.reshape(DAYS, 1440, -1).max(axis=1))), 2),
+        "year_one_minute_peak_median_kw": round(float(np.median(load_kw.max(axis=0))), 2),
         "load_factor_5min": round(float(community.mean() / community.max()), 3),
         "evening_peak_hour": int(np.argmax(shape[12:]) + 12),
         "night_share_00_06": round(float(shape[:6].sum() / shape.sum()), 3),
