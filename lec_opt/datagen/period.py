@@ -12,7 +12,9 @@ Calibration: on every 21 June in the period (``calibration_day``), the date's dr
 calibrated exactly as the one-day generator calibrates its day (``generate._Calibrator``: the
 household-activity and cloud multipliers at the Table 1 times, redrawing that date's households
 and sky until the multipliers are plausible and the day-level figures hold), so that the paper's
-day is a day of every generated year. A weather-file sky is the user's and is not calibrated.
+day is a day of every generated year. Its sky is the one-day generator's (``pv.broken_clouds``:
+the paper's day is a bright summer day with passing cumulus) rather than a draw of the climate
+table. A weather-file sky is the user's and is not calibrated.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from lec_opt.datagen.generate import (
     _day_figures_met,
     _plateau_curve,
 )
-from lec_opt.datagen.pv import PVModel, Roofs, _pvlib, draw_roofs
+from lec_opt.datagen.pv import PVModel, Roofs, _pvlib, broken_clouds, draw_roofs
 from lec_opt.datagen.seasonal_household import HEATING_BASE_C, HouseholdTraits, draw_traits, household_day
 from lec_opt.datagen.weather import WeatherYear, read_weather
 from lec_opt.errors import InputError, LecOptError
@@ -180,7 +182,7 @@ def _weather_day(weather: WeatherYear, date: dt.date, ghi_clear: np.ndarray) -> 
     return np.repeat(np.clip(kc, 0.0, 1.5), 60), temp_minute, np.repeat(wind, 60)
 
 
-def _calibrate_day(config, date, traits, roofs, lags, sky_day, temp, wind, weekend, heating, day_index, cloud_rng_for):
+def _calibrate_day(config, date, traits, roofs, lags, sky_day, temp, wind, weekend, heating, cloud_rng_for):
     """The one-day calibration on this date's draws (redrawing the date's households and sky)."""
     community = config.community
     starts = [fmt.parse_time(row.time) for row in community.targets]
@@ -190,7 +192,7 @@ def _calibrate_day(config, date, traits, roofs, lags, sky_day, temp, wind, weeke
     for attempt in range(MAX_ATTEMPTS):
         house_rng, cloud_rng = cloud_rng_for(attempt)
         loads = household_day(house_rng, traits, sky_day["elevation"], heating, weekend)
-        clouds = minute_clear_sky_index(cloud_rng, day_index)
+        clouds = broken_clouds(cloud_rng)  # the paper's day: the one-day generator's summer cumulus
         calibrator = _Calibrator(loads, pv, clouds, kwp, width)
         fits = []
         for row, start in zip(community.targets, starts, strict=True):
@@ -208,7 +210,7 @@ def _calibrate_day(config, date, traits, roofs, lags, sky_day, temp, wind, weeke
                 for f in fits:
                     f["date"] = date.isoformat()
                     f["attempt"] = attempt
-                return load_kw, pv_kw, fits
+                return load_kw, pv_kw, fits, float(np.mean(np.clip(cloud_curve * clouds, 0.0, CLEARSKY_INDEX_MAX)))
     raise LecOptError(
         f"{date}: no draw in {MAX_ATTEMPTS} attempts meets the paper's Table 1 and day figures at this site "
         "and clock; generate without calibration (--no-calibration) for another site"
@@ -262,8 +264,8 @@ def generate_period(config: PeriodConfig, progress: Callable[[int], None] | None
             temp, wind = minute_temperature(high[k], low[k]), 2.0
         calibrate = config.calibration_day == (date.month, date.day) and weather is None
         if calibrate:
-            load_kw, pv_kw, fits = _calibrate_day(
-                config, date, traits, roofs, lags, sky_day, temp, wind, weekend, heating, day_index[k], draws
+            load_kw, pv_kw, fits, day_index[k] = _calibrate_day(
+                config, date, traits, roofs, lags, sky_day, temp, wind, weekend, heating, draws
             )
             calibration += fits
         else:

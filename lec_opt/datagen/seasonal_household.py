@@ -110,7 +110,7 @@ def draw_traits(rng: np.random.Generator, n: int) -> HouseholdTraits:
         lighting_kw=rng.uniform(0.08, 0.22, n) * np.sqrt(size),
         heater_kw=np.where(heated, rng.uniform(1.0, 2.5, n), 0.0),
         wake_min=np.round(rng.normal(6.5 * 60, 30.0, n)).astype(int),
-        sleep_min=np.round(rng.normal(23.25 * 60, 30.0, n)).astype(int),
+        sleep_min=np.round(rng.normal(22.83 * 60, 30.0, n)).astype(int),  # lights off about 22:50
     )
 
 
