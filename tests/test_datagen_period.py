@@ -175,6 +175,7 @@ def test_same_seed_same_files(tmp_path):
         (["--start", "2023-06-21", "--step-minutes", "7"], "--step-minutes 7 does not divide a day"),
         (["--start", "2023-06-21", "--format", "xlsx"], "--format must be one of"),
         (["--days", "3"], "need --start"),
+        (["--step-minutes", "15"], "need --start"),
     ],
 )
 def test_bad_dates_and_options_are_errors_before_any_work(tmp_path, args, message):

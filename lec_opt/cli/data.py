@@ -96,8 +96,10 @@ def data_generate_cmd(
 
     loaded = load_scenario(scenario)
     if start is None:
-        if weather is not None or days != 1:
-            raise typer.BadParameter("--days and --weather need --start (a multi-day folder)")
+        if weather is not None or days != 1 or step_minutes != 5 or storage != "parquet" or not calibration:
+            raise typer.BadParameter(
+                "--days, --weather, --step-minutes, --format and --no-calibration need --start (a multi-day folder)"
+            )
         from lec_opt.datagen import GeneratorConfig, generate_community, write_community
 
         config = GeneratorConfig.from_scenario(loaded, seed)
