@@ -67,7 +67,10 @@ def _richardson(n: int) -> tuple[np.ndarray, float] | None:
         import richardsonpy.functions.load_radiation as load_radiation
     except ImportError:
         return None
-    np.random.seed(2022)  # richardsonpy draws from numpy's global generator
+    import random
+
+    np.random.seed(2022)  # richardsonpy draws from numpy's global generator and from Python's random
+    random.seed(2022)
     direct, diffuse = load_radiation.get_rad_from_try_path()  # its shipped German test reference year
     direct = cr.change_resolution(direct, old_res=3600, new_res=60)
     diffuse = cr.change_resolution(diffuse, old_res=3600, new_res=60)
