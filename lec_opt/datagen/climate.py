@@ -4,9 +4,9 @@ Tables (January ... December), for the default site, Manchester, UK (53.4 N, 2.3
 
 - ``MANCHESTER_GHI_KWH_M2_DAY``: mean daily global horizontal irradiation, kWh/m² per day. Approximate
   monthly means of the order PVGIS-SARAH2 reports for the site (European Commission JRC, PVGIS 5.2,
-  https://re.jrc.ec.europa.eu/pvg_tools/, "Monthly data", horizontal plane; annual about 910 kWh/m²),
-  entered by hand and rounded; lec-opt never fetches them. For precise work bring a weather file
-  (``--weather``) or set ``[site] monthly_clearness``.
+  https://re.jrc.ec.europa.eu/pvg_tools/, "Monthly data", horizontal plane; annual 905 kWh/m²),
+  entered by hand and rounded, not yet checked against a PVGIS download; lec-opt never fetches
+  them. For precise work bring a weather file (``--weather``) or set ``[site] monthly_clearness``.
 - ``manchester_clearness()``: the same as a clearness index Kt = GHI / extraterrestrial horizontal
   irradiation (Kt transfers better between nearby sites than GHI does), computed from the GHI table
   and the mean extraterrestrial irradiation of each month at 53.4 N (``monthly_extraterrestrial``).
