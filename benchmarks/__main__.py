@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 # case name -> module of this package; each module has a main() that runs the case.
 CASES = {
     "interval": "interval",
+    "households": "households",
     "pyomo-overhead": "pyomo_overhead",
     "day": "day",
     "scale": "scale",

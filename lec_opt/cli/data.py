@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, console, data_app
-from lec_opt.cli.paths import OverwriteOpt, input_dir, out_dir
+from lec_opt.cli.paths import OverwriteOpt, input_dir, input_file, out_dir
 from lec_opt.io.shipped import DEFAULT_DATA
 from lec_opt.scenario import load_scenario
 
@@ -73,19 +73,67 @@ def data_generate_cmd(
     seed: Annotated[int, typer.Option("--seed", help="random seed; the same seed gives the same files")] = 2022,
     scenario: ScenarioOpt = None,
     overwrite: OverwriteOpt = False,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="first date YYYY-MM-DD: a multi-day folder (omitted: the paper's one day)"),
+    ] = None,
+    days: Annotated[int, typer.Option("--days", help="number of dates from --start")] = 1,
+    weather: Annotated[
+        Path | None,
+        typer.Option("--weather", parser=input_file, help="EPW or TMY3 weather file for the sky (with --start)"),
+    ] = None,
+    step_minutes: Annotated[int, typer.Option("--step-minutes", help="time step of the files (with --start)")] = 5,
+    storage: Annotated[
+        str, typer.Option("--format", help="'parquet' (default) or 'csv' profile tables (with --start)")
+    ] = "parquet",
+    calibration: Annotated[
+        bool,
+        typer.Option("--calibration/--no-calibration", help="calibrate every 21 June to the paper (with --start)"),
+    ] = True,
 ) -> None:
-    """Generate the default community's day (load, PV via pvlib, EV, bids), calibrated to Table 1."""
-    from lec_opt.datagen import GeneratorConfig, generate_community, write_community
+    """Generate community data: the paper's day, or with --start a multi-day folder (season, weekday, weather)."""
     from lec_opt.io.results_folder import claim, writing
 
     loaded = load_scenario(scenario)
-    config = GeneratorConfig.from_scenario(loaded, seed)
+    if start is None:
+        if weather is not None or days != 1 or step_minutes != 5 or storage != "parquet" or not calibration:
+            raise typer.BadParameter(
+                "--days, --weather, --step-minutes, --format and --no-calibration need --start (a multi-day folder)"
+            )
+        from lec_opt.datagen import GeneratorConfig, generate_community, write_community
+
+        config = GeneratorConfig.from_scenario(loaded, seed)
+        with claim(out, overwrite=overwrite):
+            with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
+                day = generate_community(config)
+            with writing(out, "data", scenario=loaded, overwrite=overwrite) as folder:
+                write_community(day, folder)
+        console.print(f"[green]wrote[/green] {out} (seed {seed}, draw {day.attempt})")
+        return
+    from lec_opt.cli.app import progress_bar
+    from lec_opt.datagen.period import FORMATS, PeriodConfig, generate_period, parse_start, write_period
+
+    if storage not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {storage!r}")
+    config = PeriodConfig.from_scenario(
+        loaded,
+        seed,
+        parse_start(start),
+        days,
+        step_minutes=step_minutes,
+        weather=weather,
+        calibration_day=(6, 21) if calibration else None,
+    )
+    config.check()
     with claim(out, overwrite=overwrite):
-        with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
-            day = generate_community(config)
+        with progress_bar("days") as bar:
+            task = bar.add_task(f"generating {days} days from {start}", total=days)
+            period = generate_period(config, progress=lambda k: bar.update(task, completed=k + 1))
         with writing(out, "data", scenario=loaded, overwrite=overwrite) as folder:
-            write_community(day, folder)
-    console.print(f"[green]wrote[/green] {out} (seed {seed}, draw {day.attempt})")
+            write_period(period, folder, storage)
+    console.print(
+        f"[green]wrote[/green] {out}: {days} days from {start}, {step_minutes}-min steps, {storage} (seed {seed})"
+    )
 
 
 @data_app.command("import-ieee-lv")

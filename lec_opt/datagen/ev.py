@@ -64,3 +64,63 @@ def generate_ev(rng: np.random.Generator, chargers: int, daily_kwh: float, away:
             break
         scale *= daily_kwh / total
     return profile
+
+
+# Sessions of a weekend day: no commute, so fewer evening arrivals and more daytime charging.
+WEEKEND_EVENING_SHARE = 0.55
+WEEKEND_DAYTIME_SHARE = 0.45
+MEAN_SESSION_ENERGY_KWH = 9.0 * 0.9 + 3.5 * 0.3 + 4.0 * 0.15  # of a weekday (the one-day model's draws)
+
+
+def _weekend_sessions(rng: np.random.Generator) -> list[Session]:
+    power = float(rng.choice([3.7, 7.2], p=[0.6, 0.4]))
+    sessions = []
+    if rng.random() < WEEKEND_EVENING_SHARE:
+        start = int(np.clip(rng.normal(19.0 * 60, 120), 15.0 * 60, 23.75 * 60))
+        sessions.append(Session(start, power, float(rng.lognormal(np.log(8.0), 0.35))))
+    if rng.random() < WEEKEND_DAYTIME_SHARE:  # shopping, visits: back home around midday
+        start = int(np.clip(rng.normal(13.0 * 60, 120), 9.0 * 60, 18.0 * 60))
+        sessions.append(Session(start, power, float(rng.lognormal(np.log(6.0), 0.35))))
+    return sessions
+
+
+def period_ev(
+    rngs: list[np.random.Generator],
+    chargers: int,
+    daily_kwh: float,
+    away: tuple[int, int],
+    weekend: list[bool],
+    energy_factor: np.ndarray,
+) -> np.ndarray:
+    """One-minute kW of every charger over consecutive days, shape (days * MINUTES, chargers).
+
+    Each day draws its own sessions (``rngs[d]``): weekdays as in the one-day model (no charging
+    while the cars are away), weekends from ``_weekend_sessions``. Session energies are scaled so that
+    a weekday's expected total is ``daily_kwh`` times that day's ``energy_factor`` (more in the cold:
+    heating the cabin); a session that runs past midnight continues into the next day, and one still
+    charging at the end of the last day is cut there.
+    """
+    days = len(rngs)
+    profile = np.zeros((days * MINUTES, chargers))
+    scale_per_kwh = daily_kwh / (chargers * MEAN_SESSION_ENERGY_KWH)
+    for d, rng in enumerate(rngs):
+        for c in range(chargers):
+            sessions = _weekend_sessions(rng) if weekend[d] else _draw_sessions(rng, away)
+            for s in sessions:
+                energy = s.energy_kwh * scale_per_kwh * energy_factor[d]
+                full, rest = divmod(energy * 60.0, s.power_kw)
+                minutes = np.arange(int(full) + (1 if rest > 1e-12 else 0))
+                power = np.full(minutes.size, s.power_kw)
+                if rest > 1e-12:
+                    power[-1] = rest
+                t = d * MINUTES + s.start + minutes
+                if not weekend[d]:
+                    day_minute = t - d * MINUTES
+                    gone = np.flatnonzero(
+                        (day_minute >= MINUTES + away[0]) | ((day_minute >= away[0]) & (day_minute < away[1]))
+                    )
+                    if gone.size:  # the car leaves (the next morning, or this day's away window)
+                        t, power = t[: gone[0]], power[: gone[0]]
+                keep = t < days * MINUTES
+                np.add.at(profile[:, c], t[keep], power[keep])
+    return profile

@@ -119,6 +119,28 @@ class PVModel:
         self.temp_air = 15.0 + 6.5 * np.sin((hours - 9.0) / 24.0 * 2 * np.pi)
         self.wind = 2.0
 
+    @classmethod
+    def from_sky(
+        cls,
+        roofs: Roofs,
+        lags_min: np.ndarray,
+        sky: dict[str, np.ndarray],
+        temp_air: np.ndarray,
+        wind: np.ndarray | float,
+    ) -> PVModel:
+        """A day's model from precomputed solar geometry and clear sky (one-minute arrays of that day).
+
+        ``sky`` holds ``zenith``, ``azimuth`` (degrees), ``ghi_clear``, ``dni_extra`` (W/m²) and ``doy``.
+        """
+        model = cls.__new__(cls)
+        model._pvlib = _pvlib()
+        model.roofs = roofs
+        model.lags = np.asarray(lags_min, dtype=int)
+        model.zenith, model.azimuth = sky["zenith"], sky["azimuth"]
+        model.ghi_clear, model.dni_extra, model.doy = sky["ghi_clear"], sky["dni_extra"], sky["doy"]
+        model.temp_air, model.wind = temp_air, wind
+        return model
+
     def per_kwp(self, clearsky_index: np.ndarray, minutes: np.ndarray | None = None) -> np.ndarray:
         """AC kW per kWp, shape (len(minutes), n_roofs), for a day-long clear-sky index series.
 
@@ -154,7 +176,8 @@ class PVModel:
         beam = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=float)) * iam
         diffuse = np.nan_to_num(np.asarray(poa["poa_diffuse"], dtype=float))
         effective = np.clip(beam + diffuse, 0.0, None)
-        temp_cell = pv.temperature.faiman(effective, self.temp_air[t], self.wind)
+        wind = self.wind[t] if np.ndim(self.wind) else self.wind
+        temp_cell = pv.temperature.faiman(effective, self.temp_air[t], wind)
         dc = pv.pvsystem.pvwatts_dc(effective, temp_cell, pdc0=1.0, gamma_pdc=-0.0037) * 0.93
         ac = pv.inverter.pvwatts(np.clip(dc, 0.0, None), pdc0=1.0 / 0.96)
         ac = np.clip(np.nan_to_num(np.asarray(ac, dtype=float)), 0.0, None)

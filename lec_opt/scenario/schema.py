@@ -232,6 +232,39 @@ class Network(_Section):
         return self
 
 
+class Site(_Section):
+    """Where the community is and its clock: solar geometry, PV weather and lighting hours of generated data.
+
+    Clock time is the site's standard time all year (a fixed offset from UTC, no daylight saving).
+    """
+
+    latitude: float = Field(53.4, ge=-90.0, le=90.0, description="degrees north (default: Manchester, UK)")
+    longitude: float = Field(-2.3, ge=-180.0, le=180.0, description="degrees east")
+    utc_offset_hours: float = Field(
+        0.0, ge=-12.0, le=14.0, description="standard clock time minus UTC, hours (fixed all year, no daylight saving)"
+    )
+    altitude_m: float = Field(100.0, ge=-500.0, le=9000.0, description="height above sea level, m")
+    monthly_clearness: list[Annotated[float, Field(gt=0.0, lt=1.0)]] | None = Field(
+        None,
+        description="mean daily clearness index (GHI / extraterrestrial) of January..December; omitted = the "
+        "shipped Manchester table (lec_opt/datagen/climate.py), valid near the default site only",
+    )
+
+    @field_validator("utc_offset_hours")
+    @classmethod
+    def _whole_minutes(cls, value: float) -> float:
+        if abs(value * 60 - round(value * 60)) > 1e-9:
+            raise ValueError(f"{value} h is not a whole number of minutes")
+        return value
+
+    @field_validator("monthly_clearness")
+    @classmethod
+    def _twelve_months(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and len(value) != 12:
+            raise ValueError(f"{len(value)} values; one per month (12) expected")
+        return value
+
+
 class Data(_Section):
     """``[data]``: where the community's profiles are."""
 
@@ -256,6 +289,7 @@ class Scenario(_Section):
     selection: Selection = Selection()
     solver: Solver = Solver()
     network: Network | None = Field(None, description="the feeder of a topology = 'feeder' community")
+    site: Site = Site()
     data: Data
     _source: str = PrivateAttr("scenario")
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
