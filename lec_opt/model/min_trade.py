@@ -254,7 +254,8 @@ class MinTradeLevels:
             solver.x = x
             candidates.append((source, self._consistent(self._flows_of(x))))
         for force in (True, False):
-            if any(accepted(x) for _, x in candidates):
+            # level 3 with an incumbent: the whole MILP from it costs less than the sub-MILPs (measured)
+            if any(accepted(x) for _, x in candidates) or (level >= 3 and candidates):
                 break
             near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
