@@ -2,8 +2,10 @@
 (models/FORMULATION.md §4, "Levels with a minimum trade").
 
 Plain numpy on flows in pair order; the solve loop turns the repaired flows into an incumbent.
-A small trade f on (i, j) is closed. Either buyer j gets f back or seller i sends f to a buyer
-that still needs it, along a path of trades that change by ±f:
+A small trade f on (i, j) is either raised to m or closed, whichever costs less. Raised: buyer j
+takes m - f off another of its trades (unless it still needs energy) and seller i sells m - f more,
+from what it has left or along a path as below. Closed: either buyer j gets f back or seller i
+sends f to a buyer that still needs it, along a path of trades that change by ±f:
 
 - from buyer j: raise a trade of j (its seller now sells f more); that seller ends the path if it
   has f left over, else it lowers another of its trades, whose buyer now lacks f, and so on; a buyer
@@ -102,11 +104,17 @@ def _new_trade(net: _Network, buyer: int, f: float, on_path: set[int]) -> tuple[
     return best
 
 
-def _cheapest_path(net: _Network, f: float, start: int, from_buyer: bool) -> list[tuple[int, float]] | None:
+def _cheapest_path(
+    net: _Network, f: float, start: int, from_buyer: bool, first: int | None = None
+) -> list[tuple[int, float]] | None:
     """The cheapest changes that bring f to the peer ``start`` lacks (``from_buyer``) or take the f
-    it has too much, ending at a peer with room (see the module's docstring); None if there are none."""
+    it has too much, ending at a peer with room (see the module's docstring); None if there are none.
+
+    ``first``: start at this node instead (peers numbered sellers first): a seller that sold f too
+    much, in the ``from_buyer`` search."""
     n_s = net.n_s
-    first = n_s + start if from_buyer else start
+    if first is None:
+        first = n_s + start if from_buyer else start
     dist = {first: 0.0}
     parent: dict[int, tuple[int, int, float]] = {first: (-1, -1, 0.0)}
     queue, queued = deque([first]), {first}
@@ -174,21 +182,57 @@ def repair_small_trades(
         ]
     )
     net = _Network(x, pairs, room, cost, allowed, n_s, min_trade)
+
+    def apply(changes: list[tuple[int, float]]) -> None:
+        for pair, change in changes:
+            x[pair] = 0.0 if abs(x[pair] + change) <= BELOW else x[pair] + change
+            room[pairs.seller[pair]] -= change
+            room[n_s + pairs.buyer[pair]] -= change
+
+    def tried(build) -> list[tuple[int, float]] | None:
+        """The changes ``build`` finds from the current flows, which are left as they were."""
+        saved_x, saved_room = x.copy(), room.copy()
+        try:
+            return build()
+        finally:
+            x[:], room[:] = saved_x, saved_room
+
+    def closing(k: int, f: float, i: int, j: int) -> list[tuple[int, float]] | None:
+        first = [(k, -f)]
+        apply(first)
+        found = [p for p in (_cheapest_path(net, f, j, True), _cheapest_path(net, f, i, False)) if p is not None]
+        return None if not found else first + min(found, key=lambda p: sum(cost[q] * c for q, c in p))
+
+    def raising(k: int, f: float, i: int, j: int) -> list[tuple[int, float]] | None:
+        """The trade raised to m: its buyer sheds m - f off another trade (unless it has room), its
+        seller sells m - f more (from its room, or along a path as a seller that sold too much)."""
+        d = min_trade - f
+        if not allowed[k] or x[k] + d > pairs.cap[k] + BELOW:
+            return None
+        changes = [(k, d)]
+        apply(changes)
+        if room[n_s + j] < -BELOW:
+            ours = net.of_buyer[j][net.can_lower(net.of_buyer[j], d)]
+            ours = ours[ours != k]
+            if not ours.size:
+                return None
+            shed = [(int(ours[np.argmax(cost[ours])]), -d)]
+            apply(shed)
+            changes += shed
+        if room[i] < -BELOW:
+            path = _cheapest_path(net, d, i, True, first=i)
+            if path is None:
+                return None
+            changes += path
+        return changes
+
     small = np.flatnonzero(breaks_minimum(x, min_trade))
     for k in small[np.argsort(x[small], kind="stable")]:
         if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
             continue
         f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
-        x[k] = 0.0
-        room[i] += f
-        room[n_s + j] += f
-        paths = [_cheapest_path(net, f, j, True), _cheapest_path(net, f, i, False)]
-        found = [p for p in paths if p is not None]
-        if not found:
+        options = [c for c in (tried(lambda: closing(k, f, i, j)), tried(lambda: raising(k, f, i, j))) if c]
+        if not options:
             return None
-        path = min(found, key=lambda p: sum(cost[k2] * change for k2, change in p))
-        for pair, change in path:
-            x[pair] = 0.0 if abs(x[pair] + change) <= BELOW else x[pair] + change
-            room[pairs.seller[pair]] -= change
-            room[n_s + pairs.buyer[pair]] -= change
+        apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
     return x
