@@ -46,7 +46,9 @@ def _day(scenario, snaps) -> dict:
             g = greedy_matching(snap, p, min_trade).levels[0].objective
             p2p[p] += volume
             greedy[p] += g
-            below += volume < g - 1e-6 * max(1.0, g)
+            # level 1 >= the greedy; later levels keep it within the lexicographic tolerance
+            slack = scenario.solver.lexicographic_tolerance * max(1.0, matching.levels[0].objective)
+            below += matching.levels[0].objective < g - 1e-9 or volume < g - slack - 1e-9
             for lv in matching.levels:
                 key = f"level_{lv.level}"
                 largest_gap[key] = max(largest_gap.get(key, 0.0), lv.gap or 0.0)
