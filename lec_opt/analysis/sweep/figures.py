@@ -42,6 +42,8 @@ FIGURE_GROUPS: dict[str, tuple[str, ...]] = {
     "ratios": ("prosumer_revenue_ratio", "consumer_bill_ratio"),
     "counts": ("priority_A", "priority_B", "priority_C", "transactions", "fallbacks"),
     "time": ("solve_seconds",),
+    # a period sweep over the CES (sizing): what the community saves and how hard the store works
+    "sizing": ("community_saving_usd", "ces_full_cycles"),
 }
 
 
