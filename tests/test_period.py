@@ -206,11 +206,11 @@ def test_serial_local_and_dask_write_identical_files(boundary, tmp_path):
 
 
 def test_resume_after_a_killed_run_redoes_no_finished_day_and_ends_with_the_same_files(tmp_path, monkeypatch):
-    data = make_period_folder(tmp_path / "data", "2025-03-01", 40, n_peers=20, step=30, fmt="parquet")[0]
+    data = make_period_folder(tmp_path / "data", "2025-03-01", 30, fmt="parquet")[0]
     sc_file = tmp_path / "period.toml"
     sc_file.write_text(
-        f'base = "{REPO / "models" / "paper_30min.toml"}"\nname = "killed"\n[data]\ndir = "{data}"\n'
-        "[community]\nn_peers = 20\n[period]\nstart = 2025-03-01\ndays = 40\n"
+        f'base = "{REPO / "models" / "paper_30min.toml"}"\nname = "killed"\ninterval_minutes = 60\n'
+        f'[data]\ndir = "{data}"\n[community]\nn_peers = 12\n[period]\nstart = 2025-03-01\ndays = 30\n'
     )
     out = tmp_path / "out"
     args = ["-m", "lec_opt", "solve-period", "-s", sc_file, "--method", "greedy", "--executor", "serial", "--out", out]
@@ -223,7 +223,7 @@ def test_resume_after_a_killed_run_redoes_no_finished_day_and_ends_with_the_same
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it was killed"
     finished = {p.name: p.stat().st_mtime_ns for p in checkpoints.glob("*.pkl")}
-    assert 3 <= len(finished) < 40 and not out.exists()
+    assert 3 <= len(finished) < 30 and not out.exists()
 
     calls = []
     real = period_matching.match_task
@@ -237,7 +237,7 @@ def test_resume_after_a_killed_run_redoes_no_finished_day_and_ends_with_the_same
 
     solve_period(sc, out, "greedy", resume=True, executor="serial", progress=progress)
     assert kept == finished  # the finished days' checkpoints were read, not rewritten
-    assert len(calls) == 40 - len(finished)  # only the unfinished days were matched
+    assert len(calls) == 30 - len(finished)  # only the unfinished days were matched
     assert not partial_dir(out).exists()
 
     solve_period(sc, tmp_path / "uninterrupted", "greedy", executor="serial")
