@@ -60,15 +60,22 @@ def match(snap: IntervalSnapshot, priority: str, min_trade: float = 0.0) -> list
         si, bj = (a.ravel() for a in np.meshgrid(sellers, buyers, indexing="ij"))
         dist = peer_distance(snap, snap.sellers[si], snap.buyers[bj])
         order = np.lexsort((snap.buyers[bj], snap.sellers[si], -r[bj], -s[si], dist))
-        s_left, r_left = s.copy(), r.copy()
+        s_left, r_left = s.tolist(), r.tolist()  # Python floats: the same IEEE arithmetic, no numpy scalars
+        # a pair trades only while both sides have more than _TINY left: stop when one side has none
+        sellers_left = sum(s_left[i] > _TINY for i in sellers.tolist())
+        buyers_left = sum(r_left[j] > _TINY for j in buyers.tolist())
         flows = []
-        for n in order:
-            i, j = si[n], bj[n]
-            delta = min(s_left[i], r_left[j])
+        for i, j in zip(si[order].tolist(), bj[order].tolist()):
+            if not (sellers_left and buyers_left):
+                break
+            a, b = s_left[i], r_left[j]
+            delta = b if b < a else a
             if delta > _TINY and delta >= min_trade:
-                flows.append((int(i), int(j), float(delta)))
-                s_left[i] -= delta
-                r_left[j] -= delta
+                flows.append((i, j, delta))
+                s_left[i] = a - delta
+                r_left[j] = b - delta
+                sellers_left -= s_left[i] <= _TINY
+                buyers_left -= r_left[j] <= _TINY
         return flows
     raise ValueError(f"unknown priority {priority!r}")
 

@@ -44,9 +44,10 @@ def trades_of(snap: IntervalSnapshot, priority: str, flows, mu: str, price_margi
     i = np.array([f[0] for f in flows], dtype=int)
     j = np.array([f[1] for f in flows], dtype=int)
     prices = trade_prices(snap, priority, i, j, mu, price_margin)
+    sellers, buyers = snap.sellers[i].tolist(), snap.buyers[j].tolist()
     return tuple(
-        Trade(int(snap.sellers[a]), int(snap.buyers[b]), float(f[2]), float(p))
-        for a, b, f, p in zip(i, j, flows, prices, strict=True)
+        Trade(a, b, float(f[2]), p)
+        for a, b, f, p in zip(sellers, buyers, flows, np.asarray(prices, float).tolist(), strict=True)
     )
 
 

@@ -57,25 +57,23 @@ def matching_key(day: DayInputs, method: str) -> str:
 
 def pack(intervals: Sequence[int], matchings: Sequence[dict[str, Matching]]) -> dict:
     """Matchings of some intervals as flat arrays (flows) and short records (levels): exact floats."""
-    owner, seller, buyer, kwh, records = [], [], [], [], []
+    blocks, sizes, records = [], [], []
     for t, by_priority in zip(intervals, matchings, strict=True):
         for p, m in by_priority.items():
-            row = len(records)
-            for i, j, e in m.flows:
-                owner.append(row)
-                seller.append(i)
-                buyer.append(j)
-                kwh.append(e)
+            if m.flows:
+                blocks.append(np.array(m.flows, dtype=np.float64))  # positions are small integers: exact
+            sizes.append(len(m.flows))
             levels = tuple(
                 (lv.level, lv.name, lv.status, lv.objective, lv.bound, lv.gap, lv.seconds, lv.highs_seconds)
                 for lv in m.levels
             )
             records.append((t, p, m.method, m.fallback, m.fallback_reason, m.seconds, levels))
+    flows = np.concatenate(blocks) if blocks else np.zeros((0, 3))
     return {
-        "owner": np.asarray(owner, dtype=np.int64),
-        "seller": np.asarray(seller, dtype=np.int32),
-        "buyer": np.asarray(buyer, dtype=np.int32),
-        "kwh": np.asarray(kwh, dtype=np.float64),
+        "owner": np.repeat(np.arange(len(records), dtype=np.int64), sizes),
+        "seller": flows[:, 0].astype(np.int32),
+        "buyer": flows[:, 1].astype(np.int32),
+        "kwh": np.ascontiguousarray(flows[:, 2]),
         "records": records,
     }
 
