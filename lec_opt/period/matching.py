@@ -123,7 +123,8 @@ class MatchingStore:
     def path(self, date: datetime.date, key: str) -> Path:
         return self.folder / f"{date.isoformat()}-{key}.pkl"
 
-    def load(self, date: datetime.date, key: str, n_intervals: int) -> DayMatchings | None:
+    def load(self, date: datetime.date, key: str, n_intervals: int) -> dict | None:
+        """The packed matchings of a finished day, or None (none, damaged, or not every interval)."""
         path = self.path(date, key)
         if not path.is_file():
             return None
@@ -135,7 +136,7 @@ class MatchingStore:
             return None
         if any(set(by_priority) != set(PRIORITIES) for by_priority in day):
             return None
-        return day
+        return packed
 
     def save(self, date: datetime.date, key: str, packed: dict) -> None:
         with atomic_open(self.path(date, key), "wb") as handle:
@@ -162,7 +163,7 @@ def period_matchings(
     n_days = len(days)
     total = sum(d.n_intervals for d in days)
     keys = [matching_key(d, method) for d in days]
-    ready: dict[int, DayMatchings] = {}
+    ready: dict[int, dict] = {}  # finished days not yet walked, packed (arrays: a year of them fits)
     stored: set[int] = set()
     if store is not None:
         for n, (day, date) in enumerate(zip(days, dates, strict=True)):
@@ -176,7 +177,7 @@ def period_matchings(
         if n in ready:
             continue
         pieces = [list(range(k, day.n_intervals, parts)) for k in range(min(parts, day.n_intervals))]
-        waiting[n] = [[{} for _ in range(day.n_intervals)], len(pieces), []]
+        waiting[n] = [len(pieces), []]
         for k, intervals in enumerate(pieces):
             payloads.append({"hash": f"{n}/{k}", "day": day, "method": method, "intervals": intervals})
     matched = sum(days[n].n_intervals for n in ready)
@@ -184,9 +185,15 @@ def period_matchings(
     if progress:
         progress("matching", matched, total, done_days, n_days)
     nxt = 0
-    while nxt in ready:
-        yield nxt, ready.pop(nxt), nxt in stored
+
+    def take() -> tuple[int, DayMatchings, bool]:
+        nonlocal nxt
+        n = nxt
         nxt += 1
+        return n, unpack(ready.pop(n), days[n].n_intervals), n in stored
+
+    while nxt in ready:
+        yield take()
     if not payloads:
         return
     preload = ("lec_opt.period.matching", "lec_opt.day.matching")
@@ -199,21 +206,20 @@ def period_matchings(
                     f"the matchings of {dates[n]} failed: {record.get('error')}\n{record.get('traceback', '')}"
                 )
             slot = waiting[n]
-            unpack(record["packed"], days[n].n_intervals, slot[0])
-            slot[2].append(record["packed"])
-            slot[1] -= 1
+            slot[1].append(record["packed"])
+            slot[0] -= 1
             matched += len(record["packed"]["records"]) // len(PRIORITIES)
-            if slot[1] == 0:
+            if slot[0] == 0:
+                packed = _merge(slot[1]) if len(slot[1]) > 1 else slot[1][0]
                 if store is not None:
-                    store.save(dates[n], keys[n], _merge(slot[2]))
-                ready[n] = slot[0]
+                    store.save(dates[n], keys[n], packed)
+                ready[n] = packed
                 del waiting[n]
                 done_days += 1
             if progress:
                 progress("matching", matched, total, done_days, n_days)
             while nxt in ready:
-                yield nxt, ready.pop(nxt), False
-                nxt += 1
+                yield take()
     except WorkerDied as err:
         raise WorkerDied(f"{err}: {nxt} of {n_days} days finished; run the same command with --resume") from None
     finally:
