@@ -24,7 +24,7 @@ from lec_opt.errors import InputError, LecOptError
 from lec_opt.io.profiles import read_period
 from lec_opt.io.results_folder import partial_dir
 from lec_opt.period import matching as period_matching
-from lec_opt.period.run import CHECKPOINTS, run_period, solve_period, with_period
+from lec_opt.period.run import CHECKPOINTS, period_days, run_period, solve_period, with_period
 from lec_opt.scenario import parse_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -282,3 +282,14 @@ def test_a_sweep_over_ces_capacity_on_a_period_reuses_the_matchings(boundary, tm
     )
     assert frame["community_saving_usd"].iloc[1] == one["community_saving_usd"]
     assert (tmp_path / "sweep" / "figures" / "sweep_sizing_ces.capacity_kwh.png").is_file()
+
+
+def test_the_key_leaves_the_ces_out_for_the_greedy_only(boundary):
+    sc = scenario_for(boundary, start="2024-12-30", days=1)
+    bigger = sc.model_copy(update={"ces": sc.ces.model_copy(update={"capacity_kwh": 2000.0})})
+    later = with_period(sc, "2024-12-31", 2)
+    (day,), (big,), (moved,) = (period_days(s)[1][:1] for s in (sc, bigger, later))
+    key = period_matching.matching_key
+    assert key(day, "greedy") == key(big, "greedy") != key(day, "milp")
+    assert key(day, "milp") != key(big, "milp")  # the MILP's model carries the CES: equal optima, other flows
+    assert key(moved, "greedy") != key(day, "greedy")  # another date, other inputs

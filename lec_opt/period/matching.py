@@ -6,9 +6,8 @@ the workers end together) run as tasks of ``lec_opt.engine`` (serial, a local pr
 Dask). A task receives the day's ``DayInputs`` (plain arrays: a remote worker needs no data
 folder) and returns its matchings packed as arrays. The client stores each finished day in a
 ``MatchingStore`` (one file per day, written atomically, named by the date and a key of what
-the matchings depend on: the scenario without its CES and period, the method and the day's
-inputs), so a stopped run redoes no finished day, and runs that differ only in the CES (a
-sizing sweep) share them.
+the matchings depend on: ``matching_key``), so a stopped run redoes no finished day, and greedy
+runs that differ only in the CES (a sizing sweep) share them.
 """
 
 from __future__ import annotations
@@ -34,15 +33,23 @@ from lec_opt.market.snapshot import DayInputs
 DayMatchings = list[dict[str, Matching]]  # [interval] -> {priority: matching}
 Progress = Callable[[str, int, int, int, int], None]  # (phase, intervals done, intervals, days done, days)
 MILP_PARTS = 4  # tasks per MILP day: intervals t, t + 4, ... (busy and quiet hours spread evenly)
-_NOT_MATCHING = {"ces", "period", "name", "description", "base"}  # scenario sections the matching ignores
+_NOT_MATCHING = {"ces", "period", "name", "description", "base"}  # scenario sections the greedy matching ignores
 _FORMAT = 1
 
 
 def matching_key(day: DayInputs, method: str) -> str:
     """sha256 (24 hex digits) of everything an interval's matching depends on: the scenario but its
-    CES and period, the method, and the day's inputs (energy, prices, bids, distances)."""
+    period (and, for the greedy, its CES), the method, and the day's inputs (energy, prices, bids,
+    distances).
+
+    The greedy never reads the CES. The MILP's levels 1, 3 and 4 leave it out too, but its model
+    carries the CES's parameters, and HiGHS then picks other optimal flows among equal optima (the
+    same level values; measured on the default day): its key keeps the CES, so that a stored day is
+    exactly the day a fresh run would match.
+    """
     digest = hashlib.sha256()
-    scenario = day.scenario.model_dump(mode="json", exclude=_NOT_MATCHING)
+    exclude = _NOT_MATCHING if method == "greedy" else _NOT_MATCHING - {"ces"}
+    scenario = day.scenario.model_dump(mode="json", exclude=exclude)
     scenario["data"] = None  # the data enter through the arrays below, wherever the folder is
     digest.update(json.dumps({"scenario": scenario, "method": method, "format": _FORMAT}, sort_keys=True).encode())
     for array in (day.load_kwh, day.pv_kwh, day.ev_kwh, day.buy_price, day.sell_price, day.ask, day.bid, day.willing):
