@@ -20,7 +20,9 @@ _TINY = 1e-12
 
 def _two_pointer(sell_order, buy_order, s, r, min_trade, keep_going=lambda i, j: True):
     """Pair the heads of two ordered lists, trade min(remaining), advance whichever is used up."""
-    s, r = s.copy(), r.copy()
+    s, r = s.tolist(), r.tolist()  # Python floats: the same IEEE arithmetic, no numpy scalars
+    sell_order, buy_order = [int(i) for i in sell_order], [int(j) for j in buy_order]
+    floor = max(min_trade, _TINY)
     flows = []
     a = b = 0
     while a < len(sell_order) and b < len(buy_order):
@@ -28,8 +30,8 @@ def _two_pointer(sell_order, buy_order, s, r, min_trade, keep_going=lambda i, j:
         if not keep_going(i, j):
             break
         delta = min(s[i], r[j])
-        if delta >= max(min_trade, _TINY):
-            flows.append((int(i), int(j), float(delta)))
+        if delta >= floor:
+            flows.append((i, j, delta))
             s[i] -= delta
             r[j] -= delta
             a += s[i] <= _TINY
