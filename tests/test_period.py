@@ -293,3 +293,15 @@ def test_the_key_leaves_the_ces_out_for_the_greedy_only(boundary):
     assert key(day, "greedy") == key(big, "greedy") != key(day, "milp")
     assert key(day, "milp") != key(big, "milp")  # the MILP's model carries the CES: equal optima, other flows
     assert key(moved, "greedy") != key(day, "greedy")  # another date, other inputs
+
+
+def test_milp_days_in_interleaved_parts_give_the_serial_files(boundary, tmp_path):
+    """The MILP sends each day as four interleaved parts: put together, the same files as one by one."""
+    sc = scenario_for(boundary, start="2025-01-01", days=1)
+    sc = sc.model_copy(update={"community": sc.community.model_copy(update={"n_peers": 6})})
+    small = make_period_folder(tmp_path / "six", "2025-01-01", 1, n_peers=6, n_ev=1, step=120)[0]
+    sc = sc.with_data_dir(small)
+    serial = solve_period(sc, tmp_path / "serial", "milp", executor="serial", figures=False)
+    solve_period(sc, tmp_path / "local", "milp", executor="local", workers=2, figures=False)
+    assert files(tmp_path / "local") == files(tmp_path / "serial")
+    assert serial["intervals"] == 24 and serial["transactions"] > 0
