@@ -16,7 +16,8 @@ Writing that folder is data generation and is timed apart.
    (max(365 × match / 64, 365 × walk) + the client's fixed costs).
 
 ``python -m benchmarks period`` (≈ 15–25 min on a quiet 2-core machine). Environment:
-``LEC_OPT_BENCH_PERIOD_PARTS=greedy,week,milp`` runs some parts only.
+``LEC_OPT_BENCH_PERIOD_PARTS=cpu,greedy,week,milp`` runs some parts only (``cpu``: the CPU seconds of
+each stage of a greedy day, in-process, and the year they project on two quiet cores).
 """
 
 from __future__ import annotations
@@ -111,6 +112,47 @@ def greedy_year(root: Path, data: Path) -> dict:
     }
 
 
+def greedy_cpu_per_day(root: Path, data: Path, days: int = 5) -> dict:
+    """CPU seconds (``time.process_time``, which a busy machine does not inflate) of each stage of a
+    greedy day, in-process: matching (the workers' share), CES walk and tables (the client's)."""
+    from lec_opt import load_scenario
+    from lec_opt.day.matching import match_interval
+    from lec_opt.day.run import DayRun, walk
+    from lec_opt.period.matching import pack, unpack
+    from lec_opt.period.outputs import PeriodOutputs
+    from lec_opt.period.run import period_days
+
+    sc = load_scenario(scenario_file(root, data, "paper_5min", days))
+    dates, inputs = period_days(sc)
+    stages = {"matching": [], "pack_unpack": [], "walk": [], "tables": []}
+    outputs = PeriodOutputs(root / "cpu-tables", figures=False)
+    (root / "cpu-tables").mkdir(exist_ok=True)
+    outputs.start(sc, "greedy", "best", dates)
+    soc = sc.ces.soc_initial
+    for date, day in zip(dates, inputs):
+        t0 = time.process_time()
+        matchings = [match_interval(day.snapshot(t), sc, "greedy") for t in range(day.n_intervals)]
+        t1 = time.process_time()
+        matchings = unpack(pack(range(day.n_intervals), matchings), day.n_intervals)
+        t2 = time.process_time()
+        steps = walk(day, matchings, "best", soc_start=soc)
+        t3 = time.process_time()
+        outputs.add(date, DayRun(day, "greedy", "best", steps, {}, 0.0, 0.0), soc)
+        t4 = time.process_time()
+        soc = steps[-1].result.soc_end
+        for key, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stages[key].append(value)
+    outputs.close()
+    median = {k: float(np.median(v)) for k, v in stages.items()}
+    client = median["pack_unpack"] + median["walk"] + median["tables"]
+    return {
+        "cpu_seconds_per_day": median,
+        "year_cpu_seconds": 365 * sum(median.values()),
+        "year_wall_projected_2_cores": 365 * max(client, median["matching"] / 2),
+        "projection": "client (unpack, walk, tables) and 2 matching workers in a pipeline: 365 x max(client, matching / 2)",
+    }
+
+
 def milp_week(root: Path, data: Path) -> dict:
     from lec_opt import load_scenario
     from lec_opt.period.run import solve_period
@@ -118,7 +160,7 @@ def milp_week(root: Path, data: Path) -> dict:
     sc = load_scenario(scenario_file(root, data, "paper_15min", 7))
     seconds = {"serial": [], "dask": []}
     outputs = {}
-    for repeat in range(2):
+    for repeat in range(int(os.environ.get("LEC_OPT_BENCH_PERIOD_REPEATS", "2"))):
         for executor in ("serial", "dask") if repeat == 0 else ("dask", "serial"):
             out = root / f"week-{executor}-{repeat}"
             started = time.perf_counter()
@@ -172,12 +214,18 @@ def milp_year(root: Path, data: Path, days: int = 2) -> dict:
 
 
 def main() -> None:
-    parts = os.environ.get("LEC_OPT_BENCH_PERIOD_PARTS", "greedy,week,milp").split(",")
+    parts = os.environ.get("LEC_OPT_BENCH_PERIOD_PARTS", "cpu,greedy,week,milp").split(",")
     payload: dict = {"data": "the shipped day (data/paper_day) on every date, Parquet, 5-minute steps"}
     with tempfile.TemporaryDirectory(prefix="lec-opt-bench-period-") as tmp:
         root = Path(tmp)
         data, seconds = year_folder(root)
         payload["data_generation_seconds"] = seconds
+        if "cpu" in parts:
+            payload["greedy_cpu"] = greedy_cpu_per_day(root, data)
+            c = payload["greedy_cpu"]
+            print(
+                f"greedy day CPU: {c['cpu_seconds_per_day']}; year projected on 2 quiet cores {c['year_wall_projected_2_cores']:.0f} s"
+            )
         if "greedy" in parts:
             payload["greedy_year"] = greedy_year(root, data)
             g = payload["greedy_year"]
