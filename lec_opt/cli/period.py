@@ -12,9 +12,10 @@ from lec_opt.cli.paths import OverwriteOpt, out_dir
 from lec_opt.errors import LecOptError
 
 StartOpt = Annotated[
-    str | None, typer.Option("--start", help="first date YYYY-MM-DD (default: the scenario's [period], or the data's)")
+    str | None,
+    typer.Option("--start", help="first date YYYY-MM-DD (default: the scenario's \\[period], or the data's)"),
 ]
-DaysOpt = Annotated[int | None, typer.Option("--days", help="number of days (default: the scenario's [period], 1)")]
+DaysOpt = Annotated[int | None, typer.Option("--days", help="number of days (default: the scenario's \\[period], 1)")]
 
 
 @app.command("solve-period")
@@ -38,7 +39,10 @@ def solve_period_cmd(
         str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", help="processes (default: 2 or the cores for the MILP, 1 for the greedy)")
+        int | None,
+        typer.Option(
+            "--workers", help="processes matching the days (default: 2 or the cores; the CES walk runs beside them)"
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="continue a stopped run of --out: days already matched are not redone")

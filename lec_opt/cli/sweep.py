@@ -53,8 +53,8 @@ def sweep_cmd(
 ) -> None:
     """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results.
 
-    With --days N (or a scenario's [period]) every point is a period: e.g. --param
-    ces.capacity_kwh=300:1500:5 --days 365 sizes the CES over a year (the matchings are shared).
+    With --days N (or a scenario's \\[period]) every point is a period: e.g. --param
+    ces.capacity_kwh=300:1500:5 --days 365 --method greedy sizes the CES over a year (each day matched once).
     """
     import contextlib
 

@@ -92,7 +92,7 @@ def run_period(
     """Solve the scenario's period and return its summary (``summary.json``'s content).
 
     ``priority``: best (the aggregator's choice per interval) or A, B, C all period. ``executor``:
-    serial, local (``workers`` processes, default 2 or the cores for the MILP, 1 for the greedy)
+    serial, local (``workers`` processes matching, default 2 or the cores, the walk beside them)
     or dask (``scheduler`` address, or a LocalCluster of ``workers``). ``outputs``: where the
     walked days go (``PeriodOutputs(folder)`` writes the period's files; default: totals only).
     ``store``: a folder (or ``MatchingStore``) of finished days' matchings, reused when found.
@@ -112,7 +112,7 @@ def run_period(
     if executor == "dask":
         check_dask()
     dates, days = inputs or period_days(scenario)
-    workers = workers or min(os.cpu_count() or 1, 2 if method == "milp" else 1)
+    workers = workers or min(os.cpu_count() or 1, 2)  # the walk runs in the client beside them
     if isinstance(store, (str, Path)):
         store = MatchingStore(store)
     outputs = outputs or PeriodOutputs(None)
