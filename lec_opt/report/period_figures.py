@@ -62,10 +62,9 @@ def fig_monthly(days: pd.DataFrame, path: Path) -> Path:
     money.bar(x, saving, 0.6, color=np.where(saving >= 0, "#2ca02c", "#d62728"))
     money.set_ylabel("community saving, $ per month")
     money.grid(True, axis="y", alpha=0.3)
-    money.set_xticks(x, labels, rotation=30 if len(labels) > 6 else 0, fontsize=8)
     counts = months.size().to_numpy()
-    for xi, n in zip(x, counts):
-        money.annotate(f"{n} d", (xi, 0), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+    ticks = [f"{label}\n({n} d)" for label, n in zip(labels, counts)]
+    money.set_xticks(x, ticks, rotation=30 if len(labels) > 6 else 0, fontsize=8)
     fig.suptitle("Energy and the community's saving against grid-only, by month")
     return _save(fig, path)
 
