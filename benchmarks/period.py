@@ -246,7 +246,27 @@ def main() -> None:
                 f"walk {np.median(m['walk_seconds_per_day']):.2f} s; a year serial {m['serial_year_hours']:.1f} h, "
                 f"on 64 cores {m['projected_64_core_seconds'] / 60:.1f} min (projected)"
             )
-    print(save("period", payload))
+    print(save("period", keep_earlier_parts(payload)))
+
+
+def keep_earlier_parts(payload: dict) -> dict:
+    """The parts of the previous results/period.json that this run did not measure, kept under
+    ``earlier_parts`` with the machine facts of the run that measured them."""
+    import json
+
+    from benchmarks.common import RESULTS
+
+    path = RESULTS / "period.json"
+    if not path.is_file():
+        return payload
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    earlier = dict(previous.get("earlier_parts", {}))
+    for part in ("greedy_cpu", "greedy_year", "milp_week", "milp_year"):
+        if part in previous and part not in payload:
+            earlier[part] = {"machine": previous.get("machine"), **previous[part]}
+    for part in payload:
+        earlier.pop(part, None)
+    return {**payload, "earlier_parts": earlier} if earlier else payload
 
 
 if __name__ == "__main__":
