@@ -41,9 +41,8 @@ def trivial_matching(snap: IntervalSnapshot, priority: str) -> Matching:
 
 def _trade_arrays(snap: IntervalSnapshot, priority: str, flows, mu: str, price_margin: float):
     """Seller and buyer positions, kWh and $/kWh of flows given by position."""
-    i = np.array([f[0] for f in flows], dtype=np.int64)
-    j = np.array([f[1] for f in flows], dtype=np.int64)
-    kwh = np.array([f[2] for f in flows], dtype=float)
+    table = np.array(flows, dtype=float).reshape(len(flows), 3)  # positions are small integers: exact
+    i, j, kwh = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), np.ascontiguousarray(table[:, 2])
     prices = np.asarray(trade_prices(snap, priority, i, j, mu, price_margin), dtype=float)
     return i, j, kwh, prices
 
