@@ -27,6 +27,7 @@ CASES = {
     "sweep": "sweep",
     "network": "network",
     "min-trade": "min_trade",
+    "period": "period",
 }
 
 

@@ -5,7 +5,9 @@ cooperative game theory in local energy community", IJEPES 137 (2022) 107865.
 
 Data flows one way, one sub-package per layer: ``scenario`` -> ``io`` (profiles) ->
 ``market`` (interval snapshot, greedy matching, CES, result, settlement) and ``model`` (Pyomo +
-HiGHS) -> ``day`` (intervals and days) -> ``analysis`` (game, sweeps) and ``report``.
+HiGHS) -> ``day`` (intervals and days) -> ``period`` (days with the SoC carried across midnight)
+-> ``analysis`` (game, sweeps) and ``report``; ``engine`` runs independent tasks (serial, local
+processes, Dask) for the period and the sweep.
 
 The main jobs, each returning plain data or DataFrames:
 
@@ -14,6 +16,7 @@ The main jobs, each returning plain data or DataFrames:
 >>> run = lec_opt.run_day(lec_opt.load_scenario(), method="greedy")       # a day
 >>> folder = lec_opt.write_day(run, "results/day")                         # its files
 >>> lec_opt.write_report(folder); checks = lec_opt.check_day(folder)      # figures, core check
+>>> summary = lec_opt.solve_period(lec_opt.with_period(lec_opt.load_scenario(), "2025-06-01", 7), "results/week", "greedy")
 >>> table = lec_opt.run_sweep([lec_opt.parse_param("ces.k=0.2:1.0:3")], lec_opt.load_scenario(), method="greedy")
 
 Pyomo is imported only when the MILP or the game check is used: the greedy path runs without it.
@@ -47,6 +50,11 @@ _LAZY = {
     "Trade": "lec_opt.market.result",
     "Profiles": "lec_opt.io.profiles",
     "read_profiles": "lec_opt.io.profiles",
+    "read_period": "lec_opt.io.profiles",
+    "PeriodProfiles": "lec_opt.io.profiles",
+    "run_period": "lec_opt.period",
+    "solve_period": "lec_opt.period",
+    "with_period": "lec_opt.period",
 }
 
 

@@ -491,3 +491,47 @@ def mark_complete(folder, kind: str = "sweep") -> None:
     from lec_opt.io.results_folder import COMPLETE, write_manifest
 
     write_manifest(Path(folder), kind, state=COMPLETE, scenario_hash=None, command="written by a test")
+
+
+# --- multi-day data folders ----------------------------------------------------------------------
+
+
+def make_period_folder(
+    folder,
+    start,
+    days: int,
+    *,
+    n_peers: int = 12,
+    n_ev: int = 3,
+    step: int = 60,
+    fmt: str = "csv",
+    seed: int = 7,
+):
+    """A multi-day data folder from the shipped day: its first ``n_peers`` peers and ``n_ev`` chargers
+    averaged to ``step`` minutes, each date's PV and load scaled by seeded random factors (PV
+    0.3-1.1, load 0.8-1.25), times ``YYYY-MM-DDTHH:MM``, profiles as ``fmt`` (csv or parquet).
+    Returns ``(folder, load, pv, ev)`` with the values written ([step of the period, column])."""
+    import datetime
+    from pathlib import Path
+
+    from lec_opt.io.profiles import BIDS_FILE, read_profiles, write_bids, write_period_series
+
+    folder = Path(folder)
+    start = datetime.date.fromisoformat(str(start))
+    day = read_profiles(Path(__file__).resolve().parent.parent / "data" / "paper_day")
+    rng = np.random.default_rng(seed)
+
+    def cut(series, columns):
+        return series.to_interval_mean(step)[:, :columns]
+
+    load1, pv1, ev1 = cut(day.load_kw, n_peers), cut(day.pv_kw_per_kwp, n_peers), cut(day.ev_kw, n_ev)
+    pv_scale = rng.uniform(0.3, 1.1, days)
+    load_scale = rng.uniform(0.8, 1.25, days)
+    load = np.round(np.concatenate([load1 * s for s in load_scale]), 4)
+    pv = np.round(np.concatenate([pv1 * s for s in pv_scale]), 4)
+    ev = np.round(np.concatenate([np.roll(ev1, d, axis=0) for d in range(days)]), 4)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, prefix, values in (("load_kw", "peer_", load), ("pv_kw_per_kwp", "peer_", pv), ("ev_kw", "ev_", ev)):
+        write_period_series(folder / f"{stem}.{fmt}", prefix, values, start, step)
+    write_bids(folder / BIDS_FILE, day.ask[:n_peers], day.bid[:n_peers])
+    return folder, load, pv, ev

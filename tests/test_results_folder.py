@@ -421,6 +421,10 @@ VALID = {
         *("sweep", "-s", g["file"], "--method", "greedy", "--executor", "serial"),
         *("-p", "ces.k=0.5,1.0", "--no-figures", "--out", out),
     ],
+    ("solve-period",): lambda g, out: [
+        *("solve-period", "-s", g["file"], "--method", "greedy", "--start", "2025-01-01", "--days", "2"),
+        *("--executor", "serial", "--no-figures", "--out", out),
+    ],
     ("data", "import-ieee-lv"): lambda g, out: [
         *("data", "import-ieee-lv", _feeder(g["out"].parent), "--out", out, "--pv-ev-from", g["folder"]),
     ],
@@ -469,7 +473,8 @@ def test_a_full_disk_is_an_error_and_the_previous_result_stays(
     )
     monkeypatch.undo()
     assert snapshot(out) == before
-    assert leftovers(out) == ([f".{out.name}.lec-opt.partial"] if command == ("sweep",) else [])
+    resumable = command in (("sweep",), ("solve-period",))  # they keep their partial folder to resume
+    assert leftovers(out) == ([f".{out.name}.lec-opt.partial"] if resumable else [])
 
 
 # --- kill -9 at any moment ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.cli.paths import OverwriteOpt, input_file, out_dir
+from lec_opt.cli.period import DaysOpt, StartOpt
 
 
 @app.command("sweep")
@@ -47,8 +48,14 @@ def sweep_cmd(
     ] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="draw figures/sweep_*.png")] = True,
     overwrite: OverwriteOpt = False,
+    start: StartOpt = None,
+    days: DaysOpt = None,
 ) -> None:
-    """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results."""
+    """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results.
+
+    With --days N (or a scenario's \\[period]) every point is a period: e.g. --param
+    ces.capacity_kwh=300:1500:5 --days 365 --method greedy sizes the CES over a year (each day matched once).
+    """
     import contextlib
 
     import pandas as pd
@@ -60,7 +67,9 @@ def sweep_cmd(
     cli_axes = [parse_param(p) for p in param or []]
     given = {a.path for a in cli_axes}
     axes = [a for a in loaded.axes if a.path not in given] + cli_axes  # --param replaces the file's axis
-    sc = _scenario(scenario if scenario is not None else loaded.scenario, data)
+    from lec_opt.period.run import with_period
+
+    sc = with_period(_scenario(scenario if scenario is not None else loaded.scenario, data), start, days)
     with contextlib.ExitStack() as stack:
         bars: list = []
 

@@ -176,25 +176,21 @@ def interval_table(run: DayRun) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def trade_table(run: DayRun) -> pd.DataFrame:
-    """trades.csv: every priority's trades; ``chosen`` marks the executed ones."""
+def trade_table(run: DayRun, chosen_only: bool = False) -> pd.DataFrame:
+    """Every trade of every priority solved in each interval (``chosen`` marks the aggregator's), or
+    with ``chosen_only`` the trades that happened (the followed priority's)."""
     rows = [
-        {
-            "interval": s.index,
-            "time": s.result.snapshot.start,
-            "priority": p,
-            "chosen": p == s.chosen,
-            "seller": t.seller,
-            "buyer": t.buyer,
-            "kwh": t.kwh,
-            "price_usd_per_kwh": t.price_usd_per_kwh,
-        }
+        (s.index, s.result.snapshot.start, p, p == s.chosen, t.seller, t.buyer, t.kwh, t.price_usd_per_kwh)
         for s in run.steps
         for p, r in s.results.items()
+        if not chosen_only or p == s.chosen
         for t in r.trades
     ]
     columns = ["interval", "time", "priority", "chosen", "seller", "buyer", "kwh", "price_usd_per_kwh"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    if not rows:
+        frame = frame.astype({"interval": int, "chosen": bool, "seller": int, "buyer": int, "kwh": float})
+        frame = frame.astype({"price_usd_per_kwh": float})
     distance = run.day.distance_m
     if distance is not None:  # a feeder: cable metres between the two peers (ring runs keep their columns)
         frame["distance_m"] = distance[frame.seller.to_numpy(int) - 1, frame.buyer.to_numpy(int) - 1]

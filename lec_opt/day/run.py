@@ -68,10 +68,15 @@ def _step(
 
 
 def walk(
-    day: DayInputs, matchings: list[dict[str, Matching]], priority: str, priorities: tuple[str, ...] = PRIORITIES
+    day: DayInputs,
+    matchings: list[dict[str, Matching]],
+    priority: str,
+    priorities: tuple[str, ...] = PRIORITIES,
+    soc_start: float | None = None,
 ) -> list[Step]:
-    """Phase 2: the day in order from the initial SoC, following ``priority`` (best or one priority)."""
-    soc = day.scenario.ces.soc_initial
+    """Phase 2: the day in order from ``soc_start`` (default: the scenario's initial SoC; a period
+    passes the previous day's end), following ``priority`` (best or one priority)."""
+    soc = day.scenario.ces.soc_initial if soc_start is None else soc_start
     steps = []
     for t in range(day.n_intervals):
         step = _step(day, t, matchings[t], soc, priorities, priority)

@@ -20,7 +20,9 @@ _TINY = 1e-12
 
 def _two_pointer(sell_order, buy_order, s, r, min_trade, keep_going=lambda i, j: True):
     """Pair the heads of two ordered lists, trade min(remaining), advance whichever is used up."""
-    s, r = s.copy(), r.copy()
+    s, r = s.tolist(), r.tolist()  # Python floats: the same IEEE arithmetic, no numpy scalars
+    sell_order, buy_order = [int(i) for i in sell_order], [int(j) for j in buy_order]
+    floor = max(min_trade, _TINY)
     flows = []
     a = b = 0
     while a < len(sell_order) and b < len(buy_order):
@@ -28,8 +30,8 @@ def _two_pointer(sell_order, buy_order, s, r, min_trade, keep_going=lambda i, j:
         if not keep_going(i, j):
             break
         delta = min(s[i], r[j])
-        if delta >= max(min_trade, _TINY):
-            flows.append((int(i), int(j), float(delta)))
+        if delta >= floor:
+            flows.append((i, j, delta))
             s[i] -= delta
             r[j] -= delta
             a += s[i] <= _TINY
@@ -60,15 +62,22 @@ def match(snap: IntervalSnapshot, priority: str, min_trade: float = 0.0) -> list
         si, bj = (a.ravel() for a in np.meshgrid(sellers, buyers, indexing="ij"))
         dist = peer_distance(snap, snap.sellers[si], snap.buyers[bj])
         order = np.lexsort((snap.buyers[bj], snap.sellers[si], -r[bj], -s[si], dist))
-        s_left, r_left = s.copy(), r.copy()
+        s_left, r_left = s.tolist(), r.tolist()  # Python floats: the same IEEE arithmetic, no numpy scalars
+        # a pair trades only while both sides have more than _TINY left: stop when one side has none
+        sellers_left = sum(s_left[i] > _TINY for i in sellers.tolist())
+        buyers_left = sum(r_left[j] > _TINY for j in buyers.tolist())
         flows = []
-        for n in order:
-            i, j = si[n], bj[n]
-            delta = min(s_left[i], r_left[j])
+        for i, j in zip(si[order].tolist(), bj[order].tolist()):
+            if not (sellers_left and buyers_left):
+                break
+            a, b = s_left[i], r_left[j]
+            delta = b if b < a else a
             if delta > _TINY and delta >= min_trade:
-                flows.append((int(i), int(j), float(delta)))
-                s_left[i] -= delta
-                r_left[j] -= delta
+                flows.append((i, j, delta))
+                s_left[i] = a - delta
+                r_left[j] = b - delta
+                sellers_left -= s_left[i] <= _TINY
+                buyers_left -= r_left[j] <= _TINY
         return flows
     raise ValueError(f"unknown priority {priority!r}")
 

@@ -39,15 +39,25 @@ def trivial_matching(snap: IntervalSnapshot, priority: str) -> Matching:
     return Matching(priority, (), matching_levels(snap, priority, [], TRIVIAL), "milp")
 
 
+def _trade_arrays(snap: IntervalSnapshot, priority: str, flows, mu: str, price_margin: float):
+    """Seller and buyer positions, kWh and $/kWh of flows given by position."""
+    table = np.array(flows, dtype=float).reshape(len(flows), 3)  # positions are small integers: exact
+    i, j, kwh = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), np.ascontiguousarray(table[:, 2])
+    prices = np.asarray(trade_prices(snap, priority, i, j, mu, price_margin), dtype=float)
+    return i, j, kwh, prices
+
+
+def _trades(snap: IntervalSnapshot, arrays) -> tuple[Trade, ...]:
+    i, j, kwh, prices = arrays
+    return tuple(
+        Trade(a, b, e, p)
+        for a, b, e, p in zip(snap.sellers[i].tolist(), snap.buyers[j].tolist(), kwh.tolist(), prices.tolist())
+    )
+
+
 def trades_of(snap: IntervalSnapshot, priority: str, flows, mu: str, price_margin: float) -> tuple[Trade, ...]:
     """Trades (peer numbers, kWh, price) of flows given by position."""
-    i = np.array([f[0] for f in flows], dtype=int)
-    j = np.array([f[1] for f in flows], dtype=int)
-    prices = trade_prices(snap, priority, i, j, mu, price_margin)
-    return tuple(
-        Trade(int(snap.sellers[a]), int(snap.buyers[b]), float(f[2]), float(p))
-        for a, b, f, p in zip(i, j, flows, prices, strict=True)
-    )
+    return _trades(snap, _trade_arrays(snap, priority, flows, mu, price_margin))
 
 
 def result_from_matching(
@@ -67,8 +77,10 @@ def result_from_matching(
     started = time.perf_counter()
     flows = matching.flows
     n_s, n_b = len(snap.sellers), len(snap.buyers)
-    sold = np.bincount([f[0] for f in flows], [f[2] for f in flows], minlength=n_s) if flows else np.zeros(n_s)
-    bought = np.bincount([f[1] for f in flows], [f[2] for f in flows], minlength=n_b) if flows else np.zeros(n_b)
+    arrays = _trade_arrays(snap, matching.priority, flows, mu, price_margin)
+    i, j, kwh, _ = arrays
+    sold = np.bincount(i, kwh, minlength=n_s) if flows else np.zeros(n_s)
+    bought = np.bincount(j, kwh, minlength=n_b) if flows else np.zeros(n_b)
     left_s = np.clip(snap.surplus_kwh - sold, 0.0, None)
     left_r = np.clip(snap.deficit_kwh - bought, 0.0, None)
     if ces_out is None:
@@ -77,11 +89,11 @@ def result_from_matching(
     d = share_in_proportion(ces_out.discharge_to_peers_kwh, left_r)
     ces_level = LevelRecord(2, "ces", ces_status, ces_out.objective)
     at = next((n for n, lv in enumerate(matching.levels) if lv.level >= 2), len(matching.levels))
-    return IntervalResult(
+    result = IntervalResult(
         snapshot=snap,
         priority=matching.priority,
         method=matching.method,
-        trades=trades_of(snap, matching.priority, flows, mu, price_margin),
+        trades=_trades(snap, arrays),
         seller_to_ces_kwh=c,
         seller_export_kwh=left_s - c,
         ces_to_buyer_kwh=d,
@@ -96,6 +108,8 @@ def result_from_matching(
         fallback=matching.fallback,
         fallback_reason=matching.fallback_reason,
     )
+    result.__dict__["trade_arrays"] = arrays  # IntervalResult.trade_arrays of these very trades, known already
+    return result
 
 
 def as_fallback(matching: Matching, failed: LevelRecord, solved: list[LevelRecord]) -> Matching:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.market.topology import positions
+
+
+def _position(peers: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each peer number of ``wanted`` in ``peers`` (a snapshot's sellers or buyers)."""
+    if len(wanted) == 0:
+        return np.zeros(0, dtype=np.int64)
+    found = np.searchsorted(peers, wanted)  # a snapshot lists its peers in ascending order
+    if found.max() < len(peers) and np.array_equal(peers[found], wanted):
+        return found
+    where = positions(peers)  # any other order
+    return np.array([where[int(p)] for p in wanted], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -103,18 +115,37 @@ class IntervalResult:
 
     def flows(self) -> list[tuple[int, int, float]]:
         """The trades as (seller position, buyer position, kWh) in the snapshot."""
-        seller_pos, buyer_pos = positions(self.snapshot.sellers), positions(self.snapshot.buyers)
-        return [(seller_pos[t.seller], buyer_pos[t.buyer], t.kwh) for t in self.trades]
+        i, j, kwh = self._flow_arrays
+        return list(zip(i.tolist(), j.tolist(), kwh.tolist()))
+
+    @cached_property
+    def trade_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Seller positions, buyer positions, kWh and $/kWh of the trades, in trade order (computed once)."""
+        n = len(self.trades)
+        table = np.array([(t.seller, t.buyer, t.kwh, t.price_usd_per_kwh) for t in self.trades], dtype=float)
+        table = table.reshape(n, 4)
+        peers_i, peers_j = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+        return (
+            _position(self.snapshot.sellers, peers_i),
+            _position(self.snapshot.buyers, peers_j),
+            table[:, 2],
+            table[:, 3],
+        )
+
+    @property
+    def _flow_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        i, j, kwh, _ = self.trade_arrays
+        return i, j, kwh
 
     def sold_kwh(self) -> np.ndarray:
         """P2P energy sold by each seller (aligned with snapshot.sellers)."""
-        flows = self.flows()
-        return np.bincount([f[0] for f in flows], [f[2] for f in flows], minlength=len(self.snapshot.sellers))
+        i, _, kwh = self._flow_arrays
+        return np.bincount(i, kwh, minlength=len(self.snapshot.sellers))
 
     def bought_kwh(self) -> np.ndarray:
         """P2P energy bought by each buyer (aligned with snapshot.buyers)."""
-        flows = self.flows()
-        return np.bincount([f[1] for f in flows], [f[2] for f in flows], minlength=len(self.snapshot.buyers))
+        _, j, kwh = self._flow_arrays
+        return np.bincount(j, kwh, minlength=len(self.snapshot.buyers))
 
     def balance_residual_kwh(self) -> float:
         """Largest energy imbalance of any seller, buyer or the EVs (0 up to rounding)."""

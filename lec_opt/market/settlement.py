@@ -69,11 +69,11 @@ def settle(result: IntervalResult, ces: CesParams) -> IntervalSettlement:
             f"interval {snap.index} ({result.priority}, {result.method}): energy off by {residual:.3g} kWh"
         )
     s_idx, b_idx = snap.sellers - 1, snap.buyers - 1
-    p2p_revenue = np.zeros(n)
-    p2p_bill = np.zeros(n)
-    for t in result.trades:
-        p2p_revenue[t.seller - 1] += t.price_usd_per_kwh * t.kwh
-        p2p_bill[t.buyer - 1] += t.price_usd_per_kwh * t.kwh
+    i, j, kwh, price = result.trade_arrays
+    paid = price * kwh
+    # summed in trade order, as a loop of += would
+    p2p_revenue = np.bincount(s_idx[i], paid, minlength=n)
+    p2p_bill = np.bincount(b_idx[j], paid, minlength=n)
 
     def per_peer(idx, values):
         out = np.zeros(n)

@@ -115,7 +115,7 @@ class DayInputs:
         """The snapshot of interval ``t``: sellers, buyers, their surplus and deficit, prices and EV demand."""
         if not 0 <= t < self.n_intervals:
             raise IndexError(f"interval {t} outside 0..{self.n_intervals - 1}")
-        net = self.net_kwh[t]
+        net = self.pv_kwh[t] - self.load_kwh[t]  # this interval's row only
         sellers = np.flatnonzero(net > 0)
         buyers = np.flatnonzero(net < 0)
         return IntervalSnapshot(

@@ -6,6 +6,7 @@ chains and error locations are ``lec_opt.scenario.load``'s job.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -265,6 +266,27 @@ class Site(_Section):
         return value
 
 
+class Period(_Section):
+    """The dates a multi-day run covers (``lec-opt solve-period``): a day is a period of one."""
+
+    start: datetime.date | None = Field(
+        None,
+        description="first date, YYYY-MM-DD; omitted = the data folder's first date (a one-day folder needs it "
+        "given, or --start)",
+    )
+    days: Int = Field(1, ge=1, le=36600, description="number of consecutive days, from start")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return datetime.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date YYYY-MM-DD") from None
+        return value
+
+
 class Data(_Section):
     """``[data]``: where the community's profiles are."""
 
@@ -291,6 +313,7 @@ class Scenario(_Section):
     network: Network | None = Field(None, description="the feeder of a topology = 'feeder' community")
     site: Site = Site()
     data: Data
+    period: Period = Period()
     _source: str = PrivateAttr("scenario")
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -42,7 +42,10 @@ FIGURE_GROUPS: dict[str, tuple[str, ...]] = {
     "ratios": ("prosumer_revenue_ratio", "consumer_bill_ratio"),
     "counts": ("priority_A", "priority_B", "priority_C", "transactions", "fallbacks"),
     "time": ("solve_seconds",),
+    # a period sweep over the CES (sizing): what the community saves and how hard the store works
+    "sizing": ("community_saving_usd", "ces_full_cycles"),
 }
+GROUP_NEEDS = {"sizing": "ces_full_cycles"}  # a group drawn only when the sweep has this metric (periods)
 
 
 def _safe(name: str) -> str:
@@ -84,7 +87,7 @@ def write_sweep_figures(frame: pd.DataFrame, folder: str | Path) -> list[Path]:
         log = numeric and len(ok) > 0 and _log_spaced(ok[field])
         for group, metrics in FIGURE_GROUPS.items():
             shown = [m for m in metrics if m in ok.columns and ok[m].notna().any()]
-            if not shown:
+            if not shown or GROUP_NEEDS.get(group, shown[0]) not in shown:
                 continue
             ncols = min(3, len(shown))
             nrows = math.ceil(len(shown) / ncols)

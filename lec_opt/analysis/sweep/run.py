@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +34,7 @@ from lec_opt.io.results_folder import writing
 from lec_opt.scenario import Scenario, load_scenario
 
 POINTS_DIR = "points"
+MATCHINGS_DIR = "matchings"  # period points: each day's matchings, shared by points that differ only in the CES
 FIGURES_DIR = "figures"
 RECORD_FILE = "sweep.json"  # the sweep: scenario, axes, points
 Progress = Callable[[int, int], None]  # (points done, points in the grid)
@@ -139,13 +142,22 @@ def run_sweep(
     axes = as_axes(params, Path(base_dir) if base_dir is not None else None)
     points = build_points(scenario, axes, mode, method, priority)
     if "data.dir" not in {a.path for a in axes}:
+        from lec_opt.analysis.sweep.worker import is_period
         from lec_opt.market.snapshot import build_day
 
-        build_day(scenario)  # a broken data folder stops the sweep now, not in every point
+        if is_period(scenario):
+            from lec_opt.period.run import period_days
+
+            period_days(scenario)  # a broken data folder or dates outside it stop the sweep now
+        else:
+            build_day(scenario)  # a broken data folder stops the sweep now, not in every point
 
     options = {"scenario": scenario, "overwrite": overwrite, "resume": resume, "keep_partial": True}
     target = writing(out, "sweep", **options, command="python: lec_opt.run_sweep") if out is not None else None
-    with target or contextlib.nullcontext() as folder:  # the partial folder, swapped in at the end
+    with (
+        target or contextlib.nullcontext() as folder,  # the partial folder, swapped in at the end
+        tempfile.TemporaryDirectory(prefix="lec-opt-matchings-") as scratch,  # without a folder: the shared matchings
+    ):
         records: dict[str, dict] = {}
         if folder is not None:
             write_json(
@@ -179,6 +191,7 @@ def run_sweep(
                 "method": method,
                 "priority": priority,
                 "keep": keep_results,
+                "matchings": str(folder / MATCHINGS_DIR if folder is not None else scratch),
             }
             for h, p in todo.items()
         ]
@@ -202,6 +215,7 @@ def run_sweep(
         frame = sweep_frame(points, records, axes)
         written: list[Path] = []
         if folder is not None:
+            shutil.rmtree(folder / MATCHINGS_DIR, ignore_errors=True)  # a complete sweep keeps its table, not its cache
             write_table(folder, frame)
             if figures:
                 written = write_sweep_figures(frame, folder / FIGURES_DIR)

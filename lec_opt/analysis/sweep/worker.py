@@ -1,7 +1,9 @@
 """One sweep point, as a worker runs it: plain data in, plain data out.
 
 A point is a whole day (``lec_opt.day.run.run_day`` with one process) summarised by
-``lec_opt.day.outputs.summary`` and flattened to scalar metrics. The payload and the record are
+``lec_opt.day.outputs.summary``, or for a period scenario (``[period]`` with a start or more than
+one day) the period (``lec_opt.period.run.run_period``, its matchings shared through the sweep's
+``matchings/`` store by points that differ only in the CES), flattened to scalar metrics. The payload and the record are
 plain data, so a point runs the same in-process, in a process pool or on a Dask worker.
 """
 
@@ -26,6 +28,7 @@ _SUMMARY_DROPPED = {
     "paper",
     "priority_counts",
     "single_priority_totals",
+    "clock",
 }
 
 
@@ -53,12 +56,47 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         scenario = parse_scenario(copy.deepcopy(dict(payload["scenario"])), payload.get("source", "sweep point"))
+        if is_period(scenario):
+            return _period_point(scenario, payload, started)
         run = run_day(scenario, payload["method"], payload["priority"], workers=1)
         record: dict[str, Any] = {"status": "ok", "error": None, "metrics": flatten_summary(summary(run))}
         if payload.get("keep"):
             with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
                 folder = write_day(run, Path(tmp) / "day")  # the day's folder, manifest included
                 record["files"] = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
+        record = {
+            "status": "error",
+            "error": f"{type(err).__name__}: {err}",
+            "metrics": {},
+            "traceback": traceback.format_exc(),
+        }
+    record["seconds"] = time.perf_counter() - started
+    return record
+
+
+def is_period(scenario) -> bool:
+    """A scenario whose ``[period]`` names a start or more than one day is solved as a period."""
+    return scenario.period.start is not None or scenario.period.days > 1
+
+
+def _period_point(scenario, payload: Mapping[str, Any], started: float) -> dict[str, Any]:
+    from lec_opt.period.run import run_period, solve_period
+
+    options = {"executor": "serial", "store": payload.get("matchings")}
+    try:
+        if payload.get("keep"):
+            with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
+                folder = Path(tmp) / "period"
+                summary = solve_period(
+                    scenario, folder, payload["method"], payload["priority"], figures=False, **options
+                )
+                files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+        else:
+            summary, files = run_period(scenario, payload["method"], payload["priority"], **options), None
+        record: dict[str, Any] = {"status": "ok", "error": None, "metrics": flatten_summary(summary)}
+        if files:
+            record["files"] = files
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
         record = {
             "status": "error",
