@@ -305,3 +305,28 @@ def test_milp_days_in_interleaved_parts_give_the_serial_files(boundary, tmp_path
     solve_period(sc, tmp_path / "local", "milp", executor="local", workers=2, figures=False)
     assert files(tmp_path / "local") == files(tmp_path / "serial")
     assert serial["intervals"] == 24 and serial["transactions"] > 0
+
+
+def test_generated_days_solve_as_a_period_from_any_folder(tmp_path):
+    """``data generate --start`` writes what ``solve-period`` reads: without --start/--days the period
+    is the folder's dates, and a shipped scenario is found by its bare name from another folder."""
+
+    def lec_opt(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "lec_opt", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
+
+    made = lec_opt("data", "generate", "--start", "2023-12-31", "--days", "2", "--step-minutes", "60", "--out", "md")
+    assert made.returncode == 0, made.stderr
+    solved = lec_opt("solve-period", "-s", "paper_30min", "--data", "md", "--method", "greedy", "--out", "out")
+    assert solved.returncode == 0, solved.stderr
+    days = pd.read_csv(tmp_path / "out" / "days.csv")
+    assert days["date"].tolist() == ["2023-12-31", "2024-01-01"]
+    intervals = pd.read_parquet(tmp_path / "out" / "intervals.parquet")
+    assert len(intervals) == 2 * 48
+    late = lec_opt("solve-period", "-s", "paper_30min.toml", "--data", "md", "--start", "2024-01-02", "--out", "x")
+    assert late.returncode == 2 and "after the data folder's last date" in late.stderr, late.stderr

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lec_opt.cli.paths import input_dir, input_file
+from lec_opt.cli.paths import input_dir, scenario_file
 from lec_opt.io.shipped import DEFAULT_SCENARIO
 from lec_opt.scenario import Scenario, load_scenario
 
@@ -27,7 +27,12 @@ console = Console()
 
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", "-s", parser=input_file, help=f"scenario TOML (default: {DEFAULT_SCENARIO.name})"),
+    typer.Option(
+        "--scenario",
+        "-s",
+        parser=scenario_file,
+        help=f"scenario TOML, or a shipped one by name (default: {DEFAULT_SCENARIO.name})",
+    ),
 ]
 DataOpt = Annotated[
     Path | None,

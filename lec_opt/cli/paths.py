@@ -17,11 +17,23 @@ from typing import Annotated
 import typer
 
 from lec_opt.io.paths import check_input_path, check_out_path
+from lec_opt.io.shipped import MODELS_DIR
 
 
 def input_file(value: str | Path) -> Path:
     """An existing file (a scenario, a sweep file)."""
     return check_input_path(value, "file")
+
+
+def scenario_file(value: str | Path) -> Path:
+    """A scenario TOML: an existing file, or the bare name of a shipped scenario (``paper_30min.toml``
+    or ``paper_30min``) when no such file is in the current folder."""
+    path = Path(value)
+    if not path.exists() and path.parent == Path("."):
+        shipped = MODELS_DIR / (path.name if path.suffix else f"{path.name}.toml")
+        if shipped.is_file():
+            return shipped
+    return input_file(value)
 
 
 def input_dir(value: str | Path) -> Path:
@@ -39,7 +51,7 @@ def out_dir(value: str | Path) -> Path:
     return check_out_path(value, parents=False)
 
 
-PATH_ROLES = {input_file: "file", input_dir: "folder", results_dir: "results", out_dir: "out"}
+PATH_ROLES = {input_file: "file", scenario_file: "file", input_dir: "folder", results_dir: "results", out_dir: "out"}
 
 OverwriteOpt = Annotated[
     bool,

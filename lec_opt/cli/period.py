@@ -15,7 +15,12 @@ StartOpt = Annotated[
     str | None,
     typer.Option("--start", help="first date YYYY-MM-DD (default: the scenario's \\[period], or the data's)"),
 ]
-DaysOpt = Annotated[int | None, typer.Option("--days", help="number of days (default: the scenario's \\[period], 1)")]
+DaysOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--days", help="number of days (default: the scenario's \\[period]; else to the data folder's last date)"
+    ),
+]
 
 
 @app.command("solve-period")

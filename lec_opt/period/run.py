@@ -56,6 +56,14 @@ def period_dates(scenario: Scenario, data: PeriodProfiles) -> tuple[datetime.dat
             )
         start = data.dates[0]
     days = scenario.period.days
+    if days is None:  # to the folder's last date; a one-day folder: one day
+        days = 1 if data.repeats else (data.dates[-1] - start).days + 1
+        if days < 1:
+            raise InputError(
+                scenario.origin("period.start"),
+                f"{start} is after the data folder's last date {data.dates[-1]}",
+                field="period.start",
+            )
     data.check_covers(start, days)
     return tuple(start + datetime.timedelta(days=d) for d in range(days))
 

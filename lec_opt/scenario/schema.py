@@ -274,7 +274,13 @@ class Period(_Section):
         description="first date, YYYY-MM-DD; omitted = the data folder's first date (a one-day folder needs it "
         "given, or --start)",
     )
-    days: Int = Field(1, ge=1, le=36600, description="number of consecutive days, from start")
+    days: Int | None = Field(
+        None,
+        ge=1,
+        le=36600,
+        description="number of consecutive days, from start; omitted = to the data folder's last date "
+        "(1 with a one-day folder)",
+    )
 
     @field_validator("start", mode="before")
     @classmethod

@@ -77,7 +77,7 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def is_period(scenario) -> bool:
     """A scenario whose ``[period]`` names a start or more than one day is solved as a period."""
-    return scenario.period.start is not None or scenario.period.days > 1
+    return scenario.period.start is not None or (scenario.period.days or 1) > 1
 
 
 def _period_point(scenario, payload: Mapping[str, Any], started: float) -> dict[str, Any]:
