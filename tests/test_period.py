@@ -330,3 +330,9 @@ def test_generated_days_solve_as_a_period_from_any_folder(tmp_path):
     assert len(intervals) == 2 * 48
     late = lec_opt("solve-period", "-s", "paper_30min.toml", "--data", "md", "--start", "2024-01-02", "--out", "x")
     assert late.returncode == 2 and "after the data folder's last date" in late.stderr, late.stderr
+    checked = lec_opt("data", "validate", "md", "-s", "paper_30min")
+    assert checked.returncode == 0 and "2 days 2023-12-31..2024-01-01" in checked.stdout, checked.stdout
+    info = lec_opt("data", "info", "--data", "md", "--date", "2024-01-01", "--json")
+    assert info.returncode == 0, info.stderr
+    outside = lec_opt("data", "info", "--data", "md", "--date", "2024-02-01")
+    assert outside.returncode == 2 and "2023-12-31..2024-01-01" in outside.stderr, outside.stderr

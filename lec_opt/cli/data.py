@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Annotated
@@ -16,12 +17,23 @@ from lec_opt.scenario import load_scenario
 
 
 @data_app.command("info")
-def data_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+def data_info_cmd(
+    scenario: ScenarioOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="YYYY-MM-DD: the day of a multi-day folder (default: 21 June if held, else the first)"
+        ),
+    ] = None,
+) -> None:
     """Table 1 of the paper beside this community's figures, daily totals, EV and PV windows."""
     from lec_opt.analysis.data_info import data_info
     from lec_opt.market.snapshot import build_day
 
-    info = data_info(build_day(_scenario(scenario, data)))
+    sc = _scenario(scenario, data)
+    info = data_info(build_day(sc, _one_day(sc, date)))
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -52,6 +64,26 @@ def data_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: J
     )
 
 
+def _one_day(sc, date: str | None):
+    """The profiles of one date of the scenario's data folder (None: a one-day folder, read as usual)."""
+    from lec_opt.errors import LecOptError
+    from lec_opt.io.profiles import read_period
+
+    folder = read_period(sc.data_dir, sc.community.n_peers, sc.bids.file)
+    if folder.repeats:
+        return None
+    if date is None:
+        june = [d for d in folder.dates if (d.month, d.day) == (6, 21)]
+        return folder.day((june or folder.dates)[0])
+    try:
+        wanted = datetime.date.fromisoformat(date)
+    except ValueError:
+        raise LecOptError(f"--date {date!r} is not a date YYYY-MM-DD") from None
+    if wanted not in folder.dates:
+        raise LecOptError(f"--date {date}: {sc.data_dir} holds {folder.dates[0]}..{folder.dates[-1]}")
+    return folder.day(wanted)
+
+
 @data_app.command("validate")
 def data_validate_cmd(
     directory: Annotated[Path, typer.Argument(parser=input_dir, help="data folder to check")],
@@ -59,8 +91,18 @@ def data_validate_cmd(
 ) -> None:
     """Check a data folder (format, time axis, values, peers) against a scenario, without solving."""
     from lec_opt.market.snapshot import build_day
+    from lec_opt.period.run import period_days, with_period
 
-    day = build_day(_scenario(scenario, directory))
+    sc = _scenario(scenario, directory)
+    if _one_day(sc, None) is not None:  # a multi-day folder: every date built and checked
+        dates, days = period_days(with_period(sc))
+        console.print(
+            f"[green]OK[/green] {directory}: {days[0].n_peers} peers, {len(dates)} days {dates[0]}..{dates[-1]}, "
+            f"{days[0].n_intervals} intervals of {days[0].interval_minutes} min a day, "
+            f"load {sum(d.load_kwh.sum() for d in days):.1f} kWh, EV {sum(d.ev_kwh.sum() for d in days):.1f} kWh"
+        )
+        return
+    day = build_day(sc)
     console.print(
         f"[green]OK[/green] {directory}: {day.n_peers} peers, {day.n_intervals} intervals of "
         f"{day.interval_minutes} min, load {day.load_kwh.sum():.1f} kWh, EV {day.ev_kwh.sum():.1f} kWh"
