@@ -39,6 +39,8 @@ DataOpt = Annotated[
     typer.Option("--data", parser=input_dir, help="data folder replacing the scenario's (peers taken from it)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+MethodOpt = Annotated[str, typer.Option("--method", help="milp or greedy")]
+PriorityOpt = Annotated[str, typer.Option("--priority", help="best (the aggregator's choice per interval), A, B or C")]
 
 
 def _scenario(scenario: Path | None, data: Path | None = None) -> Scenario:

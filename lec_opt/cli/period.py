@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.app import DataOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.cli.paths import OverwriteOpt, out_dir
 from lec_opt.errors import LecOptError
 
@@ -29,10 +29,8 @@ def solve_period_cmd(
     data: DataOpt = None,
     start: StartOpt = None,
     days: DaysOpt = None,
-    method: Annotated[str, typer.Option("--method", help="milp or greedy")] = "milp",
-    priority: Annotated[
-        str, typer.Option("--priority", help="best (the aggregator's choice per interval), A, B or C")
-    ] = "best",
+    method: MethodOpt = "milp",
+    priority: PriorityOpt = "best",
     out: Annotated[
         Path | None,
         typer.Option(

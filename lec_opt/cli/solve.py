@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.app import DataOpt, JsonOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.cli.paths import OverwriteOpt, out_dir
 from lec_opt.errors import LecOptError
 
@@ -51,10 +51,8 @@ def solve_interval_cmd(
 def solve_day_cmd(
     scenario: ScenarioOpt = None,
     data: DataOpt = None,
-    method: Annotated[str, typer.Option("--method", help="milp or greedy")] = "milp",
-    priority: Annotated[
-        str, typer.Option("--priority", help="best (the aggregator's choice per interval), A, B or C")
-    ] = "best",
+    method: MethodOpt = "milp",
+    priority: PriorityOpt = "best",
     out: Annotated[
         Path | None,
         typer.Option("--out", parser=out_dir, help="output folder (default results/<scenario>-<method>-<priority>/)"),

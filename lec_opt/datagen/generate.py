@@ -193,6 +193,29 @@ def _day_figures_met(config: GeneratorConfig, load_kw: np.ndarray, pv_kw_per_kwp
     )
 
 
+def calibrate_draw(
+    config: GeneratorConfig, starts: list[int], loads: HouseholdLoads, pv: PVModel, clouds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[dict], np.ndarray] | None:
+    """One draw of households and sky calibrated to ``config.targets`` at ``starts`` (minutes):
+    (load kW, PV kW per kWp, the fits, the clear-sky index), or None when a target cannot be met
+    with plausible multipliers or the day-level figures miss."""
+    width = config.calibration_interval_minutes
+    calibrator = _Calibrator(loads, pv, clouds, config.kwp_per_peer(), width)
+    fits = []
+    for row, start in zip(config.targets, starts, strict=True):
+        fit = calibrator.solve(row, start)
+        if fit is None:
+            return None
+        fits.append(fit)
+    activity_curve = _plateau_curve(starts, [f["activity_multiplier"] for f in fits], width, ACTIVITY_RAMP)
+    knots = [(s, f["cloud_multiplier"]) for s, f in zip(starts, fits, strict=True) if f["cloud_multiplier"]]
+    cloud_curve = _plateau_curve(*zip(*knots), width) if knots else np.ones(MINUTES)
+    sky = np.clip(cloud_curve * clouds, 0.0, CLEARSKY_INDEX_MAX)
+    load_kw = loads.total(activity_curve)
+    pv_kw_per_kwp = pv.per_kwp(sky)
+    return (load_kw, pv_kw_per_kwp, fits, sky) if _day_figures_met(config, load_kw, pv_kw_per_kwp) else None
+
+
 def generate_community(config: GeneratorConfig = GeneratorConfig()) -> GeneratedDay:
     """Draw every component from ``config.seed`` and calibrate to ``config.targets``.
 
@@ -204,7 +227,6 @@ def generate_community(config: GeneratorConfig = GeneratorConfig()) -> Generated
     if any(s is None for s in starts):
         raise LecOptError(f"calibration times must be HH:MM: {[r.time for r in config.targets]}")
     ev_rng, bid_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2))
-    width = config.calibration_interval_minutes
     for attempt in range(MAX_ATTEMPTS):
         roofs_rng, cloud_rng, house_rng = (
             np.random.default_rng(s) for s in np.random.SeedSequence([config.seed, attempt]).spawn(3)
@@ -213,23 +235,10 @@ def generate_community(config: GeneratorConfig = GeneratorConfig()) -> Generated
         pv = PVModel(config.site, roofs, roofs_rng.integers(0, MAX_CLOUD_LAG + 1, config.n_peers))
         clouds = broken_clouds(cloud_rng)
         loads = generate_households(house_rng, config.n_peers)
-        calibrator = _Calibrator(loads, pv, clouds, config.kwp_per_peer(), width)
-        fits = []
-        for row, start in zip(config.targets, starts, strict=True):
-            fit = calibrator.solve(row, start)
-            if fit is None:
-                break
-            fits.append(fit)
-        else:
-            activity_curve = _plateau_curve(starts, [f["activity_multiplier"] for f in fits], width, ACTIVITY_RAMP)
-            cloud_knots = [
-                (s, f["cloud_multiplier"]) for s, f in zip(starts, fits, strict=True) if f["cloud_multiplier"]
-            ]
-            cloud_curve = _plateau_curve(*zip(*cloud_knots), width) if cloud_knots else np.ones(MINUTES)
-            load_kw = loads.total(activity_curve)
-            pv_kw_per_kwp = pv.per_kwp(np.clip(cloud_curve * clouds, 0.0, CLEARSKY_INDEX_MAX))
-            if _day_figures_met(config, load_kw, pv_kw_per_kwp):
-                break
+        day = calibrate_draw(config, starts, loads, pv, clouds)
+        if day is not None:
+            load_kw, pv_kw_per_kwp, fits, _ = day
+            break
     else:
         raise LecOptError(
             f"no draw in {MAX_ATTEMPTS} attempts meets the calibration targets with multipliers in "

@@ -37,14 +37,11 @@ from lec_opt.datagen.climate import (
 )
 from lec_opt.datagen.ev import period_ev
 from lec_opt.datagen.generate import (
-    ACTIVITY_RAMP,
     CLEARSKY_INDEX_MAX,
     MAX_ATTEMPTS,
     MAX_CLOUD_LAG,
     GeneratorConfig,
-    _Calibrator,
-    _day_figures_met,
-    _plateau_curve,
+    calibrate_draw,
 )
 from lec_opt.datagen.pv import PVModel, Roofs, _pvlib, broken_clouds, draw_roofs
 from lec_opt.datagen.seasonal_household import HEATING_BASE_C, HouseholdTraits, draw_traits, household_day
@@ -191,31 +188,18 @@ def _calibrate_day(config, date, traits, roofs, lags, sky_day, temp, wind, weeke
     """The one-day calibration on this date's draws (redrawing the date's households and sky)."""
     community = config.community
     starts = [fmt.parse_time(row.time) for row in community.targets]
-    width = community.calibration_interval_minutes
     pv = PVModel.from_sky(roofs, lags, sky_day, temp, wind)
-    kwp = community.kwp_per_peer()
     for attempt in range(MAX_ATTEMPTS):
         house_rng, cloud_rng = cloud_rng_for(attempt)
         loads = household_day(house_rng, traits, sky_day["elevation"], heating, weekend)
         clouds = broken_clouds(cloud_rng)  # the paper's day: the one-day generator's summer cumulus
-        calibrator = _Calibrator(loads, pv, clouds, kwp, width)
-        fits = []
-        for row, start in zip(community.targets, starts, strict=True):
-            fit = calibrator.solve(row, start)
-            if fit is None:
-                break
-            fits.append(fit)
-        else:
-            activity_curve = _plateau_curve(starts, [f["activity_multiplier"] for f in fits], width, ACTIVITY_RAMP)
-            knots = [(s, f["cloud_multiplier"]) for s, f in zip(starts, fits, strict=True) if f["cloud_multiplier"]]
-            cloud_curve = _plateau_curve(*zip(*knots), width) if knots else np.ones(MINUTES)
-            load_kw = loads.total(activity_curve)
-            pv_kw = pv.per_kwp(np.clip(cloud_curve * clouds, 0.0, CLEARSKY_INDEX_MAX))
-            if _day_figures_met(community, load_kw, pv_kw):
-                for f in fits:
-                    f["date"] = date.isoformat()
-                    f["attempt"] = attempt
-                return load_kw, pv_kw, fits, float(np.mean(np.clip(cloud_curve * clouds, 0.0, CLEARSKY_INDEX_MAX)))
+        day = calibrate_draw(community, starts, loads, pv, clouds)
+        if day is not None:
+            load_kw, pv_kw, fits, sky = day
+            for f in fits:
+                f["date"] = date.isoformat()
+                f["attempt"] = attempt
+            return load_kw, pv_kw, fits, float(np.mean(sky))
     raise LecOptError(
         f"{date}: no draw in {MAX_ATTEMPTS} attempts meets the paper's Table 1 and day figures at this site "
         "and clock; generate without calibration (--no-calibration) for another site"

@@ -65,14 +65,19 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
                 folder = write_day(run, Path(tmp) / "day")  # the day's folder, manifest included
                 record["files"] = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
-        record = {
-            "status": "error",
-            "error": f"{type(err).__name__}: {err}",
-            "metrics": {},
-            "traceback": traceback.format_exc(),
-        }
+        record = _failed(err)
     record["seconds"] = time.perf_counter() - started
     return record
+
+
+def _failed(err: Exception) -> dict[str, Any]:
+    """The record of a point that raised: its error and traceback, no metrics."""
+    return {
+        "status": "error",
+        "error": f"{type(err).__name__}: {err}",
+        "metrics": {},
+        "traceback": traceback.format_exc(),
+    }
 
 
 def is_period(scenario) -> bool:
@@ -98,11 +103,6 @@ def _period_point(scenario, payload: Mapping[str, Any], started: float) -> dict[
         if files:
             record["files"] = files
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
-        record = {
-            "status": "error",
-            "error": f"{type(err).__name__}: {err}",
-            "metrics": {},
-            "traceback": traceback.format_exc(),
-        }
+        record = _failed(err)
     record["seconds"] = time.perf_counter() - started
     return record
