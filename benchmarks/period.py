@@ -41,7 +41,8 @@ START = datetime.date(2025, 1, 1)
 
 def year_folder(root: Path, days: int = 365, step: int = 5) -> tuple[Path, float]:
     """The shipped day averaged to ``step`` minutes on every date, as Parquet; (folder, seconds)."""
-    from lec_opt.io.profiles import BIDS_FILE, read_profiles, write_bids, write_period_series
+    from lec_opt.io.period_profiles import write_period_series
+    from lec_opt.io.profiles import BIDS_FILE, read_profiles, write_bids
 
     started = time.perf_counter()
     day = read_profiles(REPO / "data" / "paper_day")

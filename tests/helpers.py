@@ -514,7 +514,8 @@ def make_period_folder(
     import datetime
     from pathlib import Path
 
-    from lec_opt.io.profiles import BIDS_FILE, read_profiles, write_bids, write_period_series
+    from lec_opt.io.period_profiles import write_period_series
+    from lec_opt.io.profiles import BIDS_FILE, read_profiles, write_bids
 
     folder = Path(folder)
     start = datetime.date.fromisoformat(str(start))

@@ -21,7 +21,7 @@ from helpers import make_period_folder
 from lec_opt import load_scenario
 from lec_opt.day.run import run_day
 from lec_opt.errors import InputError, LecOptError
-from lec_opt.io.profiles import read_period
+from lec_opt.io.period_profiles import read_period
 from lec_opt.io.results_folder import partial_dir
 from lec_opt.period import matching as period_matching
 from lec_opt.period.run import CHECKPOINTS, period_days, run_period, solve_period, with_period

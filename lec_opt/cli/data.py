@@ -67,7 +67,7 @@ def data_info_cmd(
 def _one_day(sc, date: str | None):
     """The profiles of one date of the scenario's data folder (None: a one-day folder, read as usual)."""
     from lec_opt.errors import LecOptError
-    from lec_opt.io.profiles import read_period
+    from lec_opt.io.period_profiles import read_period
 
     folder = read_period(sc.data_dir, sc.community.n_peers, sc.bids.file)
     if folder.repeats:

@@ -18,7 +18,7 @@ from pathlib import Path
 from lec_opt.day.run import DAY_PRIORITIES, METHODS, DayRun, walk
 from lec_opt.engine.executors import EXECUTORS, check_dask
 from lec_opt.errors import InputError, LecOptError
-from lec_opt.io.profiles import PeriodProfiles, read_period
+from lec_opt.io.period_profiles import PeriodProfiles, read_period
 from lec_opt.market.snapshot import DayInputs, build_day
 from lec_opt.period.matching import MatchingStore, Progress, period_matchings
 from lec_opt.period.outputs import PeriodOutputs
