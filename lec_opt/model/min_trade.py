@@ -124,13 +124,12 @@ class MinTradeLevels:
                 try:
                     solver.fix(self.x[others], 0.0)  # the best point on these trades: MILP-feasible
                     record = solver.solve(level, name, limit, gap)
+                    seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
                     if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
                         best = solver.x.copy()
                     solver.unfix(self.x[others])  # the other pairs open again: a better point with new small trades?
-                    solver.fix(self.x[self.never], 0.0)
                     again = solver.solve(level, name, limit, gap)
-                    seconds += record.seconds + again.seconds
-                    highs_seconds += (record.highs_seconds or 0.0) + (again.highs_seconds or 0.0)
+                    seconds, highs_seconds = seconds + again.seconds, highs_seconds + (again.highs_seconds or 0.0)
                 except LevelFailed as failed:
                     seconds += failed.record.seconds
                     break
@@ -162,16 +161,15 @@ class MinTradeLevels:
 
         Exact at level 2: the CES objective sees the trades only through their total (models/FORMULATION.md §4).
         """
-        solver = self.solver
-        solver.fix(self.x, flows)
+        solver, open_ = self.solver, ~self.never  # the never-trading pairs stay fixed at 0 throughout
+        solver.fix(self.x[open_], flows[open_])
         try:
             record = solver.solve(level, name, limit, gap)
             return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
         except LevelFailed as failed:
             return None, failed.record.seconds, 0.0
         finally:
-            solver.unfix(self.x)
-            solver.fix(self.x[self.never], 0.0)
+            solver.unfix(self.x[open_])
 
     def _neighbourhood(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float, force: bool
