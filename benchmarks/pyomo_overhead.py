@@ -25,6 +25,7 @@ levels, HiGHS's runs; ``instrumented`` wraps the methods with ``perf_counter`` c
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from contextlib import contextmanager
@@ -356,7 +357,7 @@ def _level4(
         for record in levels:
             full = np.zeros(dm.n)
             full[dm.x] = g
-            value = float(dm.cost[record.name] @ full)  # as lec_opt evaluates it: over every column
+            value = math.fsum(dm.cost[record.name] * full)  # as lec_opt evaluates it: over every column
             slack = opts.lexicographic_tolerance * max(1.0, abs(record.objective))
             keeps &= value >= record.objective - slack if MAXIMISE[record.name] else value <= record.objective + slack
         if keeps:

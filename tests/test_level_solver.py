@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+import scipy.sparse
 from helpers import assert_model_feasible, instances, with_options
 from hypothesis import HealthCheck, given, settings
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from lec_opt.market.ces import ces_params
 from lec_opt.model.build import build_interval_model
@@ -89,3 +91,50 @@ def test_switching_rows_and_columns(case):
     _release(solver, ["p2p"])
     assert b >= 0.0
     assert solver.solve(3, "priority_b", 60.0, 0.0).objective == pytest.approx(0.0, abs=1e-9)  # nothing kept
+
+
+def _rows(a, lower, upper) -> list[tuple]:
+    """The rows of a matrix that bind anything, with their bounds, as sorted comparable tuples
+    (a bound of 1e20 or more is infinite, as in HiGHS)."""
+    a = a.tocsr()
+    lower = np.where(np.asarray(lower) <= -1e20, -np.inf, lower)
+    upper = np.where(np.asarray(upper) >= 1e20, np.inf, upper)
+    rows = []
+    for k in np.flatnonzero(np.isfinite(lower) | np.isfinite(upper)):
+        lo, hi = a.indptr[k], a.indptr[k + 1]
+        order = np.argsort(a.indices[lo:hi])
+        terms = tuple(zip(a.indices[lo:hi][order].tolist(), np.round(a.data[lo:hi][order], 12).tolist()))
+        rows.append((terms, round(float(lower[k]), 9), round(float(upper[k]), 9)))
+    return sorted(rows)
+
+
+@EXAMPLES
+@given(instances(max_peers=7, need_pair=True))
+def test_kept_level_rows_are_the_pyomo_rows(case):
+    """A ``level_*`` row is handed over from its objective's compiled coefficients, not compiled
+    again: the LP in HiGHS is row for row what Pyomo's own compiler makes of every active
+    constraint, a kept level's bound included."""
+    snap, scenario, soc = case
+    m, _ = build_interval_model(snap, scenario, ces_params(scenario, snap, soc))
+    add_level_constraints(m)
+    solver = LevelSolver(m, scenario.seed)
+    record = solver.solve(1, "p2p", 60.0, 0.0)
+    _fix_level(solver, "p2p", record, 1e-6)
+    record = solver.solve(3, "priority_b", 60.0, 0.0)
+    _fix_level(solver, "priority_b", record, 1e-6)
+    lp = solver.highs.getLp()
+    a = lp.a_matrix_
+    ours = scipy.sparse.csc_matrix((a.value_, a.index_, a.start_), shape=(lp.num_row_, lp.num_col_))
+    ours_rows = _rows(ours, lp.row_lower_, lp.row_upper_)  # a row switched off is free: left out
+
+    for v in m.component_data_objects(pyo.Var):  # Pyomo's compile keeps fixed columns
+        v.unfix()
+    info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+    ours_of = np.array([solver.column[id(v)] for v in info.columns])  # Pyomo's column -> ours
+    assert sorted(ours_of.tolist()) == list(range(lp.num_col_))
+    in_our_order = info.A.tocsc()[:, np.argsort(ours_of)]
+    kinds = np.array([row.bound_type for row in info.rows])
+    rhs = np.asarray(info.rhs, dtype=float)
+    pyomo_rows = _rows(in_our_order, np.where(kinds <= 0, rhs, -np.inf), np.where(kinds >= 0, rhs, np.inf))
+    assert any(name.startswith("level_") for name in solver.rows)
+    assert ours_rows == pyomo_rows

@@ -34,12 +34,16 @@ def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> N
 
 def add_variables(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData, ces: CesParams) -> None:
     """x, c, e, d, g, Eg, Ev, Evg, zc, zd and the utility hypographs (kWh, CES mode binaries)."""
-    cap = dict(zip(m.P, pairs.cap.tolist(), strict=True))
-    m.p2p = pyo.Var(m.P, bounds=lambda m, i, j: (0.0, cap[i, j]), doc="x[i,j]: P2P energy, kWh")
-    m.seller_to_ces = pyo.Var(m.I, bounds=lambda m, i: (0.0, snap.surplus_kwh[i]), doc="c[i]: seller i to CES")
-    m.seller_export = pyo.Var(m.I, bounds=lambda m, i: (0.0, snap.surplus_kwh[i]), doc="e[i]: seller i to grid")
-    m.ces_to_buyer = pyo.Var(m.J, bounds=lambda m, j: (0.0, snap.deficit_kwh[j]), doc="d[j]: CES to buyer j")
-    m.grid_to_buyer = pyo.Var(m.J, bounds=lambda m, j: (0.0, snap.deficit_kwh[j]), doc="g[j]: grid to buyer j")
+    # bounds as {index: (lower, upper)}: Pyomo reads a dict faster than it calls a rule per index
+    surplus = {i: (0.0, s) for i, s in enumerate(snap.surplus_kwh.tolist())}
+    deficit = {j: (0.0, r) for j, r in enumerate(snap.deficit_kwh.tolist())}
+    m.p2p = pyo.Var(m.P, bounds=(0.0, None), doc="x[i,j]: P2P energy, kWh")
+    for x, cap in zip(m.p2p.values(), pairs.cap.tolist(), strict=True):  # x[i,j] <= min(s_i, r_j)
+        x.setub(cap)
+    m.seller_to_ces = pyo.Var(m.I, bounds=surplus, doc="c[i]: seller i to CES")
+    m.seller_export = pyo.Var(m.I, bounds=surplus, doc="e[i]: seller i to grid")
+    m.ces_to_buyer = pyo.Var(m.J, bounds=deficit, doc="d[j]: CES to buyer j")
+    m.grid_to_buyer = pyo.Var(m.J, bounds=deficit, doc="g[j]: grid to buyer j")
     m.grid_to_ces = pyo.Var(bounds=(0.0, ces.charge_max_kwh), doc="Eg: grid to CES")
     m.ces_to_ev = pyo.Var(bounds=(0.0, snap.ev_kwh), doc="Ev: CES to EV chargers")
     m.grid_to_ev = pyo.Var(bounds=(0.0, snap.ev_kwh), doc="Evg: grid to EV chargers")
@@ -88,9 +92,9 @@ def add_balances(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
     """Σ_j x + c_i + e_i = s_i;  Σ_i x + d_j + g_j = r_j;  Ev + Evg = EV demand."""
     sold = {i: [] for i in m.I}
     bought = {j: [] for j in m.J}
-    for i, j in m.P:
-        sold[i].append(m.p2p[i, j])
-        bought[j].append(m.p2p[i, j])
+    for (i, j), x in zip(m.P, m.p2p.values(), strict=True):
+        sold[i].append(x)
+        bought[j].append(x)
     m.seller_balance = pyo.Constraint(
         m.I,
         rule=lambda m, i: _sum([*sold[i], m.seller_to_ces[i], m.seller_export[i]]) == float(snap.surplus_kwh[i]),
@@ -170,7 +174,7 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams, links:
     obj_priority_c: max Σ (bid_j - ask_i) x;  level 4 obj_transactions: min Σy, and its LP relaxation
     obj_transactions_relaxed: min Σ x / min(s_i, r_j) (y = x / cap at the relaxation's optimum).
     """
-    x = [m.p2p[p] for p in m.P]
+    x = list(m.p2p.values())  # in the order of P
 
     def linear(coefficients) -> LinearExpression:
         return LinearExpression([MonomialTermExpression((float(c), v)) for c, v in zip(coefficients, x, strict=True)])

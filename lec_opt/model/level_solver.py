@@ -13,6 +13,8 @@ incumbent into it. A level that ends without an answer raises ``LevelFailed`` wi
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -20,6 +22,7 @@ from dataclasses import replace
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse
 from pyomo.common.tee import capture_output
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
@@ -60,6 +63,76 @@ def relative_gap(best: float | None, bound: float | None) -> float | None:
     return abs(best - bound) / max(1.0, abs(best))
 
 
+@functools.cache
+def _swallow_banner() -> None:
+    """The first HiGHS object of a process prints a banner: made once, with the output captured."""
+    with capture_output(capture_fd=True):
+        highspy.Highs()
+
+
+def _standard_form(m: pyo.ConcreteModel, skip: list) -> tuple:
+    """Pyomo's standard-form compile of every objective and every constraint of ``m`` but the
+    skipped, an inactive one and a fixed variable included; ``m``'s active and fixed states restored.
+
+    Returns the compiled form, the inactive constraints compiled, and the fixed variables with
+    their values."""
+    skipped = {id(c) for c in skip}
+    was_active = {id(c) for c in skip if c.active}
+    inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active and id(c) not in skipped]
+    fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
+    objectives = list(m.component_objects(pyo.Objective))
+    active_objectives = {id(o) for o in objectives if o.active}
+    for c in skip:
+        c.deactivate()
+    for c in inactive:
+        c.activate()
+    for v, _ in fixed:
+        v.unfix()
+    for o in objectives:
+        o.activate()
+    try:
+        return LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None), inactive, fixed
+    finally:
+        for c in inactive:
+            c.deactivate()
+        for c in skip:
+            if id(c) in was_active:
+                c.activate()
+        for v, value in fixed:
+            v.fix(value)
+        for o in objectives:
+            o.activate() if id(o) in active_objectives else o.deactivate()
+
+
+_PLAIN = (float, int, type(None))
+
+
+def _bounds_and_integrality(columns: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's (lower, upper) bounds (nan: none) and whether it is integer.
+
+    ``VarData.bounds`` resolves the domain's interval for every variable; here each domain is
+    resolved once and the variables' own bounds read as stored when they are plain numbers (else,
+    e.g. a mutable parameter, through ``bounds``).
+    """
+    lower, upper = [v._lb for v in columns], [v._ub for v in columns]
+    for k, (lb, ub) in enumerate(zip(lower, upper, strict=True)):
+        if type(lb) not in _PLAIN or type(ub) not in _PLAIN:
+            lower[k], upper[k] = columns[k].bounds
+    bounds = np.array([lower, upper], dtype=float).T  # None -> nan
+    domain_of = [id(v.domain) for v in columns]
+    integer = np.zeros(len(columns), dtype=bool)
+    keys = np.array(domain_of)
+    for key in np.unique(keys):
+        rows = keys == key
+        dlb, dub, step = columns[int(np.argmax(rows))].domain.get_interval()
+        if dlb is not None:
+            bounds[rows, 0] = np.fmax(bounds[rows, 0], dlb)
+        if dub is not None:
+            bounds[rows, 1] = np.fmin(bounds[rows, 1], dub)
+        integer[rows] = step == 1
+    return bounds, integer
+
+
 class LevelSolver:
     """HiGHS for the levels of one interval model: choose an objective, solve, record."""
 
@@ -88,31 +161,25 @@ class LevelSolver:
     # --- the hand-over ---------------------------------------------------------------------------
 
     def _compile(self, m: pyo.ConcreteModel) -> None:
-        """Every objective and constraint into one matrix; Pyomo's active and fixed states restored."""
-        inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active]
-        fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
+        """Every objective and constraint into one matrix; Pyomo's active and fixed states restored.
+
+        Pyomo's compiler does not walk the same terms twice (models/FORMULATION.md §4, "Hand-over to
+        HiGHS"): a scalar constraint whose body is an objective's expression (a kept level,
+        ``level_*``) gets that objective's compiled coefficients as its row. A test checks the
+        result against that compiler's own, row by row.
+        """
         objectives = list(m.component_objects(pyo.Objective))
-        active_objectives = {id(o) for o in objectives if o.active}
-        for c in inactive:
-            c.activate()
-        for v, _ in fixed:
-            v.unfix()
-        for o in objectives:
-            o.activate()
-        try:
-            info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
-        finally:
-            for c in inactive:
-                c.deactivate()
-            for v, value in fixed:
-                v.fix(value)
-            for o in objectives:
-                if id(o) not in active_objectives:
-                    o.deactivate()
-        self.n = n = len(info.columns)
+        objective_of = {id(o.expr): o for o in objectives}
+        mirrors = [
+            (c, objective_of[id(c.body)])
+            for c in m.component_objects(pyo.Constraint)
+            if not c.is_indexed() and len(c) and id(c.body) in objective_of
+        ]
+        info, inactive, fixed = _standard_form(m, skip=[c for c, _ in mirrors])
         self.column = {id(v): k for k, v in enumerate(info.columns)}
+        self.n = n = len(info.columns)
         self._cols: dict[str, np.ndarray] = {}
-        bounds = np.array([v.bounds for v in info.columns], dtype=float).reshape(-1, 2)  # None -> nan
+        bounds, self.integer = _bounds_and_integrality(info.columns)
         lower = np.where(np.isnan(bounds[:, 0]), -INF, bounds[:, 0])
         upper = np.where(np.isnan(bounds[:, 1]), INF, bounds[:, 1])
         for v, value in fixed:
@@ -120,48 +187,74 @@ class LevelSolver:
             if k is not None:
                 lower[k] = upper[k] = value
         self.col_lower, self.col_upper = lower, upper
-        self.integer = np.array([v.is_integer() for v in info.columns])
+        dense = info.c.toarray()
+        self.cost = {o.name: dense[k].copy() for k, o in enumerate(info.objectives)}
+        self.cost_offset = {o.name: float(info.c_offset[k]) for k, o in enumerate(info.objectives)}
+        self.maximise = {o.name: o.sense == pyo.maximize for o in objectives}
+        self.x = np.zeros(n)  # the current solution
+        self._rows_of(info)
+        self._mirror_rows(info.A, mirrors)
+        self._hand_over()
+        for c in inactive:
+            self._set_rows(c.name, on=False)
+
+    def _rows_of(self, info) -> None:
+        """Row bounds, the rows of each constraint component, and each scalar row's body constant."""
         rhs = np.asarray(info.rhs, dtype=float)
         kinds = np.array([row.bound_type for row in info.rows], dtype=int)
         self.row_lower = np.where(kinds <= 0, rhs, -INF)
         self.row_upper = np.where(kinds >= 0, rhs, INF)
         self.rows: dict[str, list[int]] = {}
         self._row_offset: dict[str, float] = {}  # body constant of a scalar row: rhs = bound - offset
+        names: dict[int, str] = {}  # a component's name, computed once per component
         for k, row in enumerate(info.rows):
             con = row.constraint
-            name = con.parent_component().name
+            parent = con.parent_component()
+            name = names.get(id(parent))
+            if name is None:
+                name = names[id(parent)] = parent.name
             self.rows.setdefault(name, []).append(k)
-            if not con.parent_component().is_indexed():
+            if not parent.is_indexed():
                 bound = con.lower if row.bound_type < 0 else con.upper
                 self._row_offset[name] = pyo.value(bound) - rhs[k]
-        c = info.c.tocsr()
-        self.cost = {o.name: c[k].toarray().ravel() for k, o in enumerate(info.objectives)}
-        self.cost_offset = {o.name: float(info.c_offset[k]) for k, o in enumerate(info.objectives)}
-        self.maximise = {o.name: o.sense == pyo.maximize for o in info.objectives}
-        self.x = np.zeros(n)  # the current solution
 
-        a = info.A.tocsc()
-        self.a = a
+    def _mirror_rows(self, a, mirrors: list) -> None:
+        """The matrix: the compiled rows, then one row per kept-level constraint, its objective's costs."""
+        extra, lower, upper = [], [], []
+        for con, obj in mirrors:
+            offset = self.cost_offset[obj.name]
+            self.rows[con.name], self._row_offset[con.name] = [a.shape[0] + len(extra)], offset
+            extra.append(self.cost[obj.name])
+            lower.append(-INF if con.lower is None else pyo.value(con.lower) - offset)
+            upper.append(INF if con.upper is None else pyo.value(con.upper) - offset)
+        if extra:
+            a = scipy.sparse.vstack([a, scipy.sparse.csr_matrix(np.vstack(extra))])
+            self.row_lower = np.concatenate([self.row_lower, lower])
+            self.row_upper = np.concatenate([self.row_upper, upper])
+        self.a = a.tocsc()
+        self.a.eliminate_zeros()
+
+    def _hand_over(self) -> None:
+        """The matrix, bounds and integrality to a new HiGHS object (no objective yet)."""
+        a, n, rows = self.a, self.n, self.a.shape[0]
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n, len(rhs)
+        lp.num_col_, lp.num_row_ = n, rows
         lp.col_cost_ = np.zeros(n)
-        lp.col_lower_, lp.col_upper_ = lower, upper
+        lp.col_lower_, lp.col_upper_ = self.col_lower, self.col_upper
         lp.row_lower_, lp.row_upper_ = self.row_lower, self.row_upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = a.indptr
         lp.a_matrix_.index_ = a.indices
         lp.a_matrix_.value_ = a.data
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, len(rhs)
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, rows
         if self.integer.any():
             lp.integrality_ = [
                 highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in self.integer
             ]
-        with capture_output(capture_fd=True):  # the first HiGHS object of a process prints a banner
-            self.highs = highspy.Highs()
+        _swallow_banner()
+        self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
-        for c_ in inactive:
-            self._set_rows(c_.name, on=False)
 
     def cols(self, var: pyo.Var) -> np.ndarray:
         """The columns of ``var``'s entries in its index order (-1 for an entry in no row or objective)."""
@@ -266,9 +359,14 @@ class LevelSolver:
         self.x[cols[keep]] = np.asarray(values, dtype=float)[keep]
 
     def objective(self, name: str, x: np.ndarray | None = None) -> float:
-        """Objective ``obj_<name>`` at ``x`` (default: the current solution)."""
+        """Objective ``obj_<name>`` at ``x`` (default: the current solution), correctly rounded.
+
+        ``math.fsum`` of the products, not a dot product, whose last bits depend on the memory
+        alignment and the CPU's vector width: a point exactly on a kept level's bound (a greedy
+        matching often is) must be judged the same way on every machine.
+        """
         key = f"obj_{name}"
-        return float(self.cost[key] @ (self.x if x is None else x) + self.cost_offset[key])
+        return math.fsum(self.cost[key] * (self.x if x is None else x)) + self.cost_offset[key]
 
     # --- solving ---------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.gc_manager import PauseGC
 
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import greedy_matching
@@ -207,7 +208,25 @@ def _lexicographic(
     from_fallback: Callable[[Matching], object],
 ) -> dict[str, object]:
     """Every requested priority on one model: ``read`` the solution of each; a priority whose level
-    fails takes the greedy matching instead, marked as a fallback, through ``from_fallback``."""
+    fails takes the greedy matching instead, marked as a fallback, through ``from_fallback``.
+
+    Python's cyclic garbage collector is paused meanwhile (Pyomo's ``PauseGC``, as Pyomo's own
+    writers do): the model's many small objects would otherwise trigger collections that scan the
+    whole heap; the model's garbage is collected once, after the interval.
+    """
+    with PauseGC():
+        return _priorities(snap, scenario, ces, priorities, ces_level, read, from_fallback)
+
+
+def _priorities(
+    snap: IntervalSnapshot,
+    scenario: Scenario,
+    ces: CesParams,
+    priorities: tuple[str, ...],
+    ces_level: bool,
+    read: Callable[[LevelSolver, PairData, str, list[LevelRecord], float, float], object],
+    from_fallback: Callable[[Matching], object],
+) -> dict[str, object]:
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
