@@ -44,6 +44,13 @@ STATUS_NAMES = {
     _Status.kObjectiveBound: "objectiveLimit",
     _Status.kObjectiveTarget: "objectiveLimit",
 }
+# Above this many columns an LP level starts cold when its objective changed: the previous level's
+# basis is primal feasible for the new objective, and HiGHS then climbs from it by the primal
+# simplex, 5-15x slower on the transportation LPs of 1000 peers than a cold start, whose presolve
+# also drops the released (free) level rows, dense rows that slow every simplex iteration
+# (python -m benchmarks scale). Below it (the default community's ~3000 columns) the warm start is
+# faster, and the answers stay as they are.
+LARGE_LP_COLUMNS = 50_000
 _SUSPECT = ("infeasible", "infeasibleOrUnbounded", "unknown", "error")  # tried once more without presolve
 _STOPPED = ("maxTimeLimit", "maxIterations", "maxNodes")  # a MIP keeps its incumbent, an LP has no answer
 
@@ -157,6 +164,8 @@ class LevelSolver:
             self.options["threads"] = threads
         self._highs_seconds_so_far = 0.0
         self._retrying = False
+        self._integer_now = self.integer.copy()  # the columns HiGHS holds as integer now
+        self._last_objective: str | None = None
 
     # --- the hand-over ---------------------------------------------------------------------------
 
@@ -336,6 +345,7 @@ class LevelSolver:
         if cols.size:
             kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
             self.highs.changeColsIntegrality(cols.size, cols, np.full(cols.size, kind))
+            self._integer_now[cols] = integer
 
     # --- the solution ----------------------------------------------------------------------------
 
@@ -405,6 +415,10 @@ class LevelSolver:
         key = f"obj_{name}"
         h = self.highs
         started = time.perf_counter()
+        large_lp = self.n > LARGE_LP_COLUMNS and not self._integer_now.any()
+        if large_lp and name != self._last_objective:
+            h.clearSolver()  # a large LP starts cold when its objective changed (models/FORMULATION.md §4)
+        self._last_objective = name
         h.changeObjectiveSense(highspy.ObjSense.kMaximize if self.maximise[key] else highspy.ObjSense.kMinimize)
         h.changeObjectiveOffset(self.cost_offset[key])
         h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), self.cost[key])
