@@ -265,6 +265,11 @@ class LevelSolver:
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
 
+    @property
+    def large(self) -> bool:
+        """More than ``LARGE_LP_COLUMNS`` columns: LP levels start cold when the objective changes."""
+        return self.n > LARGE_LP_COLUMNS
+
     def cols(self, var: pyo.Var) -> np.ndarray:
         """The columns of ``var``'s entries in its index order (-1 for an entry in no row or objective)."""
         cols = self._cols.get(var.name)
@@ -415,7 +420,7 @@ class LevelSolver:
         key = f"obj_{name}"
         h = self.highs
         started = time.perf_counter()
-        large_lp = self.n > LARGE_LP_COLUMNS and not self._integer_now.any()
+        large_lp = self.large and not self._integer_now.any()
         if large_lp and name != self._last_objective:
             h.clearSolver()  # a large LP starts cold when its objective changed (models/FORMULATION.md §4)
         self._last_objective = name
