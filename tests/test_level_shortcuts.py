@@ -9,11 +9,16 @@ feasible matching) and its bound may not exceed it (it is proven); "optimal" mus
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pyomo.environ as pyo
 import pytest
 from helpers import instances, with_options
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import lec_opt.model.level_solver as level_solver
 from lec_opt.market.ces import ces_params
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
@@ -87,3 +92,25 @@ def test_the_closed_form_is_used_where_it_holds_and_only_there():
     statuses = {p: m.levels[0].status for p, m in solve_matching(HAND_A.snap, scenario, PRIORITIES).items()}
     assert statuses["A"].startswith("optimal: closed form") and statuses["B"].startswith("optimal: closed form")
     assert statuses["C"] == "optimal"
+
+
+@EXAMPLES
+@given(instances(max_peers=7, need_pair=True), st.sampled_from([0.02, 0.05]))
+def test_level_3_of_a_in_closed_form_against_the_plain_milp(case, grid):
+    """The greedy A (north-west corner) is level 3's optimum, ties included: surpluses and deficits
+    are rounded to a coarse grid, so that equal sizes are common. Small models take this path only
+    when counted as large (``LARGE_LP_COLUMNS`` = 0 here)."""
+    snap, scenario, soc = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
+    coarse = lambda kwh: np.maximum(np.round(kwh / grid) * grid, grid)  # noqa: E731
+    snap = replace(snap, surplus_kwh=coarse(snap.surplus_kwh), deficit_kwh=coarse(snap.deficit_kwh))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
+        matching = solve_matching(snap, scenario, ("A",))["A"]
+    assert not matching.fallback, matching.fallback_reason
+    l3 = matching.levels[1]
+    assert l3.status.startswith("optimal: closed form"), l3.status
+    _, p3, p4 = plain_milp(snap, scenario, soc, "A")
+    assert l3.objective == pytest.approx(p3, rel=1e-5, abs=1e-5)
+    l4 = matching.levels[2]
+    assert l4.bound <= p4 <= l4.objective

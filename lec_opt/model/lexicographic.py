@@ -30,7 +30,7 @@ from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4, set_incumbent, share_ces
+from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.model.min_trade import MinTradeLevels
 from lec_opt.model.open_pairs import OpenPairs
@@ -98,26 +98,27 @@ def _solve_level(solver: LevelSolver, semi: MinTradeLevels | None, snap, pairs, 
     return semi.solve(level, name, opts.level_time_limit_s, opts.mip_gap, greedy)
 
 
-def _priority_a_closed_form(solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData) -> LevelRecord | None:
+def _priority_a_closed_form(
+    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, opened: OpenPairs, opts
+) -> LevelRecord | None:
     """Level 3 of A on dense pairs without a minimum trade: the greedy A, optimal on a Monge array.
 
     The weights (s_i/s_max)(r_j/r_max) sorted by size are inverse-Monge (ties allowed), so the
     north-west-corner solution, which is the paper's greedy A, is optimal (models/FORMULATION.md §4).
-    It becomes the current solution (the CES totals shared over what each peer has left); None when
-    that point breaks a row HiGHS holds (then the LP is solved). Used on large models only: on a
-    small one the LP is cheap and its basis is the warm start of B's level 3.
+    Its flows are fixed and HiGHS completes the rest of the point (CES, grid, EV), which becomes
+    the current solution; None when the greedy uses a pair that is no candidate. Used on large
+    models only: on a small one the LP is cheap and its basis is the warm start of B's level 3.
     """
     flows = greedy_flows(snap, pairs, "A", 0.0)
     if flows is None:
         return None
-    saved = solver.x.copy()
-    share_ces(solver, snap, pairs, flows)
-    set_incumbent(solver, pairs, flows)
-    if not solver.is_feasible(solver.x):
-        solver.x = saved
-        return None
-    value = solver.objective("priority_a")
-    return LevelRecord(3, "priority_a", MONGE_A, value, value, 0.0, 0.0)
+    open_cols = opened.x[~opened.closed]
+    solver.fix(open_cols, flows[~opened.closed])
+    try:
+        completed = solver.solve(3, "priority_a", opts.level_time_limit_s, 0.0)
+    finally:
+        solver.unfix(open_cols)
+    return replace(completed, status=MONGE_A, bound=completed.objective, gap=0.0)
 
 
 def _solution_flows(
@@ -299,7 +300,7 @@ def _priorities(
             name = f"priority_{priority.lower()}"
             record = None
             if priority == "A" and lp_levels and opts.candidate_pairs == "dense" and solver.large:
-                record = _priority_a_closed_form(solver, snap, pairs)
+                record = _priority_a_closed_form(solver, snap, pairs, opened, opts)
             if record is None:
                 record = _solve_level(solver, semi, snap, pairs, priority, 3, name, opts)
             run.levels.append(record)
