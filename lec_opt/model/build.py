@@ -9,6 +9,7 @@ loop (``lec_opt.model.lexicographic``) activates one at a time. Nothing Pyomo le
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr import LinearExpression, MonomialTermExpression
 
@@ -95,9 +96,11 @@ def add_balances(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
     for (i, j), x in zip(m.P, m.p2p.values(), strict=True):
         sold[i].append(x)
         bought[j].append(x)
+    # Σ_j x[i,j] once, as a named expression: the balance and obj_p2p share it (compiled once)
+    m.p2p_sold = pyo.Expression(m.I, rule=lambda m, i: _sum(sold[i]), doc="Σ_j x[i,j]: what seller i sells P2P")
     m.seller_balance = pyo.Constraint(
         m.I,
-        rule=lambda m, i: _sum([*sold[i], m.seller_to_ces[i], m.seller_export[i]]) == float(snap.surplus_kwh[i]),
+        rule=lambda m, i: m.p2p_sold[i] + m.seller_to_ces[i] + m.seller_export[i] == float(snap.surplus_kwh[i]),
     )
     m.buyer_balance = pyo.Constraint(
         m.J,
@@ -177,9 +180,11 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams, links:
     x = list(m.p2p.values())  # in the order of P
 
     def linear(coefficients) -> LinearExpression:
-        return LinearExpression([MonomialTermExpression((float(c), v)) for c, v in zip(coefficients, x, strict=True)])
+        values = np.asarray(coefficients, dtype=float).tolist()  # Python floats: Pyomo's fast path
+        return LinearExpression([MonomialTermExpression((c, v)) for c, v in zip(values, x, strict=True)])
 
-    m.obj_p2p = pyo.Objective(expr=_sum(x), sense=pyo.maximize)
+    volume = pyo.quicksum(m.p2p_sold.values()) if x else _sum(x)  # Σ x, seller by seller
+    m.obj_p2p = pyo.Objective(expr=volume, sense=pyo.maximize)
     m.obj_ces = pyo.Objective(
         expr=m.u01
         + m.u02
