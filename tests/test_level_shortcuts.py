@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pyomo.environ as pyo
 import pytest
-from helpers import instances, with_options
+from helpers import HAND_A, instances, with_options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +74,7 @@ def test_lp_levels_closed_form_and_level_4_bounds_against_the_plain_milp(case):
 
 def test_the_closed_form_is_used_where_it_holds_and_only_there():
     """A and B on dense pairs take level 1 in closed form; C (price rule) solves its LP."""
-    from helpers import HAND_A, pinned
+    from helpers import pinned
 
     from lec_opt import load_scenario
 
@@ -114,3 +114,51 @@ def test_level_3_of_a_in_closed_form_against_the_plain_milp(case, grid):
     assert l3.objective == pytest.approx(p3, rel=1e-5, abs=1e-5)
     l4 = matching.levels[2]
     assert l4.bound <= p4 <= l4.objective
+
+
+def _max_volume_lp(snap, pairs, allowed) -> float:
+    """Level 1 as a plain LP (scipy's HiGHS): max Σ x over the allowed pairs, within s and r."""
+    from scipy.optimize import linprog
+
+    n = len(pairs.seller)
+    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
+    rows[pairs.seller, np.arange(n)] = 1.0
+    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
+    bounds = [(0.0, None if ok else 0.0) for ok in allowed]
+    rhs = np.concatenate([snap.surplus_kwh, snap.deficit_kwh])
+    return -linprog(-np.ones(n), A_ub=rows, b_ub=rhs, bounds=bounds, method="highs").fun
+
+
+@EXAMPLES
+@given(instances(max_peers=9, need_pair=True))
+def test_nested_volume_against_the_lp(case):
+    """C's level 1 (price rule on dense pairs: nested) in closed form equals the LP; through the model
+    (``LARGE_LP_COLUMNS`` = 0) its record says so and the matching keeps that volume."""
+    from lec_opt.market.pairs import allowed_pairs, candidate_pairs, max_volume_nested
+
+    snap, scenario, _ = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
+    pairs = candidate_pairs(snap)
+    allowed = allowed_pairs(snap, pairs, True)
+    volume = max_volume_nested(snap, pairs, allowed)
+    assert volume is not None  # bid >= ask makes the buyers' seller sets nested
+    assert volume == pytest.approx(_max_volume_lp(snap, pairs, allowed), rel=1e-9, abs=1e-12)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
+        matching = solve_matching(snap, scenario, ("C",))["C"]
+    assert not matching.fallback, matching.fallback_reason
+    assert matching.levels[0].status.startswith("optimal: closed form")
+    slack = scenario.solver.lexicographic_tolerance * max(1.0, volume)  # level 1 is kept within its tolerance
+    assert volume - slack - 1e-12 <= sum(f[2] for f in matching.flows) <= volume + 1e-9
+
+
+def test_nested_volume_refuses_sets_that_are_not_nested():
+    """Two buyers each reaching a seller the other cannot: no order makes both sets prefixes."""
+    from lec_opt.market.pairs import candidate_pairs, max_volume_nested
+
+    snap = HAND_A.snap
+    pairs = candidate_pairs(snap)
+    allowed = np.zeros(len(pairs.seller), dtype=bool)
+    allowed[(pairs.seller == 0) & (pairs.buyer == 0)] = True
+    allowed[(pairs.seller == 1) & (pairs.buyer == 1)] = True
+    assert max_volume_nested(snap, pairs, allowed) is None

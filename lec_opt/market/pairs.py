@@ -55,6 +55,29 @@ def max_volume_closed_form(snap: IntervalSnapshot) -> float:
     return float(min(snap.surplus_kwh[snap.willing_seller].sum(), snap.deficit_kwh[snap.willing_buyer].sum()))
 
 
+def max_volume_nested(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> float | None:
+    """Level 1 when the buyers' sets of allowed sellers are nested, as priority C's price rule makes
+    them on dense pairs (buyer j reaches the sellers with ask_i <= bid_j); None when they are not.
+
+    Buyers with the fewest allowed sellers first, each takes all it can from what its sellers have
+    left: whatever a buyer takes, every later buyer could have taken too, so serving it fully never
+    costs a later buyer more than it gains (models/FORMULATION.md §4).
+    """
+    reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
+    reach[pairs.seller[allowed], pairs.buyer[allowed]] = True
+    order = np.argsort(-reach.sum(axis=1), kind="stable")  # sellers reached by the most buyers first
+    reach = reach[order]
+    count = reach.sum(axis=0)  # each buyer's number of allowed sellers
+    if not np.array_equal(reach, np.arange(len(order))[:, None] < count[None, :]):
+        return None  # some buyer's sellers are not the first ones of that order: not nested
+    supply = np.concatenate([[0.0], np.cumsum(snap.surplus_kwh[order])])
+    taken = 0.0
+    for j in np.argsort(count, kind="stable"):
+        if count[j]:
+            taken += min(float(snap.deficit_kwh[j]), float(supply[count[j]]) - taken)
+    return taken
+
+
 def transactions_lower_bound(
     snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray, volume: float, slack: float
 ) -> int:

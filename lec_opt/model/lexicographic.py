@@ -25,7 +25,7 @@ from pyomo.common.gc_manager import PauseGC
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.outcome import as_fallback, result_from_matching, trades_of
-from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form
+from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, max_volume_nested
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
@@ -37,6 +37,7 @@ from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
 CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
+NESTED = "optimal: closed form, the buyers with the fewest allowed sellers served first (nested price rule)"
 MONGE_A = "optimal: closed form, the north-west-corner (greedy A) solution of the Monge weights"
 
 
@@ -96,6 +97,23 @@ def _solve_level(solver: LevelSolver, semi: MinTradeLevels | None, snap, pairs, 
         return solver.solve(level, name, opts.level_time_limit_s, opts.mip_gap)
     greedy = greedy_flows(snap, pairs, priority, semi.min_trade)
     return semi.solve(level, name, opts.level_time_limit_s, opts.mip_gap, greedy)
+
+
+def _volume_closed_form(
+    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, price_pairs: bool
+) -> LevelRecord | None:
+    """Level 1 on dense pairs without a minimum trade in closed form, or None (then the LP).
+
+    Without the price rule: min(Σ willing s, Σ willing r). With it (C), in large models, the
+    nested greedy (``max_volume_nested``); on a small one C's level-1 LP is cheap and its basis is
+    the warm start of C's level 3.
+    """
+    if not price_pairs:
+        return LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
+    if not solver.large:
+        return None
+    volume = max_volume_nested(snap, pairs, allowed_pairs(snap, pairs, True))
+    return None if volume is None else LevelRecord(1, "p2p", NESTED, volume)
 
 
 def _priority_a_closed_form(
@@ -288,9 +306,10 @@ def _priorities(
         try:
             if not shared:
                 for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
-                    if name == "p2p" and lp_levels and not price_pairs and opts.candidate_pairs == "dense":
-                        record = LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
-                    else:
+                    record = None
+                    if name == "p2p" and lp_levels and opts.candidate_pairs == "dense":
+                        record = _volume_closed_form(solver, snap, pairs, price_pairs)
+                    if record is None:
                         record = _solve_level(solver, semi, snap, pairs, priority, level, name, opts)
                     if name == "ces":
                         record = _check_ces_level(solver, snap, ces, record, opts)
