@@ -134,14 +134,18 @@ def _max_volume_lp(snap, pairs, allowed) -> float:
 def test_nested_volume_against_the_lp(case):
     """C's level 1 (price rule on dense pairs: nested) in closed form equals the LP; through the model
     (``LARGE_LP_COLUMNS`` = 0) its record says so and the matching keeps that volume."""
-    from lec_opt.market.pairs import allowed_pairs, candidate_pairs, max_volume_nested
+    from lec_opt.market.pairs import allowed_pairs, candidate_pairs, nested_flows
 
     snap, scenario, _ = case
     scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
     pairs = candidate_pairs(snap)
     allowed = allowed_pairs(snap, pairs, True)
-    volume = max_volume_nested(snap, pairs, allowed)
-    assert volume is not None  # bid >= ask makes the buyers' seller sets nested
+    flows = nested_flows(snap, pairs, allowed)
+    assert flows is not None  # bid >= ask makes the buyers' seller sets nested
+    assert np.all(flows[~allowed] == 0.0) and np.all(flows >= 0.0)
+    assert np.all(np.bincount(pairs.seller, flows, len(snap.sellers)) <= snap.surplus_kwh + 1e-12)
+    assert np.all(np.bincount(pairs.buyer, flows, len(snap.buyers)) <= snap.deficit_kwh + 1e-12)
+    volume = flows.sum()
     assert volume == pytest.approx(_max_volume_lp(snap, pairs, allowed), rel=1e-9, abs=1e-12)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
@@ -154,11 +158,34 @@ def test_nested_volume_against_the_lp(case):
 
 def test_nested_volume_refuses_sets_that_are_not_nested():
     """Two buyers each reaching a seller the other cannot: no order makes both sets prefixes."""
-    from lec_opt.market.pairs import candidate_pairs, max_volume_nested
+    from lec_opt.market.pairs import candidate_pairs, nested_flows
 
     snap = HAND_A.snap
     pairs = candidate_pairs(snap)
     allowed = np.zeros(len(pairs.seller), dtype=bool)
     allowed[(pairs.seller == 0) & (pairs.buyer == 0)] = True
     allowed[(pairs.seller == 1) & (pairs.buyer == 1)] = True
-    assert max_volume_nested(snap, pairs, allowed) is None
+    assert nested_flows(snap, pairs, allowed) is None
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_peers=7, need_pair=True))
+def test_large_model_shortcuts_keep_every_level(case):
+    """Every shortcut of large models at once (``LARGE_LP_COLUMNS`` = 0: cold starts, level 1 of C
+    and level 3 of A in closed form, level 2 on fixed flows) gives ``solve_milp`` the same optimum at
+    each of levels 1-3 as the plain path."""
+    from lec_opt.model.lexicographic import FIXED_FLOWS, solve_milp
+
+    snap, scenario, soc = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
+    plain = solve_milp(snap, scenario, soc)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
+        large = solve_milp(snap, scenario, soc)
+    for priority in PRIORITIES:
+        assert not large[priority].fallback and not plain[priority].fallback
+        assert FIXED_FLOWS in large[priority].levels[1].status
+        for ours, theirs in zip(large[priority].levels[:3], plain[priority].levels[:3], strict=True):
+            assert (ours.level, ours.name) == (theirs.level, theirs.name)
+            # the plain LP may spend level 1's tolerance (1e-6 kWh less P2P) on a slightly better CES
+            assert ours.objective == pytest.approx(theirs.objective, rel=1e-5, abs=1e-5), (priority, ours.name)

@@ -55,9 +55,10 @@ def max_volume_closed_form(snap: IntervalSnapshot) -> float:
     return float(min(snap.surplus_kwh[snap.willing_seller].sum(), snap.deficit_kwh[snap.willing_buyer].sum()))
 
 
-def max_volume_nested(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> float | None:
-    """Level 1 when the buyers' sets of allowed sellers are nested, as priority C's price rule makes
-    them on dense pairs (buyer j reaches the sellers with ask_i <= bid_j); None when they are not.
+def nested_flows(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> np.ndarray | None:
+    """A maximum-volume matching (flows in pair order) when the buyers' sets of allowed sellers are
+    nested, as on dense pairs (all willing sellers) and under priority C's price rule (the sellers
+    with ask_i <= bid_j); None when they are not nested.
 
     Buyers with the fewest allowed sellers first, each takes all it can from what its sellers have
     left: whatever a buyer takes, every later buyer could have taken too, so serving it fully never
@@ -66,16 +67,24 @@ def max_volume_nested(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarr
     reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
     reach[pairs.seller[allowed], pairs.buyer[allowed]] = True
     order = np.argsort(-reach.sum(axis=1), kind="stable")  # sellers reached by the most buyers first
-    reach = reach[order]
     count = reach.sum(axis=0)  # each buyer's number of allowed sellers
-    if not np.array_equal(reach, np.arange(len(order))[:, None] < count[None, :]):
+    if not np.array_equal(reach[order], np.arange(len(order))[:, None] < count[None, :]):
         return None  # some buyer's sellers are not the first ones of that order: not nested
-    supply = np.concatenate([[0.0], np.cumsum(snap.surplus_kwh[order])])
-    taken = 0.0
+    position = np.full(reach.shape, -1)
+    position[pairs.seller, pairs.buyer] = np.arange(len(pairs.seller))
+    left = snap.surplus_kwh[order].astype(float)
+    flows = np.zeros(len(pairs.seller))
+    first = 0  # sellers before it have nothing left (every buyer so far reached them all)
     for j in np.argsort(count, kind="stable"):
-        if count[j]:
-            taken += min(float(snap.deficit_kwh[j]), float(supply[count[j]]) - taken)
-    return taken
+        need = float(snap.deficit_kwh[j])
+        while need > 0.0 and first < count[j]:
+            take = min(need, left[first])
+            flows[position[order[first], j]] += take
+            need -= take
+            left[first] -= take
+            if left[first] <= 0.0:
+                first += 1
+    return flows
 
 
 def transactions_lower_bound(

@@ -25,7 +25,7 @@ from pyomo.common.gc_manager import PauseGC
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.outcome import as_fallback, result_from_matching, trades_of
-from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, max_volume_nested
+from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, nested_flows
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
@@ -38,6 +38,7 @@ from lec_opt.scenario.schema import Scenario
 
 CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
 NESTED = "optimal: closed form, the buyers with the fewest allowed sellers served first (nested price rule)"
+FIXED_FLOWS = "the flows fixed at a maximum-volume matching (the CES sees only their total)"
 MONGE_A = "optimal: closed form, the north-west-corner (greedy A) solution of the Monge weights"
 
 
@@ -105,15 +106,36 @@ def _volume_closed_form(
     """Level 1 on dense pairs without a minimum trade in closed form, or None (then the LP).
 
     Without the price rule: min(Σ willing s, Σ willing r). With it (C), in large models, the
-    nested greedy (``max_volume_nested``); on a small one C's level-1 LP is cheap and its basis is
+    nested greedy (``nested_flows``); on a small one C's level-1 LP is cheap and its basis is
     the warm start of C's level 3.
     """
     if not price_pairs:
         return LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
     if not solver.large:
         return None
-    volume = max_volume_nested(snap, pairs, allowed_pairs(snap, pairs, True))
-    return None if volume is None else LevelRecord(1, "p2p", NESTED, volume)
+    flows = nested_flows(snap, pairs, allowed_pairs(snap, pairs, True))
+    return None if flows is None else LevelRecord(1, "p2p", NESTED, float(flows.sum()))
+
+
+def _ces_on_fixed_flows(
+    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, opened: OpenPairs, price_pairs: bool, opts
+) -> LevelRecord | None:
+    """Level 2 with the flows fixed at one maximum-volume matching (``nested_flows``), or None.
+
+    The CES objective sees the trades only through their total V, and every split of what the
+    peers have left is feasible (models/FORMULATION.md §4), so any matching of the kept volume gives
+    level 2's optimum; with the flows fixed the LP is small after presolve.
+    """
+    flows = nested_flows(snap, pairs, allowed_pairs(snap, pairs, price_pairs))
+    if flows is None:
+        return None
+    open_cols = opened.x[~opened.closed]
+    solver.fix(open_cols, flows[~opened.closed])
+    try:
+        record = solver.solve(2, "ces", opts.level_time_limit_s, opts.mip_gap)
+    finally:
+        solver.unfix(open_cols)
+    return replace(record, status=f"{record.status}: {FIXED_FLOWS}")
 
 
 def _priority_a_closed_form(
@@ -309,6 +331,8 @@ def _priorities(
                     record = None
                     if name == "p2p" and lp_levels and opts.candidate_pairs == "dense":
                         record = _volume_closed_form(solver, snap, pairs, price_pairs)
+                    if name == "ces" and lp_levels and opts.candidate_pairs == "dense" and solver.large:
+                        record = _ces_on_fixed_flows(solver, snap, pairs, opened, price_pairs, opts)
                     if record is None:
                         record = _solve_level(solver, semi, snap, pairs, priority, level, name, opts)
                     if name == "ces":
