@@ -87,8 +87,29 @@ def _fix_level(solver: LevelSolver, name: str, record: LevelRecord, tolerance: f
     return [name]
 
 
+MODES = "modes"  # in a list of fixes: the CES modes fixed at level 2's answer (``_fix_modes``)
+
+
+def _fix_modes(solver: LevelSolver) -> list[str]:
+    """The CES modes zc, zd fixed at level 2's answer, and continuous: levels 3-4 become LPs.
+
+    Level 3 and 4 change the trades, which the CES sees only through their total, kept by level 1:
+    level 2's CES point stays feasible for every matching they consider (models/FORMULATION.md §4).
+    """
+    m = solver.m
+    for z in (m.charging, m.discharging):
+        solver.fix(solver.cols(z), float(round(solver.value(z))))
+    solver.set_integer((m.charging, m.discharging), False)
+    return [MODES]
+
+
 def _release(solver: LevelSolver, names: list[str]) -> None:
     for name in names:
+        if name == MODES:
+            m = solver.m
+            solver.unfix(np.concatenate([solver.cols(m.charging), solver.cols(m.discharging)]))
+            solver.set_integer((m.charging, m.discharging), True)
+            continue
         _set_level_bound(solver, name, -LOOSE if solver.maximise[f"obj_{name}"] else LOOSE)
 
 
@@ -339,6 +360,8 @@ def _priorities(
                         record = _check_ces_level(solver, snap, ces, record, opts)
                     shared.append(record)
                     shared_fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
+                    if name == "ces" and lp_levels and solver.large:
+                        shared_fixes += _fix_modes(solver)
             run.levels = list(shared)
             name = f"priority_{priority.lower()}"
             record = None
