@@ -174,7 +174,8 @@ def test_large_model_shortcuts_keep_every_level(case):
     """Every shortcut of large models at once (``LARGE_LP_COLUMNS`` = 0: cold starts, level 1 of C
     and level 3 of A in closed form, level 2 on fixed flows) gives ``solve_milp`` the same optimum at
     each of levels 1-3 as the plain path."""
-    from lec_opt.model.lexicographic import FIXED_FLOWS, solve_milp
+    from lec_opt.model.lexicographic import solve_milp
+    from lec_opt.model.shortcuts import FIXED_FLOWS
 
     snap, scenario, soc = case
     scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})

@@ -13,7 +13,6 @@ incumbent into it. A level that ends without an answer raises ``LevelFailed`` wi
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -23,10 +22,9 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse
-from pyomo.common.tee import capture_output
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from lec_opt.market.result import LevelRecord
+from lec_opt.model.standard_form import bounds_and_integrality, standard_form, swallow_banner
 
 INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
@@ -68,76 +66,6 @@ def relative_gap(best: float | None, bound: float | None) -> float | None:
     if best is None or bound is None or not np.isfinite(bound):
         return None
     return abs(best - bound) / max(1.0, abs(best))
-
-
-@functools.cache
-def _swallow_banner() -> None:
-    """The first HiGHS object of a process prints a banner: made once, with the output captured."""
-    with capture_output(capture_fd=True):
-        highspy.Highs()
-
-
-def _standard_form(m: pyo.ConcreteModel, skip: list) -> tuple:
-    """Pyomo's standard-form compile of every objective and every constraint of ``m`` but the
-    skipped, an inactive one and a fixed variable included; ``m``'s active and fixed states restored.
-
-    Returns the compiled form, the inactive constraints compiled, and the fixed variables with
-    their values."""
-    skipped = {id(c) for c in skip}
-    was_active = {id(c) for c in skip if c.active}
-    inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active and id(c) not in skipped]
-    fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
-    objectives = list(m.component_objects(pyo.Objective))
-    active_objectives = {id(o) for o in objectives if o.active}
-    for c in skip:
-        c.deactivate()
-    for c in inactive:
-        c.activate()
-    for v, _ in fixed:
-        v.unfix()
-    for o in objectives:
-        o.activate()
-    try:
-        return LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None), inactive, fixed
-    finally:
-        for c in inactive:
-            c.deactivate()
-        for c in skip:
-            if id(c) in was_active:
-                c.activate()
-        for v, value in fixed:
-            v.fix(value)
-        for o in objectives:
-            o.activate() if id(o) in active_objectives else o.deactivate()
-
-
-_PLAIN = (float, int, type(None))
-
-
-def _bounds_and_integrality(columns: list) -> tuple[np.ndarray, np.ndarray]:
-    """Each column's (lower, upper) bounds (nan: none) and whether it is integer.
-
-    ``VarData.bounds`` resolves the domain's interval for every variable; here each domain is
-    resolved once and the variables' own bounds read as stored when they are plain numbers (else,
-    e.g. a mutable parameter, through ``bounds``).
-    """
-    lower, upper = [v._lb for v in columns], [v._ub for v in columns]
-    for k, (lb, ub) in enumerate(zip(lower, upper, strict=True)):
-        if type(lb) not in _PLAIN or type(ub) not in _PLAIN:
-            lower[k], upper[k] = columns[k].bounds
-    bounds = np.array([lower, upper], dtype=float).T  # None -> nan
-    domain_of = [id(v.domain) for v in columns]
-    integer = np.zeros(len(columns), dtype=bool)
-    keys = np.array(domain_of)
-    for key in np.unique(keys):
-        rows = keys == key
-        dlb, dub, step = columns[int(np.argmax(rows))].domain.get_interval()
-        if dlb is not None:
-            bounds[rows, 0] = np.fmax(bounds[rows, 0], dlb)
-        if dub is not None:
-            bounds[rows, 1] = np.fmin(bounds[rows, 1], dub)
-        integer[rows] = step == 1
-    return bounds, integer
 
 
 class LevelSolver:
@@ -184,11 +112,11 @@ class LevelSolver:
             for c in m.component_objects(pyo.Constraint)
             if not c.is_indexed() and len(c) and id(c.body) in objective_of
         ]
-        info, inactive, fixed = _standard_form(m, skip=[c for c, _ in mirrors])
+        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
         self.column = {id(v): k for k, v in enumerate(info.columns)}
         self.n = n = len(info.columns)
         self._cols: dict[str, np.ndarray] = {}
-        bounds, self.integer = _bounds_and_integrality(info.columns)
+        bounds, self.integer = bounds_and_integrality(info.columns)
         lower = np.where(np.isnan(bounds[:, 0]), -INF, bounds[:, 0])
         upper = np.where(np.isnan(bounds[:, 1]), INF, bounds[:, 1])
         for v, value in fixed:
@@ -260,7 +188,7 @@ class LevelSolver:
             lp.integrality_ = [
                 highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in self.integer
             ]
-        _swallow_banner()
+        swallow_banner()
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)

@@ -25,7 +25,7 @@ from pyomo.common.gc_manager import PauseGC
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.outcome import as_fallback, result_from_matching, trades_of
-from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, nested_flows
+from lec_opt.market.pairs import PairData, allowed_pairs
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
@@ -34,12 +34,15 @@ from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.model.min_trade import MinTradeLevels
 from lec_opt.model.open_pairs import OpenPairs
+from lec_opt.model.shortcuts import (
+    MODES,
+    ces_on_fixed_flows,
+    fix_modes,
+    priority_a_closed_form,
+    release_modes,
+    volume_closed_form,
+)
 from lec_opt.scenario.schema import Scenario
-
-CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
-NESTED = "optimal: closed form, the buyers with the fewest allowed sellers served first (nested price rule)"
-FIXED_FLOWS = "the flows fixed at a maximum-volume matching (the CES sees only their total)"
-MONGE_A = "optimal: closed form, the north-west-corner (greedy A) solution of the Monge weights"
 
 
 @dataclass
@@ -87,28 +90,10 @@ def _fix_level(solver: LevelSolver, name: str, record: LevelRecord, tolerance: f
     return [name]
 
 
-MODES = "modes"  # in a list of fixes: the CES modes fixed at level 2's answer (``_fix_modes``)
-
-
-def _fix_modes(solver: LevelSolver) -> list[str]:
-    """The CES modes zc, zd fixed at level 2's answer, and continuous: levels 3-4 become LPs.
-
-    Level 3 and 4 change the trades, which the CES sees only through their total, kept by level 1:
-    level 2's CES point stays feasible for every matching they consider (models/FORMULATION.md §4).
-    """
-    m = solver.m
-    for z in (m.charging, m.discharging):
-        solver.fix(solver.cols(z), float(round(solver.value(z))))
-    solver.set_integer((m.charging, m.discharging), False)
-    return [MODES]
-
-
 def _release(solver: LevelSolver, names: list[str]) -> None:
     for name in names:
         if name == MODES:
-            m = solver.m
-            solver.unfix(np.concatenate([solver.cols(m.charging), solver.cols(m.discharging)]))
-            solver.set_integer((m.charging, m.discharging), True)
+            release_modes(solver)
             continue
         _set_level_bound(solver, name, -LOOSE if solver.maximise[f"obj_{name}"] else LOOSE)
 
@@ -119,67 +104,6 @@ def _solve_level(solver: LevelSolver, semi: MinTradeLevels | None, snap, pairs, 
         return solver.solve(level, name, opts.level_time_limit_s, opts.mip_gap)
     greedy = greedy_flows(snap, pairs, priority, semi.min_trade)
     return semi.solve(level, name, opts.level_time_limit_s, opts.mip_gap, greedy)
-
-
-def _volume_closed_form(
-    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, price_pairs: bool
-) -> LevelRecord | None:
-    """Level 1 on dense pairs without a minimum trade in closed form, or None (then the LP).
-
-    Without the price rule: min(Σ willing s, Σ willing r). With it (C), in large models, the
-    nested greedy (``nested_flows``); on a small one C's level-1 LP is cheap and its basis is
-    the warm start of C's level 3.
-    """
-    if not price_pairs:
-        return LevelRecord(1, "p2p", CLOSED_FORM, max_volume_closed_form(snap))
-    if not solver.large:
-        return None
-    flows = nested_flows(snap, pairs, allowed_pairs(snap, pairs, True))
-    return None if flows is None else LevelRecord(1, "p2p", NESTED, float(flows.sum()))
-
-
-def _ces_on_fixed_flows(
-    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, opened: OpenPairs, price_pairs: bool, opts
-) -> LevelRecord | None:
-    """Level 2 with the flows fixed at one maximum-volume matching (``nested_flows``), or None.
-
-    The CES objective sees the trades only through their total V, and every split of what the
-    peers have left is feasible (models/FORMULATION.md §4), so any matching of the kept volume gives
-    level 2's optimum; with the flows fixed the LP is small after presolve.
-    """
-    flows = nested_flows(snap, pairs, allowed_pairs(snap, pairs, price_pairs))
-    if flows is None:
-        return None
-    open_cols = opened.x[~opened.closed]
-    solver.fix(open_cols, flows[~opened.closed])
-    try:
-        record = solver.solve(2, "ces", opts.level_time_limit_s, opts.mip_gap)
-    finally:
-        solver.unfix(open_cols)
-    return replace(record, status=f"{record.status}: {FIXED_FLOWS}")
-
-
-def _priority_a_closed_form(
-    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, opened: OpenPairs, opts
-) -> LevelRecord | None:
-    """Level 3 of A on dense pairs without a minimum trade: the greedy A, optimal on a Monge array.
-
-    The weights (s_i/s_max)(r_j/r_max) sorted by size are inverse-Monge (ties allowed), so the
-    north-west-corner solution, which is the paper's greedy A, is optimal (models/FORMULATION.md §4).
-    Its flows are fixed and HiGHS completes the rest of the point (CES, grid, EV), which becomes
-    the current solution; None when the greedy uses a pair that is no candidate. Used on large
-    models only: on a small one the LP is cheap and its basis is the warm start of B's level 3.
-    """
-    flows = greedy_flows(snap, pairs, "A", 0.0)
-    if flows is None:
-        return None
-    open_cols = opened.x[~opened.closed]
-    solver.fix(open_cols, flows[~opened.closed])
-    try:
-        completed = solver.solve(3, "priority_a", opts.level_time_limit_s, 0.0)
-    finally:
-        solver.unfix(open_cols)
-    return replace(completed, status=MONGE_A, bound=completed.objective, gap=0.0)
 
 
 def _solution_flows(
@@ -351,9 +275,9 @@ def _priorities(
                 for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
                     record = None
                     if name == "p2p" and lp_levels and opts.candidate_pairs == "dense":
-                        record = _volume_closed_form(solver, snap, pairs, price_pairs)
+                        record = volume_closed_form(solver, snap, pairs, price_pairs)
                     if name == "ces" and lp_levels and opts.candidate_pairs == "dense" and solver.large:
-                        record = _ces_on_fixed_flows(solver, snap, pairs, opened, price_pairs, opts)
+                        record = ces_on_fixed_flows(solver, snap, pairs, opened, price_pairs, opts)
                     if record is None:
                         record = _solve_level(solver, semi, snap, pairs, priority, level, name, opts)
                     if name == "ces":
@@ -361,12 +285,12 @@ def _priorities(
                     shared.append(record)
                     shared_fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
                     if name == "ces" and lp_levels and solver.large:
-                        shared_fixes += _fix_modes(solver)
+                        shared_fixes += fix_modes(solver)
             run.levels = list(shared)
             name = f"priority_{priority.lower()}"
             record = None
             if priority == "A" and lp_levels and opts.candidate_pairs == "dense" and solver.large:
-                record = _priority_a_closed_form(solver, snap, pairs, opened, opts)
+                record = priority_a_closed_form(solver, snap, pairs, opened, opts)
             if record is None:
                 record = _solve_level(solver, semi, snap, pairs, priority, 3, name, opts)
             run.levels.append(record)

@@ -1,0 +1,87 @@
+"""Pyomo's standard-form compile of an interval model, as ``LevelSolver`` hands it to HiGHS.
+
+Every objective and constraint, an inactive constraint and a fixed variable included (HiGHS later
+switches rows and columns by their bounds), each column's bounds and integrality read per domain,
+and the banner of the process's first HiGHS object swallowed (models/FORMULATION.md §4,
+"Hand-over to HiGHS").
+"""
+
+from __future__ import annotations
+
+import functools
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.tee import capture_output
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+
+@functools.cache
+def swallow_banner() -> None:
+    """The first HiGHS object of a process prints a banner: made once, with the output captured."""
+    with capture_output(capture_fd=True):
+        highspy.Highs()
+
+
+def standard_form(m: pyo.ConcreteModel, skip: list) -> tuple:
+    """Pyomo's standard-form compile of every objective and every constraint of ``m`` but the
+    skipped, an inactive one and a fixed variable included; ``m``'s active and fixed states restored.
+
+    Returns the compiled form, the inactive constraints compiled, and the fixed variables with
+    their values."""
+    skipped = {id(c) for c in skip}
+    was_active = {id(c) for c in skip if c.active}
+    inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active and id(c) not in skipped]
+    fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
+    objectives = list(m.component_objects(pyo.Objective))
+    active_objectives = {id(o) for o in objectives if o.active}
+    for c in skip:
+        c.deactivate()
+    for c in inactive:
+        c.activate()
+    for v, _ in fixed:
+        v.unfix()
+    for o in objectives:
+        o.activate()
+    try:
+        return LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None), inactive, fixed
+    finally:
+        for c in inactive:
+            c.deactivate()
+        for c in skip:
+            if id(c) in was_active:
+                c.activate()
+        for v, value in fixed:
+            v.fix(value)
+        for o in objectives:
+            o.activate() if id(o) in active_objectives else o.deactivate()
+
+
+_PLAIN = (float, int, type(None))
+
+
+def bounds_and_integrality(columns: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's (lower, upper) bounds (nan: none) and whether it is integer.
+
+    ``VarData.bounds`` resolves the domain's interval for every variable; here each domain is
+    resolved once and the variables' own bounds read as stored when they are plain numbers (else,
+    e.g. a mutable parameter, through ``bounds``).
+    """
+    lower, upper = [v._lb for v in columns], [v._ub for v in columns]
+    for k, (lb, ub) in enumerate(zip(lower, upper, strict=True)):
+        if type(lb) not in _PLAIN or type(ub) not in _PLAIN:
+            lower[k], upper[k] = columns[k].bounds
+    bounds = np.array([lower, upper], dtype=float).T  # None -> nan
+    domain_of = [id(v.domain) for v in columns]
+    integer = np.zeros(len(columns), dtype=bool)
+    keys = np.array(domain_of)
+    for key in np.unique(keys):
+        rows = keys == key
+        dlb, dub, step = columns[int(np.argmax(rows))].domain.get_interval()
+        if dlb is not None:
+            bounds[rows, 0] = np.fmax(bounds[rows, 0], dlb)
+        if dub is not None:
+            bounds[rows, 1] = np.fmin(bounds[rows, 1], dub)
+        integer[rows] = step == 1
+    return bounds, integer
