@@ -93,6 +93,7 @@ class LevelSolver:
         self._highs_seconds_so_far = 0.0
         self._retrying = False
         self._integer_now = self.integer.copy()  # the columns HiGHS holds as integer now
+        self._options_set: dict[str, object] = {}  # the options HiGHS holds now, as last set
         self._last_objective: str | None = None
 
     # --- the hand-over ---------------------------------------------------------------------------
@@ -362,7 +363,9 @@ class LevelSolver:
             "mip_max_nodes": _NO_NODE_LIMIT if node_limit is None else node_limit,
         }
         for option, setting in options.items():
-            h.setOptionValue(option, setting)
+            if self._options_set.get(option) != setting:  # HiGHS keeps an option until it is changed
+                h.setOptionValue(option, setting)
+                self._options_set[option] = setting
         if warm:
             start = highspy.HighsSolution()
             start.col_value = self.x.tolist()

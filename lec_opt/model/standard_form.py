@@ -33,7 +33,7 @@ def standard_form(m: pyo.ConcreteModel, skip: list) -> tuple:
     skipped = {id(c) for c in skip}
     was_active = {id(c) for c in skip if c.active}
     inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active and id(c) not in skipped]
-    fixed = [(v, v.value) for v in m.component_data_objects(pyo.Var) if v.fixed]
+    fixed = [(v, v.value) for var in m.component_objects(pyo.Var) for v in var.values() if v.fixed]
     objectives = list(m.component_objects(pyo.Objective))
     active_objectives = {id(o) for o in objectives if o.active}
     for c in skip:
