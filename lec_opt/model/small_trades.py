@@ -32,6 +32,7 @@ from lec_opt.model.level4 import FLOW_EPS
 
 BELOW = 1e-9  # a flow below m - BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
 _EPS = 1e-12
+REPAIR_PASSES = 3  # passes over the small trades: one that cannot be shifted now may be after the others
 
 
 def breaks_minimum(flows: np.ndarray, min_trade: float) -> np.ndarray:
@@ -226,13 +227,19 @@ def repair_small_trades(
             changes += path
         return changes
 
-    small = np.flatnonzero(breaks_minimum(x, min_trade))
-    for k in small[np.argsort(x[small], kind="stable")]:
-        if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
-            continue
-        f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
-        options = [c for c in (tried(lambda: closing(k, f, i, j)), tried(lambda: raising(k, f, i, j))) if c]
-        if not options:
+    for _ in range(REPAIR_PASSES):
+        small = np.flatnonzero(breaks_minimum(x, min_trade))
+        if not small.size:
+            return x
+        progress = False
+        for k in small[np.argsort(x[small], kind="stable")]:
+            if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
+                continue
+            f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
+            options = [c for c in (tried(lambda: closing(k, f, i, j)), tried(lambda: raising(k, f, i, j))) if c]
+            if options:  # else left for the next pass: its peers' trades may have changed meanwhile
+                apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
+                progress = True
+        if not progress:
             return None
-        apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
-    return x
+    return None if breaks_minimum(x, min_trade).any() else x
