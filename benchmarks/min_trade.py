@@ -113,6 +113,6 @@ def report(payload: dict) -> str:
 
 def main() -> dict:
     payload = run()
-    save("min_trade", payload)
+    save("min-trade", payload)
     print(report(payload))
     return payload

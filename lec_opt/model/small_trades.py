@@ -16,8 +16,9 @@ sends f to a buyer that still needs it, along a path of trades that change by ±
 Every raised trade stays within its cap and reaches the minimum, every lowered one keeps it or
 closes, so no step breaks the minimum; the P2P volume stays the same, and with it every CES total.
 Among the paths the one that costs the level's objective least is taken (label-correcting
-shortest path; costs may be negative), so the repair follows the objective. Deterministic: pairs
-in index order, ties to the first found.
+shortest path; costs may be negative), so the repair follows the objective. A small trade that can
+be neither raised nor closed waits for the next pass (``REPAIR_PASSES``): its neighbours' repairs
+change the trades its paths may use. Deterministic: pairs in index order, ties to the first found.
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ def repair_small_trades(
     cost: np.ndarray,
     min_trade: float,
 ) -> np.ndarray | None:
-    """Every trade in (0, m) closed and its energy shifted along the cheapest path of trades (see
-    the module's docstring); the flows, or None if one cannot be shifted.
+    """Every trade in (0, m) raised to m or closed, its energy shifted along the cheapest path of
+    trades (see the module's docstring); the flows, or None if one cannot be shifted in any pass.
 
     ``cost``: the level's objective per kWh of each pair, to be minimised (negate a maximised one).
     Smallest trades first, ties by pair order.
