@@ -11,6 +11,7 @@ Measured in one run, so that the ratios see the same machine state:
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 
@@ -112,7 +113,8 @@ def report(payload: dict) -> str:
 
 
 def main() -> dict:
-    payload = run()
-    save("min_trade", payload)
+    """``LEC_OPT_BENCH_MIN_TRADE_EVERY=12``: every 12th busy interval only (a few minutes instead of an hour)."""
+    payload = run(int(os.environ.get("LEC_OPT_BENCH_MIN_TRADE_EVERY", "1")))
+    save("min-trade", payload)
     print(report(payload))
     return payload

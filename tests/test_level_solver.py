@@ -138,3 +138,29 @@ def test_kept_level_rows_are_the_pyomo_rows(case):
     pyomo_rows = _rows(in_our_order, np.where(kinds <= 0, rhs, -np.inf), np.where(kinds >= 0, rhs, np.inf))
     assert any(name.startswith("level_") for name in solver.rows)
     assert ours_rows == pyomo_rows
+
+
+@EXAMPLES
+@given(instances(max_peers=6, need_pair=True))
+def test_an_absolute_gap_holds_for_its_own_solve_only(case):
+    """``abs_gap`` reaches HiGHS for one solve (the minimum-trade search stops at the accepted gap,
+    absolute for |v| < 1); every other solve is back at HiGHS's default, with the same optimum as a
+    solver that never saw it (the path without a minimum trade does not change)."""
+    snap, scenario, soc = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.05})
+    ces = ces_params(scenario, snap, soc)
+    solver = LevelSolver(_with_levels(build_interval_model(snap, scenario, ces)[0]), scenario.seed, tight=True)
+    solver.activate(solver.m.min_trade)
+    loose = solver.solve(1, "p2p", 60.0, 0.0, abs_gap=0.5)
+    assert solver.highs.getOptionValue("mip_abs_gap")[1] == 0.5
+    assert abs(loose.objective - loose.bound) <= 0.5 + 1e-9
+    exact = solver.solve(1, "p2p", 60.0, 0.0).objective
+    assert solver.highs.getOptionValue("mip_abs_gap")[1] == 1e-6  # HiGHS's default
+    fresh = LevelSolver(_with_levels(build_interval_model(snap, scenario, ces)[0]), scenario.seed, tight=True)
+    fresh.activate(fresh.m.min_trade)
+    assert exact == pytest.approx(fresh.solve(1, "p2p", 60.0, 0.0).objective, abs=1e-9)
+
+
+def _with_levels(m):
+    add_level_constraints(m)
+    return m

@@ -28,6 +28,7 @@ from lec_opt.model.standard_form import bounds_and_integrality, standard_form, s
 
 INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
+_HIGHS_ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap
 
 _Status = highspy.HighsModelStatus
 # HiGHS's model status -> the status a level record carries
@@ -336,10 +337,12 @@ class LevelSolver:
         gap: float,
         warm: bool = False,
         node_limit: int | None = None,
+        abs_gap: float = _HIGHS_ABS_GAP,
     ) -> LevelRecord:
         """Solve level ``level`` (objective ``obj_<name>``); its solution becomes the current one.
 
-        ``node_limit`` bounds a MIP search by branch-and-bound nodes (deterministic work);
+        ``node_limit`` bounds a MIP search by branch-and-bound nodes (deterministic work); a MIP
+        stops at ``gap`` relative to its incumbent or at ``abs_gap`` absolute, whichever comes first;
         ``time_limit`` is wall-clock, a safety net whose binding the status names. ``warm``: start
         a MIP from the current solution.
 
@@ -360,6 +363,7 @@ class LevelSolver:
         options = self.options | {
             "time_limit": self._highs_seconds_so_far + time_limit,
             "mip_rel_gap": gap,
+            "mip_abs_gap": abs_gap,
             "mip_max_nodes": _NO_NODE_LIMIT if node_limit is None else node_limit,
         }
         for option, setting in options.items():
@@ -377,7 +381,7 @@ class LevelSolver:
             self._retrying = True
             try:
                 with self.presolve_off():
-                    record = self.solve(level, name, time_limit, gap, warm, node_limit)
+                    record = self.solve(level, name, time_limit, gap, warm, node_limit, abs_gap)
             finally:
                 self._retrying = False
             return replace(record, status=f"{record.status} (after {status} with presolve; retried without)")

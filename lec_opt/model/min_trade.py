@@ -282,7 +282,10 @@ class MinTradeLevels:
             status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
         else:
             try:
-                tree = solver.solve(level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT)
+                # stop once the gap of models/FORMULATION.md §4 is proven: relative, or absolute for |v| < 1
+                tree = solver.solve(
+                    level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT, abs_gap=accept
+                )
                 seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
                 if tree.bound is not None and np.isfinite(tree.bound):
                     bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)

@@ -16,8 +16,9 @@ sends f to a buyer that still needs it, along a path of trades that change by ±
 Every raised trade stays within its cap and reaches the minimum, every lowered one keeps it or
 closes, so no step breaks the minimum; the P2P volume stays the same, and with it every CES total.
 Among the paths the one that costs the level's objective least is taken (label-correcting
-shortest path; costs may be negative), so the repair follows the objective. Deterministic: pairs
-in index order, ties to the first found.
+shortest path; costs may be negative), so the repair follows the objective. A small trade that can
+be neither raised nor closed waits for the next pass (``REPAIR_PASSES``): its neighbours' repairs
+change the trades its paths may use. Deterministic: pairs in index order, ties to the first found.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from lec_opt.model.level4 import FLOW_EPS
 
 BELOW = 1e-9  # a flow below m - BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
 _EPS = 1e-12
+REPAIR_PASSES = 3  # passes over the small trades: one that cannot be shifted now may be after the others
 
 
 def breaks_minimum(flows: np.ndarray, min_trade: float) -> np.ndarray:
@@ -167,8 +169,8 @@ def repair_small_trades(
     cost: np.ndarray,
     min_trade: float,
 ) -> np.ndarray | None:
-    """Every trade in (0, m) closed and its energy shifted along the cheapest path of trades (see
-    the module's docstring); the flows, or None if one cannot be shifted.
+    """Every trade in (0, m) raised to m or closed, its energy shifted along the cheapest path of
+    trades (see the module's docstring); the flows, or None if one cannot be shifted in any pass.
 
     ``cost``: the level's objective per kWh of each pair, to be minimised (negate a maximised one).
     Smallest trades first, ties by pair order.
@@ -226,13 +228,19 @@ def repair_small_trades(
             changes += path
         return changes
 
-    small = np.flatnonzero(breaks_minimum(x, min_trade))
-    for k in small[np.argsort(x[small], kind="stable")]:
-        if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
-            continue
-        f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
-        options = [c for c in (tried(lambda: closing(k, f, i, j)), tried(lambda: raising(k, f, i, j))) if c]
-        if not options:
+    for _ in range(REPAIR_PASSES):
+        small = np.flatnonzero(breaks_minimum(x, min_trade))
+        if not small.size:
+            return x
+        progress = False
+        for k in small[np.argsort(x[small], kind="stable")]:
+            if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
+                continue
+            f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
+            options = [c for c in (tried(lambda: closing(k, f, i, j)), tried(lambda: raising(k, f, i, j))) if c]
+            if options:  # else left for the next pass: its peers' trades may have changed meanwhile
+                apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
+                progress = True
+        if not progress:
             return None
-        apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
-    return x
+    return None if breaks_minimum(x, min_trade).any() else x
