@@ -219,23 +219,10 @@ def _lexicographic(
     """Every requested priority on one model: ``read`` the solution of each; a priority whose level
     fails takes the greedy matching instead, marked as a fallback, through ``from_fallback``.
 
-    Python's cyclic garbage collector is paused meanwhile (Pyomo's ``PauseGC``, as Pyomo's own
-    writers do): the model's many small objects would otherwise trigger collections that scan the
-    whole heap; the model's garbage is collected once, after the interval.
+    The callers run it with Python's cyclic garbage collector paused (Pyomo's ``PauseGC``, as
+    Pyomo's own writers do): the model's many small objects would otherwise trigger collections
+    that scan the whole heap; the model's garbage is collected once, after the interval.
     """
-    with PauseGC():
-        return _priorities(snap, scenario, ces, priorities, ces_level, read, from_fallback)
-
-
-def _priorities(
-    snap: IntervalSnapshot,
-    scenario: Scenario,
-    ces: CesParams,
-    priorities: tuple[str, ...],
-    ces_level: bool,
-    read: Callable[[LevelSolver, PairData, str, list[LevelRecord], float, float], object],
-    from_fallback: Callable[[Matching], object],
-) -> dict[str, object]:
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
@@ -325,7 +312,8 @@ def solve_matching(
             priority, tuple(flows), tuple(levels), "milp", seconds=seconds + build_seconds / len(priorities)
         )
 
-    return _lexicographic(snap, scenario, ces, priorities, False, read, lambda matching: matching)  # type: ignore[return-value]
+    with PauseGC():
+        return _lexicographic(snap, scenario, ces, priorities, False, read, lambda matching: matching)  # type: ignore[return-value]
 
 
 def solve_milp(
@@ -341,4 +329,5 @@ def solve_milp(
     def from_fallback(matching: Matching) -> IntervalResult:
         return result_from_matching(snap, ces, matching, bids.mu, bids.price_margin)
 
-    return _lexicographic(snap, scenario, ces, priorities, True, read, from_fallback)  # type: ignore[return-value]
+    with PauseGC():
+        return _lexicographic(snap, scenario, ces, priorities, True, read, from_fallback)  # type: ignore[return-value]
