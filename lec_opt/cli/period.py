@@ -9,7 +9,6 @@ import typer
 
 from lec_opt.cli.app import DataOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.cli.paths import OverwriteOpt, out_dir
-from lec_opt.errors import LecOptError
 
 StartOpt = Annotated[
     str | None,
@@ -54,19 +53,13 @@ def solve_period_cmd(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Solve a period: every (day, interval) matched, the CES walked across midnight, files per day and in all."""
-    from lec_opt.day.run import DAY_PRIORITIES
-    from lec_opt.engine.executors import EXECUTORS
+    from lec_opt.day.run import check_method_priority
+    from lec_opt.engine.executors import check_executor
     from lec_opt.io.results_folder import claim
     from lec_opt.period.run import period_days, solve_period, with_period
 
-    if method not in ("milp", "greedy"):
-        raise LecOptError(f"--method must be milp or greedy, not {method!r}")
-    if priority not in DAY_PRIORITIES:
-        raise LecOptError(f"--priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
-    if executor not in EXECUTORS:
-        raise LecOptError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
-    if workers is not None and workers < 1:
-        raise LecOptError(f"--workers must be at least 1, not {workers}")
+    check_method_priority(method, priority)  # before the folder is claimed
+    check_executor(executor, scheduler, workers)
     sc = with_period(_scenario(scenario, data), start, days)
     dates, _ = period_days(sc)  # dates and data checked before the folder is claimed
     folder = out if out is not None else Path("results") / f"{sc.name}-{dates[0]}-{len(dates)}d-{method}"

@@ -31,6 +31,14 @@ DAY_PRIORITIES = ("best", *PRIORITIES)  # "best": the aggregator's choice in eac
 METHODS = ("milp", "greedy")
 
 
+def check_method_priority(method: str, priority: str) -> None:
+    """LecOptError unless ``method`` is one of ``METHODS`` and ``priority`` one of ``DAY_PRIORITIES``."""
+    if method not in METHODS:
+        raise LecOptError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if priority not in DAY_PRIORITIES:
+        raise LecOptError(f"priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
+
+
 @dataclass(frozen=True)
 class Step:
     """One interval of a SoC path: every priority dispatched from the same SoC, and the choice."""
@@ -114,10 +122,7 @@ def run_day(
     >>> run = run_day(load_scenario(), method="greedy")
     >>> run.steps[144].chosen, run.steps[144].result.p2p_kwh
     """
-    if method not in METHODS:
-        raise LecOptError(f"method must be one of {METHODS}, not {method!r}")
-    if priority not in DAY_PRIORITIES:
-        raise LecOptError(f"priority must be one of {DAY_PRIORITIES}, not {priority!r}")
+    check_method_priority(method, priority)
     started = time.perf_counter()
     day = build_day(scenario)
     workers = workers or min(os.cpu_count() or 1, 2 if method == "milp" else 1)

@@ -26,6 +26,20 @@ class WorkerDied(LecOptError):
     """A worker process of the local pool died (killed, out of memory): the run stops."""
 
 
+def check_executor(executor: str, scheduler: str | None = None, workers: int | None = None) -> None:
+    """LecOptError unless ``executor`` is one of ``EXECUTORS``, ``workers`` (when given) a whole
+    number >= 1 and a ``scheduler`` address comes with the dask executor; dask must be installed
+    for it."""
+    if executor not in EXECUTORS:
+        raise LecOptError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise LecOptError(f"workers must be a whole number >= 1, not {workers!r}")
+    if scheduler and executor != "dask":
+        raise LecOptError("a scheduler address needs the dask executor (--executor dask)")
+    if executor == "dask":
+        check_dask()
+
+
 def check_dask() -> None:
     """LecOptError with the install hint when dask.distributed is missing."""
     try:

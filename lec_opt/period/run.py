@@ -15,8 +15,8 @@ import datetime
 import os
 from pathlib import Path
 
-from lec_opt.day.run import DAY_PRIORITIES, METHODS, DayRun, walk
-from lec_opt.engine.executors import EXECUTORS, check_dask
+from lec_opt.day.run import DayRun, check_method_priority, walk
+from lec_opt.engine.executors import check_executor
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.io.period_profiles import PeriodProfiles, read_period
 from lec_opt.market.snapshot import DayInputs, build_day
@@ -109,16 +109,8 @@ def run_period(
     >>> summary = run_period(with_period(load_scenario(), "2025-06-01", 7), method="greedy")
     >>> summary["community_saving_usd"], summary["months"]["2025-06"]["p2p_energy_kwh"]
     """
-    if method not in METHODS:
-        raise LecOptError(f"method must be one of {METHODS}, not {method!r}")
-    if priority not in DAY_PRIORITIES:
-        raise LecOptError(f"priority must be one of {DAY_PRIORITIES}, not {priority!r}")
-    if executor not in EXECUTORS:
-        raise LecOptError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
-    if scheduler and executor != "dask":
-        raise LecOptError("a scheduler address needs the dask executor (--executor dask)")
-    if executor == "dask":
-        check_dask()
+    check_method_priority(method, priority)
+    check_executor(executor, scheduler, workers)
     dates, days = inputs or period_days(scenario)
     workers = workers or min(os.cpu_count() or 1, 2)  # the walk runs in the client beside them
     if isinstance(store, (str, Path)):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lec_opt.analysis.sweep.worker import run_point
-from lec_opt.engine.executors import DASK_HINT, EXECUTORS, WorkerDied, check_dask
+from lec_opt.engine.executors import WorkerDied
 from lec_opt.engine.executors import execute as execute_tasks
 
-__all__ = ["DASK_HINT", "EXECUTORS", "WorkerDied", "check_dask", "execute"]
+__all__ = ["WorkerDied", "execute"]
 
 PRELOAD = ("lec_opt.analysis.sweep.worker", "lec_opt.day.run", "lec_opt.day.outputs", "lec_opt.period.run")
 

@@ -23,11 +23,12 @@ from typing import Any
 
 import pandas as pd
 
-from lec_opt.analysis.sweep.executors import EXECUTORS, WorkerDied, check_dask, execute
+from lec_opt.analysis.sweep.executors import WorkerDied, execute
 from lec_opt.analysis.sweep.figures import write_sweep_figures
 from lec_opt.analysis.sweep.points import Point, build_points
 from lec_opt.analysis.sweep.spec import as_axes
 from lec_opt.analysis.sweep.table import sweep_frame, write_table
+from lec_opt.engine.executors import check_executor
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import atomic_open, write_json
 from lec_opt.io.results_folder import writing
@@ -120,23 +121,13 @@ def run_sweep(
     ``frame.attrs`` holds ``points``, ``skipped`` (finished before, with ``resume``), ``failed``
     (``[(point, error)]``) and ``figures`` (paths written).
     """
-    from lec_opt.day.run import DAY_PRIORITIES, METHODS
+    from lec_opt.day.run import check_method_priority
 
     # --- everything is checked before any work -----------------------------------------------
-    if method not in METHODS:
-        raise LecOptError(f"method must be milp or greedy, not {method!r}")
-    if priority not in DAY_PRIORITIES:
-        raise LecOptError(f"priority must be one of {', '.join(DAY_PRIORITIES)}, not {priority!r}")
-    if executor not in EXECUTORS:
-        raise LecOptError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise LecOptError(f"workers must be a whole number >= 1, not {workers!r}")
-    if scheduler and executor != "dask":
-        raise LecOptError('a scheduler address needs the dask executor (executor="dask")')
+    check_method_priority(method, priority)
     if out is None and (resume or keep_results):
         raise LecOptError("resume and keep_results need an output folder")
-    if executor == "dask":
-        check_dask()
+    check_executor(executor, scheduler, workers)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     axes = as_axes(params, Path(base_dir) if base_dir is not None else None)
