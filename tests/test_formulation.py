@@ -14,7 +14,7 @@ from lec_opt.model.build import build_interval_model
 from lec_opt.model.lexicographic import solve_milp
 
 FORMULATION = Path(__file__).resolve().parent.parent / "models" / "FORMULATION.md"
-KINDS = (pyo.Set, pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective)
+KINDS = (pyo.Set, pyo.SetOf, pyo.Var, pyo.Expression, pyo.Constraint, pyo.Objective)
 
 
 def _documented() -> dict[str, str]:
@@ -34,6 +34,7 @@ def _model():
 def _kind(component) -> str:
     for kind, name in (
         (pyo.Set, "set"),
+        (pyo.SetOf, "set"),  # a set wrapping a list as it is (the candidate pairs P)
         (pyo.Var, "variable"),
         (pyo.Expression, "expression"),
         (pyo.Constraint, "constraint"),

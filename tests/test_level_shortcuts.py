@@ -190,3 +190,49 @@ def test_large_model_shortcuts_keep_every_level(case):
             assert (ours.level, ours.name) == (theirs.level, theirs.name)
             # the plain LP may spend level 1's tolerance (1e-6 kWh less P2P) on a slightly better CES
             assert ours.objective == pytest.approx(theirs.objective, rel=1e-5, abs=1e-5), (priority, ours.name)
+
+
+@EXAMPLES
+@given(instances(max_peers=7, need_pair=True), st.sampled_from([0.02, 0.05]))
+def test_pairs_off_the_optimal_face_of_a_trade_at_no_optimum(case, grid):
+    """``priority_a_face``: a pair it rules out carries nothing at any level-3 optimum of A. For each
+    such pair an LP maximises its flow over the optima (max volume, A's optimum kept), with equal
+    surpluses and deficits made common by a coarse grid; every flag is also checked through
+    ``solve_matching`` counted as large (level 4's bound may not exceed the plain MILP's optimum)."""
+    from scipy.optimize import linprog
+
+    from lec_opt.market.pairs import allowed_pairs, candidate_pairs
+    from lec_opt.market.priorities import priority_a_face, weight_a
+    from lec_opt.model.level4 import greedy_flows
+
+    snap, scenario, soc = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
+    coarse = lambda kwh: np.maximum(np.round(kwh / grid) * grid, grid)  # noqa: E731
+    snap = replace(snap, surplus_kwh=coarse(snap.surplus_kwh), deficit_kwh=coarse(snap.deficit_kwh))
+    pairs = candidate_pairs(snap)
+    allowed = allowed_pairs(snap, pairs, False)
+    optimum = greedy_flows(snap, pairs, "A", 0.0)
+    face = priority_a_face(snap, pairs.seller, pairs.buyer, optimum)
+    assert np.all(face[optimum > 0])
+    n = len(pairs.seller)
+    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
+    rows[pairs.seller, np.arange(n)] = 1.0
+    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
+    rhs = np.concatenate([snap.surplus_kwh, snap.deficit_kwh])
+    weight = weight_a(snap, pairs.seller, pairs.buyer)
+    best = float(weight @ optimum)
+    keep = np.vstack([-np.ones(n), -weight])  # volume and A's objective at their optima (to 1e-9)
+    a_ub = np.vstack([rows, keep])
+    b_ub = np.concatenate([rhs, [-optimum.sum() + 1e-9, -best + 1e-9]])
+    bounds = [(0.0, None if ok else 0.0) for ok in allowed]
+    for k in np.flatnonzero(~face & allowed):
+        c = np.zeros(n)
+        c[k] = -1.0
+        lp = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+        assert lp.status == 0 and -lp.fun <= 1e-6, (k, -lp.fun)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
+        matching = solve_matching(snap, scenario, ("A",))["A"]
+    _, _, p4 = plain_milp(snap, scenario, soc, "A")
+    l4 = matching.levels[2]
+    assert l4.bound <= p4 <= l4.objective

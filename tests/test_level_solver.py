@@ -14,12 +14,14 @@ import pytest
 import scipy.sparse
 from helpers import assert_model_feasible, instances, with_options
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from lec_opt.market.ces import ces_params
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import _fix_level, _release, add_level_constraints
+from lec_opt.model.standard_form import flat_linear
 
 EXAMPLES = settings(
     max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -138,6 +140,33 @@ def test_kept_level_rows_are_the_pyomo_rows(case):
     pyomo_rows = _rows(in_our_order, np.where(kinds <= 0, rhs, -np.inf), np.where(kinds >= 0, rhs, np.inf))
     assert any(name.startswith("level_") for name in solver.rows)
     assert ours_rows == pyomo_rows
+
+
+@EXAMPLES
+@given(instances(max_peers=6, need_pair=True), st.booleans())
+def test_objective_cost_rows_are_the_pyomo_rows(case, links):
+    """The objectives read from their flat terms (priorities, the relaxed level 4) and the ones
+    Pyomo walks give HiGHS the cost rows and the column order of Pyomo's own compile of them all."""
+    snap, scenario, soc = case
+    m, _ = build_interval_model(snap, scenario, ces_params(scenario, snap, soc), links=links)
+    add_level_constraints(m)
+    solver = LevelSolver(m, scenario.seed)
+    assert {"obj_priority_a", "obj_transactions_relaxed"} <= {
+        o.name for o in m.component_objects(pyo.Objective) if flat_linear(o.expr) is not None
+    }
+    for v in m.component_data_objects(pyo.Var):
+        v.unfix()
+    for o in m.component_objects(pyo.Objective):
+        o.activate()
+    skip = [c for c in m.component_objects(pyo.Constraint) if c.name.startswith("level_")]
+    for c in skip:
+        c.deactivate()
+    info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+    assert [solver.column[id(v)] for v in info.columns] == list(range(solver.n))
+    dense = info.c.toarray()
+    for k, o in enumerate(info.objectives):
+        assert np.array_equal(solver.cost[o.name], dense[k]), o.name
+        assert solver.cost_offset[o.name] == info.c_offset[k], o.name
 
 
 @EXAMPLES

@@ -54,3 +54,20 @@ def unique_priority_a_optimum(snap: IntervalSnapshot, dense_pairs: bool, min_tra
     s = snap.surplus_kwh[snap.willing_seller]
     r = snap.deficit_kwh[snap.willing_buyer]
     return len(np.unique(s)) == len(s) and len(np.unique(r)) == len(r)
+
+
+def priority_a_face(snap: IntervalSnapshot, i: np.ndarray, j: np.ndarray, optimum: np.ndarray) -> np.ndarray:
+    """Which pairs (i, j) may trade at some level-3 optimum of priority A, given one optimum's flows.
+
+    Peers of equal surplus (sellers) or equal deficit (buyers) form groups of equal weight; flows
+    summed over pairs of groups are a transportation problem with distinct weights, strictly
+    inverse-Monge, whose optimum is unique. Every optimum therefore has the given one's group
+    totals, and a pair whose two groups do not trade there trades at no optimum (models/FORMULATION.md
+    §4, "Level 4"). Dense candidate pairs, no minimum trade size.
+    """
+    _, seller_group = np.unique(snap.surplus_kwh, return_inverse=True)
+    _, buyer_group = np.unique(snap.deficit_kwh, return_inverse=True)
+    g, h = seller_group[i], buyer_group[j]
+    width = int(buyer_group.max(initial=0)) + 1
+    totals = np.bincount(g * width + h, weights=optimum, minlength=(int(seller_group.max(initial=0)) + 1) * width)
+    return totals[g * width + h] > 0

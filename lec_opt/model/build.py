@@ -28,9 +28,9 @@ def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> N
     """I: sellers, J: buyers (positions in the snapshot), P ⊆ I × J: candidate pairs."""
     m.I = pyo.Set(initialize=range(len(snap.sellers)), doc="sellers (surplus s_i > 0)")
     m.J = pyo.Set(initialize=range(len(snap.buyers)), doc="buyers (deficit r_j > 0)")
-    m.P = pyo.Set(
-        initialize=list(zip(pairs.seller.tolist(), pairs.buyer.tolist(), strict=True)), dimen=2, doc="candidate pairs"
-    )
+    # a SetOf wraps the list as it is (a Set would check and copy every pair); pairs are unique
+    m.P = pyo.SetOf(list(zip(pairs.seller.tolist(), pairs.buyer.tolist(), strict=True)))
+    m.P.doc = "candidate pairs"
 
 
 def add_variables(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData, ces: CesParams) -> None:
@@ -181,7 +181,7 @@ def add_objectives(m: pyo.ConcreteModel, pairs: PairData, ces: CesParams, links:
 
     def linear(coefficients) -> LinearExpression:
         values = np.asarray(coefficients, dtype=float).tolist()  # Python floats: Pyomo's fast path
-        return LinearExpression([MonomialTermExpression((c, v)) for c, v in zip(values, x, strict=True)])
+        return LinearExpression(list(map(MonomialTermExpression, zip(values, x, strict=True))))
 
     volume = pyo.quicksum(m.p2p_sold.values()) if x else _sum(x)  # Σ x, seller by seller
     m.obj_p2p = pyo.Objective(expr=volume, sense=pyo.maximize)

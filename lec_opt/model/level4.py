@@ -16,7 +16,7 @@ import numpy as np
 from lec_opt.market.greedy import match
 from lec_opt.market.outcome import share_in_proportion
 from lec_opt.market.pairs import PairData, allowed_pairs, transactions_lower_bound
-from lec_opt.market.priorities import unique_priority_a_optimum
+from lec_opt.market.priorities import priority_a_face, unique_priority_a_optimum
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
@@ -131,9 +131,16 @@ def level_4(
     bound = float(transactions_lower_bound(snap, pairs, allowed_pairs(snap, pairs, priority == "C"), volume, slack))
     seconds = highs_seconds = 0.0
     if incumbent > bound and opened is not None:
-        start, source, bound, seconds, highs_seconds = _relaxations(
-            solver, snap, pairs, opts, start, source, bound, opened
-        )
+        allowed = ~opened.closed
+        if priority == "A" and dense and min_trade == 0 and greedy is not None and solver.large:
+            # the pairs off A's optimal face closed too (exact; spares the LPs most columns)
+            opened.open(allowed & priority_a_face(snap, pairs.seller, pairs.buyer, greedy), opened.price_pairs)
+        try:
+            start, source, bound, seconds, highs_seconds = _relaxations(
+                solver, snap, pairs, opts, start, source, bound, opened
+            )
+        finally:
+            opened.open(allowed, opened.price_pairs)
         incumbent = _trades(start)
     status = f"incumbent from {source}"
     if incumbent <= bound:

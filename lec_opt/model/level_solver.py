@@ -13,6 +13,7 @@ incumbent into it. A level that ends without an answer raises ``LevelFailed`` wi
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -24,7 +25,7 @@ import pyomo.environ as pyo
 import scipy.sparse
 
 from lec_opt.market.result import LevelRecord
-from lec_opt.model.standard_form import bounds_and_integrality, standard_form, swallow_banner
+from lec_opt.model.standard_form import bounds_and_integrality, flat_linear, standard_form, swallow_banner
 
 INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
@@ -114,8 +115,16 @@ class LevelSolver:
             for c in m.component_objects(pyo.Constraint)
             if not c.is_indexed() and len(c) and id(c.body) in objective_of
         ]
-        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
+        flat = {o.name: flat_linear(o.expr) for o in objectives}
+        walked = [o for o in objectives if flat[o.name] is None]
+        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors], objectives=walked)
         self.column = {id(v): k for k, v in enumerate(info.columns)}
+        try:
+            flat_cols = self._flat_columns(flat)
+        except KeyError:  # a variable only a flat objective has: let the compiler place every column
+            flat, flat_cols = dict.fromkeys(flat), {}
+            info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
+            self.column = {id(v): k for k, v in enumerate(info.columns)}
         self.n = n = len(info.columns)
         self._cols: dict[str, np.ndarray] = {}
         bounds, self.integer = bounds_and_integrality(info.columns)
@@ -127,8 +136,14 @@ class LevelSolver:
                 lower[k] = upper[k] = value
         self.col_lower, self.col_upper = lower, upper
         dense = info.c.toarray()
-        self.cost = {o.name: dense[k].copy() for k, o in enumerate(info.objectives)}
-        self.cost_offset = {o.name: float(info.c_offset[k]) for k, o in enumerate(info.objectives)}
+        cost = {o.name: (dense[k].copy(), float(info.c_offset[k])) for k, o in enumerate(info.objectives)}
+        for name, terms in flat.items():
+            if terms is not None:
+                row = np.zeros(n)
+                np.add.at(row, flat_cols[name], terms[0])
+                cost[name] = (row, 0.0)
+        self.cost = {o.name: cost[o.name][0] for o in objectives}
+        self.cost_offset = {o.name: cost[o.name][1] for o in objectives}
         self.maximise = {o.name: o.sense == pyo.maximize for o in objectives}
         self.x = np.zeros(n)  # the current solution
         self._rows_of(info)
@@ -136,6 +151,19 @@ class LevelSolver:
         self._hand_over()
         for c in inactive:
             self._set_rows(c.name, on=False)
+
+    def _flat_columns(self, flat: dict) -> dict[str, np.ndarray]:
+        """The columns of each flat objective's variables (objectives over the same variables, in
+        the same order, share one lookup); KeyError for a variable in no compiled row or objective."""
+        cols: dict[str, np.ndarray] = {}
+        last: tuple = ((), np.zeros(0, dtype=np.int64))
+        for name, terms in flat.items():
+            if terms is None:
+                continue
+            if terms[1] != last[0]:
+                last = (terms[1], np.array([self.column[id(v)] for v in terms[1]], dtype=np.int64))
+            cols[name] = last[1]
+        return cols
 
     def _rows_of(self, info) -> None:
         """Row bounds, the rows of each constraint component, and each scalar row's body constant."""
@@ -204,7 +232,7 @@ class LevelSolver:
         """The columns of ``var``'s entries in its index order (-1 for an entry in no row or objective)."""
         cols = self._cols.get(var.name)
         if cols is None:
-            cols = np.fromiter((self.column.get(id(v), -1) for v in var.values()), dtype=np.int64)
+            cols = np.fromiter(map(self.column.get, map(id, var.values()), itertools.repeat(-1)), dtype=np.int64)
             self._cols[var.name] = cols
         return cols
 

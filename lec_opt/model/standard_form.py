@@ -9,12 +9,18 @@ and the banner of the process's first HiGHS object swallowed (models/FORMULATION
 from __future__ import annotations
 
 import functools
+import operator
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
+from pyomo.core.base.var import VarData
+from pyomo.core.expr import LinearExpression, MonomialTermExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+_ARGS = operator.attrgetter("args")
+_FIXED = operator.attrgetter("fixed")
 
 
 @functools.cache
@@ -24,26 +30,45 @@ def swallow_banner() -> None:
         highspy.Highs()
 
 
-def standard_form(m: pyo.ConcreteModel, skip: list) -> tuple:
-    """Pyomo's standard-form compile of every objective and every constraint of ``m`` but the
-    skipped, an inactive one and a fixed variable included; ``m``'s active and fixed states restored.
+def flat_linear(expr) -> tuple[tuple, tuple] | None:
+    """(coefficients, variables) of a flat ``LinearExpression`` Σ a_k v_k (each term a monomial
+    with a plain-number coefficient, no constant), else None.
+
+    Such an expression is its own standard form: reading its terms gives the cost row Pyomo's
+    compiler would (duplicate variables add up), without the compiler's walk over every term."""
+    if type(expr) is not LinearExpression or not expr.nargs():
+        return None
+    terms = expr.args
+    if set(map(type, terms)) != {MonomialTermExpression}:
+        return None
+    coefficients, variables = zip(*map(_ARGS, terms), strict=True)
+    if not set(map(type, coefficients)) <= {float, int} or set(map(type, variables)) != {VarData}:
+        return None
+    return coefficients, variables
+
+
+def standard_form(m: pyo.ConcreteModel, skip: list, objectives: list | None = None) -> tuple:
+    """Pyomo's standard-form compile of ``objectives`` (default: every objective) and of every
+    constraint of ``m`` but the skipped, an inactive one and a fixed variable included; ``m``'s
+    active and fixed states restored.
 
     Returns the compiled form, the inactive constraints compiled, and the fixed variables with
     their values."""
     skipped = {id(c) for c in skip}
     was_active = {id(c) for c in skip if c.active}
     inactive = [c for c in m.component_objects(pyo.Constraint) if not c.active and id(c) not in skipped]
-    fixed = [(v, v.value) for var in m.component_objects(pyo.Var) for v in var.values() if v.fixed]
-    objectives = list(m.component_objects(pyo.Objective))
-    active_objectives = {id(o) for o in objectives if o.active}
+    fixed = [(v, v.value) for var in m.component_objects(pyo.Var) for v in filter(_FIXED, var.values())]
+    every_objective = list(m.component_objects(pyo.Objective))
+    compiled = {id(o) for o in (every_objective if objectives is None else objectives)}
+    active_objectives = {id(o) for o in every_objective if o.active}
     for c in skip:
         c.deactivate()
     for c in inactive:
         c.activate()
     for v, _ in fixed:
         v.unfix()
-    for o in objectives:
-        o.activate()
+    for o in every_objective:
+        o.activate() if id(o) in compiled else o.deactivate()
     try:
         return LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None), inactive, fixed
     finally:
@@ -54,7 +79,7 @@ def standard_form(m: pyo.ConcreteModel, skip: list) -> tuple:
                 c.activate()
         for v, value in fixed:
             v.fix(value)
-        for o in objectives:
+        for o in every_objective:
             o.activate() if id(o) in active_objectives else o.deactivate()
 
 
