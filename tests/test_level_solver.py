@@ -21,7 +21,7 @@ from lec_opt.market.ces import ces_params
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import _fix_level, _release, add_level_constraints
-from lec_opt.model.standard_form import flat_linear
+from lec_opt.model.standard_form import flat_equalities, flat_linear
 
 EXAMPLES = settings(
     max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -145,8 +145,9 @@ def test_kept_level_rows_are_the_pyomo_rows(case):
 @EXAMPLES
 @given(instances(max_peers=6, need_pair=True), st.booleans())
 def test_objective_cost_rows_are_the_pyomo_rows(case, links):
-    """The objectives read from their flat terms (priorities, the relaxed level 4) and the ones
-    Pyomo walks give HiGHS the cost rows and the column order of Pyomo's own compile of them all."""
+    """The objectives and equality rows read from their flat terms (priorities, the relaxed level 4,
+    the balances) and the parts Pyomo walks give HiGHS the cost rows, the column order and the rows,
+    in order, of Pyomo's own compile of them all (every constraint on but the kept levels)."""
     snap, scenario, soc = case
     m, _ = build_interval_model(snap, scenario, ces_params(scenario, snap, soc), links=links)
     add_level_constraints(m)
@@ -158,11 +159,19 @@ def test_objective_cost_rows_are_the_pyomo_rows(case, links):
         v.unfix()
     for o in m.component_objects(pyo.Objective):
         o.activate()
-    skip = [c for c in m.component_objects(pyo.Constraint) if c.name.startswith("level_")]
-    for c in skip:
-        c.deactivate()
+    assert {"seller_balance", "buyer_balance"} <= {
+        c.name for c in m.component_objects(pyo.Constraint) if flat_equalities(c) is not None
+    }
+    for c in m.component_objects(pyo.Constraint):
+        c.deactivate() if c.name.startswith("level_") else c.activate()
     info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
     assert [solver.column[id(v)] for v in info.columns] == list(range(solver.n))
+    rows = info.A.shape[0]
+    assert (solver.a.tocsr()[:rows] != info.A.tocsr()).nnz == 0
+    kinds = np.array([row.bound_type for row in info.rows])
+    rhs = np.asarray(info.rhs, dtype=float)
+    assert np.array_equal(solver.row_lower[:rows], np.where(kinds <= 0, rhs, -np.inf))
+    assert np.array_equal(solver.row_upper[:rows], np.where(kinds >= 0, rhs, np.inf))
     dense = info.c.toarray()
     for k, o in enumerate(info.objectives):
         assert np.array_equal(solver.cost[o.name], dense[k]), o.name

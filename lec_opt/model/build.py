@@ -96,11 +96,11 @@ def add_balances(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
     for (i, j), x in zip(m.P, m.p2p.values(), strict=True):
         sold[i].append(x)
         bought[j].append(x)
-    # Σ_j x[i,j] once, as a named expression: the balance and obj_p2p share it (compiled once)
     m.p2p_sold = pyo.Expression(m.I, rule=lambda m, i: _sum(sold[i]), doc="Σ_j x[i,j]: what seller i sells P2P")
+    # each balance one flat sum, in standard form as it stands (models/FORMULATION.md §4, "Hand-over to HiGHS")
     m.seller_balance = pyo.Constraint(
         m.I,
-        rule=lambda m, i: m.p2p_sold[i] + m.seller_to_ces[i] + m.seller_export[i] == float(snap.surplus_kwh[i]),
+        rule=lambda m, i: _sum([*sold[i], m.seller_to_ces[i], m.seller_export[i]]) == float(snap.surplus_kwh[i]),
     )
     m.buyer_balance = pyo.Constraint(
         m.J,

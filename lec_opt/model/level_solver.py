@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import operator
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -25,7 +26,13 @@ import pyomo.environ as pyo
 import scipy.sparse
 
 from lec_opt.market.result import LevelRecord
-from lec_opt.model.standard_form import bounds_and_integrality, flat_linear, standard_form, swallow_banner
+from lec_opt.model.standard_form import (
+    bounds_and_integrality,
+    flat_equalities,
+    flat_linear,
+    standard_form,
+    swallow_banner,
+)
 
 INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
@@ -103,28 +110,36 @@ class LevelSolver:
     def _compile(self, m: pyo.ConcreteModel) -> None:
         """Every objective and constraint into one matrix; Pyomo's active and fixed states restored.
 
-        Pyomo's compiler does not walk the same terms twice (models/FORMULATION.md §4, "Hand-over to
-        HiGHS"): a scalar constraint whose body is an objective's expression (a kept level,
-        ``level_*``) gets that objective's compiled coefficients as its row. A test checks the
-        result against that compiler's own, row by row.
+        Pyomo's compiler walks only what is not already in standard form (models/FORMULATION.md §4,
+        "Hand-over to HiGHS"): a scalar constraint whose body is an objective's expression (a kept
+        level, ``level_*``) gets that objective's cost row as its row; a flat objective Σ a_k v_k and
+        a component of flat equality rows (the balances) are read term by term, their rows in
+        their component's place. Tests check the result against that compiler's own.
         """
         objectives = list(m.component_objects(pyo.Objective))
+        constraints = list(m.component_objects(pyo.Constraint))
         objective_of = {id(o.expr): o for o in objectives}
         mirrors = [
             (c, objective_of[id(c.body)])
-            for c in m.component_objects(pyo.Constraint)
+            for c in constraints
             if not c.is_indexed() and len(c) and id(c.body) in objective_of
         ]
+        mirrored = {id(c) for c, _ in mirrors}
         flat = {o.name: flat_linear(o.expr) for o in objectives}
+        equalities = {c.name: flat_equalities(c) for c in constraints if id(c) not in mirrored}
+        equalities = {name: rows for name, rows in equalities.items() if rows is not None}
+        read = [c for c in constraints if c.name in equalities]
         walked = [o for o in objectives if flat[o.name] is None]
-        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors], objectives=walked)
+        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors] + read, objectives=walked)
         self.column = {id(v): k for k, v in enumerate(info.columns)}
         try:
             flat_cols = self._flat_columns(flat)
-        except KeyError:  # a variable only a flat objective has: let the compiler place every column
-            flat, flat_cols = dict.fromkeys(flat), {}
+            read_rows = {name: self._flat_rows(*rows) for name, rows in equalities.items()}
+        except KeyError:  # a variable only a term-read part has: let the compiler place every column
+            flat, flat_cols, read, read_rows = dict.fromkeys(flat), {}, [], {}
             info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
             self.column = {id(v): k for k, v in enumerate(info.columns)}
+        inactive = inactive + [c for c in read if not c.active]
         self.n = n = len(info.columns)
         self._cols: dict[str, np.ndarray] = {}
         bounds, self.integer = bounds_and_integrality(info.columns)
@@ -146,8 +161,9 @@ class LevelSolver:
         self.cost_offset = {o.name: cost[o.name][1] for o in objectives}
         self.maximise = {o.name: o.sense == pyo.maximize for o in objectives}
         self.x = np.zeros(n)  # the current solution
-        self._rows_of(info)
-        self._mirror_rows(info.A, mirrors)
+        a, entries, rhs = self._in_component_order(info, constraints, read_rows)
+        self._rows_of(entries, rhs)
+        self._mirror_rows(a, mirrors)
         self._hand_over()
         for c in inactive:
             self._set_rows(c.name, on=False)
@@ -160,29 +176,67 @@ class LevelSolver:
         for name, terms in flat.items():
             if terms is None:
                 continue
-            if terms[1] != last[0]:
-                last = (terms[1], np.array([self.column[id(v)] for v in terms[1]], dtype=np.int64))
+            same = len(terms[1]) == len(last[0]) and all(map(operator.is_, terms[1], last[0]))
+            if not same:
+                last = (terms[1], np.fromiter(map(self.column.__getitem__, map(id, terms[1])), dtype=np.int64))
             cols[name] = last[1]
         return cols
 
-    def _rows_of(self, info) -> None:
+    def _flat_rows(self, coefficients: list, variables: list, rhs: list) -> tuple:
+        """Flat equality rows as a CSR block over the compiled columns, with their right-hand sides;
+        KeyError for a variable in no compiled row or objective."""
+        lengths = np.fromiter(map(len, variables), dtype=np.int64, count=len(variables))
+        cols = np.fromiter(map(self.column.__getitem__, map(id, itertools.chain.from_iterable(variables))), np.int64)
+        values = np.fromiter(itertools.chain.from_iterable(coefficients), dtype=float, count=cols.size)
+        start = np.concatenate([[0], np.cumsum(lengths)])
+        block = scipy.sparse.csr_matrix((values, cols, start), shape=(len(rhs), len(self.column)))
+        block.sum_duplicates()  # a variable twice in a row: one entry, the coefficients added
+        return block, rhs
+
+    @staticmethod
+    def _in_component_order(info, constraints: list, read_rows: dict) -> tuple:
+        """The compiled rows and the term-read ones, each component's rows where the compiler would
+        have put them (component order): the matrix, (constraint, bound type) per row, rhs."""
+        compiled = info.A.tocsr()
+        span: dict[int, list[int]] = {}  # component -> [first row, end]
+        for k, row in enumerate(info.rows):
+            key = id(row.constraint.parent_component())
+            if key in span:
+                span[key][1] = k + 1
+            else:
+                span[key] = [k, k + 1]
+        blocks, entries, rhs = [], [], []
+        for c in constraints:
+            if c.name in read_rows:
+                block, values = read_rows[c.name]
+                blocks.append(block)
+                entries += [(con, 0) for con in c.values()]
+                rhs += values
+            elif id(c) in span:
+                first, end = span[id(c)]
+                blocks.append(compiled[first:end])
+                entries += [(row.constraint, row.bound_type) for row in info.rows[first:end]]
+                rhs += list(info.rhs[first:end])
+        if not blocks:
+            return compiled, entries, np.zeros(0)
+        return scipy.sparse.vstack(blocks, format="csr"), entries, np.asarray(rhs, dtype=float)
+
+    def _rows_of(self, entries: list, rhs: np.ndarray) -> None:
         """Row bounds, the rows of each constraint component, and each scalar row's body constant."""
-        rhs = np.asarray(info.rhs, dtype=float)
-        kinds = np.array([row.bound_type for row in info.rows], dtype=int)
+        kinds = np.array([bound_type for _, bound_type in entries], dtype=int)
         self.row_lower = np.where(kinds <= 0, rhs, -INF)
         self.row_upper = np.where(kinds >= 0, rhs, INF)
         self.rows: dict[str, list[int]] = {}
         self._row_offset: dict[str, float] = {}  # body constant of a scalar row: rhs = bound - offset
         names: dict[int, str] = {}  # a component's name, computed once per component
-        for k, row in enumerate(info.rows):
-            con = row.constraint
+        for k, (con, bound_type) in enumerate(entries):
             parent = con.parent_component()
             name = names.get(id(parent))
             if name is None:
                 name = names[id(parent)] = parent.name
             self.rows.setdefault(name, []).append(k)
             if not parent.is_indexed():
-                bound = con.lower if row.bound_type < 0 else con.upper
+                bound = con.lower if bound_type < 0 else con.upper
                 self._row_offset[name] = pyo.value(bound) - rhs[k]
 
     def _mirror_rows(self, a, mirrors: list) -> None:
@@ -195,33 +249,36 @@ class LevelSolver:
             lower.append(-INF if con.lower is None else pyo.value(con.lower) - offset)
             upper.append(INF if con.upper is None else pyo.value(con.upper) - offset)
         if extra:
-            a = scipy.sparse.vstack([a, scipy.sparse.csr_matrix(np.vstack(extra))])
+            a = scipy.sparse.vstack([a.tocsr(), scipy.sparse.csr_matrix(np.vstack(extra))], format="csr")
             self.row_lower = np.concatenate([self.row_lower, lower])
             self.row_upper = np.concatenate([self.row_upper, upper])
         self.a = a.tocsc()
         self.a.eliminate_zeros()
 
     def _hand_over(self) -> None:
-        """The matrix, bounds and integrality to a new HiGHS object (no objective yet)."""
-        a, n, rows = self.a, self.n, self.a.shape[0]
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n, rows
-        lp.col_cost_ = np.zeros(n)
-        lp.col_lower_, lp.col_upper_ = self.col_lower, self.col_upper
-        lp.row_lower_, lp.row_upper_ = self.row_lower, self.row_upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr
-        lp.a_matrix_.index_ = a.indices
-        lp.a_matrix_.value_ = a.data
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, rows
-        if self.integer.any():
-            lp.integrality_ = [
-                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in self.integer
-            ]
+        """The matrix, bounds and integrality to a new HiGHS object (no objective yet), as numpy
+        arrays (highspy copies them at C speed; a ``HighsLp``'s fields would convert each entry)."""
+        a, n = self.a, self.n
         swallow_banner()
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
-        self.highs.passModel(lp)
+        self.highs.passModel(
+            n,
+            a.shape[0],
+            a.nnz,
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            np.zeros(n),
+            self.col_lower,
+            self.col_upper,
+            self.row_lower,
+            self.row_upper,
+            a.indptr.astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data,
+            self.integer.astype(np.int32),  # HighsVarType: 0 continuous, 1 integer
+        )
 
     @property
     def large(self) -> bool:

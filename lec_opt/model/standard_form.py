@@ -31,20 +31,40 @@ def swallow_banner() -> None:
 
 
 def flat_linear(expr) -> tuple[tuple, tuple] | None:
-    """(coefficients, variables) of a flat ``LinearExpression`` Σ a_k v_k (each term a monomial
-    with a plain-number coefficient, no constant), else None.
+    """(coefficients, variables) of a flat ``LinearExpression`` Σ a_k v_k (each term a variable, or
+    a monomial with a plain-number coefficient; no constant), else None.
 
-    Such an expression is its own standard form: reading its terms gives the cost row Pyomo's
-    compiler would (duplicate variables add up), without the compiler's walk over every term."""
+    Such an expression is its own standard form: reading its terms gives the row Pyomo's compiler
+    would (duplicate variables add up), without the compiler's walk over every term."""
     if type(expr) is not LinearExpression or not expr.nargs():
         return None
     terms = expr.args
-    if set(map(type, terms)) != {MonomialTermExpression}:
-        return None
-    coefficients, variables = zip(*map(_ARGS, terms), strict=True)
-    if not set(map(type, coefficients)) <= {float, int} or set(map(type, variables)) != {VarData}:
-        return None
-    return coefficients, variables
+    kinds = set(map(type, terms))
+    if kinds == {MonomialTermExpression}:
+        coefficients, variables = zip(*map(_ARGS, terms), strict=True)
+        if not set(map(type, coefficients)) <= {float, int} or set(map(type, variables)) != {VarData}:
+            return None
+        return coefficients, variables
+    if kinds == {VarData}:
+        return (1.0,) * len(terms), tuple(terms)
+    return None
+
+
+def flat_equalities(component: pyo.Constraint) -> tuple[list, list, list] | None:
+    """The rows of a constraint component whose every row is a flat equality Σ a_k v_k = b (a plain
+    number): (coefficients per row, variables per row, b per row), else None."""
+    coefficients, variables, rhs = [], [], []
+    for con in component.values():
+        lower, body, upper = con.to_bounded_expression()
+        if type(upper) not in (float, int) or lower != upper:
+            return None
+        terms = flat_linear(body)
+        if terms is None:
+            return None
+        coefficients.append(terms[0])
+        variables.append(terms[1])
+        rhs.append(float(upper))
+    return coefficients, variables, rhs
 
 
 def standard_form(m: pyo.ConcreteModel, skip: list, objectives: list | None = None) -> tuple:
