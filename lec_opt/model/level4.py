@@ -132,8 +132,8 @@ def level_4(
     seconds = highs_seconds = 0.0
     if incumbent > bound and opened is not None:
         allowed = ~opened.closed
-        if priority == "A" and dense and min_trade == 0 and greedy is not None and solver.large:
-            # the pairs off A's optimal face closed too (exact; spares the LPs most columns)
+        on_face = priority == "A" and dense and min_trade == 0 and greedy is not None and solver.large
+        if on_face:  # the pairs off A's optimal face closed too (exact; spares the LPs most columns)
             opened.open(allowed & priority_a_face(snap, pairs.seller, pairs.buyer, greedy), opened.price_pairs)
         try:
             start, source, bound, seconds, highs_seconds = _relaxations(
@@ -141,6 +141,8 @@ def level_4(
             )
         finally:
             opened.open(allowed, opened.price_pairs)
+        if on_face:
+            source = f"{source} (the pairs off A's optimal face closed)"
         incumbent = _trades(start)
     status = f"incumbent from {source}"
     if incumbent <= bound:

@@ -103,7 +103,8 @@ def standard_form(m: pyo.ConcreteModel, skip: list, objectives: list | None = No
             o.activate() if id(o) in active_objectives else o.deactivate()
 
 
-_PLAIN = (float, int, type(None))
+_PLAIN = {float, int, type(None)}
+_LB, _UB, _DOMAIN = (operator.attrgetter(name) for name in ("_lb", "_ub", "domain"))
 
 
 def bounds_and_integrality(columns: list) -> tuple[np.ndarray, np.ndarray]:
@@ -113,14 +114,14 @@ def bounds_and_integrality(columns: list) -> tuple[np.ndarray, np.ndarray]:
     resolved once and the variables' own bounds read as stored when they are plain numbers (else,
     e.g. a mutable parameter, through ``bounds``).
     """
-    lower, upper = [v._lb for v in columns], [v._ub for v in columns]
-    for k, (lb, ub) in enumerate(zip(lower, upper, strict=True)):
-        if type(lb) not in _PLAIN or type(ub) not in _PLAIN:
-            lower[k], upper[k] = columns[k].bounds
+    lower, upper = list(map(_LB, columns)), list(map(_UB, columns))
+    if not set(map(type, lower)) | set(map(type, upper)) <= _PLAIN:
+        for k, (lb, ub) in enumerate(zip(lower, upper, strict=True)):
+            if type(lb) not in _PLAIN or type(ub) not in _PLAIN:
+                lower[k], upper[k] = columns[k].bounds
     bounds = np.array([lower, upper], dtype=float).T  # None -> nan
-    domain_of = [id(v.domain) for v in columns]
     integer = np.zeros(len(columns), dtype=bool)
-    keys = np.array(domain_of)
+    keys = np.fromiter(map(id, map(_DOMAIN, columns)), dtype=np.int64, count=len(columns))
     for key in np.unique(keys):
         rows = keys == key
         dlb, dub, step = columns[int(np.argmax(rows))].domain.get_interval()
