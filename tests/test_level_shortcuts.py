@@ -236,3 +236,48 @@ def test_pairs_off_the_optimal_face_of_a_trade_at_no_optimum(case, grid):
     _, _, p4 = plain_milp(snap, scenario, soc, "A")
     l4 = matching.levels[2]
     assert l4.bound <= p4 <= l4.objective
+
+
+@EXAMPLES
+@given(instances(max_peers=9, need_pair=True))
+def test_level_3_of_c_along_the_chain_against_the_lp(case):
+    """C's level 3 as a min-cost flow along the sellers in price order (``price_rule_optimum``)
+    equals the pair LP (max Σ (bid - ask) x at the maximum volume, price rule); its flows are a
+    feasible forest; through the model (``LARGE_LP_COLUMNS`` = 0) the record says so."""
+    from scipy.optimize import linprog
+
+    from lec_opt.market.pairs import allowed_pairs, candidate_pairs, nested_flows, price_rule_optimum
+
+    snap, scenario, _ = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
+    pairs = candidate_pairs(snap)
+    allowed = allowed_pairs(snap, pairs, True)
+    volume = float(nested_flows(snap, pairs, allowed).sum())
+    flows = price_rule_optimum(snap, pairs, allowed, volume)
+    assert flows is not None and np.all(flows >= 0.0) and np.all(flows[~allowed] == 0.0)
+    assert np.all(np.bincount(pairs.seller, flows, len(snap.sellers)) <= snap.surplus_kwh + 1e-9)
+    assert np.all(np.bincount(pairs.buyer, flows, len(snap.buyers)) <= snap.deficit_kwh + 1e-9)
+    assert flows.sum() == pytest.approx(volume, rel=1e-9, abs=1e-9)
+    assert np.count_nonzero(flows) <= len(snap.sellers) + len(snap.buyers) - 1  # a forest
+    n = len(pairs.seller)
+    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
+    rows[pairs.seller, np.arange(n)] = 1.0
+    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
+    lp = linprog(
+        -pairs.margin_c,
+        A_ub=rows,
+        b_ub=np.concatenate([snap.surplus_kwh, snap.deficit_kwh]),
+        A_eq=np.ones((1, n)),
+        b_eq=[volume],
+        bounds=[(0.0, None if ok else 0.0) for ok in allowed],
+        method="highs",
+    )
+    assert lp.status == 0
+    assert float(pairs.margin_c @ flows) == pytest.approx(-lp.fun, rel=1e-7, abs=1e-9)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
+        matching = solve_matching(snap, scenario, ("C",))["C"]
+    assert not matching.fallback, matching.fallback_reason
+    l3 = matching.levels[1]
+    assert l3.status.startswith("optimal: closed form, the min-cost flow"), l3.status
+    assert l3.objective == pytest.approx(-lp.fun, rel=1e-6, abs=1e-8)

@@ -10,6 +10,8 @@ from lec_opt.market.priorities import weight_a
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.market.topology import peer_distance
 
+DRAW_EPS = 1e-12  # kWh: what the chain decomposition of ``price_rule_optimum`` leaves as rounding
+
 
 @dataclass(frozen=True)
 class PairData:
@@ -83,6 +85,63 @@ def nested_flows(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -
             need -= take
             left[first] -= take
             if left[first] <= 0.0:
+                first += 1
+    return flows
+
+
+def price_rule_optimum(
+    snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray, volume: float
+) -> np.ndarray | None:
+    """Level 3 of C on nested allowed pairs: flows (pair order) moving ``volume`` kWh with the most
+    Σ (bid_j - ask_i) x; None when the buyers' sets of allowed sellers are not nested.
+
+    The margin is additive, so the objective sees only what each peer sells or buys, and on nested
+    sets a flow is a flow along the sellers in order (a chain): seller k feeds chain node k, the
+    chain carries energy forward, buyer j draws at the node of its last allowed seller. That network
+    has one arc per peer and per chain link instead of one per pair: its min-cost flow (an LP)
+    gives every peer's total, and drawing the earliest energy first turns the chain flow back into
+    pair flows, a forest of trades (models/FORMULATION.md §4).
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array
+
+    reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
+    reach[pairs.seller[allowed], pairs.buyer[allowed]] = True
+    order = np.argsort(-reach.sum(axis=1), kind="stable")  # sellers reached by the most buyers first
+    count = reach.sum(axis=0)
+    if not np.array_equal(reach[order], np.arange(len(order))[:, None] < count[None, :]):
+        return None
+    buyers = np.flatnonzero(count > 0)
+    if volume <= 0.0 or not len(buyers):
+        return np.zeros(len(pairs.seller))
+    n_s, n_b = len(order), len(buyers)
+    # columns: f (seller k's energy into node k), t (node k to k + 1), g (buyer's draw at node count - 1)
+    f, t, g = np.arange(n_s), n_s + np.arange(n_s - 1), 2 * n_s - 1 + np.arange(n_b)
+    rows = np.concatenate([np.arange(n_s), np.arange(n_s - 1), np.arange(1, n_s), count[buyers] - 1, np.full(n_b, n_s)])
+    cols = np.concatenate([f, t, t, g, g])
+    vals = np.concatenate([np.ones(n_s), -np.ones(n_s - 1), np.ones(n_s - 1), -np.ones(n_b), np.ones(n_b)])
+    a_eq = coo_array((vals, (rows, cols)), shape=(n_s + 1, 2 * n_s - 1 + n_b)).tocsr()
+    b_eq = np.zeros(n_s + 1)
+    b_eq[n_s] = volume
+    cost = np.concatenate([snap.ask[order], np.zeros(n_s - 1), -snap.bid[buyers]])
+    upper = np.concatenate([snap.surplus_kwh[order], np.full(n_s - 1, np.inf), snap.deficit_kwh[buyers]])
+    lp = linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=np.column_stack([np.zeros(upper.size), upper]), method="highs")
+    if lp.status != 0:
+        return None
+    sold, drawn = np.clip(lp.x[f], 0.0, None), np.clip(lp.x[g], 0.0, None)
+    position = np.full(reach.shape, -1)
+    position[pairs.seller, pairs.buyer] = np.arange(len(pairs.seller))
+    flows = np.zeros(len(pairs.seller))
+    first, left = 0, sold.copy()  # the earliest chain energy not yet drawn
+    for b in np.argsort(count[buyers], kind="stable"):
+        need, last = drawn[b], count[buyers[b]]
+        while need > DRAW_EPS and first < last:
+            take = min(need, left[first])
+            if take > 0.0:
+                flows[position[order[first], buyers[b]]] += take
+            need -= take
+            left[first] -= take
+            if left[first] <= DRAW_EPS:
                 first += 1
     return flows
 

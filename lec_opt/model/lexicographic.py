@@ -39,6 +39,7 @@ from lec_opt.model.shortcuts import (
     ces_on_fixed_flows,
     fix_modes,
     priority_a_closed_form,
+    priority_c_closed_form,
     release_modes,
     volume_closed_form,
 )
@@ -276,8 +277,11 @@ def _lexicographic(
             run.levels = list(shared)
             name = f"priority_{priority.lower()}"
             record = None
-            if priority == "A" and lp_levels and opts.candidate_pairs == "dense" and solver.large:
-                record = priority_a_closed_form(solver, snap, pairs, opened, opts)
+            if lp_levels and opts.candidate_pairs == "dense" and solver.large:
+                if priority == "A":
+                    record = priority_a_closed_form(solver, snap, pairs, opened, opts)
+                elif priority == "C":
+                    record = priority_c_closed_form(solver, snap, pairs, opened, run.levels[0].objective, opts)
             if record is None:
                 record = _solve_level(solver, semi, snap, pairs, priority, 3, name, opts)
             run.levels.append(record)

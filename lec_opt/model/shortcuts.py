@@ -2,8 +2,9 @@
 
 Level 1 in closed form (dense pairs: min(Σs, Σr); under C's price rule the nested greedy), level 2
 on flows fixed at a maximum-volume matching, level 3 of A from the north-west-corner greedy on its
-Monge weights, and the CES modes fixed at level 2's answer so that levels 3-4 stay LPs. Each returns
-a level record, or None when it does not apply (then the level's LP is solved).
+Monge weights, level 3 of C from a min-cost flow along the sellers in price order, and the CES
+modes fixed at level 2's answer so that levels 3-4 stay LPs. Each returns a level record, or None
+when it does not apply (then the level's LP is solved).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, nested_flows
+from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, nested_flows, price_rule_optimum
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import greedy_flows
@@ -23,6 +24,7 @@ CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
 NESTED = "optimal: closed form, the buyers with the fewest allowed sellers served first (nested price rule)"
 FIXED_FLOWS = "the flows fixed at a maximum-volume matching (the CES sees only their total)"
 MONGE_A = "optimal: closed form, the north-west-corner (greedy A) solution of the Monge weights"
+CHAIN_C = "optimal: closed form, the min-cost flow along the sellers in price order (additive margins)"
 
 
 MODES = "modes"  # in a list of fixes: the CES modes fixed at level 2's answer (``fix_modes``)
@@ -86,6 +88,30 @@ def ces_on_fixed_flows(
     return replace(record, status=f"{record.status}: {FIXED_FLOWS}")
 
 
+def _completed(solver: LevelSolver, opened: OpenPairs, flows: np.ndarray, name: str, status: str, opts) -> LevelRecord:
+    """Level 3 at fixed flows: HiGHS completes the rest of the point (CES, grid, EV), which becomes
+    the current solution; the record says which closed form gave the flows."""
+    open_cols = opened.x[~opened.closed]
+    solver.fix(open_cols, flows[~opened.closed])
+    try:
+        completed = solver.solve(3, name, opts.level_time_limit_s, 0.0)
+    finally:
+        solver.unfix(open_cols)
+    return replace(completed, status=status, bound=completed.objective, gap=0.0)
+
+
+def priority_c_closed_form(
+    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, opened: OpenPairs, volume: float, opts
+) -> LevelRecord | None:
+    """Level 3 of C on dense pairs without a minimum trade, in large models: the min-cost flow along
+    the sellers in price order (``price_rule_optimum``), at level 1's volume; None when the price
+    rule's seller sets are not nested or that volume is out of the chain's reach (then the LP)."""
+    flows = price_rule_optimum(snap, pairs, allowed_pairs(snap, pairs, True), volume)
+    if flows is None:
+        return None
+    return _completed(solver, opened, flows, "priority_c", CHAIN_C, opts)
+
+
 def priority_a_closed_form(
     solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, opened: OpenPairs, opts
 ) -> LevelRecord | None:
@@ -100,10 +126,4 @@ def priority_a_closed_form(
     flows = greedy_flows(snap, pairs, "A", 0.0)
     if flows is None:
         return None
-    open_cols = opened.x[~opened.closed]
-    solver.fix(open_cols, flows[~opened.closed])
-    try:
-        completed = solver.solve(3, "priority_a", opts.level_time_limit_s, 0.0)
-    finally:
-        solver.unfix(open_cols)
-    return replace(completed, status=MONGE_A, bound=completed.objective, gap=0.0)
+    return _completed(solver, opened, flows, "priority_a", MONGE_A, opts)
