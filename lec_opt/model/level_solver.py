@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import operator
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -23,16 +22,9 @@ from dataclasses import replace
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-import scipy.sparse
 
 from lec_opt.market.result import LevelRecord
-from lec_opt.model.standard_form import (
-    bounds_and_integrality,
-    flat_equalities,
-    flat_linear,
-    standard_form,
-    swallow_banner,
-)
+from lec_opt.model.standard_form import bounds_and_integrality, compile_model, swallow_banner
 
 INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
@@ -108,118 +100,29 @@ class LevelSolver:
     # --- the hand-over ---------------------------------------------------------------------------
 
     def _compile(self, m: pyo.ConcreteModel) -> None:
-        """Every objective and constraint into one matrix; Pyomo's active and fixed states restored.
-
-        Pyomo's compiler walks only what is not already in standard form (models/FORMULATION.md §4,
-        "Hand-over to HiGHS"): a scalar constraint whose body is an objective's expression (a kept
-        level, ``level_*``) gets that objective's cost row as its row; a flat objective Σ a_k v_k and
-        a component of flat equality rows (the balances) are read term by term, their rows in
-        their component's place. Tests check the result against that compiler's own.
-        """
-        objectives = list(m.component_objects(pyo.Objective))
-        constraints = list(m.component_objects(pyo.Constraint))
-        objective_of = {id(o.expr): o for o in objectives}
-        mirrors = [
-            (c, objective_of[id(c.body)])
-            for c in constraints
-            if not c.is_indexed() and len(c) and id(c.body) in objective_of
-        ]
-        mirrored = {id(c) for c, _ in mirrors}
-        flat = {o.name: flat_linear(o.expr) for o in objectives}
-        equalities = {c.name: flat_equalities(c) for c in constraints if id(c) not in mirrored}
-        equalities = {name: rows for name, rows in equalities.items() if rows is not None}
-        read = [c for c in constraints if c.name in equalities]
-        walked = [o for o in objectives if flat[o.name] is None]
-        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors] + read, objectives=walked)
-        self.column = {id(v): k for k, v in enumerate(info.columns)}
-        try:
-            flat_cols = self._flat_columns(flat)
-            read_rows = {name: self._flat_rows(*rows) for name, rows in equalities.items()}
-        except KeyError:  # a variable only a term-read part has: let the compiler place every column
-            flat, flat_cols, read, read_rows = dict.fromkeys(flat), {}, [], {}
-            info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
-            self.column = {id(v): k for k, v in enumerate(info.columns)}
-        inactive = inactive + [c for c in read if not c.active]
-        self.n = n = len(info.columns)
+        """Every objective and constraint into one matrix (``compile_model``), its bounds, costs and
+        row index; Pyomo's active and fixed states restored."""
+        compiled = compile_model(m)
+        self.column = compiled.column
+        self.n = n = len(compiled.columns)
         self._cols: dict[str, np.ndarray] = {}
-        bounds, self.integer = bounds_and_integrality(info.columns)
+        bounds, self.integer = bounds_and_integrality(compiled.columns)
         lower = np.where(np.isnan(bounds[:, 0]), -INF, bounds[:, 0])
         upper = np.where(np.isnan(bounds[:, 1]), INF, bounds[:, 1])
-        for v, value in fixed:
+        for v, value in compiled.fixed:
             k = self.column.get(id(v))
             if k is not None:
                 lower[k] = upper[k] = value
         self.col_lower, self.col_upper = lower, upper
-        dense = info.c.toarray()
-        cost = {o.name: (dense[k].copy(), float(info.c_offset[k])) for k, o in enumerate(info.objectives)}
-        for name, terms in flat.items():
-            if terms is not None:
-                row = np.zeros(n)
-                np.add.at(row, flat_cols[name], terms[0])
-                cost[name] = (row, 0.0)
-        self.cost = {o.name: cost[o.name][0] for o in objectives}
-        self.cost_offset = {o.name: cost[o.name][1] for o in objectives}
-        self.maximise = {o.name: o.sense == pyo.maximize for o in objectives}
+        self.cost, self.cost_offset = compiled.cost, compiled.cost_offset
+        self.maximise = {o.name: o.sense == pyo.maximize for o in m.component_objects(pyo.Objective)}
         self.x = np.zeros(n)  # the current solution
-        a, entries, rhs = self._in_component_order(info, constraints, read_rows)
-        self._rows_of(entries, rhs)
-        self._mirror_rows(a, mirrors)
+        self._rows_of(compiled.entries, compiled.rhs)
+        self.a = compiled.a.tocsc()
+        self.a.eliminate_zeros()
         self._hand_over()
-        for c in inactive:
+        for c in compiled.inactive:
             self._set_rows(c.name, on=False)
-
-    def _flat_columns(self, flat: dict) -> dict[str, np.ndarray]:
-        """The columns of each flat objective's variables (objectives over the same variables, in
-        the same order, share one lookup); KeyError for a variable in no compiled row or objective."""
-        cols: dict[str, np.ndarray] = {}
-        last: tuple = ((), np.zeros(0, dtype=np.int64))
-        for name, terms in flat.items():
-            if terms is None:
-                continue
-            same = len(terms[1]) == len(last[0]) and all(map(operator.is_, terms[1], last[0]))
-            if not same:
-                last = (terms[1], np.fromiter(map(self.column.__getitem__, map(id, terms[1])), dtype=np.int64))
-            cols[name] = last[1]
-        return cols
-
-    def _flat_rows(self, coefficients: list, variables: list, rhs: list) -> tuple:
-        """Flat equality rows as a CSR block over the compiled columns, with their right-hand sides;
-        KeyError for a variable in no compiled row or objective."""
-        lengths = np.fromiter(map(len, variables), dtype=np.int64, count=len(variables))
-        cols = np.fromiter(map(self.column.__getitem__, map(id, itertools.chain.from_iterable(variables))), np.int64)
-        values = np.fromiter(itertools.chain.from_iterable(coefficients), dtype=float, count=cols.size)
-        start = np.concatenate([[0], np.cumsum(lengths)])
-        block = scipy.sparse.csr_matrix((values, cols, start), shape=(len(rhs), len(self.column)))
-        block.sum_duplicates()  # a variable twice in a row: one entry, the coefficients added
-        return block, rhs
-
-    @staticmethod
-    def _in_component_order(info, constraints: list, read_rows: dict) -> tuple:
-        """The compiled rows and the term-read ones, each component's rows where the compiler would
-        have put them (component order): the matrix, (constraint, bound type) per row, rhs."""
-        compiled = info.A.tocsr()
-        span: dict[int, list[int]] = {}  # component -> [first row, end]
-        for k, row in enumerate(info.rows):
-            key = id(row.constraint.parent_component())
-            if key in span:
-                span[key][1] = k + 1
-            else:
-                span[key] = [k, k + 1]
-        blocks, entries, rhs = [], [], []
-        for c in constraints:
-            if c.name in read_rows:
-                block, values = read_rows[c.name]
-                blocks.append(block)
-                entries += [(con, 0) for con in c.values()]
-                rhs += values
-            elif id(c) in span:
-                first, end = span[id(c)]
-                blocks.append(compiled[first:end])
-                entries += [(row.constraint, row.bound_type) for row in info.rows[first:end]]
-                rhs += list(info.rhs[first:end])
-        if not blocks:
-            return compiled, entries, np.zeros(0)
-        return scipy.sparse.vstack(blocks, format="csr"), entries, np.asarray(rhs, dtype=float)
 
     def _rows_of(self, entries: list, rhs: np.ndarray) -> None:
         """Row bounds, the rows of each constraint component, and each scalar row's body constant."""
@@ -238,22 +141,6 @@ class LevelSolver:
             if not parent.is_indexed():
                 bound = con.lower if bound_type < 0 else con.upper
                 self._row_offset[name] = pyo.value(bound) - rhs[k]
-
-    def _mirror_rows(self, a, mirrors: list) -> None:
-        """The matrix: the compiled rows, then one row per kept-level constraint, its objective's costs."""
-        extra, lower, upper = [], [], []
-        for con, obj in mirrors:
-            offset = self.cost_offset[obj.name]
-            self.rows[con.name], self._row_offset[con.name] = [a.shape[0] + len(extra)], offset
-            extra.append(self.cost[obj.name])
-            lower.append(-INF if con.lower is None else pyo.value(con.lower) - offset)
-            upper.append(INF if con.upper is None else pyo.value(con.upper) - offset)
-        if extra:
-            a = scipy.sparse.vstack([a.tocsr(), scipy.sparse.csr_matrix(np.vstack(extra))], format="csr")
-            self.row_lower = np.concatenate([self.row_lower, lower])
-            self.row_upper = np.concatenate([self.row_upper, upper])
-        self.a = a.tocsc()
-        self.a.eliminate_zeros()
 
     def _hand_over(self) -> None:
         """The matrix, bounds and integrality to a new HiGHS object (no objective yet), as numpy

@@ -1,19 +1,24 @@
-"""Pyomo's standard-form compile of an interval model, as ``LevelSolver`` hands it to HiGHS.
+"""The standard-form compile of an interval model, as ``LevelSolver`` hands it to HiGHS.
 
 Every objective and constraint, an inactive constraint and a fixed variable included (HiGHS later
-switches rows and columns by their bounds), each column's bounds and integrality read per domain,
-and the banner of the process's first HiGHS object swallowed (models/FORMULATION.md §4,
-"Hand-over to HiGHS").
+switches rows and columns by their bounds): Pyomo's compiler walks what is not already in standard
+form, flat objectives and flat equality rows are read from their terms, a kept level's row is its
+objective's cost row (``compile_model``); each column's bounds and integrality read per domain, and
+the banner of the process's first HiGHS object swallowed (models/FORMULATION.md §4, "Hand-over to
+HiGHS").
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse
 from pyomo.common.tee import capture_output
 from pyomo.core.base.var import VarData
 from pyomo.core.expr import LinearExpression, MonomialTermExpression
@@ -101,6 +106,149 @@ def standard_form(m: pyo.ConcreteModel, skip: list, objectives: list | None = No
             v.fix(value)
         for o in every_objective:
             o.activate() if id(o) in active_objectives else o.deactivate()
+
+
+@dataclass
+class Compiled:
+    """An interval model in standard form: rows in the compiler's order (component by component),
+    then one row per kept level; a cost row per objective."""
+
+    columns: list  # the variable of each column
+    column: dict[int, int]  # id(variable) -> column
+    a: scipy.sparse.csr_matrix
+    entries: list[tuple]  # per row: (constraint, bound type: 0 equality, 1 upper, -1 lower)
+    rhs: np.ndarray  # per row: the bound less the body's constant
+    cost: dict[str, np.ndarray]  # objective name -> cost row
+    cost_offset: dict[str, float]  # objective name -> constant
+    inactive: list  # constraint components compiled while off (their rows get no bounds in HiGHS)
+    fixed: list[tuple]  # (variable, value) of the fixed variables, compiled as columns
+
+
+def compile_model(m: pyo.ConcreteModel) -> Compiled:
+    """Every objective and constraint of ``m`` in standard form; ``m``'s states restored.
+
+    Pyomo's compiler walks the rest after setting aside: each scalar one-sided constraint whose
+    body is an objective's expression (a kept level, ``level_*``: its row is that objective's cost
+    row), each flat objective and each component of flat equality rows (read from their terms,
+    the rows in their component's place). The compiler places every column; a variable that only a
+    term-read part has sends the whole model back through it. Tests compare the result with
+    Pyomo's own compile of everything.
+    """
+    objectives = list(m.component_objects(pyo.Objective))
+    constraints = list(m.component_objects(pyo.Constraint))
+    objective_of = {id(o.expr): o for o in objectives}
+    mirrors = [
+        (c, objective_of[id(c.body)])
+        for c in constraints
+        if not c.is_indexed() and len(c) and id(c.body) in objective_of and (c.lower is None) != (c.upper is None)
+    ]
+    mirrored = {id(c) for c, _ in mirrors}
+    flat = {o.name: flat_linear(o.expr) for o in objectives}
+    equalities = {c.name: flat_equalities(c) for c in constraints if id(c) not in mirrored}
+    equalities = {name: rows for name, rows in equalities.items() if rows is not None}
+    read = [c for c in constraints if c.name in equalities]
+    walked = [o for o in objectives if flat[o.name] is None]
+    info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors] + read, objectives=walked)
+    column = {id(v): k for k, v in enumerate(info.columns)}
+    try:
+        flat_cols = _flat_columns(column, flat)
+        read_rows = {name: _flat_rows(column, *rows) for name, rows in equalities.items()}
+    except KeyError:  # a variable only a term-read part has
+        flat, flat_cols, read, read_rows = dict.fromkeys(flat), {}, [], {}
+        info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
+        column = {id(v): k for k, v in enumerate(info.columns)}
+    n = len(info.columns)
+    dense = info.c.toarray()
+    cost = {o.name: (dense[k].copy(), float(info.c_offset[k])) for k, o in enumerate(info.objectives)}
+    for name, terms in flat.items():
+        if terms is not None:
+            row = np.zeros(n)
+            np.add.at(row, flat_cols[name], terms[0])
+            cost[name] = (row, 0.0)
+    a, entries, rhs = _in_component_order(info, constraints, read_rows)
+    compiled = Compiled(
+        columns=info.columns,
+        column=column,
+        a=a,
+        entries=entries,
+        rhs=rhs,
+        cost={o.name: cost[o.name][0] for o in objectives},
+        cost_offset={o.name: cost[o.name][1] for o in objectives},
+        inactive=inactive + [c for c in read if not c.active],
+        fixed=fixed,
+    )
+    _mirror_rows(compiled, mirrors)
+    return compiled
+
+
+def _flat_columns(column: dict, flat: dict) -> dict[str, np.ndarray]:
+    """The columns of each flat objective's variables (objectives over the same variables, in the
+    same order, share one lookup); KeyError for a variable in no compiled row or objective."""
+    cols: dict[str, np.ndarray] = {}
+    last: tuple = ((), np.zeros(0, dtype=np.int64))
+    for name, terms in flat.items():
+        if terms is None:
+            continue
+        same = len(terms[1]) == len(last[0]) and all(map(operator.is_, terms[1], last[0]))
+        if not same:
+            last = (terms[1], np.fromiter(map(column.__getitem__, map(id, terms[1])), dtype=np.int64))
+        cols[name] = last[1]
+    return cols
+
+
+def _flat_rows(column: dict, coefficients: list, variables: list, rhs: list) -> tuple:
+    """Flat equality rows as a CSR block over the compiled columns, with their right-hand sides;
+    KeyError for a variable in no compiled row or objective."""
+    lengths = np.fromiter(map(len, variables), dtype=np.int64, count=len(variables))
+    cols = np.fromiter(map(column.__getitem__, map(id, itertools.chain.from_iterable(variables))), np.int64)
+    values = np.fromiter(itertools.chain.from_iterable(coefficients), dtype=float, count=cols.size)
+    start = np.concatenate([[0], np.cumsum(lengths)])
+    block = scipy.sparse.csr_matrix((values, cols, start), shape=(len(rhs), len(column)))
+    block.sum_duplicates()  # a variable twice in a row: one entry, the coefficients added
+    return block, rhs
+
+
+def _in_component_order(info, constraints: list, read_rows: dict) -> tuple:
+    """The compiled rows and the term-read ones, each component's rows where the compiler would
+    have put them (component order): the matrix, (constraint, bound type) per row, rhs."""
+    compiled = info.A.tocsr()
+    span: dict[int, list[int]] = {}  # component -> [first row, end]
+    for k, row in enumerate(info.rows):
+        key = id(row.constraint.parent_component())
+        if key in span:
+            span[key][1] = k + 1
+        else:
+            span[key] = [k, k + 1]
+    blocks, entries, rhs = [], [], []
+    for c in constraints:
+        if c.name in read_rows:
+            block, values = read_rows[c.name]
+            blocks.append(block)
+            entries += [(con, 0) for con in c.values()]
+            rhs += values
+        elif id(c) in span:
+            first, end = span[id(c)]
+            blocks.append(compiled[first:end])
+            entries += [(row.constraint, row.bound_type) for row in info.rows[first:end]]
+            rhs += list(info.rhs[first:end])
+    if not blocks:
+        return compiled, entries, np.zeros(0)
+    return scipy.sparse.vstack(blocks, format="csr"), entries, np.asarray(rhs, dtype=float)
+
+
+def _mirror_rows(compiled: Compiled, mirrors: list) -> None:
+    """One row per kept-level constraint after the rest: its objective's cost row, its bound less
+    the objective's constant."""
+    if not mirrors:
+        return
+    extra, rhs = [], []
+    for con, obj in mirrors:
+        lower = con.lower is not None
+        compiled.entries.append((con, -1 if lower else 1))
+        rhs.append(pyo.value(con.lower if lower else con.upper) - compiled.cost_offset[obj.name])
+        extra.append(compiled.cost[obj.name])
+    compiled.a = scipy.sparse.vstack([compiled.a, scipy.sparse.csr_matrix(np.vstack(extra))], format="csr")
+    compiled.rhs = np.concatenate([compiled.rhs, rhs])
 
 
 _PLAIN = {float, int, type(None)}
