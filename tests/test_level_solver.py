@@ -202,3 +202,34 @@ def test_an_absolute_gap_holds_for_its_own_solve_only(case):
 def _with_levels(m):
     add_level_constraints(m)
     return m
+
+
+def test_a_variable_only_a_flat_part_has_sends_the_model_through_the_compiler(monkeypatch):
+    """``compile_model`` reads flat objectives and equality rows from their terms only when Pyomo's
+    walk of the rest has placed every variable; here z appears in a flat objective and a flat
+    equality only, so the whole model goes through Pyomo's compiler (a second time), with the
+    same rows and costs as Pyomo's own compile."""
+    from pyomo.core.expr import LinearExpression, MonomialTermExpression
+
+    import lec_opt.model.standard_form as standard_form
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), bounds=(0.0, 1.0))
+    m.z = pyo.Var(bounds=(0.0, 2.0))
+    m.walked = pyo.Constraint(expr=m.x[0] * 2.0 + m.x[1] <= 1.5 + m.x[2] * 0.5)
+    m.flat_row = pyo.Constraint(expr=LinearExpression([m.x[0], m.z]) == 1.0)
+    m.flat_obj = pyo.Objective(
+        expr=LinearExpression([MonomialTermExpression((3.0, m.z)), MonomialTermExpression((1.0, m.x[1]))])
+    )
+    assert standard_form.flat_linear(m.flat_obj.expr) is not None
+    assert standard_form.flat_equalities(m.flat_row) is not None
+    calls = []
+    compile_once = standard_form.standard_form
+    monkeypatch.setattr(standard_form, "standard_form", lambda *a, **k: calls.append(1) or compile_once(*a, **k))
+    compiled = standard_form.compile_model(m)
+    assert len(calls) == 2  # the term-read parts could not be placed: everything compiled by Pyomo
+    info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
+    assert [compiled.column[id(v)] for v in info.columns] == list(range(len(info.columns)))
+    assert (compiled.a != info.A.tocsr()).nnz == 0
+    assert np.array_equal(compiled.rhs, np.asarray(info.rhs, dtype=float))
+    assert np.array_equal(compiled.cost["flat_obj"], info.c.toarray()[0])

@@ -20,11 +20,12 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse
 from pyomo.common.tee import capture_output
-from pyomo.core.base.var import VarData
+from pyomo.core.base.var import ScalarVar, VarData
 from pyomo.core.expr import LinearExpression, MonomialTermExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 _ARGS = operator.attrgetter("args")
+_VARIABLES = {VarData, ScalarVar}  # a variable of an indexed component, a scalar variable
 _FIXED = operator.attrgetter("fixed")
 
 
@@ -47,10 +48,10 @@ def flat_linear(expr) -> tuple[tuple, tuple] | None:
     kinds = set(map(type, terms))
     if kinds == {MonomialTermExpression}:
         coefficients, variables = zip(*map(_ARGS, terms), strict=True)
-        if not set(map(type, coefficients)) <= {float, int} or set(map(type, variables)) != {VarData}:
+        if not set(map(type, coefficients)) <= {float, int} or not set(map(type, variables)) <= _VARIABLES:
             return None
         return coefficients, variables
-    if kinds == {VarData}:
+    if kinds <= _VARIABLES:
         return (1.0,) * len(terms), tuple(terms)
     return None
 
