@@ -16,7 +16,7 @@ from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level_solver import LevelSolver
+from lec_opt.model.level_solver import LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
 from lec_opt.model.small_trades import repair_small_trades
@@ -52,7 +52,8 @@ def _within(record, exact: float, maximise: bool) -> None:
     scale = max(1.0, abs(exact))
     assert sign * record.bound >= sign * exact - TOL * scale, (record, exact)
     assert sign * record.objective <= sign * exact + TOL * scale, (record, exact)
-    assert sign * (exact - record.objective) <= record.gap * max(1.0, abs(record.objective)) + TOL * scale
+    if np.isfinite(record.gap):  # the relative gap: |v - b| / |v| (models/FORMULATION.md §4, "Gap")
+        assert sign * (exact - record.objective) <= record.gap * abs(record.objective) + TOL * scale
     assert record.gap <= ACCEPT_GAP + 1e-12 or "search" in record.status
     assert record.status.startswith("optimal") or "search" in record.status  # small: searched to mip_gap
 
@@ -87,6 +88,42 @@ def test_pairs_below_the_minimum_are_closed():
     assert closed.tolist() == list(pairs.cap < 0.1)
     assert closed.sum() == 3  # (1,3) 0.05, (1,4) 0.02, (2,4) 0.02; (2,3) 0.3 stays open
     assert breaks_minimum(np.array([0.0, 1e-12, 0.05, 0.1, 0.2]), 0.1).tolist() == [False, False, True, False, False]
+
+
+def test_the_gap_is_relative_at_every_scale():
+    """The standard relative MIP gap |v - b| / |v|: most levels here are below 1, where the old
+    |v - b| / max(1, |v|) was an absolute 0.01 (0.02 against a bound of 0.03 passed as within 1 %)."""
+    assert relative_gap(0.02, 0.03) == pytest.approx(0.5)
+    assert relative_gap(0.02, 0.03) > ACCEPT_GAP  # 0.01 / max(1, 0.02) = 0.01 passed the old test
+    assert relative_gap(0.0201, 0.0294) > ACCEPT_GAP
+    assert relative_gap(2.0, 2.01) == pytest.approx(0.005)  # above 1 nothing changes...
+    assert relative_gap(-0.5, -0.4) == pytest.approx(0.2)  # ...and signs do not matter
+    assert relative_gap(0.0, 0.0) == 0.0
+    assert relative_gap(0.3, 0.3 + 1e-10) == 0.0  # within GAP_EQUAL: equal
+    assert relative_gap(0.0, 0.1) == np.inf
+    assert relative_gap(0.1, None) is None and relative_gap(0.1, np.inf) is None
+
+
+def test_accepted_levels_are_within_1_percent_relative(monkeypatch):
+    """With the 1 % acceptance on (EXACT_PAIRS 0) on small instances whose objectives are below 1,
+    every level answered "proven within 1 %" is within 1 % of its bound relative to its value."""
+    import lec_opt.model.min_trade as min_trade
+
+    monkeypatch.setattr(min_trade, "EXACT_PAIRS", 0)
+    accepted = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        n_s, n_b = 4, 5
+        sellers = {p: (float(rng.uniform(0.01, 0.06)), 0.1) for p in range(1, n_s + 1)}
+        buyers = {p: (float(rng.uniform(0.01, 0.06)), 0.15) for p in range(n_s + 1, n_s + n_b + 1)}
+        snap = make_snapshot(n_s + n_b, sellers, buyers)
+        scenario = with_options(load_scenario(), willingness={"min_trade_kwh": 0.02})
+        for matching in solve_matching(snap, scenario).values():
+            for record in matching.levels[:2]:
+                if "proven within" in record.status:
+                    accepted += 1
+                    assert abs(record.objective - record.bound) <= ACCEPT_GAP * abs(record.objective) + 1e-9
+    assert accepted >= 3  # the acceptance is exercised (A, C at levels 1 and 3 here)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from lec_opt.market.pairs import PairData, allowed_pairs
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
-from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
@@ -196,7 +196,7 @@ class MinTradeLevels:
         solver.fix(self.y[closed], 0.0)
         changed = keep | closed
         try:
-            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT)
+            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
             return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
         except LevelFailed as failed:
             return None, failed.record.seconds, 0.0
@@ -282,9 +282,9 @@ class MinTradeLevels:
             status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
         else:
             try:
-                # stop once the gap of models/FORMULATION.md §4 is proven: relative, or absolute for |v| < 1
+                # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
                 tree = solver.solve(
-                    level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT, abs_gap=accept
+                    level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL
                 )
                 seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
                 if tree.bound is not None and np.isfinite(tree.bound):
