@@ -36,12 +36,17 @@ from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.reach import DUAL_MARGIN, combined_bound, reachable_pairs, target_value
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
+# objectives that depend on each peer's P2P total only: Σx = Σ_i sold_i; Σ (bid_j − ask_i) x = Σ_j bid_j
+# bought_j − Σ_i ask_i sold_i (models/FORMULATION.md §4, step 3(e))
+SEPARABLE = ("p2p", "priority_c")
+REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
 
 def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) -> np.ndarray:
@@ -142,6 +147,67 @@ class MinTradeLevels:
                     break
         return best, seconds, highs_seconds
 
+    def _reachable(
+        self, level: int, name: str, limit: float, gap: float, target: float
+    ) -> tuple[np.ndarray | None, float, float]:
+        """The pairs that may trade in a point at least as good as ``target`` (``reachable_pairs``), from
+        the level's LP relaxation with the CES modes continuous too; (mask or None, s, HiGHS s).
+
+        None when the LP gives no dual-feasible answer. The current solution is left as it was.
+        """
+        solver, m = self.solver, self.solver.m
+        before = solver.x.copy()
+        maximise = solver.maximise[f"obj_{name}"]
+        modes = (m.charging, m.discharging)
+        with self.relaxed():
+            solver.set_integer(modes, False)
+            try:
+                record = solver.solve(level, name, limit, gap)
+            except LevelFailed as failed:
+                return None, failed.record.seconds, 0.0
+            finally:
+                solver.set_integer(modes, True)
+            info = solver.highs.getInfo()
+            reach = None
+            if info.dual_solution_status == 2 and info.num_dual_infeasibilities == 0:  # kSolutionStatusFeasible
+                duals = np.asarray(solver.highs.getSolution().col_dual)
+                lp = record.objective
+                slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
+                x, y = self.x, self.y
+                reach = reachable_pairs(
+                    duals[x], duals[y], solver.x[x], solver.x[y], self.pairs.cap, self.min_trade, maximise, slack
+                )
+        solver.x = before
+        return reach, record.seconds, record.highs_seconds or 0.0
+
+    def _with_totals(
+        self, relaxed_x: np.ndarray, level: int, name: str, limit: float, gap: float
+    ) -> tuple[np.ndarray | None, float, float]:
+        """The MILP with every peer's P2P total held at the relaxation's; (solution or None, s, HiGHS s).
+
+        Holds the totals by fixing each peer's other columns (CES, export, grid) at the relaxation's
+        values: a sub-problem of the MILP, so any answer is feasible for it. For an objective that
+        depends on the totals only (``SEPARABLE``) every answer attains the relaxation's bound.
+        None at once when a total lies in (0, m): no trade of at least m can make it up.
+        """
+        solver, m = self.solver, self.solver.m
+        flows = self._flows_of(relaxed_x)
+        sold = np.bincount(self.pairs.seller, weights=flows, minlength=len(self.snap.sellers))
+        bought = np.bincount(self.pairs.buyer, weights=flows, minlength=len(self.snap.buyers))
+        if breaks_minimum(np.concatenate([sold, bought]), self.min_trade).any():
+            return None, 0.0, 0.0
+        peers = (m.seller_to_ces, m.seller_export, m.ces_to_buyer, m.grid_to_buyer)
+        cols = np.concatenate([solver.cols(v) for v in peers])
+        cols = cols[cols >= 0]
+        solver.fix(cols, relaxed_x[cols])
+        try:
+            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
+            return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
+        except LevelFailed as failed:
+            return None, failed.record.seconds, 0.0
+        finally:
+            solver.unfix(cols)
+
     def _flows(self) -> np.ndarray:
         return self._flows_of(self.solver.x)
 
@@ -241,7 +307,7 @@ class MinTradeLevels:
                 if kept is not None:
                     found.append(("the trades before this level, the rest solved again", kept))
             if not any(within(x, gap) for _, x in found):
-                solver.x = relaxed_x
+                solver.x = relaxed_x.copy()
                 repaired, s, hs = self._repaired(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if repaired is not None:
@@ -264,10 +330,15 @@ class MinTradeLevels:
         if not breaks_minimum(previous, self.min_trade).any():
             candidates.append(("the previous solution", self._consistent(previous)))
         if greedy is not None:
-            solver.x = relaxed_x  # the CES of the relaxation, shared over what each peer has left
+            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
             share_ces(solver, self.snap, self.pairs, greedy)
             candidates.append(("the greedy matching", self._consistent(greedy)))
         candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
+            held, s, hs = self._with_totals(relaxed_x, level, name, limit, gap)
+            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            if held is not None and solver.is_feasible(held):
+                candidates.append(("the MILP with every peer's total held at the relaxation's", held))
         sign = 1.0 if maximise else -1.0
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
@@ -281,13 +352,28 @@ class MinTradeLevels:
         elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
             status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
         else:
+            closed = np.zeros(len(self.x), dtype=bool)
+            if value is not None:  # without an incumbent the search must find any point, not only good ones
+                target = target_value(value, accept, maximise)
+                reach, s, hs = self._reachable(level, name, limit, gap, target)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+                open_ = ~self.never
+                if reach is not None and np.count_nonzero(reach & open_) <= REACH_SHARE * np.count_nonzero(open_):
+                    closed = open_ & ~reach
+                    status = (
+                        f"{status}, searched on the {np.count_nonzero(reach & open_)} pairs that can reach {accept:.0%}"
+                    )
+            solver.x = best
+            warm = value is not None and not (self._flows_of(best)[closed] > 0).any()
+            solver.fix(self.x[closed], 0.0)
+            solver.fix(self.y[closed], 0.0)
             try:
                 # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
-                tree = solver.solve(
-                    level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL
-                )
+                tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
                 seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
-                if tree.bound is not None and np.isfinite(tree.bound):
+                if closed.any():  # a point on a closed pair is worse than the target
+                    bound = combined_bound(bound, tree.bound, target, maximise)
+                elif tree.bound is not None and np.isfinite(tree.bound):
                     bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)
                 if value is None or sign * tree.objective > sign * value + 1e-12:
                     value, best = tree.objective, solver.x.copy()
@@ -299,5 +385,8 @@ class MinTradeLevels:
                     raise
                 seconds += failed.record.seconds
                 status = f"{failed.record.status}: a node-limited search kept the {status}"
+            finally:
+                solver.unfix(self.x[closed])
+                solver.unfix(self.y[closed])
             solver.x = best
         return LevelRecord(level, name, status, value, bound, relative_gap(value, bound), seconds, highs_seconds)
