@@ -11,11 +11,15 @@ solved in steps, each a fixed amount of work (nodes, never time):
    level kept with the rest solved again (``_with_trades``; exact at level 2), the relaxation's small
    trades shifted onto trades that meet the minimum (``_repaired``, ``lec_opt.model.small_trades``),
    sub-MILPs around the relaxation's trades (``_neighbourhood``), the
-   solution before this level and the greedy matching with the minimum; each is checked against
-   every row, bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
+   solution before this level and the greedy matching with the minimum, and for objectives of the
+   peers' totals only (level 1, C) the MILP with every peer's total held at the relaxation's
+   (``_with_totals``; optimal when it succeeds on those totals); each is checked against every row,
+   bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
-   otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes.
+   otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, with
+   the pairs closed that no point within the accepted gap of the incumbent can use
+   (``lec_opt.model.reach``: reduced costs of the LP relaxation towards that target).
    The record carries the answer, the bound and the gap.
 
 Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
@@ -36,7 +40,7 @@ from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
-from lec_opt.model.reach import DUAL_MARGIN, combined_bound, reachable_pairs, target_value
+from lec_opt.model.reach import DUAL_MARGIN, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
@@ -46,6 +50,7 @@ REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
 # objectives that depend on each peer's P2P total only: Σx = Σ_i sold_i; Σ (bid_j − ask_i) x = Σ_j bid_j
 # bought_j − Σ_i ask_i sold_i (models/FORMULATION.md §4, step 3(e))
 SEPARABLE = ("p2p", "priority_c")
+TOTAL_ROUNDS = 3  # relaxations solved again to clear peer totals in (0, m)
 REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
 
@@ -155,6 +160,16 @@ class MinTradeLevels:
 
         None when the LP gives no dual-feasible answer. The current solution is left as it was.
         """
+        losses, lp, seconds, highs_seconds = self._losses(level, name, limit, gap)
+        if losses is None:
+            return None, seconds, highs_seconds
+        maximise = self.solver.maximise[f"obj_{name}"]
+        slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
+        return losses <= slack, seconds, highs_seconds
+
+    def _losses(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float, float]:
+        """Each pair's least loss as a trade (``trade_losses``) at the level's LP relaxation with the CES
+        modes continuous too; (losses or None, the LP's optimum, s, HiGHS s). The current solution is kept."""
         solver, m = self.solver, self.solver.m
         before = solver.x.copy()
         maximise = solver.maximise[f"obj_{name}"]
@@ -164,49 +179,90 @@ class MinTradeLevels:
             try:
                 record = solver.solve(level, name, limit, gap)
             except LevelFailed as failed:
-                return None, failed.record.seconds, 0.0
+                return None, float("nan"), failed.record.seconds, 0.0
             finally:
                 solver.set_integer(modes, True)
             info = solver.highs.getInfo()
-            reach = None
+            losses = None
             if info.dual_solution_status == 2 and info.num_dual_infeasibilities == 0:  # kSolutionStatusFeasible
                 duals = np.asarray(solver.highs.getSolution().col_dual)
-                lp = record.objective
-                slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
                 x, y = self.x, self.y
-                reach = reachable_pairs(
-                    duals[x], duals[y], solver.x[x], solver.x[y], self.pairs.cap, self.min_trade, maximise, slack
+                losses = trade_losses(
+                    duals[x], duals[y], solver.x[x], solver.x[y], self.pairs.cap, self.min_trade, maximise
                 )
         solver.x = before
-        return reach, record.seconds, record.highs_seconds or 0.0
+        return losses, record.objective, record.seconds, record.highs_seconds or 0.0
+
+    def _totals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each seller's and each buyer's P2P total in ``x``."""
+        flows = self._flows_of(x)
+        sold = np.bincount(self.pairs.seller, weights=flows, minlength=len(self.snap.sellers))
+        bought = np.bincount(self.pairs.buyer, weights=flows, minlength=len(self.snap.buyers))
+        return sold, bought
 
     def _with_totals(
         self, relaxed_x: np.ndarray, level: int, name: str, limit: float, gap: float
     ) -> tuple[np.ndarray | None, float, float]:
-        """The MILP with every peer's P2P total held at the relaxation's; (solution or None, s, HiGHS s).
+        """The MILP with every peer's P2P total held at a relaxation's; (solution or None, s, HiGHS s).
 
-        Holds the totals by fixing each peer's other columns (CES, export, grid) at the relaxation's
-        values: a sub-problem of the MILP, so any answer is feasible for it. For an objective that
-        depends on the totals only (``SEPARABLE``) every answer attains the relaxation's bound.
-        None at once when a total lies in (0, m): no trade of at least m can make it up.
+        A total in (0, m) cannot be made of trades of at least m: such peers' other columns are
+        bounded so that they trade at least m (no CES flow, grid or export at most their energy less
+        m) and the relaxation solved again, or, if that is infeasible, they are closed (every pair
+        fixed to 0), up to ``TOTAL_ROUNDS`` rounds. Then the totals are held by fixing each peer's other columns at
+        that relaxation's values. Every step only adds bounds: a sub-problem of the MILP, so any answer
+        is feasible for it. For an objective that depends on the totals only (``SEPARABLE``) an answer
+        on the relaxation's own totals attains its bound.
         """
-        solver, m = self.solver, self.solver.m
-        flows = self._flows_of(relaxed_x)
-        sold = np.bincount(self.pairs.seller, weights=flows, minlength=len(self.snap.sellers))
-        bought = np.bincount(self.pairs.buyer, weights=flows, minlength=len(self.snap.buyers))
-        if breaks_minimum(np.concatenate([sold, bought]), self.min_trade).any():
-            return None, 0.0, 0.0
-        peers = (m.seller_to_ces, m.seller_export, m.ces_to_buyer, m.grid_to_buyer)
-        cols = np.concatenate([solver.cols(v) for v in peers])
-        cols = cols[cols >= 0]
-        solver.fix(cols, relaxed_x[cols])
+        solver, m, pairs = self.solver, self.solver.m, self.pairs
+        others = [solver.cols(v) for v in (m.seller_to_ces, m.seller_export, m.ces_to_buyer, m.grid_to_buyer)]
+        of_seller, of_buyer = np.stack(others[:2]), np.stack(others[2:])  # (2, peers) each
+        changed: list[np.ndarray] = []
+        seconds = highs_seconds = 0.0
+        point = relaxed_x
         try:
+            with self.relaxed():
+                for rounds in range(TOTAL_ROUNDS + 1):
+                    sold, bought = self._totals(point)
+                    small_s, small_b = breaks_minimum(sold, self.min_trade), breaks_minimum(bought, self.min_trade)
+                    if not (small_s.any() or small_b.any()):
+                        break
+                    if rounds == TOTAL_ROUNDS:
+                        return None, seconds, highs_seconds
+                    raised: list[np.ndarray] = []
+                    for (ces, grid), small, energy in (
+                        (of_seller, small_s, self.snap.surplus_kwh),
+                        (of_buyer, small_b, self.snap.deficit_kwh),
+                    ):
+                        ces, grid, left = ces[small], grid[small], energy[small] - self.min_trade
+                        solver.fix(ces[ces >= 0], 0.0)
+                        grid, left = grid[grid >= 0], left[grid >= 0]
+                        solver.highs.changeColsBounds(
+                            grid.size, grid.astype(np.int32), solver.col_lower[grid], np.maximum(left, 0.0)
+                        )
+                        raised += [ces[ces >= 0], grid]
+                    changed += raised
+                    try:
+                        record = solver.solve(level, name, limit, gap)
+                    except LevelFailed as failed:  # they cannot all trade m: closed instead
+                        seconds += failed.record.seconds
+                        for cols in raised:
+                            solver.unfix(cols)
+                        closing = self.x[(small_s[pairs.seller] | small_b[pairs.buyer]) & ~self.never]
+                        solver.fix(closing, 0.0)
+                        changed.append(closing)
+                        record = solver.solve(level, name, limit, gap)
+                    seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
+                    point = solver.x.copy()
+            held = np.concatenate([c[c >= 0] for c in others])
+            solver.fix(held, point[held])
+            changed.append(held)
             record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
-            return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
+            return solver.x.copy(), seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
         except LevelFailed as failed:
-            return None, failed.record.seconds, 0.0
+            return None, seconds + failed.record.seconds, highs_seconds
         finally:
-            solver.unfix(cols)
+            for cols in changed:
+                solver.unfix(cols)
 
     def _flows(self) -> np.ndarray:
         return self._flows_of(self.solver.x)

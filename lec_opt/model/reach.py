@@ -23,6 +23,29 @@ TARGET_SHARE = 1.0 - 1e-6  # of the accepted gap: the target's own rounding stay
 DUAL_MARGIN = 1e-7  # per unit of |b'|: the duals are feasible within HiGHS's dual tolerance, not exactly
 
 
+def trade_losses(
+    x_dual: np.ndarray,
+    y_dual: np.ndarray,
+    x_value: np.ndarray,
+    y_value: np.ndarray,
+    cap: np.ndarray,
+    min_trade: float,
+    maximise: bool,
+) -> np.ndarray:
+    """The least each pair costs the LP optimum when it trades (at least m): |d_x| m + |d_y| m / cap
+    for a flow and binary at 0 in the LP's answer (0 for one that is not).
+
+    ``x_dual``, ``y_dual``: the reduced costs of each pair's flow and binary at the LP optimum
+    (HiGHS's sign: <= 0 at a lower bound when maximising, >= 0 when minimising); ``x_value``,
+    ``y_value``: the LP's answer. A wrong sign (dual infeasibility within tolerance) counts as no loss.
+    Summed over the pairs a MILP point trades on, the losses are at most b' − its value (maximising).
+    """
+    per_x = np.maximum(0.0, -x_dual if maximise else x_dual)
+    per_y = np.maximum(0.0, -y_dual if maximise else y_dual)
+    loss = np.where(x_value <= FLOW_EPS, per_x * min_trade, 0.0)
+    return loss + np.where(y_value <= FLOW_EPS, per_y * min_trade / np.maximum(cap, min_trade), 0.0)
+
+
 def reachable_pairs(
     x_dual: np.ndarray,
     y_dual: np.ndarray,
@@ -33,19 +56,8 @@ def reachable_pairs(
     maximise: bool,
     slack: float,
 ) -> np.ndarray:
-    """The pairs whose least loss as a trade is within ``slack`` (>= 0) of the LP optimum.
-
-    ``x_dual``, ``y_dual``: the reduced costs of each pair's flow and binary at the LP optimum
-    (HiGHS's sign: <= 0 at a lower bound when maximising, >= 0 when minimising); ``x_value``,
-    ``y_value``: the LP's answer. A wrong sign (dual infeasibility within tolerance) counts as no loss.
-    """
-    per_x = np.maximum(0.0, -x_dual if maximise else x_dual)
-    per_y = np.maximum(0.0, -y_dual if maximise else y_dual)
-    at_zero_x = x_value <= FLOW_EPS
-    at_zero_y = y_value <= FLOW_EPS
-    loss = np.where(at_zero_x, per_x * min_trade, 0.0)
-    loss += np.where(at_zero_y, per_y * min_trade / np.maximum(cap, min_trade), 0.0)
-    return loss <= slack
+    """The pairs whose least loss as a trade (``trade_losses``) is within ``slack`` (>= 0) of the LP optimum."""
+    return trade_losses(x_dual, y_dual, x_value, y_value, cap, min_trade, maximise) <= slack
 
 
 def target_value(incumbent: float, accept: float, maximise: bool) -> float:
