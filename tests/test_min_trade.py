@@ -16,6 +16,7 @@ from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
+from lec_opt.model.held_totals import peer_totals, with_totals
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
@@ -388,14 +389,14 @@ def test_priority_c_on_the_relaxations_totals(case, min_trade):
     with semi.relaxed():
         bound = solver.solve(3, "priority_c", 60.0, 1e-9).objective
     relaxed_x = solver.x.copy()
-    sold, bought = semi._totals(relaxed_x)
-    held, _, _ = semi._with_totals(relaxed_x, 3, "priority_c", 60.0, 1e-9)
+    sold, bought = peer_totals(semi, relaxed_x)
+    held, _, _ = with_totals(semi, relaxed_x, 3, "priority_c", 60.0, 1e-9, 200)
     assume(held is not None)
     assert solver.is_feasible(held)  # the MILP as HiGHS holds it: min_trade on, binaries integer
-    assert not breaks_minimum(semi._flows_of(held), min_trade).any()
+    assert not breaks_minimum(semi.flows_of(held), min_trade).any()
     if not (breaks_minimum(sold, min_trade).any() or breaks_minimum(bought, min_trade).any()):
         assert solver.objective("priority_c", held) == pytest.approx(bound, abs=1e-9)
-        np.testing.assert_allclose(semi._totals(held)[0], sold, atol=1e-8)
+        np.testing.assert_allclose(peer_totals(semi, held)[0], sold, atol=1e-8)
 
 
 def test_losses_of_the_optimums_trades_are_within_the_lp_gap():

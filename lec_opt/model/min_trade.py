@@ -13,7 +13,7 @@ solved in steps, each a fixed amount of work (nodes, never time):
    sub-MILPs around the relaxation's trades (``_neighbourhood``), the
    solution before this level and the greedy matching with the minimum, and for objectives of the
    peers' totals only (level 1, C) the MILP with every peer's total held at the relaxation's
-   (``_with_totals``; optimal when it succeeds on those totals); each is checked against every row,
+   (``lec_opt.model.held_totals``; optimal when it succeeds on those totals); each is checked against every row,
    bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
@@ -38,6 +38,7 @@ import numpy as np
 from lec_opt.market.pairs import PairData, allowed_pairs
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model.held_totals import SEPARABLE, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, combined_bound, target_value, trade_losses
@@ -47,10 +48,6 @@ ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 %
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
-# objectives that depend on each peer's P2P total only: Σx = Σ_i sold_i; Σ (bid_j − ask_i) x = Σ_j bid_j
-# bought_j − Σ_i ask_i sold_i (models/FORMULATION.md §4, step 3(e))
-SEPARABLE = ("p2p", "priority_c")
-TOTAL_ROUNDS = 3  # relaxations solved again to clear peer totals in (0, m)
 REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
 
@@ -193,81 +190,11 @@ class MinTradeLevels:
         solver.x = before
         return losses, record.objective, record.seconds, record.highs_seconds or 0.0
 
-    def _totals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each seller's and each buyer's P2P total in ``x``."""
-        flows = self._flows_of(x)
-        sold = np.bincount(self.pairs.seller, weights=flows, minlength=len(self.snap.sellers))
-        bought = np.bincount(self.pairs.buyer, weights=flows, minlength=len(self.snap.buyers))
-        return sold, bought
-
-    def _with_totals(
-        self, relaxed_x: np.ndarray, level: int, name: str, limit: float, gap: float
-    ) -> tuple[np.ndarray | None, float, float]:
-        """The MILP with every peer's P2P total held at a relaxation's; (solution or None, s, HiGHS s).
-
-        A total in (0, m) cannot be made of trades of at least m: such peers' other columns are
-        bounded so that they trade at least m (no CES flow, grid or export at most their energy less
-        m) and the relaxation solved again, or, if that is infeasible, they are closed (every pair
-        fixed to 0), up to ``TOTAL_ROUNDS`` rounds. Then the totals are held by fixing each peer's other columns at
-        that relaxation's values. Every step only adds bounds: a sub-problem of the MILP, so any answer
-        is feasible for it. For an objective that depends on the totals only (``SEPARABLE``) an answer
-        on the relaxation's own totals attains its bound.
-        """
-        solver, m, pairs = self.solver, self.solver.m, self.pairs
-        others = [solver.cols(v) for v in (m.seller_to_ces, m.seller_export, m.ces_to_buyer, m.grid_to_buyer)]
-        of_seller, of_buyer = np.stack(others[:2]), np.stack(others[2:])  # (2, peers) each
-        changed: list[np.ndarray] = []
-        seconds = highs_seconds = 0.0
-        point = relaxed_x
-        try:
-            with self.relaxed():
-                for rounds in range(TOTAL_ROUNDS + 1):
-                    sold, bought = self._totals(point)
-                    small_s, small_b = breaks_minimum(sold, self.min_trade), breaks_minimum(bought, self.min_trade)
-                    if not (small_s.any() or small_b.any()):
-                        break
-                    if rounds == TOTAL_ROUNDS:
-                        return None, seconds, highs_seconds
-                    raised: list[np.ndarray] = []
-                    for (ces, grid), small, energy in (
-                        (of_seller, small_s, self.snap.surplus_kwh),
-                        (of_buyer, small_b, self.snap.deficit_kwh),
-                    ):
-                        ces, grid, left = ces[small], grid[small], energy[small] - self.min_trade
-                        solver.fix(ces[ces >= 0], 0.0)
-                        grid, left = grid[grid >= 0], left[grid >= 0]
-                        solver.highs.changeColsBounds(
-                            grid.size, grid.astype(np.int32), solver.col_lower[grid], np.maximum(left, 0.0)
-                        )
-                        raised += [ces[ces >= 0], grid]
-                    changed += raised
-                    try:
-                        record = solver.solve(level, name, limit, gap)
-                    except LevelFailed as failed:  # they cannot all trade m: closed instead
-                        seconds += failed.record.seconds
-                        for cols in raised:
-                            solver.unfix(cols)
-                        closing = self.x[(small_s[pairs.seller] | small_b[pairs.buyer]) & ~self.never]
-                        solver.fix(closing, 0.0)
-                        changed.append(closing)
-                        record = solver.solve(level, name, limit, gap)
-                    seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
-                    point = solver.x.copy()
-            held = np.concatenate([c[c >= 0] for c in others])
-            solver.fix(held, point[held])
-            changed.append(held)
-            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
-            return solver.x.copy(), seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
-        except LevelFailed as failed:
-            return None, seconds + failed.record.seconds, highs_seconds
-        finally:
-            for cols in changed:
-                solver.unfix(cols)
-
     def _flows(self) -> np.ndarray:
-        return self._flows_of(self.solver.x)
+        return self.flows_of(self.solver.x)
 
-    def _flows_of(self, solution: np.ndarray) -> np.ndarray:
+    def flows_of(self, solution: np.ndarray) -> np.ndarray:
+        """The flows of ``solution`` in pair order, solver dust (<= FLOW_EPS) as 0."""
         x = solution[self.x]
         return np.where(x > FLOW_EPS, x, 0.0)
 
@@ -356,7 +283,7 @@ class MinTradeLevels:
             relaxed_x = solver.x.copy()
             within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
             found: list[tuple[str, np.ndarray]] = []
-            previous = self._flows_of(before)
+            previous = self.flows_of(before)
             if not breaks_minimum(previous, self.min_trade).any():
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
@@ -372,7 +299,7 @@ class MinTradeLevels:
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:
             solver.x = x
-            candidates.append((source, self._consistent(self._flows_of(x))))
+            candidates.append((source, self._consistent(self.flows_of(x))))
         for force in (True, False):
             # level 3 with an incumbent: the whole MILP from it costs less than the sub-MILPs (measured)
             if any(accepted(x) for _, x in candidates) or (level >= 3 and candidates):
@@ -391,7 +318,7 @@ class MinTradeLevels:
             candidates.append(("the greedy matching", self._consistent(greedy)))
         candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
-            held, s, hs = self._with_totals(relaxed_x, level, name, limit, gap)
+            held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if held is not None and solver.is_feasible(held):
                 candidates.append(("the MILP with every peer's total held at the relaxation's", held))
@@ -420,7 +347,7 @@ class MinTradeLevels:
                         f"{status}, searched on the {np.count_nonzero(reach & open_)} pairs that can reach {accept:.0%}"
                     )
             solver.x = best
-            warm = value is not None and not (self._flows_of(best)[closed] > 0).any()
+            warm = value is not None and not (self.flows_of(best)[closed] > 0).any()
             solver.fix(self.x[closed], 0.0)
             solver.fix(self.y[closed], 0.0)
             try:
