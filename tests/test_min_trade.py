@@ -27,6 +27,7 @@ from tests.helpers import instances, make_snapshot, with_options
 EXAMPLES = settings(
     max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
+FEWER = settings(EXAMPLES, max_examples=20)
 TOL = 1e-7
 
 
@@ -311,7 +312,7 @@ def _milp_optimum(solver, priority: str, level: int):
     return third.objective, solver.x.copy()
 
 
-@EXAMPLES
+@FEWER
 @given(
     instances(max_peers=8, need_pair=True),
     st.sampled_from([0.05, 0.1, 0.3]),
@@ -370,7 +371,7 @@ def test_reduced_cost_losses_by_hand():
     assert keep.tolist() == [True, True, False, True]  # 0.2, 0.2, 0.4 > 0.2, a wrong sign loses nothing
 
 
-@EXAMPLES
+@FEWER
 @given(instances(max_peers=8, need_pair=True), st.sampled_from([0.05, 0.1, 0.3]))
 def test_priority_c_on_the_relaxations_totals(case, min_trade):
     """C's level 3 depends on each peer's total only: the MILP with the totals held at the relaxation's
