@@ -20,7 +20,7 @@ from lec_opt.model.held_totals import peer_totals, with_totals
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
-from lec_opt.model.reach import combined_bound, reachable_pairs, target_value
+from lec_opt.model.reach import bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import repair_small_trades
 from tests.helpers import instances, make_snapshot, with_options
 
@@ -338,8 +338,8 @@ def test_reachable_pairs_hold_the_optimum(case, min_trade, priority, level):
     slack = lp - value if maximise else value - lp
     assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (losses[trades], lp, value)
     target = value - 1e-9 if maximise else value + 1e-9  # a hair worse than the optimum
-    reach, _, _ = semi._reachable(level, name, 60.0, 1e-9, target)
-    assert not (trades & ~reach).any()
+    closed = semi._closable(losses, lp, target, maximise)  # None: too few to close, the search keeps all
+    assert closed is None or not (trades & closed).any()
 
 
 def test_targets_and_combined_bounds():
@@ -357,18 +357,20 @@ def test_targets_and_combined_bounds():
 
 
 def test_reduced_cost_losses_by_hand():
-    """A flow at 0 with reduced cost -2 (maximising) loses 2 m; its binary at 0 with -1 loses m / cap."""
-    keep = reachable_pairs(
-        np.array([-2.0, 0.0, -2.0, 1e-12]),
-        np.array([0.0, -1.0, -1.0, 0.0]),
-        np.array([0.0, 0.0, 0.0, 0.0]),
-        np.array([0.0, 0.0, 0.0, 0.0]),
-        np.array([0.5, 0.5, 0.5, 0.5]),
+    """A flow at 0 with reduced cost -2 (maximising) loses 2 m; its binary at 0 with -1 loses m / cap;
+    a flow in the LP's answer loses nothing; a wrong sign (dual tolerance) loses nothing."""
+    losses = trade_losses(
+        np.array([-2.0, 0.0, -2.0, 1e-12, -3.0]),
+        np.array([0.0, -1.0, -1.0, 0.0, 0.0]),
+        np.array([0.0, 0.0, 0.0, 0.0, 0.4]),
+        np.array([0.0, 0.0, 0.0, 0.0, 1.0]),
+        np.array([0.5, 0.5, 0.5, 0.5, 0.5]),
         0.1,
         True,
-        0.2,
     )
-    assert keep.tolist() == [True, True, False, True]  # 0.2, 0.2, 0.4 > 0.2, a wrong sign loses nothing
+    np.testing.assert_allclose(losses, [0.2, 0.2, 0.4, 0.0, 0.0])
+    assert trade_losses(np.array([2.0]), np.array([0.0]), np.zeros(1), np.zeros(1), np.ones(1), 0.1, False) == 0.2
+    assert bound_target(2.0, 0.01, True) == pytest.approx(2.0 / 1.01)  # within 1 % of 2 relative to itself
 
 
 @FEWER

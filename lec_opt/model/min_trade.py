@@ -17,9 +17,10 @@ solved in steps, each a fixed amount of work (nodes, never time):
    bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
-   otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, with
-   the pairs closed that no point within the accepted gap of the incumbent can use
-   (``lec_opt.model.reach``: reduced costs of the LP relaxation towards that target).
+   otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, first
+   where a point within the accepted gap of the bound can be, then where a point that proves the
+   incumbent can be, each time with the pairs closed that no such point can use
+   (``lec_opt.model.reach``: reduced costs of the LP relaxation towards a target).
    The record carries the answer, the bound and the gap.
 
 Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
@@ -41,7 +42,7 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.held_totals import SEPARABLE, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
-from lec_opt.model.reach import DUAL_MARGIN, combined_bound, target_value, trade_losses
+from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
@@ -149,20 +150,48 @@ class MinTradeLevels:
                     break
         return best, seconds, highs_seconds
 
-    def _reachable(
-        self, level: int, name: str, limit: float, gap: float, target: float
-    ) -> tuple[np.ndarray | None, float, float]:
-        """The pairs that may trade in a point at least as good as ``target`` (``reachable_pairs``), from
-        the level's LP relaxation with the CES modes continuous too; (mask or None, s, HiGHS s).
-
-        None when the LP gives no dual-feasible answer. The current solution is left as it was.
-        """
-        losses, lp, seconds, highs_seconds = self._losses(level, name, limit, gap)
-        if losses is None:
-            return None, seconds, highs_seconds
-        maximise = self.solver.maximise[f"obj_{name}"]
+    def _closable(
+        self, losses: np.ndarray | None, lp: float, target: float | None, maximise: bool
+    ) -> np.ndarray | None:
+        """The open pairs that no point at least as good as ``target`` trades on (``trade_losses`` against
+        the LP optimum ``lp``), when closing them leaves at most ``REACH_SHARE`` of the open pairs; else None."""
+        if losses is None or target is None:
+            return None
         slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
-        return losses <= slack, seconds, highs_seconds
+        open_ = ~self.never
+        reach = (losses <= slack) & open_
+        return open_ & ~reach if np.count_nonzero(reach) <= REACH_SHARE * np.count_nonzero(open_) else None
+
+    def _search(
+        self,
+        level: int,
+        name: str,
+        limit: float,
+        accept: float,
+        closed: np.ndarray,
+        start: np.ndarray,
+        warm_start_exists: bool,
+    ) -> tuple[LevelRecord, float, float]:
+        """HiGHS on the MILP with the ``closed`` pairs fixed to 0, from ``start`` if it is one of its
+        points, limited to ``NODE_LIMIT`` nodes and stopping at the relative gap ``accept``;
+        (its record, s, HiGHS s), the record with no objective if it failed (``LevelFailed`` without
+        an incumbent to keep). Its answer, if any, is left in the solver."""
+        solver = self.solver
+        solver.x = start
+        warm = warm_start_exists and not (self.flows_of(start)[closed] > 0).any()
+        solver.fix(self.x[closed], 0.0)
+        solver.fix(self.y[closed], 0.0)
+        try:
+            # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
+            tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
+            return tree, tree.seconds, tree.highs_seconds or 0.0
+        except LevelFailed as failed:
+            if not warm_start_exists:
+                raise  # nothing to fall back on: the level fails
+            return failed.record, failed.record.seconds, 0.0
+        finally:
+            solver.unfix(self.x[closed])
+            solver.unfix(self.y[closed])
 
     def _losses(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float, float]:
         """Each pair's least loss as a trade (``trade_losses``) at the level's LP relaxation with the CES
@@ -335,41 +364,39 @@ class MinTradeLevels:
         elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
             status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
         else:
-            closed = np.zeros(len(self.x), dtype=bool)
+            losses, lp = None, float("nan")
             if value is not None:  # without an incumbent the search must find any point, not only good ones
-                target = target_value(value, accept, maximise)
-                reach, s, hs = self._reachable(level, name, limit, gap, target)
+                losses, lp, s, hs = self._losses(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
-                open_ = ~self.never
-                if reach is not None and np.count_nonzero(reach & open_) <= REACH_SHARE * np.count_nonzero(open_):
-                    closed = open_ & ~reach
-                    status = (
-                        f"{status}, searched on the {np.count_nonzero(reach & open_)} pairs that can reach {accept:.0%}"
-                    )
-            solver.x = best
-            warm = value is not None and not (self.flows_of(best)[closed] > 0).any()
-            solver.fix(self.x[closed], 0.0)
-            solver.fix(self.y[closed], 0.0)
-            try:
-                # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
-                tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
-                seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
+            # first where a point within the accepted gap of the bound can be (an incumbent), then where a
+            # point that proves the incumbent can be (the proof); each closes the pairs that cannot reach
+            # its target, so the bound becomes the better of the search's and the target
+            hope = bound_target(bound, accept, maximise)
+            for stage, target in (("the bound", hope), ("the incumbent", None)):
+                if stage == "the incumbent":
+                    if value is not None and (relative_gap(value, bound) or 0.0) <= accept:
+                        break
+                    target = None if value is None else target_value(value, accept, maximise)
+                closed = self._closable(losses, lp, target, maximise)
+                if closed is None:
+                    if stage == "the bound":
+                        continue
+                    closed = np.zeros(len(self.x), dtype=bool)
+                what = f" on the {np.count_nonzero(~closed & ~self.never)} pairs that can reach {accept:.0%} of {stage}"
+                tree, s, hs = self._search(level, name, limit, accept, closed, best, value is not None)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+                if tree.objective is None or tree.status.split(" ")[0] not in ("optimal", "maxNodes", "maxTimeLimit"):
+                    status = f"{tree.status}: a node-limited search{what if closed.any() else ''} kept the {status}"
+                    continue
                 if closed.any():  # a point on a closed pair is worse than the target
                     bound = combined_bound(bound, tree.bound, target, maximise)
                 elif tree.bound is not None and np.isfinite(tree.bound):
                     bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)
+                searched = f"a node-limited search{what if closed.any() else ''}"
                 if value is None or sign * tree.objective > sign * value + 1e-12:
                     value, best = tree.objective, solver.x.copy()
-                    status = f"{tree.status}: a node-limited search improved the {status}"
+                    status = f"{tree.status}: {searched} improved the {status}"
                 else:
-                    status = f"{tree.status}: a node-limited search kept the {status}"
-            except LevelFailed as failed:
-                if value is None:
-                    raise
-                seconds += failed.record.seconds
-                status = f"{failed.record.status}: a node-limited search kept the {status}"
-            finally:
-                solver.unfix(self.x[closed])
-                solver.unfix(self.y[closed])
+                    status = f"{tree.status}: {searched} kept the {status}"
             solver.x = best
         return LevelRecord(level, name, status, value, bound, relative_gap(value, bound), seconds, highs_seconds)

@@ -6,11 +6,13 @@ at an optimal basis, reduced costs d. For every point z the LP admits, each MILP
 c·z ≤ b' − Σ_k loss_k(z) when maximising (≥ b' + Σ loss when minimising), where a column at its
 lower bound 0 loses |d_k| per unit it rises. A pair (i, j) that trades carries x ≥ m and, through
 x ≤ cap·y, y ≥ m / cap: if both sit at 0 in the LP's answer, that trade alone loses at least
-|d_x| m + |d_y| m / cap. A pair whose loss exceeds the slack b' − T trades in no MILP point better than T, so a search
-may close it: every point it misses is worse than T, and the level's bound becomes the better of T
-and the search's own bound. With T the bound that would prove the incumbent v within the accepted
-gap (v ± accept·|v|), either the search's bound is better than T, and the search's own gap holds,
-or the bound is T, and every answer at least as good as v is within the accepted gap of it.
+|d_x| m + |d_y| m / cap. A pair whose loss exceeds the slack |b' − T| trades in no MILP point better than a target T, so a
+search for such points may close it: every point it misses is worse than T, and the level's bound
+becomes the better of T and the search's own bound (``combined_bound``). The targets: a value within
+the accepted gap of the bound (``bound_target``), to find a better incumbent, and the bound that
+would prove the incumbent v within the accepted gap (``target_value``): then either the search's
+bound is better than T, and the search's own gap holds, or the bound is T, and every answer at
+least as good as v is within the accepted gap of it.
 """
 
 from __future__ import annotations
@@ -46,18 +48,12 @@ def trade_losses(
     return loss + np.where(y_value <= FLOW_EPS, per_y * min_trade / np.maximum(cap, min_trade), 0.0)
 
 
-def reachable_pairs(
-    x_dual: np.ndarray,
-    y_dual: np.ndarray,
-    x_value: np.ndarray,
-    y_value: np.ndarray,
-    cap: np.ndarray,
-    min_trade: float,
-    maximise: bool,
-    slack: float,
-) -> np.ndarray:
-    """The pairs whose least loss as a trade (``trade_losses``) is within ``slack`` (>= 0) of the LP optimum."""
-    return trade_losses(x_dual, y_dual, x_value, y_value, cap, min_trade, maximise) <= slack
+def bound_target(bound: float, accept: float, maximise: bool) -> float:
+    """The worst value v still within ``accept`` of ``bound`` by the relative gap |v − b| / |v|:
+    b / (1 + accept) or b / (1 − accept), whichever lies on the feasible side of b; ∓inf for accept >= 1."""
+    if accept >= 1.0:
+        return -np.inf if maximise else np.inf
+    return bound / (1.0 + accept) if maximise == (bound > 0) else bound / (1.0 - accept)
 
 
 def target_value(incumbent: float, accept: float, maximise: bool) -> float:
