@@ -372,16 +372,23 @@ class MinTradeLevels:
             # point that proves the incumbent can be (the proof); each closes the pairs that cannot reach
             # its target, so the bound becomes the better of the search's and the target
             hope = bound_target(bound, accept, maximise)
-            for stage, target in (("the bound", hope), ("the incumbent", None)):
-                if stage == "the incumbent":
+            # (and, should that not prove it, on every pair, as without the reduced costs)
+            everything = np.zeros(len(self.x), dtype=bool)
+            last_closed = everything
+            for stage, target in (("the bound", hope), ("the incumbent", None), ("every pair", None)):
+                if stage != "the bound":
                     if value is not None and (relative_gap(value, bound) or 0.0) <= accept:
                         break
-                    target = None if value is None else target_value(value, accept, maximise)
+                    if stage == "every pair" and not last_closed.any():
+                        break  # the stage before searched every pair already
+                    if stage == "the incumbent" and value is not None:
+                        target = target_value(value, accept, maximise)
                 closed = self._closable(losses, lp, target, maximise)
                 if closed is None:
                     if stage == "the bound":
                         continue
-                    closed = np.zeros(len(self.x), dtype=bool)
+                    closed = everything
+                last_closed = closed
                 what = f" on the {np.count_nonzero(~closed & ~self.never)} pairs that can reach {accept:.0%} of {stage}"
                 tree, s, hs = self._search(level, name, limit, accept, closed, best, value is not None)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
