@@ -181,8 +181,8 @@ def test_objective_cost_rows_are_the_pyomo_rows(case, links):
 @EXAMPLES
 @given(instances(max_peers=6, need_pair=True))
 def test_an_absolute_gap_holds_for_its_own_solve_only(case):
-    """``abs_gap`` reaches HiGHS for one solve (the minimum-trade search stops at the accepted gap,
-    absolute for |v| < 1); every other solve is back at HiGHS's default, with the same optimum as a
+    """``abs_gap`` reaches HiGHS for one solve (the minimum-trade searches set it to GAP_EQUAL, so
+    that only the relative gap stops them); every other solve is back at HiGHS's default, with the same optimum as a
     solver that never saw it (the path without a minimum trade does not change)."""
     snap, scenario, soc = case
     scenario = with_options(scenario, willingness={"min_trade_kwh": 0.05})

@@ -19,7 +19,7 @@ from lec_opt.market.pairs import PairData, allowed_pairs, transactions_lower_bou
 from lec_opt.market.priorities import priority_a_face, unique_priority_a_optimum
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.scenario.schema import Scenario
 
@@ -172,8 +172,9 @@ def level_4(
                 status = f"{failed.record.status}: a node-limited search kept the {status}"
                 seconds += failed.record.seconds
         solver.x = saved
-    gap = (incumbent - bound) / max(1.0, incumbent)
-    return LevelRecord(4, "transactions", status, incumbent, bound, gap, seconds, highs_seconds)
+    return LevelRecord(
+        4, "transactions", status, incumbent, bound, relative_gap(incumbent, bound), seconds, highs_seconds
+    )
 
 
 def _trades(flows: np.ndarray) -> float:

@@ -62,11 +62,19 @@ class LevelFailed(Exception):
         self.record = record
 
 
+GAP_EQUAL = 1e-9  # an answer and a bound this close are equal: gap 0 (models/FORMULATION.md §4, "Gap")
+
+
 def relative_gap(best: float | None, bound: float | None) -> float | None:
-    """|best - bound| / max(1, |best|), or None when either is unknown."""
+    """The relative MIP gap |best - bound| / |best| (Gurobi's MIPGap, CPLEX's miprelgap), or None
+    when either is unknown: 0 when the two agree within ``GAP_EQUAL`` (both 0 included), infinite
+    when best = 0 != bound (models/FORMULATION.md §4, "Gap")."""
     if best is None or bound is None or not np.isfinite(bound):
         return None
-    return abs(best - bound) / max(1.0, abs(best))
+    apart = abs(best - bound)
+    if apart <= GAP_EQUAL:
+        return 0.0
+    return math.inf if best == 0.0 else apart / abs(best)
 
 
 class LevelSolver:

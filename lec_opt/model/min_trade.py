@@ -11,11 +11,16 @@ solved in steps, each a fixed amount of work (nodes, never time):
    level kept with the rest solved again (``_with_trades``; exact at level 2), the relaxation's small
    trades shifted onto trades that meet the minimum (``_repaired``, ``lec_opt.model.small_trades``),
    sub-MILPs around the relaxation's trades (``_neighbourhood``), the
-   solution before this level and the greedy matching with the minimum; each is checked against
-   every row, bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
+   solution before this level and the greedy matching with the minimum, and for objectives of the
+   peers' totals only (level 1, C) the MILP with every peer's total held at the relaxation's
+   (``lec_opt.model.held_totals``; optimal when it succeeds on those totals); each is checked against every row,
+   bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
-   otherwise HiGHS searches the whole MILP from the incumbent, limited by ``NODE_LIMIT`` nodes.
+   otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, first
+   where a point within the accepted gap of the bound can be, then where a point that proves the
+   incumbent can be, each time with the pairs closed that no such point can use
+   (``lec_opt.model.reach``: reduced costs of the LP relaxation towards a target).
    The record carries the answer, the bound and the gap.
 
 Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
@@ -34,14 +39,17 @@ import numpy as np
 from lec_opt.market.pairs import PairData, allowed_pairs
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model.held_totals import SEPARABLE, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
-from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
+REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
 
 def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) -> np.ndarray:
@@ -142,10 +150,80 @@ class MinTradeLevels:
                     break
         return best, seconds, highs_seconds
 
-    def _flows(self) -> np.ndarray:
-        return self._flows_of(self.solver.x)
+    def _closable(
+        self, losses: np.ndarray | None, lp: float, target: float | None, maximise: bool
+    ) -> np.ndarray | None:
+        """The open pairs that no point at least as good as ``target`` trades on (``trade_losses`` against
+        the LP optimum ``lp``), when closing them leaves at most ``REACH_SHARE`` of the open pairs; else None."""
+        if losses is None or target is None:
+            return None
+        slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
+        open_ = ~self.never
+        reach = (losses <= slack) & open_
+        return open_ & ~reach if np.count_nonzero(reach) <= REACH_SHARE * np.count_nonzero(open_) else None
 
-    def _flows_of(self, solution: np.ndarray) -> np.ndarray:
+    def _search(
+        self,
+        level: int,
+        name: str,
+        limit: float,
+        accept: float,
+        closed: np.ndarray,
+        start: np.ndarray,
+        warm_start_exists: bool,
+    ) -> tuple[LevelRecord, float, float]:
+        """HiGHS on the MILP with the ``closed`` pairs fixed to 0, from ``start`` if it is one of its
+        points, limited to ``NODE_LIMIT`` nodes and stopping at the relative gap ``accept``;
+        (its record, s, HiGHS s), the record with no objective if it failed (``LevelFailed`` without
+        an incumbent to keep). Its answer, if any, is left in the solver."""
+        solver = self.solver
+        solver.x = start
+        warm = warm_start_exists and not (self.flows_of(start)[closed] > 0).any()
+        solver.fix(self.x[closed], 0.0)
+        solver.fix(self.y[closed], 0.0)
+        try:
+            # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
+            tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
+            return tree, tree.seconds, tree.highs_seconds or 0.0
+        except LevelFailed as failed:
+            if not warm_start_exists:
+                raise  # nothing to fall back on: the level fails
+            return failed.record, failed.record.seconds, 0.0
+        finally:
+            solver.unfix(self.x[closed])
+            solver.unfix(self.y[closed])
+
+    def _losses(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float, float]:
+        """Each pair's least loss as a trade (``trade_losses``) at the level's LP relaxation with the CES
+        modes continuous too; (losses or None, the LP's optimum, s, HiGHS s). The current solution is kept."""
+        solver, m = self.solver, self.solver.m
+        before = solver.x.copy()
+        maximise = solver.maximise[f"obj_{name}"]
+        modes = (m.charging, m.discharging)
+        with self.relaxed():
+            solver.set_integer(modes, False)
+            try:
+                record = solver.solve(level, name, limit, gap)
+            except LevelFailed as failed:
+                return None, float("nan"), failed.record.seconds, 0.0
+            finally:
+                solver.set_integer(modes, True)
+            info = solver.highs.getInfo()
+            losses = None
+            if info.dual_solution_status == 2 and info.num_dual_infeasibilities == 0:  # kSolutionStatusFeasible
+                duals = np.asarray(solver.highs.getSolution().col_dual)
+                x, y = self.x, self.y
+                losses = trade_losses(
+                    duals[x], duals[y], solver.x[x], solver.x[y], self.pairs.cap, self.min_trade, maximise
+                )
+        solver.x = before
+        return losses, record.objective, record.seconds, record.highs_seconds or 0.0
+
+    def _flows(self) -> np.ndarray:
+        return self.flows_of(self.solver.x)
+
+    def flows_of(self, solution: np.ndarray) -> np.ndarray:
+        """The flows of ``solution`` in pair order, solver dust (<= FLOW_EPS) as 0."""
         x = solution[self.x]
         return np.where(x > FLOW_EPS, x, 0.0)
 
@@ -196,7 +274,7 @@ class MinTradeLevels:
         solver.fix(self.y[closed], 0.0)
         changed = keep | closed
         try:
-            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT)
+            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
             return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
         except LevelFailed as failed:
             return None, failed.record.seconds, 0.0
@@ -234,14 +312,14 @@ class MinTradeLevels:
             relaxed_x = solver.x.copy()
             within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
             found: list[tuple[str, np.ndarray]] = []
-            previous = self._flows_of(before)
+            previous = self.flows_of(before)
             if not breaks_minimum(previous, self.min_trade).any():
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if kept is not None:
                     found.append(("the trades before this level, the rest solved again", kept))
             if not any(within(x, gap) for _, x in found):
-                solver.x = relaxed_x
+                solver.x = relaxed_x.copy()
                 repaired, s, hs = self._repaired(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if repaired is not None:
@@ -250,7 +328,7 @@ class MinTradeLevels:
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:
             solver.x = x
-            candidates.append((source, self._consistent(self._flows_of(x))))
+            candidates.append((source, self._consistent(self.flows_of(x))))
         for force in (True, False):
             # level 3 with an incumbent: the whole MILP from it costs less than the sub-MILPs (measured)
             if any(accepted(x) for _, x in candidates) or (level >= 3 and candidates):
@@ -264,10 +342,15 @@ class MinTradeLevels:
         if not breaks_minimum(previous, self.min_trade).any():
             candidates.append(("the previous solution", self._consistent(previous)))
         if greedy is not None:
-            solver.x = relaxed_x  # the CES of the relaxation, shared over what each peer has left
+            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
             share_ces(solver, self.snap, self.pairs, greedy)
             candidates.append(("the greedy matching", self._consistent(greedy)))
         candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
+            held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
+            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            if held is not None and solver.is_feasible(held):
+                candidates.append(("the MILP with every peer's total held at the relaxation's", held))
         sign = 1.0 if maximise else -1.0
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
@@ -281,23 +364,46 @@ class MinTradeLevels:
         elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
             status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
         else:
-            try:
-                # stop once the gap of models/FORMULATION.md §4 is proven: relative, or absolute for |v| < 1
-                tree = solver.solve(
-                    level, name, limit, accept, warm=value is not None, node_limit=NODE_LIMIT, abs_gap=accept
-                )
-                seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
-                if tree.bound is not None and np.isfinite(tree.bound):
+            losses, lp = None, float("nan")
+            if value is not None:  # without an incumbent the search must find any point, not only good ones
+                losses, lp, s, hs = self._losses(level, name, limit, gap)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+            # first where a point within the accepted gap of the bound can be (an incumbent), then where a
+            # point that proves the incumbent can be (the proof); each closes the pairs that cannot reach
+            # its target, so the bound becomes the better of the search's and the target
+            hope = bound_target(bound, accept, maximise)
+            # (and, should that not prove it, on every pair, as without the reduced costs)
+            everything = np.zeros(len(self.x), dtype=bool)
+            last_closed = everything
+            for stage, target in (("the bound", hope), ("the incumbent", None), ("every pair", None)):
+                if stage != "the bound":
+                    if value is not None and (relative_gap(value, bound) or 0.0) <= accept:
+                        break
+                    if stage == "every pair" and not last_closed.any():
+                        break  # the stage before searched every pair already
+                    if stage == "the incumbent" and value is not None:
+                        target = target_value(value, accept, maximise)
+                closed = self._closable(losses, lp, target, maximise)
+                if closed is None:
+                    if stage == "the bound":
+                        continue
+                    closed = everything
+                last_closed = closed
+                what = f" on the {np.count_nonzero(~closed & ~self.never)} pairs that can reach {accept:.0%} of {stage}"
+                tree, s, hs = self._search(level, name, limit, accept, closed, best, value is not None)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+                if tree.objective is None or tree.status.split(" ")[0] not in ("optimal", "maxNodes", "maxTimeLimit"):
+                    status = f"{tree.status}: a node-limited search{what if closed.any() else ''} kept the {status}"
+                    continue
+                if closed.any():  # a point on a closed pair is worse than the target
+                    bound = combined_bound(bound, tree.bound, target, maximise)
+                elif tree.bound is not None and np.isfinite(tree.bound):
                     bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)
+                searched = f"a node-limited search{what if closed.any() else ''}"
                 if value is None or sign * tree.objective > sign * value + 1e-12:
                     value, best = tree.objective, solver.x.copy()
-                    status = f"{tree.status}: a node-limited search improved the {status}"
+                    status = f"{tree.status}: {searched} improved the {status}"
                 else:
-                    status = f"{tree.status}: a node-limited search kept the {status}"
-            except LevelFailed as failed:
-                if value is None:
-                    raise
-                seconds += failed.record.seconds
-                status = f"{failed.record.status}: a node-limited search kept the {status}"
+                    status = f"{tree.status}: {searched} kept the {status}"
             solver.x = best
         return LevelRecord(level, name, status, value, bound, relative_gap(value, bound), seconds, highs_seconds)
