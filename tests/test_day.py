@@ -356,3 +356,20 @@ def test_the_greedy_path_never_imports_pyomo(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-600:]
     assert (tmp_path / "cli" / "summary.json").is_file() and (tmp_path / "api" / "summary.json").is_file()
+
+
+def test_intervals_csv_carries_each_solved_levels_bound_and_gap(tmp_path):
+    """A MILP day writes each solved level's proven bound and relative gap per priority; level 4's
+    gap is (transactions - bound) / transactions, its bound never above the transactions."""
+    data = _tiny_day(tmp_path / "data", [[0.1, 0.3, 0.2]] * 3, [[0, 0, 0], [1.0, 1.0, 1.0], [0.4, 0.4, 0.4]])
+    sc = _scenario(data, 480, [1], capacity_kwh=100.0)
+    table = pd.read_csv(
+        write_day(run_day(sc, method="milp", priority="best", workers=1), tmp_path / "out") / "intervals.csv"
+    )
+    for p in ("A", "B", "C"):
+        rows = table[table[f"transactions_{p}"] > 0]
+        assert len(rows), p
+        bound, gap, count = rows[f"level4_bound_{p}"], rows[f"level4_gap_{p}"], rows[f"transactions_{p}"]
+        assert (bound <= count).all()
+        assert np.allclose(gap, (count - bound) / count)
+        assert (rows[f"level3_gap_{p}"].abs() <= 1e-6).all()  # no minimum trade: level 3 is an LP, optimal

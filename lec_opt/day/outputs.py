@@ -132,7 +132,8 @@ def summary(run: DayRun) -> dict:
 
 
 def interval_table(run: DayRun) -> pd.DataFrame:
-    """intervals.csv: one row per interval (balance, each priority's matching, chosen, CES, grid)."""
+    """intervals.csv: one row per interval (balance, each priority's matching with its levels'
+    bounds and gaps, chosen, CES, grid)."""
     rows = []
     periods = _periods(run)
     deg = run.day.scenario.ces.degradation
@@ -157,6 +158,10 @@ def interval_table(run: DayRun) -> pd.DataFrame:
             row[f"score_{p}"] = s.scores[p]
             row[f"status_{p}"] = "|".join(lv.status for lv in pr.levels)
             row[f"fallback_{p}"] = pr.fallback
+            for lv in pr.levels:  # a solved level's proven bound and relative gap (none for the greedy)
+                if lv.bound is not None:
+                    row[f"level{lv.level}_bound_{p}"] = lv.bound
+                    row[f"level{lv.level}_gap_{p}"] = lv.gap
         row.update(
             ces_charge_kwh=r.ces_charge_kwh,
             ces_discharge_kwh=r.ces_discharge_kwh,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -178,7 +179,8 @@ class IntervalResult:
             "soc_end": self.soc_end,
             "objective_levels": [lv.objective for lv in self.levels],
             "statuses": [lv.status for lv in self.levels],
-            "level_gaps": [lv.gap for lv in self.levels],
+            # JSON has no infinity: an infinite gap (answer 0, bound not) is null, as an unknown one
+            "level_gaps": [lv.gap if lv.gap is None or math.isfinite(lv.gap) else None for lv in self.levels],
             "level_seconds": [lv.seconds for lv in self.levels],
             "level_highs_seconds": [lv.highs_seconds for lv in self.levels],
             "solve_seconds": self.solve_seconds,
