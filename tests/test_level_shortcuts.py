@@ -54,6 +54,16 @@ def plain_milp(snap, scenario, soc, priority: str) -> tuple[float, float, float]
     return l1.objective, l3.objective, round(l4.objective)
 
 
+def _solved_as_large(snap, scenario, priority: str):
+    """``solve_matching`` of one priority with the small model counted as large
+    (``LARGE_LP_COLUMNS`` = 0: every large-model shortcut on); it must not fall back."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
+        matching = solve_matching(snap, scenario, (priority,))[priority]
+    assert not matching.fallback, matching.fallback_reason
+    return matching
+
+
 @EXAMPLES
 @given(instances(max_peers=7, need_pair=True))
 def test_lp_levels_closed_form_and_level_4_bounds_against_the_plain_milp(case):
@@ -104,10 +114,7 @@ def test_level_3_of_a_in_closed_form_against_the_plain_milp(case, grid):
     scenario = with_options(scenario, willingness={"min_trade_kwh": 0.0})
     coarse = lambda kwh: np.maximum(np.round(kwh / grid) * grid, grid)  # noqa: E731
     snap = replace(snap, surplus_kwh=coarse(snap.surplus_kwh), deficit_kwh=coarse(snap.deficit_kwh))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
-        matching = solve_matching(snap, scenario, ("A",))["A"]
-    assert not matching.fallback, matching.fallback_reason
+    matching = _solved_as_large(snap, scenario, "A")
     l3 = matching.levels[1]
     assert l3.status.startswith("optimal: closed form"), l3.status
     _, p3, p4 = plain_milp(snap, scenario, soc, "A")
@@ -147,10 +154,7 @@ def test_nested_volume_against_the_lp(case):
     assert np.all(np.bincount(pairs.buyer, flows, len(snap.buyers)) <= snap.deficit_kwh + 1e-12)
     volume = flows.sum()
     assert volume == pytest.approx(_max_volume_lp(snap, pairs, allowed), rel=1e-9, abs=1e-12)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
-        matching = solve_matching(snap, scenario, ("C",))["C"]
-    assert not matching.fallback, matching.fallback_reason
+    matching = _solved_as_large(snap, scenario, "C")
     assert matching.levels[0].status.startswith("optimal: closed form")
     slack = scenario.solver.lexicographic_tolerance * max(1.0, volume)  # level 1 is kept within its tolerance
     assert volume - slack - 1e-12 <= sum(f[2] for f in matching.flows) <= volume + 1e-9
@@ -230,9 +234,7 @@ def test_pairs_off_the_optimal_face_of_a_trade_at_no_optimum(case, grid):
         c[k] = -1.0
         lp = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
         assert lp.status == 0 and -lp.fun <= 1e-6, (k, -lp.fun)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
-        matching = solve_matching(snap, scenario, ("A",))["A"]
+    matching = _solved_as_large(snap, scenario, "A")
     _, _, p4 = plain_milp(snap, scenario, soc, "A")
     l4 = matching.levels[2]
     assert l4.bound <= p4 <= l4.objective
@@ -274,10 +276,7 @@ def test_level_3_of_c_along_the_chain_against_the_lp(case):
     )
     assert lp.status == 0
     assert float(pairs.margin_c @ flows) == pytest.approx(-lp.fun, rel=1e-7, abs=1e-9)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(level_solver, "LARGE_LP_COLUMNS", 0)
-        matching = solve_matching(snap, scenario, ("C",))["C"]
-    assert not matching.fallback, matching.fallback_reason
+    matching = _solved_as_large(snap, scenario, "C")
     l3 = matching.levels[1]
     assert l3.status.startswith("optimal: closed form, the min-cost flow"), l3.status
     assert l3.objective == pytest.approx(-lp.fun, rel=1e-6, abs=1e-8)
