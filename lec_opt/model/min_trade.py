@@ -406,4 +406,9 @@ class MinTradeLevels:
                 else:
                     status = f"{tree.status}: {searched} kept the {status}"
             solver.x = best
+            final = relative_gap(value, bound)
+            if status.startswith("optimal:") and final is not None and final > gap:
+                # HiGHS's "optimal" means its search met the accepted gap, not this level's mip_gap
+                proven = f"proven within {accept:.0%}" if final <= accept else f"{final:.1%} from the bound"
+                status = f"{proven}:{status.removeprefix('optimal:')}"
         return LevelRecord(level, name, status, value, bound, relative_gap(value, bound), seconds, highs_seconds)
