@@ -123,16 +123,22 @@ def test_level_3_of_a_in_closed_form_against_the_plain_milp(case, grid):
     assert l4.bound <= p4 <= l4.objective
 
 
+def _peer_rows(snap, pairs) -> tuple[np.ndarray, np.ndarray]:
+    """Each seller's sales <= s_i and each buyer's purchases <= r_j over the pairs: (rows, rhs)."""
+    n = len(pairs.seller)
+    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
+    rows[pairs.seller, np.arange(n)] = 1.0
+    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
+    return rows, np.concatenate([snap.surplus_kwh, snap.deficit_kwh])
+
+
 def _max_volume_lp(snap, pairs, allowed) -> float:
     """Level 1 as a plain LP (scipy's HiGHS): max Σ x over the allowed pairs, within s and r."""
     from scipy.optimize import linprog
 
     n = len(pairs.seller)
-    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
-    rows[pairs.seller, np.arange(n)] = 1.0
-    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
+    rows, rhs = _peer_rows(snap, pairs)
     bounds = [(0.0, None if ok else 0.0) for ok in allowed]
-    rhs = np.concatenate([snap.surplus_kwh, snap.deficit_kwh])
     return -linprog(-np.ones(n), A_ub=rows, b_ub=rhs, bounds=bounds, method="highs").fun
 
 
@@ -219,10 +225,7 @@ def test_pairs_off_the_optimal_face_of_a_trade_at_no_optimum(case, grid):
     face = priority_a_face(snap, pairs.seller, pairs.buyer, optimum)
     assert np.all(face[optimum > 0])
     n = len(pairs.seller)
-    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
-    rows[pairs.seller, np.arange(n)] = 1.0
-    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
-    rhs = np.concatenate([snap.surplus_kwh, snap.deficit_kwh])
+    rows, rhs = _peer_rows(snap, pairs)
     weight = weight_a(snap, pairs.seller, pairs.buyer)
     best = float(weight @ optimum)
     keep = np.vstack([-np.ones(n), -weight])  # volume and A's objective at their optima (to 1e-9)
@@ -262,13 +265,11 @@ def test_level_3_of_c_along_the_chain_against_the_lp(case):
     assert flows.sum() == pytest.approx(volume, rel=1e-9, abs=1e-9)
     assert np.count_nonzero(flows) <= len(snap.sellers) + len(snap.buyers) - 1  # a forest
     n = len(pairs.seller)
-    rows = np.zeros((len(snap.sellers) + len(snap.buyers), n))
-    rows[pairs.seller, np.arange(n)] = 1.0
-    rows[len(snap.sellers) + pairs.buyer, np.arange(n)] = 1.0
+    rows, rhs = _peer_rows(snap, pairs)
     lp = linprog(
         -pairs.margin_c,
         A_ub=rows,
-        b_ub=np.concatenate([snap.surplus_kwh, snap.deficit_kwh]),
+        b_ub=rhs,
         A_eq=np.ones((1, n)),
         b_eq=[volume],
         bounds=[(0.0, None if ok else 0.0) for ok in allowed],

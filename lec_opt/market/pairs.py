@@ -57,6 +57,20 @@ def max_volume_closed_form(snap: IntervalSnapshot) -> float:
     return float(min(snap.surplus_kwh[snap.willing_seller].sum(), snap.deficit_kwh[snap.willing_buyer].sum()))
 
 
+def _nested_order(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> tuple | None:
+    """(sellers in order, each buyer's number of allowed sellers, pair position of each (seller,
+    buyer)) when every buyer's allowed sellers are the first ones of that order (nested); else None."""
+    reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
+    reach[pairs.seller[allowed], pairs.buyer[allowed]] = True
+    order = np.argsort(-reach.sum(axis=1), kind="stable")  # sellers reached by the most buyers first
+    count = reach.sum(axis=0)  # each buyer's number of allowed sellers
+    if not np.array_equal(reach[order], np.arange(len(order))[:, None] < count[None, :]):
+        return None  # some buyer's sellers are not the first ones of that order: not nested
+    position = np.full(reach.shape, -1)
+    position[pairs.seller, pairs.buyer] = np.arange(len(pairs.seller))
+    return order, count, position
+
+
 def nested_flows(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> np.ndarray | None:
     """A maximum-volume matching (flows in pair order) when the buyers' sets of allowed sellers are
     nested, as on dense pairs (all willing sellers) and under priority C's price rule (the sellers
@@ -66,14 +80,10 @@ def nested_flows(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -
     left: whatever a buyer takes, every later buyer could have taken too, so serving it fully never
     costs a later buyer more than it gains (models/FORMULATION.md §4).
     """
-    reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
-    reach[pairs.seller[allowed], pairs.buyer[allowed]] = True
-    order = np.argsort(-reach.sum(axis=1), kind="stable")  # sellers reached by the most buyers first
-    count = reach.sum(axis=0)  # each buyer's number of allowed sellers
-    if not np.array_equal(reach[order], np.arange(len(order))[:, None] < count[None, :]):
-        return None  # some buyer's sellers are not the first ones of that order: not nested
-    position = np.full(reach.shape, -1)
-    position[pairs.seller, pairs.buyer] = np.arange(len(pairs.seller))
+    nested = _nested_order(snap, pairs, allowed)
+    if nested is None:
+        return None
+    order, count, position = nested
     left = snap.surplus_kwh[order].astype(float)
     flows = np.zeros(len(pairs.seller))
     first = 0  # sellers before it have nothing left (every buyer so far reached them all)
@@ -105,12 +115,10 @@ def price_rule_optimum(
     from scipy.optimize import linprog
     from scipy.sparse import coo_array
 
-    reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
-    reach[pairs.seller[allowed], pairs.buyer[allowed]] = True
-    order = np.argsort(-reach.sum(axis=1), kind="stable")  # sellers reached by the most buyers first
-    count = reach.sum(axis=0)
-    if not np.array_equal(reach[order], np.arange(len(order))[:, None] < count[None, :]):
+    nested = _nested_order(snap, pairs, allowed)
+    if nested is None:
         return None
+    order, count, position = nested
     buyers = np.flatnonzero(count > 0)
     if volume <= 0.0 or not len(buyers):
         return np.zeros(len(pairs.seller))
@@ -129,8 +137,6 @@ def price_rule_optimum(
     if lp.status != 0:
         return None
     sold, drawn = np.clip(lp.x[f], 0.0, None), np.clip(lp.x[g], 0.0, None)
-    position = np.full(reach.shape, -1)
-    position[pairs.seller, pairs.buyer] = np.arange(len(pairs.seller))
     flows = np.zeros(len(pairs.seller))
     first, left = 0, sold.copy()  # the earliest chain energy not yet drawn
     for b in np.argsort(count[buyers], kind="stable"):
