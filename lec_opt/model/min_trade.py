@@ -150,6 +150,25 @@ class MinTradeLevels:
                     break
         return best, seconds, highs_seconds
 
+    def _rounded(self, name: str, flows: np.ndarray) -> np.ndarray | None:
+        """The relaxation's ``flows`` with their small trades moved onto their peers' trades
+        (``repair_small_trades``; no solve), the CES of the current solution shared over what each
+        peer has left: a point of the MILP, or None if the repair fails or the point breaks a row."""
+        solver = self.solver
+        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+        allowed = allowed_pairs(self.snap, self.pairs, solver.m.price_pairs_only.active) & ~self.never
+        cost = -sign * solver.cost[f"obj_{name}"][self.x]
+        repaired = repair_small_trades(
+            flows, self.pairs, self.snap.surplus_kwh, self.snap.deficit_kwh, allowed, cost, self.min_trade
+        )
+        if repaired is None:
+            return None
+        before = solver.x.copy()
+        share_ces(solver, self.snap, self.pairs, repaired)
+        point = self._consistent(repaired)
+        solver.x = before
+        return point if solver.is_feasible(point) else None
+
     def _closable(
         self, losses: np.ndarray | None, lp: float, target: float | None, maximise: bool
     ) -> np.ndarray | None:
@@ -312,18 +331,22 @@ class MinTradeLevels:
             relaxed_x = solver.x.copy()
             within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
             found: list[tuple[str, np.ndarray]] = []
+            rounded = self._rounded(name, flows)
+            if rounded is not None:
+                found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
             previous = self.flows_of(before)
-            if not breaks_minimum(previous, self.min_trade).any():
+            if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
+                solver.x = relaxed_x.copy()
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if kept is not None:
                     found.append(("the trades before this level, the rest solved again", kept))
-            if not any(within(x, gap) for _, x in found):
+            if not any(within(x, accept) for _, x in found):
                 solver.x = relaxed_x.copy()
                 repaired, s, hs = self._repaired(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if repaired is not None:
-                    found.append(("the relaxation with its small trades moved onto their peers' trades", repaired))
+                    found.append(("the relaxation's repaired trades solved again as an LP", repaired))
         candidates: list[tuple[str, np.ndarray]] = []
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:
