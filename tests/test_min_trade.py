@@ -22,6 +22,7 @@ from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
 from lec_opt.model.reach import bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import repair_small_trades
+from lec_opt.model.trade_moves import improve_trades
 from tests.helpers import instances, make_snapshot, with_options
 
 EXAMPLES = settings(
@@ -248,6 +249,7 @@ def test_later_passes_repair_what_the_first_cannot(monkeypatch):
     strictly more of these vertices, each one valid."""
     import lec_opt.model.small_trades as small_trades
 
+    monkeypatch.setattr(small_trades, "_closed_and_refilled", lambda net: None)  # the passes alone
     m = 0.01
     repaired_by = {1: 0, 3: 0}
     for seed in range(100):
@@ -267,6 +269,37 @@ def test_later_passes_repair_what_the_first_cannot(monkeypatch):
                 repaired_by[passes] += 1
                 _assert_repaired(repaired, flows, snap, pairs, allowed, m)
     assert repaired_by[3] > repaired_by[1], repaired_by
+
+
+def test_closing_what_no_pass_can_shift_and_placing_its_volume_again_repairs_more(monkeypatch):
+    """Sellers of 2-8 m and buyers of 1-2.5 m (as at 14:20 on the default day: buyers that can take
+    one trade only): the small trades that no pass can shift, closed, with their volume placed again
+    between peers with room, repair strictly more vertices; each is valid and keeps at least the P2P
+    volume (a new trade of m may place a little more)."""
+    import lec_opt.model.small_trades as small_trades
+
+    m = 0.01
+    refill = small_trades._closed_and_refilled
+    repaired_by = {False: 0, True: 0}
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        n_s, n_b = rng.integers(3, 10), rng.integers(3, 12)
+        sellers = {p: (float(rng.uniform(2 * m, 8 * m)), 0.1) for p in range(1, n_s + 1)}
+        buyers = {p: (float(rng.uniform(m, 2.5 * m)), 0.15) for p in range(n_s + 1, n_s + n_b + 1)}
+        snap = make_snapshot(n_s + n_b, sellers, buyers)
+        pairs = candidate_pairs(snap)
+        flows = _northwest_corner(snap, pairs, rng.permutation(len(snap.buyers)))
+        allowed = (pairs.cap >= m) | (flows > 0)
+        cost = rng.uniform(0.0, 1.0, len(flows))
+        for refilled in repaired_by:
+            monkeypatch.setattr(small_trades, "_closed_and_refilled", refill if refilled else lambda net: None)
+            repaired = repair_small_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, allowed, cost, m)
+            if repaired is None:
+                continue
+            repaired_by[refilled] += 1
+            assert flows.sum() - 1e-9 <= repaired.sum() <= flows.sum() + m
+            _assert_repaired(repaired, repaired, snap, pairs, allowed, m)
+    assert repaired_by[True] > repaired_by[False], repaired_by
 
 
 def test_repairs_succeed_on_most_random_split_trades():
@@ -299,6 +332,95 @@ def test_a_repair_by_hand():
     cost = np.array([2.0, 1.0])  # seller 2 is the nearer
     repaired = repair_small_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, np.ones(2, dtype=bool), cost, 0.1)
     np.testing.assert_allclose(repaired, [0.45, 0.10])
+
+
+def test_moves_by_hand():
+    """Two crossed trades of 0.3 (cost 2 per kWh each) and the two pairs across at cost 1: the swap
+    moves all of it across (0.6 instead of 1.2). Then seller 3 (room 0.3) is nearer to buyer 1 than
+    seller 2: the shift moves buyer 1's 0.3 onto seller 3 (0.3 instead of 0.6)."""
+    m = 0.1
+    snap = make_snapshot(4, {1: (0.3, 0.1), 2: (0.3, 0.1)}, {3: (0.3, 0.15), 4: (0.3, 0.15)})
+    pairs = candidate_pairs(snap)  # (1, 3), (1, 4), (2, 3), (2, 4)
+    allowed = np.ones(4, dtype=bool)
+    moved = improve_trades(
+        np.array([0.3, 0.0, 0.0, 0.3]),
+        pairs,
+        snap.surplus_kwh,
+        snap.deficit_kwh,
+        allowed,
+        np.array([2.0, 1.0, 1.0, 2.0]),
+        m,
+    )
+    np.testing.assert_allclose(moved, [0.0, 0.3, 0.3, 0.0])
+    snap = make_snapshot(5, {1: (0.3, 0.1), 2: (0.3, 0.1), 3: (0.3, 0.1)}, {4: (0.3, 0.15), 5: (0.3, 0.15)})
+    pairs = candidate_pairs(snap)  # (1, 4), (1, 5), (2, 4), (2, 5), (3, 4), (3, 5)
+    cost = np.array([1.0, 1.0, 1.0, 1.0, 0.5, 2.0])
+    flows = np.array([0.0, 0.3, 0.3, 0.0, 0.0, 0.0])
+    moved = improve_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, np.ones(6, dtype=bool), cost, m)
+    np.testing.assert_allclose(moved, [0.0, 0.3, 0.0, 0.0, 0.3, 0.0])
+
+
+def _valid_moves(x, pairs, snap, allowed, m):
+    """Every swap and shift of a δ on a grid of 40 steps that keeps the minimum and every peer
+    within its energy: (changes, δ) by brute force, for the local-optimum check."""
+
+    def ok(y):
+        sold = np.bincount(pairs.seller, weights=y, minlength=len(snap.sellers))
+        bought = np.bincount(pairs.buyer, weights=y, minlength=len(snap.buyers))
+        return (
+            not breaks_minimum(y, m).any()
+            and np.all(y >= -1e-12)
+            and np.all(y <= pairs.cap + 1e-9)
+            and not (y[~allowed] > 1e-12).any()
+            and np.all(sold <= snap.surplus_kwh + 1e-9)
+            and np.all(bought <= snap.deficit_kwh + 1e-9)
+        )
+
+    index = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(pairs.seller, pairs.buyer))}
+    trades = np.flatnonzero(x > 1e-9)
+    shapes = []
+    for a in trades:
+        for b in trades:
+            i, j, k, jb = pairs.seller[a], pairs.buyer[a], pairs.seller[b], pairs.buyer[b]
+            if a < b and i != k and j != jb:
+                shapes.append([(a, -1), (b, -1), (index[i, jb], 1), (index[k, j], 1)])
+        for other in range(len(x)):  # a shift: same buyer (another seller) or same seller (another buyer)
+            if other != a and (pairs.buyer[other] == pairs.buyer[a]) != (pairs.seller[other] == pairs.seller[a]):
+                shapes.append([(a, -1), (other, 1)])
+    for changes in shapes:
+        for delta in np.linspace(x[changes[0][0]] / 40, x[changes[0][0]], 40):
+            y = x.copy()
+            for k, sign in changes:
+                y[k] += sign * delta
+            y[np.abs(y) <= 1e-9] = 0.0
+            if ok(y):
+                yield y
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_moves_keep_every_rule_and_end_where_no_move_helps(seed):
+    """On random repaired vertices: the moves never raise the cost, keep the P2P volume, the minimum,
+    the caps and every peer's energy; and at their end no swap or shift on a grid of steps (brute
+    force) lowers the cost."""
+    rng = np.random.default_rng(seed)
+    n_s, n_b = rng.integers(2, 6), rng.integers(2, 6)
+    sellers = {p: (float(rng.uniform(0.05, 0.4)), 0.1) for p in range(1, n_s + 1)}
+    buyers = {p: (float(rng.uniform(0.02, 0.3)), 0.15) for p in range(n_s + 1, n_s + n_b + 1)}
+    snap = make_snapshot(n_s + n_b, sellers, buyers)
+    pairs = candidate_pairs(snap)
+    m = 0.01
+    allowed = (pairs.cap >= m) & (rng.random(len(pairs.cap)) < 0.8)
+    flows = _northwest_corner(snap, pairs, rng.permutation(len(snap.buyers)))
+    allowed |= flows > 0
+    cost = rng.uniform(-1.0, 1.0, len(flows))
+    start = repair_small_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, allowed, cost, m)
+    if start is None:  # allowed: the caller then takes the other incumbents
+        return
+    moved = improve_trades(start, pairs, snap.surplus_kwh, snap.deficit_kwh, allowed, cost, m)
+    assert cost @ moved <= cost @ start + 1e-12
+    _assert_repaired(moved, start, snap, pairs, allowed, m)
+    for y in _valid_moves(moved, pairs, snap, allowed, m):
+        assert cost @ y >= cost @ moved - 1e-9
 
 
 def _milp_optimum(solver, priority: str, level: int):

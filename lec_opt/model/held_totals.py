@@ -1,5 +1,5 @@
 """The MILP with every peer's P2P total held at a relaxation's (models/FORMULATION.md §4,
-"Levels with a minimum trade", step 3(e)).
+"Levels with a minimum trade", step 3(f)).
 
 Level 1 (Σx = Σ_i sold_i) and priority C's level 3 (Σ (bid_j − ask_i) x_ij = Σ_j bid_j bought_j −
 Σ_i ask_i sold_i) depend on each peer's P2P total only: flows of at least m on the relaxation's own

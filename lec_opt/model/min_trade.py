@@ -7,14 +7,16 @@ solved in steps, each a fixed amount of work (nodes, never time):
 1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
    continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
    flow of it lies in (0, m) it is the level's optimum.
-2. **Incumbents**, cheapest first, until one is within the accepted gap: the trades before this
-   level kept with the rest solved again (``_with_trades``; exact at level 2), the relaxation's small
-   trades shifted onto trades that meet the minimum (``_repaired``, ``lec_opt.model.small_trades``),
-   sub-MILPs around the relaxation's trades (``_neighbourhood``), the
-   solution before this level and the greedy matching with the minimum, and for objectives of the
-   peers' totals only (level 1, C) the MILP with every peer's total held at the relaxation's
-   (``lec_opt.model.held_totals``; optimal when it succeeds on those totals); each is checked against every row,
-   bound and integrality of the MILP as HiGHS holds it, and the best one is the incumbent.
+2. **Incumbents**, cheapest first, until one is within the accepted gap: the relaxation's small
+   trades moved onto their peers' trades and improved by local moves, without a solve
+   (``_rounded``: ``lec_opt.model.small_trades``, ``lec_opt.model.trade_moves``), the trades before
+   this level kept with the rest solved again (``_with_trades``; exact at level 2), LP rounds on
+   the repaired trades (``_repaired``), sub-MILPs around the relaxation's trades
+   (``_neighbourhood``), the solution before this level and the greedy matching with the minimum,
+   and for objectives of the peers' totals only (level 1, C) the MILP with every peer's total held
+   at the relaxation's (``lec_opt.model.held_totals``; optimal when it succeeds on those totals);
+   each is checked against every row, bound and integrality of the MILP as HiGHS holds it, and the
+   best one is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
    otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, first
@@ -44,6 +46,7 @@ from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
+from lec_opt.model.trade_moves import improve_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
@@ -109,21 +112,13 @@ class MinTradeLevels:
         MILP, so the answer is MILP-feasible.
         """
         solver = self.solver
-        allowed = allowed_pairs(self.snap, self.pairs, solver.m.price_pairs_only.active) & ~self.never
+        args = self._repair_args(name)
         seconds = highs_seconds = 0.0
         best = None
         sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
         with self._modes_fixed():
             for _ in range(REPAIR_ROUNDS):
-                flows = repair_small_trades(
-                    self._flows(),
-                    self.pairs,
-                    self.snap.surplus_kwh,
-                    self.snap.deficit_kwh,
-                    allowed,
-                    -sign * solver.cost[f"obj_{name}"][self.x],
-                    self.min_trade,
-                )
+                flows = repair_small_trades(self._flows(), *args)
                 if flows is None:
                     break
                 trades = flows > FLOW_EPS
@@ -150,22 +145,31 @@ class MinTradeLevels:
                     break
         return best, seconds, highs_seconds
 
-    def _rounded(self, name: str, flows: np.ndarray) -> np.ndarray | None:
-        """The relaxation's ``flows`` with their small trades moved onto their peers' trades
-        (``repair_small_trades``; no solve), the CES of the current solution shared over what each
-        peer has left: a point of the MILP, or None if the repair fails or the point breaks a row."""
+    def _repair_args(self, name: str) -> tuple:
+        """What a repair and the local moves need after the flows: pairs, energies, the allowed
+        pairs and the level's cost per kWh of each pair, to be minimised."""
         solver = self.solver
         sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
         allowed = allowed_pairs(self.snap, self.pairs, solver.m.price_pairs_only.active) & ~self.never
         cost = -sign * solver.cost[f"obj_{name}"][self.x]
-        repaired = repair_small_trades(
-            flows, self.pairs, self.snap.surplus_kwh, self.snap.deficit_kwh, allowed, cost, self.min_trade
-        )
-        if repaired is None:
-            return None
+        return self.pairs, self.snap.surplus_kwh, self.snap.deficit_kwh, allowed, cost, self.min_trade
+
+    def _rounded(self, name: str, flows: np.ndarray) -> np.ndarray | None:
+        """The relaxation's ``flows`` with their small trades moved onto their peers' trades
+        (``repair_small_trades``; no solve), then ``_moved``; None if the repair fails."""
+        args = self._repair_args(name)
+        repaired = repair_small_trades(flows, *args)
+        return None if repaired is None else self._moved(repaired, args)
+
+    def _moved(self, flows: np.ndarray, args: tuple) -> np.ndarray | None:
+        """``flows`` (which keep the minimum) improved by local moves (``improve_trades``), with the
+        CES totals of the current solution shared over what each peer has left: a point of the
+        MILP, or None if it breaks a row."""
+        solver = self.solver
+        moved = improve_trades(flows, *args)
         before = solver.x.copy()
-        share_ces(solver, self.snap, self.pairs, repaired)
-        point = self._consistent(repaired)
+        share_ces(solver, self.snap, self.pairs, moved)
+        point = self._consistent(moved)
         solver.x = before
         return point if solver.is_feasible(point) else None
 
@@ -346,7 +350,11 @@ class MinTradeLevels:
                 repaired, s, hs = self._repaired(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if repaired is not None:
-                    found.append(("the relaxation's repaired trades solved again as an LP", repaired))
+                    solver.x = repaired  # its CES totals, shared over what the moves leave each peer
+                    moved = self._moved(self.flows_of(repaired), self._repair_args(name))
+                    found.append(
+                        ("LP rounds on the relaxation's repaired trades", repaired if moved is None else moved)
+                    )
         candidates: list[tuple[str, np.ndarray]] = []
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:

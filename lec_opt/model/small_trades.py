@@ -18,7 +18,9 @@ closes, so no step breaks the minimum; the P2P volume stays the same, and with i
 Among the paths the one that costs the level's objective least is taken (label-correcting
 shortest path; costs may be negative), so the repair follows the objective. A small trade that can
 be neither raised nor closed waits for the next pass (``REPAIR_PASSES``): its neighbours' repairs
-change the trades its paths may use. Deterministic: pairs in index order, ties to the first found.
+change the trades its paths may use. Those that no pass can shift are closed at the end and their
+volume placed again on pairs between peers that both have room (``_closed_and_refilled``; the
+volume may end a little above the relaxation's, never below). Deterministic: pairs in index order, ties to the first found.
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ def repair_small_trades(
     min_trade: float,
 ) -> np.ndarray | None:
     """Every trade in (0, m) raised to m or closed, its energy shifted along the cheapest path of
-    trades (see the module's docstring); the flows, or None if one cannot be shifted in any pass.
+    trades (see the module's docstring); the flows, or None if the small trades that no pass can
+    shift cannot be closed with their volume placed again.
 
     ``cost``: the level's objective per kWh of each pair, to be minimised (negate a maximised one).
     Smallest trades first, ties by pair order.
@@ -242,5 +245,47 @@ def repair_small_trades(
                 apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
                 progress = True
         if not progress:
+            break
+    return _closed_and_refilled(net) if breaks_minimum(x, min_trade).any() else x
+
+
+def _closed_and_refilled(net: _Network) -> np.ndarray | None:
+    """The small trades no path can shift closed, and the volume they carried placed again between
+    peers that both have room: on one pair (a trade raised, or a new one of at least m) or along a
+    path from a buyer with room (``_cheapest_path``). Each step takes the cheapest option that places
+    all that is left, else the one that places the most; the flows, or None if the volume cannot be
+    placed again."""
+    x, pairs, room, m, n_s = net.x, net.pairs, net.room, net.m, net.n_s
+    small = breaks_minimum(x, m)
+    need = float(x[small].sum())
+    np.add.at(room, pairs.seller[small], x[small])
+    np.add.at(room, n_s + pairs.buyer[small], x[small])
+    x[small] = 0.0
+    for _ in range(len(room)):  # each step fills a peer's room or places all that is left
+        if need <= BELOW:
+            return x
+        both = np.minimum(room[pairs.seller], room[n_s + pairs.buyer])
+        step = np.minimum(np.minimum(both, pairs.cap - x), need)
+        raise_ = net.allowed & (x > FLOW_EPS) & (step > BELOW)
+        open_ = net.allowed & (x <= FLOW_EPS) & (np.minimum(both, pairs.cap) >= m - BELOW)
+        step = np.where(open_, np.maximum(step, m), step)  # a new trade carries at least m
+        options = [
+            (float(step[k]), float(net.cost[k] * step[k]), [(int(k), float(step[k]))])
+            for k in np.flatnonzero(raise_ | open_)
+        ]
+        if not any(placed >= need - BELOW for placed, _, _ in options):
+            for j in np.flatnonzero(room[n_s:] > BELOW):
+                f = min(need, float(room[n_s + j]))
+                path = _cheapest_path(net, f, int(j), True)
+                if path is not None:
+                    options.append((f, sum(net.cost[q] * c for q, c in path), path))
+        if not options:
             return None
-    return None if breaks_minimum(x, min_trade).any() else x
+        placed = max(min(p, need) for p, _, _ in options)
+        _, _, changes = min((o for o in options if min(o[0], need) >= placed - BELOW), key=lambda o: o[1])
+        for k, change in changes:
+            x[k] = 0.0 if abs(x[k] + change) <= BELOW else x[k] + change
+            room[pairs.seller[k]] -= change
+            room[n_s + pairs.buyer[k]] -= change
+        need -= placed
+    return x if need <= BELOW else None
