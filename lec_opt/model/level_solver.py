@@ -237,7 +237,7 @@ class LevelSolver:
         col_lower, col_upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
         row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
         ax = self.a @ x
-        integer = np.asarray([int(t) for t in lp.integrality_], dtype=int) == 1 if lp.integrality_ else self.integer
+        integer = self._integer_now  # as HiGHS holds it (``set_integer`` is the only change)
         return bool(
             np.all(x >= col_lower - tol(col_lower))
             and np.all(x <= col_upper + tol(col_upper))
