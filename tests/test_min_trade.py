@@ -360,6 +360,21 @@ def test_moves_by_hand():
     np.testing.assert_allclose(moved, [0.0, 0.3, 0.0, 0.0, 0.3, 0.0])
 
 
+def test_a_cycle_of_three_trades_where_no_swap_or_shift_helps():
+    """Three sellers and three buyers of 0.2 each, trading (1, 1), (2, 2), (3, 3) at cost 2; the pairs
+    (1, 2), (2, 3), (3, 1) cost 1, the other three 5. Every swap costs 2 more and no peer has room,
+    so only the cycle 1 -> 2 -> 2 -> 3 -> 3 -> 1 -> 1 (raise, lower, ...) helps: two steps of
+    m = 0.1 move everything onto the cheap pairs (0.6 instead of 1.2)."""
+    snap = make_snapshot(6, {p: (0.2, 0.1) for p in (1, 2, 3)}, {p: (0.2, 0.15) for p in (4, 5, 6)})
+    pairs = candidate_pairs(snap)
+    cost = {(0, 0): 2.0, (1, 1): 2.0, (2, 2): 2.0, (0, 1): 1.0, (1, 2): 1.0, (2, 0): 1.0}
+    costs = np.array([cost.get((int(i), int(j)), 5.0) for i, j in zip(pairs.seller, pairs.buyer)])
+    flows = np.array([0.2 if i == j else 0.0 for i, j in zip(pairs.seller, pairs.buyer)])
+    moved = improve_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, np.ones(9, dtype=bool), costs, 0.1)
+    cheap = np.array([cost.get((int(i), int(j))) == 1.0 for i, j in zip(pairs.seller, pairs.buyer)])
+    np.testing.assert_allclose(moved, np.where(cheap, 0.2, 0.0))
+
+
 def _valid_moves(x, pairs, snap, allowed, m):
     """Every swap and shift of a δ on a grid of 40 steps that keeps the minimum and every peer
     within its energy: (changes, δ) by brute force, for the local-optimum check."""

@@ -9,9 +9,14 @@ pair at 0. A move shifts some energy δ > 0 and keeps both the P2P volume and th
 - a *shift* onto a peer with room: trade (k, j) loses δ and (i, j) gains it, where seller i has δ
   left (or (i, l) gains what (i, j) loses, where buyer l still needs δ).
 
-A lowered trade ends at 0 or at least m, a raised one (or a new one) at m to its cap, and δ is the
-largest step that keeps this; the move that lowers the level's objective most is made, until no
-move lowers it (or ``MAX_MOVES``). Deterministic: ties go to the first move in pair order.
+- a *cycle* of a fixed step δ ∈ ``CYCLE_STEPS`` · m: trades raised and lowered in turn around a
+  cycle of peers (each peer's total stays), or from a seller with room to one that sells less (a
+  buyer likewise): a negative cycle of the residual graph of that step, found by Bellman-Ford.
+
+A lowered trade ends at 0 or at least m, a raised one (or a new one) at m to its cap; a swap or
+shift takes the largest δ that keeps this. The swap or shift that lowers the level's objective
+most is made, else the first negative cycle, until none lowers it (or ``MAX_MOVES``).
+Deterministic: ties go to the first move in pair order.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ BELOW = 1e-9  # a flow within this of m meets the minimum, within this of 0 is c
 _EPS = 1e-12  # a move must lower the cost by more than this per kWh
 MAX_MOVES = 200
 MAX_SWAP_TRADES = 600  # swaps weigh every two trades: above this many trades only shifts are tried
+CYCLE_STEPS = (0.5, 1.0, 2.0)  # the steps of the cycles tried, in minimums m
 
 
 def _largest_step(
@@ -108,6 +114,76 @@ class _Moves:
         best = int(np.argmin(gain))
         return float(gain[best]), [(t[best], -d[best]), (k[best], d[best])]
 
+    def cycle(self, x: np.ndarray, delta: float) -> list:
+        """The changes of a negative cycle of step ``delta`` (Bellman-Ford on the residual graph), or [].
+
+        Nodes: sellers, buyers, and one node each for the sellers' and the buyers' room. Arcs: seller
+        i -> buyer j raises (i, j) (cost +c, where x + δ ends in [m, cap]); buyer j -> seller i lowers
+        it (cost -c, where x - δ ends at 0 or >= m); seller room -> seller i where i has δ left, seller
+        -> seller room (it sells less); buyer j -> buyer room where j still needs δ, buyer room ->
+        buyer (it buys less). A simple cycle changes each pair on it once and keeps the volume."""
+        p, cost, m = self.pairs, self.cost, self.m
+        n_s, n_b = len(self.surplus), len(self.deficit)
+        seller_room, buyer_room = n_s + n_b, n_s + n_b + 1
+        nodes = n_s + n_b + 2
+        left_s = self.surplus - np.bincount(p.seller, weights=x, minlength=n_s)
+        left_b = self.deficit - np.bincount(p.buyer, weights=x, minlength=n_b)
+        up = np.flatnonzero(self.allowed & (x + delta <= p.cap + BELOW) & (x + delta >= m - BELOW))
+        down = np.flatnonzero((x > FLOW_EPS) & ((x - delta >= m - BELOW) | (np.abs(x - delta) <= BELOW)))
+        sellers, buyers = np.arange(n_s), np.arange(n_b)
+        has_s, has_b = np.flatnonzero(left_s >= delta - BELOW), np.flatnonzero(left_b >= delta - BELOW)
+        tail = np.concatenate(
+            [
+                p.seller[up],
+                n_s + p.buyer[down],
+                np.full(has_s.size, seller_room),
+                sellers,
+                n_s + has_b,
+                np.full(n_b, buyer_room),
+            ]
+        )
+        head = np.concatenate(
+            [
+                n_s + p.buyer[up],
+                p.seller[down],
+                has_s,
+                np.full(n_s, seller_room),
+                np.full(has_b.size, buyer_room),
+                n_s + buyers,
+            ]
+        )
+        room_arcs = has_s.size + n_s + has_b.size + n_b
+        weight = np.concatenate([cost[up], -cost[down], np.zeros(room_arcs)])
+        pair = np.concatenate([up, down, np.full(room_arcs, -1)])
+        step = np.concatenate([np.full(up.size, delta), np.full(down.size, -delta), np.zeros(room_arcs)])
+        dist, parent, changed = np.zeros(nodes), np.full(nodes, -1), np.ones(nodes, dtype=bool)
+        for _ in range(nodes + 1):  # a node still improving after |nodes| rounds leads to a negative cycle
+            arcs = np.flatnonzero(changed[tail])
+            reach = dist[tail[arcs]] + weight[arcs]
+            new = dist.copy()
+            np.minimum.at(new, head[arcs], reach)
+            changed = new < dist - _EPS
+            if not changed.any():
+                return []
+            hit = arcs[changed[head[arcs]] & (reach <= new[head[arcs]])]
+            ends, first = np.unique(head[hit], return_index=True)  # the first arc that reaches each node
+            parent[ends] = hit[first]
+            dist = np.where(changed, new, dist)
+        node = int(np.flatnonzero(changed)[0])
+        for _ in range(nodes):  # back onto the cycle
+            node = int(tail[parent[node]])
+        on_cycle, at = [], node
+        while not on_cycle or at != node:
+            arc = int(parent[at])
+            on_cycle.append(arc)
+            at = int(tail[arc])
+            if len(on_cycle) > nodes:
+                return []
+        changes = [(int(pair[a]), float(step[a])) for a in on_cycle if pair[a] >= 0]
+        if len({k for k, _ in changes}) < len(changes) or sum(cost[k] * c for k, c in changes) >= -_EPS:
+            return []
+        return changes
+
 
 def improve_trades(
     flows: np.ndarray,
@@ -118,8 +194,8 @@ def improve_trades(
     cost: np.ndarray,
     min_trade: float,
 ) -> np.ndarray:
-    """The flows after the best swap or shift, again and again, while one lowers Σ cost·x (see the
-    module's docstring). ``flows``: trades that all keep the minimum; ``cost``: the level's objective
+    """The flows after the best swap or shift, else a negative cycle, again and again, while one
+    lowers Σ cost·x (see the module's docstring). ``flows``: trades that all keep the minimum; ``cost``: the level's objective
     per kWh of each pair, to be minimised (negate a maximised one)."""
     x = flows.copy()
     moves = _Moves(pairs, surplus, deficit, allowed, cost, min_trade)
@@ -130,7 +206,9 @@ def improve_trades(
             found.insert(0, moves.swap(x, trades))
         gain, changes = min(found, key=lambda f: f[0])
         if gain >= -_EPS:
-            break
+            changes = next(filter(None, (moves.cycle(x, step * min_trade) for step in CYCLE_STEPS)), [])
+            if not changes:
+                break
         for k, change in changes:
             x[k] = 0.0 if abs(x[k] + change) <= BELOW else x[k] + change
     return x
