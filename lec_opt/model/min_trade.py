@@ -280,6 +280,8 @@ class MinTradeLevels:
         Every pair of a peer with a flow in (0, m) is free (its y binary); the pairs whose flow
         meets the minimum stay open (``force``: y = 1, x >= m) or free; every other pair is closed.
         A sub-problem of the MILP: any answer is feasible for it. Limited by ``NODE_LIMIT`` nodes.
+        At level 3 it is searched only if it frees at most ``REACH_SHARE`` of the open pairs (else
+        (None, 0, 0)): a larger one costs about what the search of the whole MILP does.
         """
         solver, m, pairs = self.solver, self.min_trade, self.pairs
         small = breaks_minimum(flows, m)
@@ -291,6 +293,8 @@ class MinTradeLevels:
         buyers[pairs.buyer[small]] = True
         free = ((sellers[pairs.seller] | buyers[pairs.buyer]) | support) & ~keep & ~self.never
         closed = ~keep & ~free & ~self.never
+        if level >= 3 and np.count_nonzero(free) > REACH_SHARE * np.count_nonzero(~self.never):
+            return None, 0.0, 0.0
         solver.fix(self.y[keep], 1.0)
         solver.set_lower(self.x[keep], m)
         solver.fix(self.x[closed], 0.0)
@@ -361,8 +365,7 @@ class MinTradeLevels:
             solver.x = x
             candidates.append((source, self._consistent(self.flows_of(x))))
         for force in (True, False):
-            # level 3 with an incumbent: the whole MILP from it costs less than the sub-MILPs (measured)
-            if any(accepted(x) for _, x in candidates) or (level >= 3 and candidates):
+            if any(accepted(x) for _, x in candidates):
                 break
             near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
