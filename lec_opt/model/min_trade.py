@@ -364,7 +364,7 @@ class MinTradeLevels:
         for source, x in found:
             solver.x = x
             candidates.append((source, self._consistent(self.flows_of(x))))
-        for force in (True, False):
+        for force in (True, False) if level < 3 else (True,):  # level 3: the free one only before a whole search
             if any(accepted(x) for _, x in candidates):
                 break
             near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
@@ -408,7 +408,7 @@ class MinTradeLevels:
             hope = bound_target(bound, accept, maximise)
             # (and, should that not prove it, on every pair, as without the reduced costs)
             everything = np.zeros(len(self.x), dtype=bool)
-            last_closed = everything
+            last_closed, around_tried = everything, False
             for stage, target in (("the bound", hope), ("the incumbent", None), ("every pair", None)):
                 if stage != "the bound":
                     if value is not None and (relative_gap(value, bound) or 0.0) <= accept:
@@ -422,6 +422,18 @@ class MinTradeLevels:
                     if stage == "the bound":
                         continue
                     closed = everything
+                    if level >= 3 and not around_tried:  # before the whole MILP: the sub-MILP around the relaxation
+                        around_tried = True
+                        near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
+                        seconds, highs_seconds = seconds + s, highs_seconds + hs
+                        if near is not None and solver.is_feasible(near):
+                            near_value = solver.objective(name, near)
+                            if value is None or sign * near_value > sign * value + 1e-12:
+                                what = "the MILP around the relaxation on its trades and its small trades' peers"
+                                value, best, status = near_value, near, f"incumbent from {what}"
+                            if (relative_gap(value, bound) or 0.0) <= accept:
+                                status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
+                                break
                 last_closed = closed
                 what = f" on the {np.count_nonzero(~closed & ~self.never)} pairs that can reach {accept:.0%} of {stage}"
                 tree, s, hs = self._search(level, name, limit, accept, closed, best, value is not None)
