@@ -161,6 +161,18 @@ class MinTradeLevels:
         repaired = repair_small_trades(flows, *args)
         return None if repaired is None else self._moved(repaired, args)
 
+    def _polished(self, name: str, point: np.ndarray) -> np.ndarray:
+        """A point of the MILP after the local moves (``_moved``, its own CES totals shared), if that
+        is better for the level; else the point itself."""
+        solver = self.solver
+        current, solver.x = solver.x, point
+        moved = self._moved(self.flows_of(point), self._repair_args(name))
+        solver.x = current
+        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+        if moved is None or sign * solver.objective(name, moved) <= sign * solver.objective(name, point) + 1e-12:
+            return point
+        return moved
+
     def _moved(self, flows: np.ndarray, args: tuple) -> np.ndarray | None:
         """``flows`` (which keep the minimum) improved by local moves (``improve_trades``), with the
         CES totals of the current solution shared over what each peer has left: a point of the
@@ -371,7 +383,7 @@ class MinTradeLevels:
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if near is not None:
                 what = "with its trades kept" if force else "on its trades and its small trades' peers"
-                candidates.append((f"the MILP around the relaxation {what}", near))
+                candidates.append((f"the MILP around the relaxation {what}", self._polished(name, near)))
         solver.x = before
         if not breaks_minimum(previous, self.min_trade).any():
             candidates.append(("the previous solution", self._consistent(previous)))
@@ -379,7 +391,7 @@ class MinTradeLevels:
             solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
             share_ces(solver, self.snap, self.pairs, greedy)
             candidates.append(("the greedy matching", self._consistent(greedy)))
-        candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        candidates = [(source, self._polished(name, x)) for source, x in candidates if solver.is_feasible(x)]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
@@ -427,6 +439,7 @@ class MinTradeLevels:
                         near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
                         seconds, highs_seconds = seconds + s, highs_seconds + hs
                         if near is not None and solver.is_feasible(near):
+                            near = self._polished(name, near)
                             near_value = solver.objective(name, near)
                             if value is None or sign * near_value > sign * value + 1e-12:
                                 what = "the MILP around the relaxation on its trades and its small trades' peers"
