@@ -21,7 +21,7 @@ from lec_opt.market.ces import ces_params
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import _fix_level, _release, add_level_constraints
-from lec_opt.model.standard_form import flat_equalities, flat_linear
+from lec_opt.model.standard_form import flat_linear, flat_rows
 
 EXAMPLES = settings(
     max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -145,9 +145,10 @@ def test_kept_level_rows_are_the_pyomo_rows(case):
 @EXAMPLES
 @given(instances(max_peers=6, need_pair=True), st.booleans())
 def test_objective_cost_rows_are_the_pyomo_rows(case, links):
-    """The objectives and equality rows read from their flat terms (priorities, the relaxed level 4,
-    the balances) and the parts Pyomo walks give HiGHS the cost rows, the column order and the rows,
-    in order, of Pyomo's own compile of them all (every constraint on but the kept levels)."""
+    """The objectives and rows read from their flat terms (priorities, the relaxed level 4, the
+    balances, and with the linking rows the trade caps and minimums) and the parts Pyomo walks give
+    HiGHS the cost rows, the column order and the rows, in order, of Pyomo's own compile of them all
+    (every constraint on but the kept levels)."""
     snap, scenario, soc = case
     m, _ = build_interval_model(snap, scenario, ces_params(scenario, snap, soc), links=links)
     add_level_constraints(m)
@@ -159,9 +160,8 @@ def test_objective_cost_rows_are_the_pyomo_rows(case, links):
         v.unfix()
     for o in m.component_objects(pyo.Objective):
         o.activate()
-    assert {"seller_balance", "buyer_balance"} <= {
-        c.name for c in m.component_objects(pyo.Constraint) if flat_equalities(c) is not None
-    }
+    read = {c.name for c in m.component_objects(pyo.Constraint) if flat_rows(c) is not None}
+    assert {"seller_balance", "buyer_balance"} | ({"trade_cap", "min_trade"} if links else set()) <= read
     for c in m.component_objects(pyo.Constraint):
         c.deactivate() if c.name.startswith("level_") else c.activate()
     info = LinearStandardFormCompiler().write(m, mixed_form=True, set_sense=None)
@@ -205,7 +205,7 @@ def _with_levels(m):
 
 
 def test_a_variable_only_a_flat_part_has_sends_the_model_through_the_compiler(monkeypatch):
-    """``compile_model`` reads flat objectives and equality rows from their terms only when Pyomo's
+    """``compile_model`` reads flat objectives and rows from their terms only when Pyomo's
     walk of the rest has placed every variable; here z appears in a flat objective and a flat
     equality only, so the whole model goes through Pyomo's compiler (a second time), with the
     same rows and costs as Pyomo's own compile."""
@@ -222,7 +222,7 @@ def test_a_variable_only_a_flat_part_has_sends_the_model_through_the_compiler(mo
         expr=LinearExpression([MonomialTermExpression((3.0, m.z)), MonomialTermExpression((1.0, m.x[1]))])
     )
     assert standard_form.flat_linear(m.flat_obj.expr) is not None
-    assert standard_form.flat_equalities(m.flat_row) is not None
+    assert standard_form.flat_rows(m.flat_row) is not None
     calls = []
     compile_once = standard_form.standard_form
     monkeypatch.setattr(standard_form, "standard_form", lambda *a, **k: calls.append(1) or compile_once(*a, **k))

@@ -24,6 +24,11 @@ def _sum(variables: list) -> LinearExpression:
     return LinearExpression(variables)
 
 
+def _difference(x, a: float, y) -> LinearExpression:
+    """x - a y as one flat linear expression."""
+    return LinearExpression([MonomialTermExpression((1.0, x)), MonomialTermExpression((-a, y))])
+
+
 def add_sets(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData) -> None:
     """I: sellers, J: buyers (positions in the snapshot), P ⊆ I × J: candidate pairs."""
     m.I = pyo.Set(initialize=range(len(snap.sellers)), doc="sellers (surplus s_i > 0)")
@@ -76,9 +81,12 @@ def add_willingness(m: pyo.ConcreteModel) -> None:
 def add_trade_limits(m: pyo.ConcreteModel, pairs: PairData, min_trade: float) -> None:
     """x[i,j] <= min(s_i, r_j) y[i,j]; x[i,j] >= min_trade y[i,j] (deactivated until needed);
     price_pairs_only (priority C): Σ x + Σ y <= 0 over the pairs with bid_j < ask_i."""
-    cap = dict(zip(m.P, pairs.cap.tolist(), strict=True))
-    m.trade_cap = pyo.Constraint(m.P, rule=lambda m, i, j: m.p2p[i, j] <= cap[i, j] * m.transaction[i, j])
-    m.min_trade = pyo.Constraint(m.P, rule=lambda m, i, j: m.p2p[i, j] >= min_trade * m.transaction[i, j])
+    # each row one flat x - a y, in standard form as it stands (models/FORMULATION.md §4, "Hand-over to HiGHS")
+    flows, links = list(m.p2p.values()), list(m.transaction.values())
+    below_cap = dict(zip(m.P, map(_difference, flows, pairs.cap.tolist(), links), strict=True))
+    m.trade_cap = pyo.Constraint(m.P, rule=lambda m, i, j: below_cap[i, j] <= 0.0)
+    above_min = dict(zip(m.P, map(_difference, flows, [float(min_trade)] * len(flows), links), strict=True))
+    m.min_trade = pyo.Constraint(m.P, rule=lambda m, i, j: above_min[i, j] >= 0.0)
     m.min_trade.deactivate()
     bad = [p for p, ok in zip(m.P, pairs.price_ok.tolist(), strict=True) if not ok]
     m.price_pairs_only = (

@@ -2,7 +2,7 @@
 
 Every objective and constraint, an inactive constraint and a fixed variable included (HiGHS later
 switches rows and columns by their bounds): Pyomo's compiler walks what is not already in standard
-form, flat objectives and flat equality rows are read from their terms, a kept level's row is its
+form, flat objectives and flat rows are read from their terms, a kept level's row is its
 objective's cost row (``compile_model``); each column's bounds and integrality read per domain, and
 the banner of the process's first HiGHS object swallowed (models/FORMULATION.md §4, "Hand-over to
 HiGHS").
@@ -56,21 +56,28 @@ def flat_linear(expr) -> tuple[tuple, tuple] | None:
     return None
 
 
-def flat_equalities(component: pyo.Constraint) -> tuple[list, list, list] | None:
-    """The rows of a constraint component whose every row is a flat equality Σ a_k v_k = b (a plain
-    number): (coefficients per row, variables per row, b per row), else None."""
-    coefficients, variables, rhs = [], [], []
+def flat_rows(component: pyo.Constraint) -> tuple[list, list, list, int] | None:
+    """The rows of a constraint component whose every row is flat, Σ a_k v_k = b, <= b or >= b (b a
+    plain number), all of one kind: (coefficients per row, variables per row, b per row, the
+    compiler's bound type: 0 equality, 1 upper, -1 lower), else None."""
+    coefficients, variables, rhs, kinds = [], [], [], set()
     for con in component.values():
         lower, body, upper = con.to_bounded_expression()
-        if type(upper) not in (float, int) or lower != upper:
+        if lower is not None and upper is not None and lower != upper:
+            return None  # a range
+        bound = upper if upper is not None else lower
+        if type(bound) not in (float, int):
             return None
         terms = flat_linear(body)
         if terms is None:
             return None
+        kinds.add(0 if lower is not None and upper is not None else (1 if upper is not None else -1))
         coefficients.append(terms[0])
         variables.append(terms[1])
-        rhs.append(float(upper))
-    return coefficients, variables, rhs
+        rhs.append(float(bound))
+    if len(kinds) != 1:
+        return None
+    return coefficients, variables, rhs, kinds.pop()
 
 
 def standard_form(m: pyo.ConcreteModel, skip: list, objectives: list | None = None) -> tuple:
@@ -130,7 +137,7 @@ def compile_model(m: pyo.ConcreteModel) -> Compiled:
 
     Pyomo's compiler walks the rest after setting aside: each scalar one-sided constraint whose
     body is an objective's expression (a kept level, ``level_*``: its row is that objective's cost
-    row), each flat objective and each component of flat equality rows (read from their terms,
+    row), each flat objective and each component of flat rows (read from their terms,
     the rows in their component's place). The compiler places every column; a variable that only a
     term-read part has sends the whole model back through it. Tests compare the result with
     Pyomo's own compile of everything.
@@ -145,15 +152,15 @@ def compile_model(m: pyo.ConcreteModel) -> Compiled:
     ]
     mirrored = {id(c) for c, _ in mirrors}
     flat = {o.name: flat_linear(o.expr) for o in objectives}
-    equalities = {c.name: flat_equalities(c) for c in constraints if id(c) not in mirrored}
-    equalities = {name: rows for name, rows in equalities.items() if rows is not None}
-    read = [c for c in constraints if c.name in equalities]
+    flat_components = {c.name: flat_rows(c) for c in constraints if id(c) not in mirrored}
+    flat_components = {name: rows for name, rows in flat_components.items() if rows is not None}
+    read = [c for c in constraints if c.name in flat_components]
     walked = [o for o in objectives if flat[o.name] is None]
     info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors] + read, objectives=walked)
     column = {id(v): k for k, v in enumerate(info.columns)}
     try:
         flat_cols = _flat_columns(column, flat)
-        read_rows = {name: _flat_rows(column, *rows) for name, rows in equalities.items()}
+        read_rows = {name: _flat_rows(column, *rows) for name, rows in flat_components.items()}
     except KeyError:  # a variable only a term-read part has
         flat, flat_cols, read, read_rows = dict.fromkeys(flat), {}, [], {}
         info, inactive, fixed = standard_form(m, skip=[c for c, _ in mirrors])
@@ -197,16 +204,16 @@ def _flat_columns(column: dict, flat: dict) -> dict[str, np.ndarray]:
     return cols
 
 
-def _flat_rows(column: dict, coefficients: list, variables: list, rhs: list) -> tuple:
-    """Flat equality rows as a CSR block over the compiled columns, with their right-hand sides;
-    KeyError for a variable in no compiled row or objective."""
+def _flat_rows(column: dict, coefficients: list, variables: list, rhs: list, kind: int) -> tuple:
+    """Flat rows as a CSR block over the compiled columns, with their right-hand sides and bound
+    type; KeyError for a variable in no compiled row or objective."""
     lengths = np.fromiter(map(len, variables), dtype=np.int64, count=len(variables))
     cols = np.fromiter(map(column.__getitem__, map(id, itertools.chain.from_iterable(variables))), np.int64)
     values = np.fromiter(itertools.chain.from_iterable(coefficients), dtype=float, count=cols.size)
     start = np.concatenate([[0], np.cumsum(lengths)])
     block = scipy.sparse.csr_matrix((values, cols, start), shape=(len(rhs), len(column)))
     block.sum_duplicates()  # a variable twice in a row: one entry, the coefficients added
-    return block, rhs
+    return block, rhs, kind
 
 
 def _in_component_order(info, constraints: list, read_rows: dict) -> tuple:
@@ -223,9 +230,9 @@ def _in_component_order(info, constraints: list, read_rows: dict) -> tuple:
     blocks, entries, rhs = [], [], []
     for c in constraints:
         if c.name in read_rows:
-            block, values = read_rows[c.name]
+            block, values, kind = read_rows[c.name]
             blocks.append(block)
-            entries += [(con, 0) for con in c.values()]
+            entries += [(con, kind) for con in c.values()]
             rhs += values
         elif id(c) in span:
             first, end = span[id(c)]
