@@ -366,11 +366,7 @@ class MinTradeLevels:
                 repaired, s, hs = self._repaired(level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if repaired is not None:
-                    solver.x = repaired  # its CES totals, shared over what the moves leave each peer
-                    moved = self._moved(self.flows_of(repaired), self._repair_args(name))
-                    found.append(
-                        ("LP rounds on the relaxation's repaired trades", repaired if moved is None else moved)
-                    )
+                    found.append(("LP rounds on the relaxation's repaired trades", self._polished(name, repaired)))
         candidates: list[tuple[str, np.ndarray]] = []
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:
