@@ -52,6 +52,12 @@ ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 %
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
+TRADES_BEFORE, PREVIOUS, GREEDY = (
+    "the trades before this level, the rest solved again",
+    "the previous solution",
+    "the greedy matching",
+)
+UNMOVED = (TRADES_BEFORE, PREVIOUS, GREEDY)  # the incumbents not yet improved by the local moves
 REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
 
@@ -360,7 +366,7 @@ class MinTradeLevels:
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if kept is not None:
-                    found.append(("the trades before this level, the rest solved again", kept))
+                    found.append((TRADES_BEFORE, kept))
             if not any(within(x, accept) for _, x in found):
                 solver.x = relaxed_x.copy()
                 repaired, s, hs = self._repaired(level, name, limit, gap)
@@ -382,12 +388,14 @@ class MinTradeLevels:
                 candidates.append((f"the MILP around the relaxation {what}", self._polished(name, near)))
         solver.x = before
         if not breaks_minimum(previous, self.min_trade).any():
-            candidates.append(("the previous solution", self._consistent(previous)))
+            candidates.append((PREVIOUS, self._consistent(previous)))
         if greedy is not None:
             solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
             share_ces(solver, self.snap, self.pairs, greedy)
-            candidates.append(("the greedy matching", self._consistent(greedy)))
-        candidates = [(source, self._polished(name, x)) for source, x in candidates if solver.is_feasible(x)]
+            candidates.append((GREEDY, self._consistent(greedy)))
+        candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        if not any(accepted(x) for _, x in candidates):  # the local moves on the candidates that had none yet
+            candidates = [(source, self._polished(name, x) if source in UNMOVED else x) for source, x in candidates]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
