@@ -57,6 +57,7 @@ TRADES_BEFORE, PREVIOUS, GREEDY = (
     "the previous solution",
     "the greedy matching",
 )
+AROUND = "the MILP around the relaxation on its trades and its small trades' peers"
 UNMOVED = (TRADES_BEFORE, PREVIOUS, GREEDY)  # the incumbents not yet improved by the local moves
 REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
@@ -327,6 +328,14 @@ class MinTradeLevels:
             solver.unfix(self.x[changed])
             solver.unfix(self.y[changed])
 
+    def _around(self, flows: np.ndarray, level: int, name: str, limit: float, accept: float):
+        """The sub-MILP around the relaxation ``flows`` with its trades free (``_neighbourhood``),
+        its answer polished by the local moves; (a point of the MILP or None, s, HiGHS s)."""
+        near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
+        if near is None or not self.solver.is_feasible(near):
+            return None, s, hs
+        return self._polished(name, near), s, hs
+
     def solve(
         self,
         level: int,
@@ -384,8 +393,8 @@ class MinTradeLevels:
             near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if near is not None:
-                what = "with its trades kept" if force else "on its trades and its small trades' peers"
-                candidates.append((f"the MILP around the relaxation {what}", self._polished(name, near)))
+                source = "the MILP around the relaxation with its trades kept" if force else AROUND
+                candidates.append((source, self._polished(name, near)))
         solver.x = before
         if not breaks_minimum(previous, self.min_trade).any():
             candidates.append((PREVIOUS, self._consistent(previous)))
@@ -396,6 +405,13 @@ class MinTradeLevels:
         candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
         if not any(accepted(x) for _, x in candidates):  # the local moves on the candidates that had none yet
             candidates = [(source, self._polished(name, x) if source in UNMOVED else x) for source, x in candidates]
+        around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
+        if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
+            around_tried = True  # before the held totals' search: cheaper when it succeeds (models/FORMULATION.md §4)
+            near, s, hs = self._around(flows, level, name, limit, accept)
+            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            if near is not None:
+                candidates.append((AROUND, near))
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
@@ -424,7 +440,7 @@ class MinTradeLevels:
             hope = bound_target(bound, accept, maximise)
             # (and, should that not prove it, on every pair, as without the reduced costs)
             everything = np.zeros(len(self.x), dtype=bool)
-            last_closed, around_tried = everything, False
+            last_closed = everything
             for stage, target in (("the bound", hope), ("the incumbent", None), ("every pair", None)):
                 if stage != "the bound":
                     if value is not None and (relative_gap(value, bound) or 0.0) <= accept:
@@ -440,14 +456,12 @@ class MinTradeLevels:
                     closed = everything
                     if level >= 3 and not around_tried:  # before the whole MILP: the sub-MILP around the relaxation
                         around_tried = True
-                        near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
+                        near, s, hs = self._around(flows, level, name, limit, accept)
                         seconds, highs_seconds = seconds + s, highs_seconds + hs
-                        if near is not None and solver.is_feasible(near):
-                            near = self._polished(name, near)
+                        if near is not None:
                             near_value = solver.objective(name, near)
                             if value is None or sign * near_value > sign * value + 1e-12:
-                                what = "the MILP around the relaxation on its trades and its small trades' peers"
-                                value, best, status = near_value, near, f"incumbent from {what}"
+                                value, best, status = near_value, near, f"incumbent from {AROUND}"
                             if (relative_gap(value, bound) or 0.0) <= accept:
                                 status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
                                 break
