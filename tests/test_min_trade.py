@@ -243,6 +243,21 @@ def _assert_repaired(repaired, flows, snap, pairs, allowed, min_trade) -> None:
     assert np.all(sold <= snap.surplus_kwh + 1e-9) and np.all(bought <= snap.deficit_kwh + 1e-9)
 
 
+def _split_vertices(m, sellers_n, buyers_n, seller_m, buyer_m):
+    """100 seeded northwest-corner vertices: sellers and buyers counted in the ranges ``sellers_n``,
+    ``buyers_n`` with energies uniform in ``seller_m``, ``buyer_m`` (in minimums m); each as
+    (snapshot, pairs, flows, allowed pairs, random costs)."""
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        n_s, n_b = rng.integers(*sellers_n), rng.integers(*buyers_n)
+        sellers = {p: (float(rng.uniform(seller_m[0] * m, seller_m[1] * m)), 0.1) for p in range(1, n_s + 1)}
+        buyers = {p: (float(rng.uniform(buyer_m[0] * m, buyer_m[1] * m)), 0.15) for p in range(n_s + 1, n_s + n_b + 1)}
+        snap = make_snapshot(n_s + n_b, sellers, buyers)
+        pairs = candidate_pairs(snap)
+        flows = _northwest_corner(snap, pairs, rng.permutation(len(snap.buyers)))
+        yield snap, pairs, flows, (pairs.cap >= m) | (flows > 0), rng.uniform(0.0, 1.0, len(flows))
+
+
 def test_later_passes_repair_what_the_first_cannot(monkeypatch):
     """Peers with energies of 0.5-3 m (as on the default day's edges): a small trade that cannot be
     shifted in the first pass often can once its neighbours' small trades were; more passes repair
@@ -252,16 +267,7 @@ def test_later_passes_repair_what_the_first_cannot(monkeypatch):
     monkeypatch.setattr(small_trades, "_closed_and_refilled", lambda net: None)  # the passes alone
     m = 0.01
     repaired_by = {1: 0, 3: 0}
-    for seed in range(100):
-        rng = np.random.default_rng(seed)
-        n_s, n_b = rng.integers(3, 8), rng.integers(3, 8)
-        sellers = {p: (float(rng.uniform(0.5 * m, 3 * m)), 0.1) for p in range(1, n_s + 1)}
-        buyers = {p: (float(rng.uniform(0.5 * m, 3 * m)), 0.15) for p in range(n_s + 1, n_s + n_b + 1)}
-        snap = make_snapshot(n_s + n_b, sellers, buyers)
-        pairs = candidate_pairs(snap)
-        flows = _northwest_corner(snap, pairs, rng.permutation(len(snap.buyers)))
-        allowed = (pairs.cap >= m) | (flows > 0)
-        cost = rng.uniform(0.0, 1.0, len(flows))
+    for snap, pairs, flows, allowed, cost in _split_vertices(m, (3, 8), (3, 8), (0.5, 3), (0.5, 3)):
         for passes in repaired_by:
             monkeypatch.setattr(small_trades, "REPAIR_PASSES", passes)
             repaired = repair_small_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, allowed, cost, m)
@@ -281,16 +287,7 @@ def test_closing_what_no_pass_can_shift_and_placing_its_volume_again_repairs_mor
     m = 0.01
     refill = small_trades._closed_and_refilled
     repaired_by = {False: 0, True: 0}
-    for seed in range(100):
-        rng = np.random.default_rng(seed)
-        n_s, n_b = rng.integers(3, 10), rng.integers(3, 12)
-        sellers = {p: (float(rng.uniform(2 * m, 8 * m)), 0.1) for p in range(1, n_s + 1)}
-        buyers = {p: (float(rng.uniform(m, 2.5 * m)), 0.15) for p in range(n_s + 1, n_s + n_b + 1)}
-        snap = make_snapshot(n_s + n_b, sellers, buyers)
-        pairs = candidate_pairs(snap)
-        flows = _northwest_corner(snap, pairs, rng.permutation(len(snap.buyers)))
-        allowed = (pairs.cap >= m) | (flows > 0)
-        cost = rng.uniform(0.0, 1.0, len(flows))
+    for snap, pairs, flows, allowed, cost in _split_vertices(m, (3, 10), (3, 12), (2, 8), (1, 2.5)):
         for refilled in repaired_by:
             monkeypatch.setattr(small_trades, "_closed_and_refilled", refill if refilled else lambda net: None)
             repaired = repair_small_trades(flows, pairs, snap.surplus_kwh, snap.deficit_kwh, allowed, cost, m)
