@@ -8,15 +8,14 @@ solved in steps, each a fixed amount of work (nodes, never time):
    continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
    flow of it lies in (0, m) it is the level's optimum.
 2. **Incumbents**, cheapest first, until one is within the accepted gap: the relaxation's small
-   trades moved onto their peers' trades and improved by local moves, without a solve
-   (``_rounded``: ``lec_opt.model.small_trades``, ``lec_opt.model.trade_moves``), the trades before
-   this level kept with the rest solved again (``_with_trades``; exact at level 2), LP rounds on
-   the repaired trades (``_repaired``), sub-MILPs around the relaxation's trades
-   (``_neighbourhood``), the solution before this level and the greedy matching with the minimum,
-   and for objectives of the peers' totals only (level 1, C) the MILP with every peer's total held
-   at the relaxation's (``lec_opt.model.held_totals``; optimal when it succeeds on those totals);
-   each is checked against every row, bound and integrality of the MILP as HiGHS holds it, and the
-   best one is the incumbent.
+   trades moved onto their peers' trades and improved by local moves, without a solve, then the
+   trades before this level kept with the rest solved again (``_with_trades``; exact at level 2),
+   LP rounds on the repaired trades (both in ``lec_opt.model.rounding``), sub-MILPs around the
+   relaxation's trades (``_neighbourhood``), the solution before this level and the greedy
+   matching with the minimum, and for objectives of the peers' totals only (level 1, C) the MILP
+   with every peer's total held at the relaxation's (``lec_opt.model.held_totals``; optimal when
+   it succeeds on those totals); each is checked against every row, bound and integrality of the
+   MILP as HiGHS holds it, and the best one, polished by the local moves, is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
    otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, first
@@ -38,20 +37,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData, allowed_pairs
+from lec_opt.market.pairs import PairData
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.model import rounding
 from lec_opt.model.held_totals import SEPARABLE, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
-from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
-from lec_opt.model.trade_moves import improve_trades
+from lec_opt.model.small_trades import BELOW, breaks_minimum
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
-REPAIR_ROUNDS = 5  # repairs of one level at most, each followed by two LPs
 TRADES_BEFORE, PREVIOUS, GREEDY = (
     "the trades before this level, the rest solved again",
     "the previous solution",
@@ -97,7 +95,7 @@ class MinTradeLevels:
             solver.set_integer(self.binaries, True)
 
     @contextlib.contextmanager
-    def _modes_fixed(self) -> Iterator[None]:
+    def modes_fixed(self) -> Iterator[None]:
         """The CES modes fixed at the current solution's values (and not integer) inside the block:
         with the relaxed matching binaries every solve is then an LP, warm-started from the last basis."""
         solver, m = self.solver, self.solver.m
@@ -110,87 +108,6 @@ class MinTradeLevels:
         finally:
             solver.unfix(modes)
             solver.set_integer((m.charging, m.discharging), True)
-
-    def _repaired(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float]:
-        """The relaxation's small trades moved onto their peers' trades (``repair_small_trades``), then
-        the LP over the trades that remain, each kept >= m, every other pair closed; (solution or None, s, HiGHS s).
-
-        Called in the relaxed state on the relaxation's answer. Every step only adds bounds to the
-        MILP, so the answer is MILP-feasible.
-        """
-        solver = self.solver
-        args = self._repair_args(name)
-        seconds = highs_seconds = 0.0
-        best = None
-        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
-        with self._modes_fixed():
-            for _ in range(REPAIR_ROUNDS):
-                flows = repair_small_trades(self._flows(), *args)
-                if flows is None:
-                    break
-                trades = flows > FLOW_EPS
-                others = ~trades & ~self.never
-                solver.set_lower(self.x[trades], self.min_trade)
-                try:
-                    solver.fix(self.x[others], 0.0)  # the best point on these trades: MILP-feasible
-                    record = solver.solve(level, name, limit, gap)
-                    seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
-                    if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
-                        best = solver.x.copy()
-                    solver.unfix(self.x[others])  # the other pairs open again: a better point with new small trades?
-                    again = solver.solve(level, name, limit, gap)
-                    seconds, highs_seconds = seconds + again.seconds, highs_seconds + (again.highs_seconds or 0.0)
-                except LevelFailed as failed:
-                    seconds += failed.record.seconds
-                    break
-                finally:
-                    solver.unfix(self.x[~self.never])
-                if not breaks_minimum(self._flows(), self.min_trade).any():
-                    best = solver.x.copy()  # the LP over every pair kept the minimum: no better point here
-                    break
-                if (relative_gap(solver.objective(name, best), solver.objective(name)) or 0.0) <= gap:
-                    break
-        return best, seconds, highs_seconds
-
-    def _repair_args(self, name: str) -> tuple:
-        """What a repair and the local moves need after the flows: pairs, energies, the allowed
-        pairs and the level's cost per kWh of each pair, to be minimised."""
-        solver = self.solver
-        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
-        allowed = allowed_pairs(self.snap, self.pairs, solver.m.price_pairs_only.active) & ~self.never
-        cost = -sign * solver.cost[f"obj_{name}"][self.x]
-        return self.pairs, self.snap.surplus_kwh, self.snap.deficit_kwh, allowed, cost, self.min_trade
-
-    def _rounded(self, name: str, flows: np.ndarray) -> np.ndarray | None:
-        """The relaxation's ``flows`` with their small trades moved onto their peers' trades
-        (``repair_small_trades``; no solve), then ``_moved``; None if the repair fails."""
-        args = self._repair_args(name)
-        repaired = repair_small_trades(flows, *args)
-        return None if repaired is None else self._moved(repaired, args)
-
-    def _polished(self, name: str, point: np.ndarray) -> np.ndarray:
-        """A point of the MILP after the local moves (``_moved``, its own CES totals shared), if that
-        is better for the level; else the point itself."""
-        solver = self.solver
-        current, solver.x = solver.x, point
-        moved = self._moved(self.flows_of(point), self._repair_args(name))
-        solver.x = current
-        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
-        if moved is None or sign * solver.objective(name, moved) <= sign * solver.objective(name, point) + 1e-12:
-            return point
-        return moved
-
-    def _moved(self, flows: np.ndarray, args: tuple) -> np.ndarray | None:
-        """``flows`` (which keep the minimum) improved by local moves (``improve_trades``), with the
-        CES totals of the current solution shared over what each peer has left: a point of the
-        MILP, or None if it breaks a row."""
-        solver = self.solver
-        moved = improve_trades(flows, *args)
-        before = solver.x.copy()
-        share_ces(solver, self.snap, self.pairs, moved)
-        point = self._consistent(moved)
-        solver.x = before
-        return point if solver.is_feasible(point) else None
 
     def _closable(
         self, losses: np.ndarray | None, lp: float, target: float | None, maximise: bool
@@ -269,7 +186,7 @@ class MinTradeLevels:
         x = solution[self.x]
         return np.where(x > FLOW_EPS, x, 0.0)
 
-    def _consistent(self, flows: np.ndarray) -> np.ndarray:
+    def consistent(self, flows: np.ndarray) -> np.ndarray:
         """The current solution with these flows and y, W set from them (y = 1 exactly where x > 0)."""
         set_incumbent(self.solver, self.pairs, flows)
         return self.solver.x.copy()
@@ -334,7 +251,7 @@ class MinTradeLevels:
         near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
         if near is None or not self.solver.is_feasible(near):
             return None, s, hs
-        return self._polished(name, near), s, hs
+        return rounding.polished(self, name, near), s, hs
 
     def solve(
         self,
@@ -361,12 +278,12 @@ class MinTradeLevels:
             bound = relaxation.bound
             flows = self._flows()
             if not breaks_minimum(flows, self.min_trade).any():
-                self._consistent(flows)
+                self.consistent(flows)
                 return replace(relaxation, status=f"{relaxation.status}: the relaxation meets the minimum trade")
             relaxed_x = solver.x.copy()
             within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
             found: list[tuple[str, np.ndarray]] = []
-            rounded = self._rounded(name, flows)
+            rounded = rounding.rounded(self, name, flows)
             if rounded is not None:
                 found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
             previous = self.flows_of(before)
@@ -378,15 +295,17 @@ class MinTradeLevels:
                     found.append((TRADES_BEFORE, kept))
             if not any(within(x, accept) for _, x in found):
                 solver.x = relaxed_x.copy()
-                repaired, s, hs = self._repaired(level, name, limit, gap)
+                repaired, s, hs = rounding.lp_rounds(self, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if repaired is not None:
-                    found.append(("LP rounds on the relaxation's repaired trades", self._polished(name, repaired)))
+                    found.append(
+                        ("LP rounds on the relaxation's repaired trades", rounding.polished(self, name, repaired))
+                    )
         candidates: list[tuple[str, np.ndarray]] = []
         accepted = lambda x: within(x, accept)  # noqa: E731
         for source, x in found:
             solver.x = x
-            candidates.append((source, self._consistent(self.flows_of(x))))
+            candidates.append((source, self.consistent(self.flows_of(x))))
         for force in (True, False) if level < 3 else (True,):  # level 3: the free one only before a whole search
             if any(accepted(x) for _, x in candidates):
                 break
@@ -394,17 +313,19 @@ class MinTradeLevels:
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if near is not None:
                 source = "the MILP around the relaxation with its trades kept" if force else AROUND
-                candidates.append((source, self._polished(name, near)))
+                candidates.append((source, rounding.polished(self, name, near)))
         solver.x = before
         if not breaks_minimum(previous, self.min_trade).any():
-            candidates.append((PREVIOUS, self._consistent(previous)))
+            candidates.append((PREVIOUS, self.consistent(previous)))
         if greedy is not None:
             solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
             share_ces(solver, self.snap, self.pairs, greedy)
-            candidates.append((GREEDY, self._consistent(greedy)))
+            candidates.append((GREEDY, self.consistent(greedy)))
         candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
         if not any(accepted(x) for _, x in candidates):  # the local moves on the candidates that had none yet
-            candidates = [(source, self._polished(name, x) if source in UNMOVED else x) for source, x in candidates]
+            candidates = [
+                (source, rounding.polished(self, name, x) if source in UNMOVED else x) for source, x in candidates
+            ]
         around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
         if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             around_tried = True  # before the held totals' search: cheaper when it succeeds (models/FORMULATION.md §4)

@@ -1,0 +1,113 @@
+"""A relaxation's flows rounded into points of the MILP, and points of the MILP improved, with
+little or no solving (models/FORMULATION.md §4, "Levels with a minimum trade", steps 3(a), 3(c)).
+
+``rounded``: the small trades repaired (``lec_opt.model.small_trades``) and the trades improved by
+local moves (``lec_opt.model.trade_moves``), no solve; ``polished``: the local moves on any point;
+``lp_rounds``: LP rounds on the repaired trades. Each point's CES totals are shared over what each
+peer has left, and a point counts only if it meets every row HiGHS holds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lec_opt.market.pairs import allowed_pairs
+from lec_opt.model.level4 import FLOW_EPS, share_ces
+from lec_opt.model.level_solver import LevelFailed, relative_gap
+from lec_opt.model.small_trades import breaks_minimum, repair_small_trades
+from lec_opt.model.trade_moves import improve_trades
+
+if TYPE_CHECKING:
+    from lec_opt.model.min_trade import MinTradeLevels
+
+REPAIR_ROUNDS = 5  # LP rounds of one level at most, each two LPs
+
+
+def repair_args(semi: MinTradeLevels, name: str) -> tuple:
+    """What a repair and the local moves need after the flows: pairs, energies, the allowed
+    pairs and the level's cost per kWh of each pair, to be minimised."""
+    solver = semi.solver
+    sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+    allowed = allowed_pairs(semi.snap, semi.pairs, solver.m.price_pairs_only.active) & ~semi.never
+    cost = -sign * solver.cost[f"obj_{name}"][semi.x]
+    return semi.pairs, semi.snap.surplus_kwh, semi.snap.deficit_kwh, allowed, cost, semi.min_trade
+
+
+def rounded(semi: MinTradeLevels, name: str, flows: np.ndarray) -> np.ndarray | None:
+    """The relaxation's ``flows`` with their small trades moved onto their peers' trades
+    (``repair_small_trades``; no solve), then ``moved``; None if the repair fails."""
+    args = repair_args(semi, name)
+    repaired = repair_small_trades(flows, *args)
+    return None if repaired is None else moved(semi, repaired, args)
+
+
+def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:
+    """A point of the MILP after the local moves (``moved``, its own CES totals shared), if that
+    is better for the level; else the point itself."""
+    solver = semi.solver
+    current, solver.x = solver.x, point
+    better = moved(semi, semi.flows_of(point), repair_args(semi, name))
+    solver.x = current
+    sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+    if better is None or sign * solver.objective(name, better) <= sign * solver.objective(name, point) + 1e-12:
+        return point
+    return better
+
+
+def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple) -> np.ndarray | None:
+    """``flows`` (which keep the minimum) improved by local moves (``improve_trades``), with the
+    CES totals of the current solution shared over what each peer has left: a point of the
+    MILP, or None if it breaks a row."""
+    solver = semi.solver
+    improved = improve_trades(flows, *args)
+    before = solver.x.copy()
+    share_ces(solver, semi.snap, semi.pairs, improved)
+    point = semi.consistent(improved)
+    solver.x = before
+    return point if solver.is_feasible(point) else None
+
+
+def lp_rounds(
+    semi: MinTradeLevels, level: int, name: str, limit: float, gap: float
+) -> tuple[np.ndarray | None, float, float]:
+    """The relaxation's small trades moved onto their peers' trades (``repair_small_trades``), then
+    the LP over the trades that remain, each kept >= m, every other pair closed; (solution or None, s, HiGHS s).
+
+    Called in the relaxed state on the relaxation's answer. Every step only adds bounds to the
+    MILP, so the answer is MILP-feasible.
+    """
+    solver = semi.solver
+    args = repair_args(semi, name)
+    seconds = highs_seconds = 0.0
+    best = None
+    sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+    with semi.modes_fixed():
+        for _ in range(REPAIR_ROUNDS):
+            flows = repair_small_trades(semi.flows_of(solver.x), *args)
+            if flows is None:
+                break
+            trades = flows > FLOW_EPS
+            others = ~trades & ~semi.never
+            solver.set_lower(semi.x[trades], semi.min_trade)
+            try:
+                solver.fix(semi.x[others], 0.0)  # the best point on these trades: MILP-feasible
+                record = solver.solve(level, name, limit, gap)
+                seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
+                if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
+                    best = solver.x.copy()
+                solver.unfix(semi.x[others])  # the other pairs open again: a better point with new small trades?
+                again = solver.solve(level, name, limit, gap)
+                seconds, highs_seconds = seconds + again.seconds, highs_seconds + (again.highs_seconds or 0.0)
+            except LevelFailed as failed:
+                seconds += failed.record.seconds
+                break
+            finally:
+                solver.unfix(semi.x[~semi.never])
+            if not breaks_minimum(semi.flows_of(solver.x), semi.min_trade).any():
+                best = solver.x.copy()  # the LP over every pair kept the minimum: no better point here
+                break
+            if (relative_gap(solver.objective(name, best), solver.objective(name)) or 0.0) <= gap:
+                break
+    return best, seconds, highs_seconds
