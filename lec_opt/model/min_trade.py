@@ -37,7 +37,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData
+from lec_opt.market.pairs import PairData, nested_flows
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model import rounding
@@ -45,7 +45,7 @@ from lec_opt.model.held_totals import SEPARABLE, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
-from lec_opt.model.small_trades import BELOW, breaks_minimum
+from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
@@ -253,6 +253,35 @@ class MinTradeLevels:
             return None, s, hs
         return rounding.polished(self, name, near), s, hs
 
+    def _nested_volume(self, level: int, limit: float, gap: float, accept: float) -> LevelRecord | None:
+        """Level 1 from its relaxation in closed form, or None (then the steps below).
+
+        When the buyers' sets of allowed sellers that can trade (both energies >= m) are nested (dense
+        pairs; C's price rule), the relaxation's optimum is the nested greedy's volume
+        (``nested_flows``): its bound. Those flows repaired (``repair_small_trades``, which keeps
+        the volume or adds up to m) and fixed, the rest of the point solved: the answer if within the
+        accepted gap of that bound.
+        """
+        solver = self.solver
+        args = rounding.repair_args(self, "p2p")
+        _, _, _, allowed, _, _ = args  # the pairs that can trade
+        flows = nested_flows(self.snap, self.pairs, allowed)
+        if flows is None:
+            return None
+        bound = float(flows.sum())
+        repaired = repair_small_trades(flows, *args)
+        if repaired is None or (relative_gap(float(repaired.sum()), bound) or 0.0) > accept:
+            return None
+        kept, seconds, highs_seconds = self._with_trades(repaired, level, "p2p", limit, gap)
+        if kept is None:
+            return None
+        value = solver.objective("p2p")
+        status = "optimal" if (relative_gap(value, bound) or 0.0) <= gap else f"proven within {accept:.0%}"
+        what = "the nested volume over the peers of at least m (the relaxation's optimum), its small trades repaired"
+        return LevelRecord(
+            level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), seconds, highs_seconds
+        )
+
     def solve(
         self,
         level: int,
@@ -272,6 +301,10 @@ class MinTradeLevels:
         maximise = solver.maximise[key]
         before = solver.x.copy()
         accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
+        if name == "p2p":
+            nested = self._nested_volume(level, limit, gap, accept)
+            if nested is not None:
+                return nested
         with self.relaxed():
             relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
             seconds, highs_seconds = relaxation.seconds, relaxation.highs_seconds or 0.0
