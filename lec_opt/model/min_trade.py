@@ -359,18 +359,18 @@ class MinTradeLevels:
             candidates = [
                 (source, rounding.polished(self, name, x) if source in UNMOVED else x) for source, x in candidates
             ]
-        around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
-        if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
-            around_tried = True  # before the held totals' search: cheaper when it succeeds (models/FORMULATION.md §4)
-            near, s, hs = self._around(flows, level, name, limit, accept)
-            seconds, highs_seconds = seconds + s, highs_seconds + hs
-            if near is not None:
-                candidates.append((AROUND, near))
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if held is not None and solver.is_feasible(held):
                 candidates.append(("the MILP with every peer's total held at the relaxation's", held))
+        around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
+        if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
+            around_tried = True  # after the held totals, before the searches (models/FORMULATION.md §4)
+            near, s, hs = self._around(flows, level, name, limit, accept)
+            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            if near is not None:
+                candidates.append((AROUND, near))
         sign = 1.0 if maximise else -1.0
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
