@@ -321,7 +321,6 @@ class MinTradeLevels:
                 found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
             previous = self.flows_of(before)
             if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
-                solver.x = relaxed_x.copy()
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if kept is not None:
@@ -339,7 +338,7 @@ class MinTradeLevels:
         for source, x in found:
             solver.x = x
             candidates.append((source, self.consistent(self.flows_of(x))))
-        for force in (True, False) if level < 3 else (True,):  # level 3: the free one only before a whole search
+        for force in (True, False) if level < 3 else (True,):  # level 3: the free one only in ``_around``
             if any(accepted(x) for _, x in candidates):
                 break
             near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
