@@ -16,7 +16,7 @@ from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.held_totals import peer_totals, with_totals
+from lec_opt.model.held_totals import on_totals, peer_totals, with_totals
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
@@ -513,7 +513,8 @@ def test_reduced_cost_losses_by_hand():
 @FEWER
 @given(instances(max_peers=8, need_pair=True), st.sampled_from([0.05, 0.1, 0.3]))
 def test_priority_c_on_the_relaxations_totals(case, min_trade):
-    """C's level 3 depends on each peer's total only: the MILP with the totals held at the relaxation's
+    """C's level 3 depends on each peer's total only: trades of at least m on the relaxation's totals
+    (found without a solve) attain its bound; the MILP with the totals held at the relaxation's
     is feasible for the MILP, and when it keeps the relaxation's totals its value is the relaxation's
     bound (models/FORMULATION.md §4, step 3(e))."""
     snap, scenario, _ = case
@@ -530,6 +531,10 @@ def test_priority_c_on_the_relaxations_totals(case, min_trade):
         bound = solver.solve(3, "priority_c", 60.0, 1e-9).objective
     relaxed_x = solver.x.copy()
     sold, bought = peer_totals(semi, relaxed_x)
+    own = on_totals(semi, relaxed_x, "priority_c")  # without a solve, on the relaxation's own totals
+    if own is not None:
+        assert solver.is_feasible(own)
+        assert solver.objective("priority_c", own) == pytest.approx(bound, abs=1e-9)
     held, _, _ = with_totals(semi, relaxed_x, 3, "priority_c", 60.0, 1e-9, 200)
     assume(held is not None)
     assert solver.is_feasible(held)  # the MILP as HiGHS holds it: min_trade on, binaries integer

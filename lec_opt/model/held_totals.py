@@ -3,8 +3,9 @@
 
 Level 1 (Σx = Σ_i sold_i) and priority C's level 3 (Σ (bid_j − ask_i) x_ij = Σ_j bid_j bought_j −
 Σ_i ask_i sold_i) depend on each peer's P2P total only: flows of at least m on the relaxation's own
-totals have the relaxation's value, its bound, and are optimal. The totals are held by fixing each
-peer's other columns (CES, export, grid), which only adds bounds to the MILP.
+totals have the relaxation's value, its bound, and are optimal. Such trades are searched for
+without a solve first (``lec_opt.model.totals_search``); else the totals are held by fixing each
+peer's other columns (CES, export, grid), which only adds bounds to the MILP, and HiGHS searches.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lec_opt.model import rounding
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed
 from lec_opt.model.small_trades import breaks_minimum
+from lec_opt.model.totals_search import flows_on_totals
 
 if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
@@ -31,6 +34,20 @@ def peer_totals(semi: MinTradeLevels, x: np.ndarray) -> tuple[np.ndarray, np.nda
     return sold, bought
 
 
+def on_totals(semi: MinTradeLevels, point: np.ndarray, name: str) -> np.ndarray | None:
+    """``point`` with its flows replaced by trades of at least m on its own peer totals
+    (``flows_on_totals``, no solve), or None if none is found or the point breaks a row."""
+    sold, bought = peer_totals(semi, point)
+    flows = flows_on_totals(sold, bought, semi.pairs, rounding.repair_args(semi, name)[3], semi.min_trade)
+    if flows is None:
+        return None
+    solver = semi.solver
+    current, solver.x = solver.x, point
+    found = semi.consistent(flows)
+    solver.x = current
+    return found if solver.is_feasible(found) else None
+
+
 def with_totals(
     semi: MinTradeLevels,
     relaxed_x: np.ndarray,
@@ -39,14 +56,17 @@ def with_totals(
     limit: float,
     gap: float,
     node_limit: int,
+    totals_tried: bool = False,
 ) -> tuple[np.ndarray | None, float, float]:
     """The MILP with every peer's P2P total held at a relaxation's; (solution or None, s, HiGHS s).
 
     A total in (0, m) cannot be made of trades of at least m: such peers' other columns are
     bounded so that they trade at least m (no CES flow, grid or export at most their energy less
     m) and the relaxation solved again, or, if that is infeasible, they are closed (every pair
-    fixed to 0), up to ``TOTAL_ROUNDS`` rounds. Then the totals are held by fixing each peer's other columns at
-    that relaxation's values. Every step only adds bounds: a sub-problem of the MILP, so any answer
+    fixed to 0), up to ``TOTAL_ROUNDS`` rounds. Then trades on that relaxation's totals are searched
+    for (``on_totals``); if none is found, the totals are held by fixing each peer's other columns at
+    that relaxation's values and HiGHS searches (``totals_tried``: ``on_totals`` has already failed
+    on ``relaxed_x`` itself). Every step only adds bounds: a sub-problem of the MILP, so any answer
     is feasible for it. For an objective that depends on the totals only (``SEPARABLE``) an answer
     on the relaxation's own totals attains its bound.
     """
@@ -90,6 +110,9 @@ def with_totals(
                     record = solver.solve(level, name, limit, gap)
                 seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
                 point = solver.x.copy()
+        found = None if point is relaxed_x and totals_tried else on_totals(semi, point, name)
+        if found is not None:
+            return found, seconds, highs_seconds
         held = np.concatenate([c[c >= 0] for c in others])
         solver.fix(held, point[held])
         changed.append(held)

@@ -41,7 +41,7 @@ from lec_opt.market.pairs import PairData, nested_flows
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model import rounding
-from lec_opt.model.held_totals import SEPARABLE, with_totals
+from lec_opt.model.held_totals import SEPARABLE, on_totals, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
@@ -55,6 +55,7 @@ TRADES_BEFORE, PREVIOUS, GREEDY = (
     "the previous solution",
     "the greedy matching",
 )
+ON_TOTALS = "trades of at least m on the relaxation's peer totals"
 AROUND = "the MILP around the relaxation on its trades and its small trades' peers"
 UNMOVED = (TRADES_BEFORE, PREVIOUS, GREEDY)  # the incumbents not yet improved by the local moves
 REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
@@ -319,6 +320,11 @@ class MinTradeLevels:
             rounded = rounding.rounded(self, name, flows)
             if rounded is not None:
                 found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
+            totals_tried = name in SEPARABLE and not any(within(x, gap) for _, x in found)
+            if totals_tried:
+                on_own = on_totals(self, relaxed_x, name)
+                if on_own is not None:
+                    found.append((ON_TOTALS, on_own))
             previous = self.flows_of(before)
             if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
@@ -359,7 +365,7 @@ class MinTradeLevels:
                 (source, rounding.polished(self, name, x) if source in UNMOVED else x) for source, x in candidates
             ]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
-            held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT)
+            held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT, totals_tried)
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if held is not None and solver.is_feasible(held):
                 candidates.append(("the MILP with every peer's total held at the relaxation's", held))
