@@ -16,11 +16,13 @@ from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
+from lec_opt.model.chain_totals import chain_totals
 from lec_opt.model.held_totals import on_totals, peer_totals, with_totals
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
 from lec_opt.model.reach import bound_target, combined_bound, target_value, trade_losses
+from lec_opt.model.rounding import repair_args
 from lec_opt.model.small_trades import repair_small_trades
 from lec_opt.model.trade_moves import improve_trades
 from tests.helpers import instances, make_snapshot, with_options
@@ -565,3 +567,46 @@ def test_losses_of_the_optimums_trades_are_within_the_lp_gap():
             assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (seed, priority)
             bites += losses[trades].sum() > 1e-6
     assert bites >= 4
+
+
+def test_the_totals_milp_bounds_the_level_between_the_milp_and_its_relaxation():
+    """The totals' MILP along the chain (models/FORMULATION.md §4, step 2) bounds level 1 and C's
+    level 3: at least the plain MILP's optimum, at most the relaxation's, and below it on peers of
+    one to three m; the answer from its totals, when there is one, is that optimum."""
+    m, tighter, answered = 0.1, 0, 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        sellers = {p: (float(rng.uniform(m, 3.5 * m)), float(rng.uniform(0.08, 0.12))) for p in range(1, 7)}
+        buyers = {p: (float(rng.uniform(m, 3.5 * m)), float(rng.uniform(0.1, 0.16))) for p in range(7, 14)}
+        snap = make_snapshot(13, sellers, buyers)
+        scenario = with_options(load_scenario(), willingness={"min_trade_kwh": m})
+        for name, priority, level in (("p2p", "A", 1), ("priority_c", "C", 3)):
+            solver, semi = _semi_continuous(snap, scenario)
+            exact, _ = _milp_optimum(solver, priority, level)
+            kept = float(solver.m.level_p2p_bound.value) if level == 3 else None
+            totals = chain_totals(snap, semi.pairs, repair_args(semi, name)[3], m, name, kept, solver.options)
+            with semi.relaxed():
+                relaxed = solver.solve(level, name, 60.0, 1e-9).objective
+            assert exact - 1e-7 <= totals.bound <= relaxed + 1e-7, (seed, name)
+            tighter += totals.bound < relaxed - 1e-6
+            record, bound = semi._on_chain(level, name, 60.0, 1e-9, 1e-9)
+            if record is not None:
+                answered += 1
+                assert record.objective == pytest.approx(exact, abs=1e-7), (seed, name)
+                assert solver.is_feasible(solver.x)
+            else:
+                assert bound == totals.bound
+    assert tighter and answered
+
+
+def test_the_totals_milp_by_hand():
+    """One seller of 1.5 m, two buyers of 1.2 m: the relaxation moves 1.5 m, but a seller below 2 m
+    has one trade, so the MILP moves 1.2 m; the totals' MILP sees it (two buyers of >= m need >= 2 m)."""
+    snap = make_snapshot(3, {1: (0.015, 0.10)}, {2: (0.012, 0.15), 3: (0.012, 0.15)})
+    pairs = candidate_pairs(snap)
+    totals = chain_totals(
+        snap, pairs, np.ones(len(pairs.seller), dtype=bool), 0.01, "p2p", None, {"output_flag": False}
+    )
+    assert totals.bound == pytest.approx(0.012)
+    np.testing.assert_allclose(totals.sold, [0.012])
+    assert sorted(totals.bought) == pytest.approx([0.0, 0.012])

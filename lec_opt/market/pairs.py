@@ -57,7 +57,7 @@ def max_volume_closed_form(snap: IntervalSnapshot) -> float:
     return float(min(snap.surplus_kwh[snap.willing_seller].sum(), snap.deficit_kwh[snap.willing_buyer].sum()))
 
 
-def _nested_order(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> tuple | None:
+def nested_order(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -> tuple | None:
     """(sellers in order, each buyer's number of allowed sellers, pair position of each (seller,
     buyer)) when every buyer's allowed sellers are the first ones of that order (nested); else None."""
     reach = np.zeros((len(snap.sellers), len(snap.buyers)), dtype=bool)
@@ -80,7 +80,7 @@ def nested_flows(snap: IntervalSnapshot, pairs: PairData, allowed: np.ndarray) -
     left: whatever a buyer takes, every later buyer could have taken too, so serving it fully never
     costs a later buyer more than it gains (models/FORMULATION.md §4).
     """
-    nested = _nested_order(snap, pairs, allowed)
+    nested = nested_order(snap, pairs, allowed)
     if nested is None:
         return None
     order, count, position = nested
@@ -115,7 +115,7 @@ def price_rule_optimum(
     from scipy.optimize import linprog
     from scipy.sparse import coo_array
 
-    nested = _nested_order(snap, pairs, allowed)
+    nested = nested_order(snap, pairs, allowed)
     if nested is None:
         return None
     order, count, position = nested

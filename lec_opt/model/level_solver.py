@@ -62,6 +62,7 @@ class LevelFailed(Exception):
         self.record = record
 
 
+LOOSE = 1e20  # HiGHS's infinite bound: a released level constraint binds nothing
 GAP_EQUAL = 1e-9  # an answer and a bound this close are equal: gap 0 (models/FORMULATION.md §4, "Gap")
 
 

@@ -31,7 +31,7 @@ from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
-from lec_opt.model.level_solver import LevelFailed, LevelSolver
+from lec_opt.model.level_solver import LOOSE, LevelFailed, LevelSolver
 from lec_opt.model.min_trade import MinTradeLevels
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.model.shortcuts import (
@@ -54,7 +54,6 @@ class _Run:
     fixes: list[str]  # names of the level constraints this pass added
 
 
-LOOSE = 1e20  # HiGHS's infinite bound: a released level constraint binds nothing
 LEVELS = ("p2p", "ces", "priority_a", "priority_b", "priority_c")
 
 

@@ -41,11 +41,13 @@ from lec_opt.market.pairs import PairData, nested_flows
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model import rounding
+from lec_opt.model.chain_totals import chain_totals
 from lec_opt.model.held_totals import SEPARABLE, on_totals, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
-from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.level_solver import GAP_EQUAL, LOOSE, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
+from lec_opt.model.totals_search import flows_on_totals
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
@@ -283,6 +285,34 @@ class MinTradeLevels:
             level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), seconds, highs_seconds
         )
 
+    def _on_chain(
+        self, level: int, name: str, limit: float, gap: float, accept: float
+    ) -> tuple[LevelRecord | None, float | None]:
+        """A level of the peers' totals (``SEPARABLE``) from the totals' MILP on nested pairs
+        (``chain_totals``): trades of at least m on its totals (``flows_on_totals``) fixed and the rest
+        of the point solved; (the record if within the accepted gap of its bound, else None; that
+        bound, or None if the MILP does not apply)."""
+        solver = self.solver
+        allowed = rounding.repair_args(self, name)[3]
+        kept = getattr(solver.m, "level_p2p_bound", None)
+        volume = None if name == "p2p" or kept is None or kept.value <= -LOOSE else float(kept.value)
+        options = solver.options | {"time_limit": limit, "mip_rel_gap": gap}
+        totals = chain_totals(self.snap, self.pairs, allowed, self.min_trade, name, volume, options)
+        if totals is None:
+            return None, None
+        flows = flows_on_totals(totals.sold, totals.bought, self.pairs, allowed, self.min_trade)
+        if flows is None:
+            return None, totals.bound
+        point, seconds, highs_seconds = self._with_trades(flows, level, name, limit, gap)
+        value = solver.objective(name)
+        if point is None or (relative_gap(value, totals.bound) or 0.0) > accept:
+            return None, totals.bound
+        status = "optimal" if (relative_gap(value, totals.bound) or 0.0) <= gap else f"proven within {accept:.0%}"
+        what = "trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
+        seconds, highs_seconds = seconds + totals.seconds, highs_seconds + totals.seconds
+        gap_now = relative_gap(value, totals.bound)
+        return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, seconds, highs_seconds), None
+
     def solve(
         self,
         level: int,
@@ -306,10 +336,15 @@ class MinTradeLevels:
             nested = self._nested_volume(level, limit, gap, accept)
             if nested is not None:
                 return nested
+        chain_bound = None
+        if name in SEPARABLE:
+            on_chain, chain_bound = self._on_chain(level, name, limit, gap, accept)
+            if on_chain is not None:
+                return on_chain
         with self.relaxed():
             relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
             seconds, highs_seconds = relaxation.seconds, relaxation.highs_seconds or 0.0
-            bound = relaxation.bound
+            bound = relaxation.bound if chain_bound is None else min(relaxation.bound, chain_bound)
             flows = self._flows()
             if not breaks_minimum(flows, self.min_trade).any():
                 self.consistent(flows)

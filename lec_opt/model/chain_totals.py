@@ -1,0 +1,142 @@
+"""A level of the peers' totals only on nested pairs, as a small MILP of the totals
+(models/FORMULATION.md §4, "Levels with a minimum trade", step 2).
+
+Level 1 (Σx) and priority C's level 3 (Σ (bid_j − ask_i) x_ij) depend on each peer's P2P total
+only. When every buyer's allowed sellers are the first ones of one order of the sellers (nested: dense
+pairs, C's price rule) a flow is a flow along that chain (``price_rule_optimum``): seller k feeds
+node k, node k passes energy on to node k + 1, buyer j draws at the node of its last allowed seller.
+With a minimum trade m every peer's total is 0 or at least m (a sum of trades of at least m): one
+binary per peer, m·u ≤ total ≤ energy·u. Every point of the level's MILP gives totals that are a
+point of this one with the same value, so its optimum bounds the level, usually more tightly than
+the relaxation; trades of at least m on its totals (``lec_opt.model.totals_search``) attain it.
+About two columns and three rows per peer instead of two columns and four rows per pair: HiGHS
+solves it in milliseconds, limited by ``CHAIN_NODES`` nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse
+
+from lec_opt.market.pairs import PairData, nested_order
+from lec_opt.market.snapshot import IntervalSnapshot
+
+CHAIN_NODES = 1000  # branch-and-bound nodes of the totals' MILP
+_INF = highspy.kHighsInf
+
+
+@dataclass(frozen=True)
+class ChainTotals:
+    """The totals' MILP's answer: each seller's and buyer's total (snapshot order), its value and proven bound."""
+
+    sold: np.ndarray
+    bought: np.ndarray
+    value: float
+    bound: float
+    seconds: float
+
+
+def chain_totals(
+    snap: IntervalSnapshot,
+    pairs: PairData,
+    allowed: np.ndarray,
+    min_trade: float,
+    name: str,
+    volume_at_least: float | None,
+    options: dict,
+) -> ChainTotals | None:
+    """The totals' MILP of level ``name`` ("p2p" or "priority_c") over the ``allowed`` pairs, with
+    Σ x >= ``volume_at_least`` when given; None when the allowed sets are not nested or HiGHS ends
+    without an answer. ``options``: HiGHS's options (seed, threads, tolerances, limits)."""
+    nested = nested_order(snap, pairs, allowed)
+    if nested is None:
+        return None
+    order, count, _ = nested
+    buyers = np.flatnonzero(count > 0)
+    n_s, n_b = len(order), len(buyers)
+    if not n_b:
+        return None
+    m = min_trade
+    supply = snap.surplus_kwh[order].astype(float)
+    demand = snap.deficit_kwh[buyers].astype(float)
+    # columns: f (seller k's total), t (node k to k + 1), g (buyer's total), u (seller trades), v (buyer trades)
+    f, t, g = np.arange(n_s), n_s + np.arange(n_s - 1), 2 * n_s - 1 + np.arange(n_b)
+    u, v = 2 * n_s - 1 + n_b + np.arange(n_s), 3 * n_s - 1 + n_b + np.arange(n_b)
+    n = 3 * n_s - 1 + 2 * n_b
+    node = count[buyers] - 1
+    # rows: node balances (= 0), f - s u <= 0, f - m u >= 0, g - r v <= 0, g - m v >= 0, the volume
+    r_bal, r_fu, r_fl = np.arange(n_s), n_s + np.arange(n_s), 2 * n_s + np.arange(n_s)
+    r_gu, r_gl, r_vol = 3 * n_s + np.arange(n_b), 3 * n_s + n_b + np.arange(n_b), 3 * n_s + 2 * n_b
+    entries = [
+        (r_bal, f, 1.0),
+        (r_bal[1:], t, 1.0),
+        (r_bal[:-1], t, -1.0),
+        (node, g, -1.0),
+        (r_fu, f, 1.0),
+        (r_fu, u, -supply),
+        (r_fl, f, 1.0),
+        (r_fl, u, -m),
+        (r_gu, g, 1.0),
+        (r_gu, v, -demand),
+        (r_gl, g, 1.0),
+        (r_gl, v, -m),
+        (np.full(n_b, r_vol), g, 1.0),
+    ]
+    rows = np.concatenate([np.asarray(r) for r, _, _ in entries])
+    cols = np.concatenate([c for _, c, _ in entries])
+    vals = np.concatenate([np.broadcast_to(np.asarray(x, dtype=float), len(c)) for _, c, x in entries])
+    a = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(r_vol + 1, n))
+    row_lower = np.concatenate(
+        [np.zeros(n_s), np.full(n_s, -_INF), np.zeros(n_s), np.full(n_b, -_INF), np.zeros(n_b), [-_INF]]
+    )
+    row_upper = np.concatenate([np.zeros(n_s), np.zeros(n_s), np.full(n_s, _INF), np.zeros(n_b), np.full(n_b, _INF)])
+    row_upper = np.append(row_upper, _INF)
+    if volume_at_least is not None:
+        row_lower[r_vol] = volume_at_least
+    col_lower = np.zeros(n)
+    col_upper = np.concatenate([supply, np.full(n_s - 1, _INF), demand, np.ones(n_s + n_b)])
+    cost = np.zeros(n)
+    if name == "p2p":
+        cost[g] = 1.0
+    elif name == "priority_c":
+        cost[f] = -snap.ask[order]
+        cost[g] = snap.bid[buyers]
+    else:
+        raise ValueError(f"{name} is no objective of the peers' totals")
+    integer = np.zeros(n, dtype=np.int32)
+    integer[np.concatenate([u, v])] = 1
+    h = highspy.Highs()
+    for option, setting in (options | {"mip_max_nodes": CHAIN_NODES}).items():
+        h.setOptionValue(option, setting)
+    h.passModel(
+        n,
+        a.shape[0],
+        a.nnz,
+        int(highspy.MatrixFormat.kRowwise),
+        int(highspy.ObjSense.kMaximize),
+        0.0,
+        cost,
+        col_lower,
+        col_upper,
+        row_lower,
+        row_upper,
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data,
+        integer,
+    )
+    h.run()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible: no answer
+        return None
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    sold = np.zeros(len(snap.sellers))
+    sold[order] = np.where(x[u] > 0.5, x[f], 0.0)
+    bought = np.zeros(len(snap.buyers))
+    bought[buyers] = np.where(x[v] > 0.5, x[g], 0.0)
+    return ChainTotals(
+        sold, bought, float(info.objective_function_value), float(info.mip_dual_bound), float(h.getRunTime())
+    )
