@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lec_opt.model import totals_search
-from lec_opt.model.totals_search import flows_on_totals
+from lec_opt.model.totals_search import flows_on_totals, local_flows_on_totals
 
 M = 0.01
 
@@ -128,3 +128,41 @@ def test_small_instances_against_the_milp():
         found += flows is not None
     assert feasible >= 15
     assert found >= 0.9 * feasible
+
+
+def test_cheapest_pairs_first_with_a_cost():
+    """Two sellers and two buyers of 2m each, the relaxation split over all four pairs: both ways of
+    pairing them keep the totals, the cost picks the cheap one."""
+    pairs, allowed = _dense(2, 2), np.ones(4, dtype=bool)
+    flows = np.array([0.015, 0.005, 0.005, 0.015])  # (0,0), (0,1), (1,0), (1,1)
+    for cost, expected in (
+        ([1.0, 5.0, 5.0, 1.0], [0.02, 0.0, 0.0, 0.02]),
+        ([5.0, 1.0, 1.0, 5.0], [0.0, 0.02, 0.02, 0.0]),
+    ):
+        np.testing.assert_allclose(local_flows_on_totals(flows, pairs, allowed, M, np.array(cost)), expected)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_local_search_keeps_every_total_and_the_trades_away_from_small_ones(seed):
+    """Trades of at least m made small by moves that keep every total (a cycle of four pairs): the
+    local search ends with the same totals, no trade below m, only allowed pairs."""
+    n_s, n_b = [(10, 10), (30, 30), (20, 40)][seed % 3]
+    sold, bought, pairs, allowed = _from_trades(seed, n_s, n_b, int(1.5 * (n_s + n_b)), seed % 2 == 0)
+    flows = flows_on_totals(sold, bought, pairs, allowed, M)
+    rng = np.random.default_rng(seed)
+    index = np.full((n_s, n_b), -1)
+    index[pairs.seller[allowed], pairs.buyer[allowed]] = np.flatnonzero(allowed)
+    made = 0
+    for ij in rng.permutation(np.flatnonzero(flows > M)):  # x_ij - d, x_kq - d, x_iq + d, x_kj + d
+        for kq in rng.permutation(np.flatnonzero(flows > M)):
+            i, j, k, q = pairs.seller[ij], pairs.buyer[ij], pairs.seller[kq], pairs.buyer[kq]
+            if made == 5 or i == k or j == q or min(index[i, q], index[k, j]) < 0 or min(flows[ij], flows[kq]) <= M:
+                continue
+            d = float(rng.uniform(0.1, 0.9)) * min(flows[ij] - M, flows[kq] - M, M)
+            flows[[ij, kq]] -= d
+            flows[[index[i, q], index[k, j]]] += d
+            made += 1
+    assert ((flows > 1e-12) & (flows < M - 1e-9)).any()
+    local = local_flows_on_totals(flows, pairs, allowed, M, rng.random(len(flows)))
+    assert local is not None
+    _check(local, sold, bought, pairs, allowed)

@@ -38,7 +38,9 @@ def on_totals(semi: MinTradeLevels, point: np.ndarray, name: str) -> np.ndarray 
     """``point`` with its flows replaced by trades of at least m on its own peer totals
     (``flows_on_totals``, no solve), or None if none is found or the point breaks a row."""
     sold, bought = peer_totals(semi, point)
-    flows = flows_on_totals(sold, bought, semi.pairs, rounding.repair_args(semi, name)[3], semi.min_trade)
+    _, _, _, allowed, cost, _ = rounding.repair_args(semi, name)
+    cost = None if name in SEPARABLE else cost  # any flows on the totals have the same value there
+    flows = flows_on_totals(sold, bought, semi.pairs, allowed, semi.min_trade, cost)
     if flows is None:
         return None
     solver = semi.solver

@@ -57,6 +57,9 @@ TRADES_BEFORE, PREVIOUS, GREEDY = (
     "the previous solution",
     "the greedy matching",
 )
+SPARSE = "the sparsest vertex near the relaxation's optimum, its small trades moved onto their peers' trades"
+SPARSE_SHARE = 0.3  # the sparse vertex may lose this share of the accepted gap
+LOCAL_TOTALS = "the relaxation with the trades of its small trades' peers searched again on their totals"
 ON_TOTALS = "trades of at least m on the relaxation's peer totals"
 AROUND = "the MILP around the relaxation on its trades and its small trades' peers"
 UNMOVED = (TRADES_BEFORE, PREVIOUS, GREEDY)  # the incumbents not yet improved by the local moves
@@ -285,6 +288,27 @@ class MinTradeLevels:
             level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), seconds, highs_seconds
         )
 
+    def _sparse_vertex(
+        self, level: int, name: str, limit: float, bound: float, accept: float
+    ) -> tuple[np.ndarray | None, float, float]:
+        """Within ``SPARSE_SHARE`` of the accepted gap of the relaxation's ``bound``, the vertex of the
+        fewest and largest flows (min Σ x / min(s_i, r_j), level 4's relaxation), rounded as in
+        ``rounding.rounded``; (a point of the MILP or None, s, HiGHS s). Called in the relaxed state."""
+        solver, m = self.solver, self.solver.m
+        row = getattr(m, f"level_{name}", None)
+        if row is None:
+            return None, 0.0, 0.0
+        maximise = solver.maximise[f"obj_{name}"]
+        slack = SPARSE_SHARE * accept * abs(bound)
+        solver.set_bound(row, bound - slack if maximise else bound + slack)
+        try:
+            record = solver.solve(level, "transactions_relaxed", limit, 0.0)
+        except LevelFailed as failed:
+            return None, failed.record.seconds, 0.0
+        finally:
+            solver.set_bound(row, -LOOSE if maximise else LOOSE)
+        return rounding.rounded(self, name, self._flows()), record.seconds, record.highs_seconds or 0.0
+
     def _on_chain(
         self, level: int, name: str, limit: float, gap: float, accept: float
     ) -> tuple[LevelRecord | None, float | None]:
@@ -355,11 +379,21 @@ class MinTradeLevels:
             rounded = rounding.rounded(self, name, flows)
             if rounded is not None:
                 found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
-            totals_tried = name in SEPARABLE and not any(within(x, gap) for _, x in found)
-            if totals_tried:
+            if not any(within(x, accept) for _, x in found):
+                local = rounding.on_local_totals(self, name, flows)
+                if local is not None:
+                    found.append((LOCAL_TOTALS, local))
+            if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
+                sparse, s, hs = self._sparse_vertex(level, name, limit, bound, accept)
+                seconds, highs_seconds = seconds + s, highs_seconds + hs
+                if sparse is not None:
+                    found.append((SPARSE, sparse))
+                solver.x = relaxed_x.copy()
+            totals_tried = not any(within(x, gap if name in SEPARABLE else accept) for _, x in found)
+            if totals_tried:  # optimal for the objectives of the totals; else polished by the local moves
                 on_own = on_totals(self, relaxed_x, name)
                 if on_own is not None:
-                    found.append((ON_TOTALS, on_own))
+                    found.append((ON_TOTALS, on_own if name in SEPARABLE else rounding.polished(self, name, on_own)))
             previous = self.flows_of(before)
             if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
                 kept, s, hs = self._with_trades(previous, level, name, limit, gap)
@@ -435,15 +469,21 @@ class MinTradeLevels:
             # (and, should that not prove it, on every pair, as without the reduced costs)
             everything = np.zeros(len(self.x), dtype=bool)
             last_closed = everything
+            ran_out = False  # a search ended at its node limit: a larger one would not finish either
+            last_tree = None  # the last search's record, when it closed pairs and ended with an answer
             for stage, target in (("the bound", hope), ("the incumbent", None), ("every pair", None)):
                 if stage != "the bound":
-                    if value is not None and (relative_gap(value, bound) or 0.0) <= accept:
+                    if ran_out or (value is not None and (relative_gap(value, bound) or 0.0) <= accept):
                         break
                     if stage == "every pair" and not last_closed.any():
                         break  # the stage before searched every pair already
                     if stage == "the incumbent" and value is not None:
                         target = target_value(value, accept, maximise)
                 closed = self._closable(losses, lp, target, maximise)
+                if last_tree is not None and closed is not None and np.array_equal(closed, last_closed):
+                    # the same pairs as the search before, from the same incumbent: its tree's bound with this target
+                    bound = combined_bound(bound, last_tree.bound, target, maximise)
+                    continue
                 if closed is None:
                     if stage == "the bound":
                         continue
@@ -463,11 +503,13 @@ class MinTradeLevels:
                 what = f" on the {np.count_nonzero(~closed & ~self.never)} pairs that can reach {accept:.0%} of {stage}"
                 tree, s, hs = self._search(level, name, limit, accept, closed, best, value is not None)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
+                ran_out = tree.status.startswith("maxNodes")
                 if tree.objective is None or tree.status.split(" ")[0] not in ("optimal", "maxNodes", "maxTimeLimit"):
                     status = f"{tree.status}: a node-limited search{what if closed.any() else ''} kept the {status}"
                     continue
                 if closed.any():  # a point on a closed pair is worse than the target
                     bound = combined_bound(bound, tree.bound, target, maximise)
+                    last_tree = tree
                 elif tree.bound is not None and np.isfinite(tree.bound):
                     bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)
                 searched = f"a node-limited search{what if closed.any() else ''}"

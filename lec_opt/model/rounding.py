@@ -17,6 +17,7 @@ from lec_opt.market.pairs import allowed_pairs
 from lec_opt.model.level4 import FLOW_EPS, share_ces
 from lec_opt.model.level_solver import LevelFailed, relative_gap
 from lec_opt.model.small_trades import breaks_minimum, repair_small_trades
+from lec_opt.model.totals_search import local_flows_on_totals
 from lec_opt.model.trade_moves import improve_trades
 
 if TYPE_CHECKING:
@@ -41,6 +42,15 @@ def rounded(semi: MinTradeLevels, name: str, flows: np.ndarray) -> np.ndarray | 
     args = repair_args(semi, name)
     repaired = repair_small_trades(flows, *args)
     return None if repaired is None else moved(semi, repaired, args)
+
+
+def on_local_totals(semi: MinTradeLevels, name: str, flows: np.ndarray) -> np.ndarray | None:
+    """The relaxation's ``flows`` with the trades among its small trades' peers searched again on
+    those peers' totals (``local_flows_on_totals``, cheapest pairs first; no solve), then ``moved``;
+    None if that fails. Every peer keeps its total: the CES and grid columns stay as they are."""
+    pairs, _, _, allowed, cost, m = args = repair_args(semi, name)
+    local = local_flows_on_totals(flows, pairs, allowed, m, cost)
+    return None if local is None else moved(semi, local, args)
 
 
 def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 
 from lec_opt.market.pairs import PairData
 from lec_opt.model.level4 import FLOW_EPS
+from lec_opt.model.totals_search import local_flows_on_totals
 
 BELOW = 1e-9  # a flow below m - BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
 _EPS = 1e-12
@@ -246,7 +247,14 @@ def repair_small_trades(
                 progress = True
         if not progress:
             break
-    return _closed_and_refilled(net) if breaks_minimum(x, min_trade).any() else x
+    if not breaks_minimum(x, min_trade).any():
+        return x
+    # what is left: the trades among the small trades' peers searched again on their totals, or the
+    # small trades closed and their volume placed again; the cheaper of the two
+    local = local_flows_on_totals(x.copy(), pairs, allowed, min_trade, cost)
+    refilled = _closed_and_refilled(net)
+    found = [f for f in (local, refilled) if f is not None]
+    return min(found, key=lambda f: float(cost @ f)) if found else None
 
 
 def _closed_and_refilled(net: _Network) -> np.ndarray | None:

@@ -31,8 +31,18 @@ _EPS = 1e-9  # rests within this are equal (HiGHS's feasibility tolerance here)
 class _Search:
     """The state of one search: what each peer has left, the trades placed, the work done."""
 
-    def __init__(self, sold: np.ndarray, bought: np.ndarray, pairs: PairData, allowed: np.ndarray, m: float, run: int):
+    def __init__(
+        self,
+        sold: np.ndarray,
+        bought: np.ndarray,
+        pairs: PairData,
+        allowed: np.ndarray,
+        m: float,
+        run: int,
+        cost: np.ndarray | None = None,
+    ):
         self.m = m
+        self.cost = cost
         self.noise = np.random.default_rng(run) if run else None  # the best-fit order perturbed, seeded
         self.left_s = np.where(sold > _EPS, sold, 0.0).astype(float)
         self.left_b = np.where(bought > _EPS, bought, 0.0).astype(float)
@@ -85,7 +95,10 @@ class _Search:
             trades.append((1e6 - theirs[k], *pair(k), float(theirs[k])))  # the largest partner ended first
         for k in partners[pick(partial)]:
             trades.append((2e6, *pair(k), float(min(mine, theirs[k]) - self.m)))
-        trades.sort(key=lambda t: t[0])  # stable: ties in index order
+        if self.cost is not None:  # the cheapest pair first, the order above among equal costs
+            trades.sort(key=lambda t: (self.cost[self.index[t[1], t[2]]], t[0]))
+        else:
+            trades.sort(key=lambda t: t[0])  # stable: ties in index order
         return [(i, j, amount) for _, i, j, amount in trades]
 
     def run(self) -> bool:
@@ -116,16 +129,65 @@ class _Search:
 
 
 def flows_on_totals(
-    sold: np.ndarray, bought: np.ndarray, pairs: PairData, allowed: np.ndarray, m: float
+    sold: np.ndarray,
+    bought: np.ndarray,
+    pairs: PairData,
+    allowed: np.ndarray,
+    m: float,
+    cost: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Flows (pair order) on the ``allowed`` pairs with these seller and buyer totals, each 0 or
-    at least ``m``; None if a total lies in (0, m), the sums differ, or the search finds none."""
+    at least ``m``; None if a total lies in (0, m), the sums differ, or the search finds none.
+
+    ``cost`` (per pair, to be minimised): the first run tries each peer's cheapest pairs first, a
+    greedy start for an objective that is not one of the totals; the later runs as without it."""
     totals = np.concatenate([sold, bought])
     if ((totals > _EPS) & (totals < m - _EPS)).any() or abs(sold.sum() - bought.sum()) > _EPS * len(totals):
         return None
     allowed = np.asarray(allowed, dtype=bool)
     for run in range(RUNS):
-        search = _Search(sold, bought, pairs, allowed, m, run)
+        search = _Search(sold, bought, pairs, allowed, m, run, cost if run == 0 else None)
         if search.run():
             return search.flows
+    return None
+
+
+EXPAND_ROUNDS = 4  # neighbourhoods grown by one ring of partners at most this often
+
+
+def local_flows_on_totals(
+    flows: np.ndarray, pairs: PairData, allowed: np.ndarray, m: float, cost: np.ndarray | None = None
+) -> np.ndarray | None:
+    """``flows`` with its trades below m replaced, every peer's total kept: the trades between the
+    peers of a small trade (free peers) are searched again on what those peers have left after their
+    other trades (``flows_on_totals``), the rest kept. A free peer left with less than m, or a search
+    that finds nothing, frees the partners of the free peers' kept trades too (``EXPAND_ROUNDS``
+    times at most). None if that fails."""
+    n_s, n_b = int(pairs.seller.max(initial=-1)) + 1, int(pairs.buyer.max(initial=-1)) + 1
+    trades = flows > _EPS
+    small = trades & (flows < m - _EPS)
+    if not small.any():
+        return flows
+    free_s = np.zeros(n_s, dtype=bool)
+    free_b = np.zeros(n_b, dtype=bool)
+    free_s[pairs.seller[small]] = True
+    free_b[pairs.buyer[small]] = True
+    sold = np.bincount(pairs.seller, weights=flows, minlength=n_s)
+    bought = np.bincount(pairs.buyer, weights=flows, minlength=n_b)
+    for _ in range(EXPAND_ROUNDS + 1):
+        inside = free_s[pairs.seller] & free_b[pairs.buyer]
+        kept = np.where(inside, 0.0, flows)
+        left_s = np.where(free_s, sold - np.bincount(pairs.seller, weights=kept, minlength=n_s), 0.0)
+        left_b = np.where(free_b, bought - np.bincount(pairs.buyer, weights=kept, minlength=n_b), 0.0)
+        short_s = (left_s > _EPS) & (left_s < m - _EPS)
+        short_b = (left_b > _EPS) & (left_b < m - _EPS)
+        if not (short_s.any() or short_b.any()):
+            found = flows_on_totals(left_s, left_b, pairs, allowed & inside, m, cost)
+            if found is not None:
+                return kept + found
+            short_s, short_b = free_s, free_b  # nothing on these peers: a ring of partners more
+        # the partners of the short peers' kept trades become free
+        touching = trades & ~inside & (short_s[pairs.seller] | short_b[pairs.buyer])
+        free_s[pairs.seller[touching]] = True
+        free_b[pairs.buyer[touching]] = True
     return None
