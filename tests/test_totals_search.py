@@ -166,3 +166,13 @@ def test_local_search_keeps_every_total_and_the_trades_away_from_small_ones(seed
     local = local_flows_on_totals(flows, pairs, allowed, M, rng.random(len(flows)))
     assert local is not None
     _check(local, sold, bought, pairs, allowed)
+
+
+def test_a_total_below_m_goes_to_a_peer_with_room():
+    """Buyer 1 buys 0.5 m in all: no trades keep that total; with the energies it hands it to buyer 0,
+    which has room, and the volume stays."""
+    pairs, allowed = _dense(1, 2), np.ones(2, dtype=bool)
+    flows = np.array([0.025, 0.005])
+    assert local_flows_on_totals(flows, pairs, allowed, M) is None
+    energies = (np.array([0.03]), np.array([0.05, 0.02]))
+    np.testing.assert_allclose(local_flows_on_totals(flows, pairs, allowed, M, None, energies), [0.03, 0.0])

@@ -48,8 +48,8 @@ def on_local_totals(semi: MinTradeLevels, name: str, flows: np.ndarray) -> np.nd
     """The relaxation's ``flows`` with the trades among its small trades' peers searched again on
     those peers' totals (``local_flows_on_totals``, cheapest pairs first; no solve), then ``moved``;
     None if that fails. Every peer keeps its total: the CES and grid columns stay as they are."""
-    pairs, _, _, allowed, cost, m = args = repair_args(semi, name)
-    local = local_flows_on_totals(flows, pairs, allowed, m, cost)
+    pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
+    local = local_flows_on_totals(flows, pairs, allowed, m, cost, (surplus, deficit))
     return None if local is None else moved(semi, local, args)
 
 

@@ -251,7 +251,7 @@ def repair_small_trades(
         return x
     # what is left: the trades among the small trades' peers searched again on their totals, or the
     # small trades closed and their volume placed again; the cheaper of the two
-    local = local_flows_on_totals(x.copy(), pairs, allowed, min_trade, cost)
+    local = local_flows_on_totals(x.copy(), pairs, allowed, min_trade, cost, (surplus, deficit))
     refilled = _closed_and_refilled(net)
     found = [f for f in (local, refilled) if f is not None]
     return min(found, key=lambda f: float(cost @ f)) if found else None

@@ -155,14 +155,35 @@ def flows_on_totals(
 EXPAND_ROUNDS = 4  # neighbourhoods grown by one ring of partners at most this often
 
 
+def _moved_totals(totals: np.ndarray, energy: np.ndarray, m: float, free: np.ndarray) -> None:
+    """Each total in (0, m) moved onto the peer of the same side with the most room that keeps at
+    least m after it (in place; both peers become free); one that no peer can take stays."""
+    for p in np.flatnonzero((totals > _EPS) & (totals < m - _EPS)).tolist():
+        room = np.where(totals + totals[p] >= m - _EPS, energy - totals, -np.inf)
+        room[p] = -np.inf
+        q = int(np.argmax(room))
+        if room[q] >= totals[p] - _EPS:
+            totals[q] += totals[p]
+            totals[p] = 0.0
+            free[[p, q]] = True
+
+
 def local_flows_on_totals(
-    flows: np.ndarray, pairs: PairData, allowed: np.ndarray, m: float, cost: np.ndarray | None = None
+    flows: np.ndarray,
+    pairs: PairData,
+    allowed: np.ndarray,
+    m: float,
+    cost: np.ndarray | None = None,
+    energies: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
     """``flows`` with its trades below m replaced, every peer's total kept: the trades between the
     peers of a small trade (free peers) are searched again on what those peers have left after their
     other trades (``flows_on_totals``), the rest kept. A free peer left with less than m, or a search
     that finds nothing, frees the partners of the free peers' kept trades too (``EXPAND_ROUNDS``
-    times at most). None if that fails."""
+    times at most). None if that fails.
+
+    ``energies`` (each seller's surplus, each buyer's deficit): a peer whose whole total is below m
+    hands it to the peer of its side with the most room first (``_moved_totals``); the volume stays."""
     n_s, n_b = int(pairs.seller.max(initial=-1)) + 1, int(pairs.buyer.max(initial=-1)) + 1
     trades = flows > _EPS
     small = trades & (flows < m - _EPS)
@@ -174,6 +195,9 @@ def local_flows_on_totals(
     free_b[pairs.buyer[small]] = True
     sold = np.bincount(pairs.seller, weights=flows, minlength=n_s)
     bought = np.bincount(pairs.buyer, weights=flows, minlength=n_b)
+    if energies is not None:
+        _moved_totals(sold, energies[0], m, free_s)
+        _moved_totals(bought, energies[1], m, free_b)
     for _ in range(EXPAND_ROUNDS + 1):
         inside = free_s[pairs.seller] & free_b[pairs.buyer]
         kept = np.where(inside, 0.0, flows)
