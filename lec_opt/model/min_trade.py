@@ -7,8 +7,13 @@ solved in steps, each a fixed amount of work (nodes, never time):
 1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
    continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
    flow of it lies in (0, m) it is the level's optimum.
+   For the objectives of the peers' totals (level 1, C) on nested pairs the totals' MILP comes
+   first (``lec_opt.model.chain_totals``): a tighter bound, and with trades of at least m on its
+   totals (``lec_opt.model.totals_search``) the optimum.
 2. **Incumbents**, cheapest first, until one is within the accepted gap: the relaxation's small
-   trades moved onto their peers' trades and improved by local moves, without a solve, then the
+   trades moved onto their peers' trades, or re-placed among those peers on their totals, and
+   improved by local moves, without a solve; the sparsest vertex near the relaxation (A's and
+   B's level 3, one LP) treated the same way; trades on the relaxation's totals; then the
    trades before this level kept with the rest solved again (``_with_trades``; exact at level 2),
    LP rounds on the repaired trades (both in ``lec_opt.model.rounding``), sub-MILPs around the
    relaxation's trades (``_neighbourhood``), the solution before this level and the greedy
