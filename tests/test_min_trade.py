@@ -24,6 +24,7 @@ from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, 
 from lec_opt.model.reach import bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.rounding import repair_args
 from lec_opt.model.small_trades import repair_small_trades
+from lec_opt.model.totals_levels import on_chain
 from lec_opt.model.trade_moves import improve_trades
 from tests.helpers import instances, make_snapshot, with_options
 
@@ -188,7 +189,7 @@ def test_level_2_from_the_level_1_trades_is_the_milp_optimum(case, min_trade):
     volume = semi.solve(1, "p2p", 60.0, 1e-9, None)
     assume(volume.status.startswith("optimal"))
     solver.set_bound(m.level_p2p, volume.objective - 1e-9)
-    kept, _, _ = semi._with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
+    kept, _, _ = semi.with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
     assert kept is not None
     exact = solver.solve(2, "ces", 600.0, 0.0).objective  # the MILP itself (min_trade on, binaries integer)
     assert solver.objective("ces", kept) >= exact - 1e-7 * max(1.0, abs(exact))
@@ -589,7 +590,7 @@ def test_the_totals_milp_bounds_the_level_between_the_milp_and_its_relaxation():
                 relaxed = solver.solve(level, name, 60.0, 1e-9).objective
             assert exact - 1e-7 <= totals.bound <= relaxed + 1e-7, (seed, name)
             tighter += totals.bound < relaxed - 1e-6
-            record, bound = semi._on_chain(level, name, 60.0, 1e-9, 1e-9)
+            record, bound = on_chain(semi, level, name, 60.0, 1e-9, 1e-9)
             if record is not None:
                 answered += 1
                 assert record.objective == pytest.approx(exact, abs=1e-7), (seed, name)

@@ -7,14 +7,13 @@ solved in steps, each a fixed amount of work (nodes, never time):
 1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
    continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
    flow of it lies in (0, m) it is the level's optimum.
-   For the objectives of the peers' totals (level 1, C) on nested pairs the totals' MILP comes
-   first (``lec_opt.model.chain_totals``): a tighter bound, and with trades of at least m on its
-   totals (``lec_opt.model.totals_search``) the optimum.
+   Level 1 and C's level 3 on nested pairs try ``lec_opt.model.totals_levels`` first (the nested
+   volume; the totals' MILP, a tighter bound, and with trades on its totals the optimum).
 2. **Incumbents**, cheapest first, until one is within the accepted gap: the relaxation's small
    trades moved onto their peers' trades, or re-placed among those peers on their totals, and
    improved by local moves, without a solve; the sparsest vertex near the relaxation (A's and
    B's level 3, one LP) treated the same way; trades on the relaxation's totals; then the
-   trades before this level kept with the rest solved again (``_with_trades``; exact at level 2),
+   trades before this level kept with the rest solved again (``with_trades``; exact at level 2),
    LP rounds on the repaired trades (both in ``lec_opt.model.rounding``), sub-MILPs around the
    relaxation's trades (``_neighbourhood``), the solution before this level and the greedy
    matching with the minimum, and for objectives of the peers' totals only (level 1, C) the MILP
@@ -42,17 +41,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData, nested_flows
+from lec_opt.market.pairs import PairData
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
-from lec_opt.model import rounding
-from lec_opt.model.chain_totals import chain_totals
+from lec_opt.model import rounding, totals_levels
 from lec_opt.model.held_totals import SEPARABLE, on_totals, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
-from lec_opt.model.level_solver import GAP_EQUAL, LOOSE, LevelFailed, LevelSolver, relative_gap
+from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
-from lec_opt.model.small_trades import BELOW, breaks_minimum, repair_small_trades
-from lec_opt.model.totals_search import flows_on_totals
+from lec_opt.model.small_trades import BELOW, breaks_minimum
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
@@ -63,7 +60,6 @@ TRADES_BEFORE, PREVIOUS, GREEDY = (
     "the greedy matching",
 )
 SPARSE = "the sparsest vertex near the relaxation's optimum, its small trades moved onto their peers' trades"
-SPARSE_SHARE = 0.3  # the sparse vertex may lose this share of the accepted gap
 LOCAL_TOTALS = "the relaxation with the trades of its small trades' peers searched again on their totals"
 ON_TOTALS = "trades of at least m on the relaxation's peer totals"
 AROUND = "the MILP around the relaxation on its trades and its small trades' peers"
@@ -202,7 +198,7 @@ class MinTradeLevels:
         set_incumbent(self.solver, self.pairs, flows)
         return self.solver.x.copy()
 
-    def _with_trades(
+    def with_trades(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float
     ) -> tuple[np.ndarray | None, float, float]:
         """The level with every flow fixed at ``flows`` (which meet the minimum); (solution or None, s, HiGHS s).
@@ -264,84 +260,6 @@ class MinTradeLevels:
             return None, s, hs
         return rounding.polished(self, name, near), s, hs
 
-    def _nested_volume(self, level: int, limit: float, gap: float, accept: float) -> LevelRecord | None:
-        """Level 1 from its relaxation in closed form, or None (then the steps below).
-
-        When the buyers' sets of allowed sellers that can trade (both energies >= m) are nested (dense
-        pairs; C's price rule), the relaxation's optimum is the nested greedy's volume
-        (``nested_flows``): its bound. Those flows repaired (``repair_small_trades``, which keeps
-        the volume or adds up to m) and fixed, the rest of the point solved: the answer if within the
-        accepted gap of that bound.
-        """
-        solver = self.solver
-        args = rounding.repair_args(self, "p2p")
-        _, _, _, allowed, _, _ = args  # the pairs that can trade
-        flows = nested_flows(self.snap, self.pairs, allowed)
-        if flows is None:
-            return None
-        bound = float(flows.sum())
-        repaired = repair_small_trades(flows, *args)
-        if repaired is None or (relative_gap(float(repaired.sum()), bound) or 0.0) > accept:
-            return None
-        kept, seconds, highs_seconds = self._with_trades(repaired, level, "p2p", limit, gap)
-        if kept is None:
-            return None
-        value = solver.objective("p2p")
-        status = "optimal" if (relative_gap(value, bound) or 0.0) <= gap else f"proven within {accept:.0%}"
-        what = "the nested volume over the peers of at least m (the relaxation's optimum), its small trades repaired"
-        return LevelRecord(
-            level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), seconds, highs_seconds
-        )
-
-    def _sparse_vertex(
-        self, level: int, name: str, limit: float, bound: float, accept: float
-    ) -> tuple[np.ndarray | None, float, float]:
-        """Within ``SPARSE_SHARE`` of the accepted gap of the relaxation's ``bound``, the vertex of the
-        fewest and largest flows (min Σ x / min(s_i, r_j), level 4's relaxation), rounded as in
-        ``rounding.rounded``; (a point of the MILP or None, s, HiGHS s). Called in the relaxed state."""
-        solver, m = self.solver, self.solver.m
-        row = getattr(m, f"level_{name}", None)
-        if row is None:
-            return None, 0.0, 0.0
-        maximise = solver.maximise[f"obj_{name}"]
-        slack = SPARSE_SHARE * accept * abs(bound)
-        solver.set_bound(row, bound - slack if maximise else bound + slack)
-        try:
-            record = solver.solve(level, "transactions_relaxed", limit, 0.0)
-        except LevelFailed as failed:
-            return None, failed.record.seconds, 0.0
-        finally:
-            solver.set_bound(row, -LOOSE if maximise else LOOSE)
-        return rounding.rounded(self, name, self._flows()), record.seconds, record.highs_seconds or 0.0
-
-    def _on_chain(
-        self, level: int, name: str, limit: float, gap: float, accept: float
-    ) -> tuple[LevelRecord | None, float | None]:
-        """A level of the peers' totals (``SEPARABLE``) from the totals' MILP on nested pairs
-        (``chain_totals``): trades of at least m on its totals (``flows_on_totals``) fixed and the rest
-        of the point solved; (the record if within the accepted gap of its bound, else None; that
-        bound, or None if the MILP does not apply)."""
-        solver = self.solver
-        allowed = rounding.repair_args(self, name)[3]
-        kept = getattr(solver.m, "level_p2p_bound", None)
-        volume = None if name == "p2p" or kept is None or kept.value <= -LOOSE else float(kept.value)
-        options = solver.options | {"time_limit": limit, "mip_rel_gap": gap}
-        totals = chain_totals(self.snap, self.pairs, allowed, self.min_trade, name, volume, options)
-        if totals is None:
-            return None, None
-        flows = flows_on_totals(totals.sold, totals.bought, self.pairs, allowed, self.min_trade)
-        if flows is None:
-            return None, totals.bound
-        point, seconds, highs_seconds = self._with_trades(flows, level, name, limit, gap)
-        value = solver.objective(name)
-        if point is None or (relative_gap(value, totals.bound) or 0.0) > accept:
-            return None, totals.bound
-        status = "optimal" if (relative_gap(value, totals.bound) or 0.0) <= gap else f"proven within {accept:.0%}"
-        what = "trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
-        seconds, highs_seconds = seconds + totals.seconds, highs_seconds + totals.seconds
-        gap_now = relative_gap(value, totals.bound)
-        return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, seconds, highs_seconds), None
-
     def solve(
         self,
         level: int,
@@ -362,12 +280,12 @@ class MinTradeLevels:
         before = solver.x.copy()
         accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
         if name == "p2p":
-            nested = self._nested_volume(level, limit, gap, accept)
+            nested = totals_levels.nested_volume(self, level, limit, gap, accept)
             if nested is not None:
                 return nested
         chain_bound = None
         if name in SEPARABLE:
-            on_chain, chain_bound = self._on_chain(level, name, limit, gap, accept)
+            on_chain, chain_bound = totals_levels.on_chain(self, level, name, limit, gap, accept)
             if on_chain is not None:
                 return on_chain
         with self.relaxed():
@@ -389,7 +307,7 @@ class MinTradeLevels:
                 if local is not None:
                     found.append((LOCAL_TOTALS, local))
             if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
-                sparse, s, hs = self._sparse_vertex(level, name, limit, bound, accept)
+                sparse, s, hs = rounding.sparse_vertex(self, level, name, limit, bound, accept)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if sparse is not None:
                     found.append((SPARSE, sparse))
@@ -401,7 +319,7 @@ class MinTradeLevels:
                     found.append((ON_TOTALS, on_own if name in SEPARABLE else rounding.polished(self, name, on_own)))
             previous = self.flows_of(before)
             if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
-                kept, s, hs = self._with_trades(previous, level, name, limit, gap)
+                kept, s, hs = self.with_trades(previous, level, name, limit, gap)
                 seconds, highs_seconds = seconds + s, highs_seconds + hs
                 if kept is not None:
                     found.append((TRADES_BEFORE, kept))

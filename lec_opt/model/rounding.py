@@ -15,7 +15,7 @@ import numpy as np
 
 from lec_opt.market.pairs import allowed_pairs
 from lec_opt.model.level4 import FLOW_EPS, share_ces
-from lec_opt.model.level_solver import LevelFailed, relative_gap
+from lec_opt.model.level_solver import LOOSE, LevelFailed, relative_gap
 from lec_opt.model.small_trades import breaks_minimum, repair_small_trades
 from lec_opt.model.totals_search import local_flows_on_totals
 from lec_opt.model.trade_moves import improve_trades
@@ -121,3 +121,28 @@ def lp_rounds(
             if (relative_gap(solver.objective(name, best), solver.objective(name)) or 0.0) <= gap:
                 break
     return best, seconds, highs_seconds
+
+
+SPARSE_SHARE = 0.3  # the sparse vertex may lose this share of the accepted gap
+
+
+def sparse_vertex(
+    semi: MinTradeLevels, level: int, name: str, limit: float, bound: float, accept: float
+) -> tuple[np.ndarray | None, float, float]:
+    """Within ``SPARSE_SHARE`` of the accepted gap of the relaxation's ``bound``, the vertex of the
+    fewest and largest flows (min Σ x / min(s_i, r_j), level 4's relaxation), rounded as in
+    ``rounding.rounded``; (a point of the MILP or None, s, HiGHS s). Called in the relaxed state."""
+    solver, m = semi.solver, semi.solver.m
+    row = getattr(m, f"level_{name}", None)
+    if row is None:
+        return None, 0.0, 0.0
+    maximise = solver.maximise[f"obj_{name}"]
+    slack = SPARSE_SHARE * accept * abs(bound)
+    solver.set_bound(row, bound - slack if maximise else bound + slack)
+    try:
+        record = solver.solve(level, "transactions_relaxed", limit, 0.0)
+    except LevelFailed as failed:
+        return None, failed.record.seconds, 0.0
+    finally:
+        solver.set_bound(row, -LOOSE if maximise else LOOSE)
+    return rounded(semi, name, semi.flows_of(semi.solver.x)), record.seconds, record.highs_seconds or 0.0

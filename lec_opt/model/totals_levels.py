@@ -1,0 +1,83 @@
+"""Levels of the peers' totals only (level 1, priority C's level 3) on nested pairs, answered before
+any relaxation is solved (models/FORMULATION.md §4, "Levels with a minimum trade", step 2).
+
+``nested_volume``: level 1's relaxation in closed form (the nested greedy's volume over the peers of
+at least m), its flows repaired. ``on_chain``: the totals' MILP along the chain of nested sellers
+(``lec_opt.model.chain_totals``), its totals met by trades of at least m without a solver
+(``lec_opt.model.totals_search``). Each fixes its flows and solves the rest of the point; it is the
+level's answer when within the accepted gap of its bound.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lec_opt.market.pairs import nested_flows
+from lec_opt.market.result import LevelRecord
+from lec_opt.model import rounding
+from lec_opt.model.chain_totals import chain_totals
+from lec_opt.model.level_solver import LOOSE, relative_gap
+from lec_opt.model.small_trades import repair_small_trades
+from lec_opt.model.totals_search import flows_on_totals
+
+if TYPE_CHECKING:
+    from lec_opt.model.min_trade import MinTradeLevels
+
+
+def nested_volume(semi: MinTradeLevels, level: int, limit: float, gap: float, accept: float) -> LevelRecord | None:
+    """Level 1 from its relaxation in closed form, or None (then the steps below).
+
+    When the buyers' sets of allowed sellers that can trade (both energies >= m) are nested (dense
+    pairs; C's price rule), the relaxation's optimum is the nested greedy's volume
+    (``nested_flows``): its bound. Those flows repaired (``repair_small_trades``, which keeps
+    the volume or adds up to m) and fixed, the rest of the point solved: the answer if within the
+    accepted gap of that bound.
+    """
+    solver = semi.solver
+    args = rounding.repair_args(semi, "p2p")
+    _, _, _, allowed, _, _ = args  # the pairs that can trade
+    flows = nested_flows(semi.snap, semi.pairs, allowed)
+    if flows is None:
+        return None
+    bound = float(flows.sum())
+    repaired = repair_small_trades(flows, *args)
+    if repaired is None or (relative_gap(float(repaired.sum()), bound) or 0.0) > accept:
+        return None
+    kept, seconds, highs_seconds = semi.with_trades(repaired, level, "p2p", limit, gap)
+    if kept is None:
+        return None
+    value = solver.objective("p2p")
+    status = "optimal" if (relative_gap(value, bound) or 0.0) <= gap else f"proven within {accept:.0%}"
+    what = "the nested volume over the peers of at least m (the relaxation's optimum), its small trades repaired"
+    return LevelRecord(
+        level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), seconds, highs_seconds
+    )
+
+
+def on_chain(
+    semi: MinTradeLevels, level: int, name: str, limit: float, gap: float, accept: float
+) -> tuple[LevelRecord | None, float | None]:
+    """A level of the peers' totals (``SEPARABLE``) from the totals' MILP on nested pairs
+    (``chain_totals``): trades of at least m on its totals (``flows_on_totals``) fixed and the rest
+    of the point solved; (the record if within the accepted gap of its bound, else None; that
+    bound, or None if the MILP does not apply)."""
+    solver = semi.solver
+    allowed = rounding.repair_args(semi, name)[3]
+    kept = getattr(solver.m, "level_p2p_bound", None)
+    volume = None if name == "p2p" or kept is None or kept.value <= -LOOSE else float(kept.value)
+    options = solver.options | {"time_limit": limit, "mip_rel_gap": gap}
+    totals = chain_totals(semi.snap, semi.pairs, allowed, semi.min_trade, name, volume, options)
+    if totals is None:
+        return None, None
+    flows = flows_on_totals(totals.sold, totals.bought, semi.pairs, allowed, semi.min_trade)
+    if flows is None:
+        return None, totals.bound
+    point, seconds, highs_seconds = semi.with_trades(flows, level, name, limit, gap)
+    value = solver.objective(name)
+    if point is None or (relative_gap(value, totals.bound) or 0.0) > accept:
+        return None, totals.bound
+    status = "optimal" if (relative_gap(value, totals.bound) or 0.0) <= gap else f"proven within {accept:.0%}"
+    what = "trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
+    seconds, highs_seconds = seconds + totals.seconds, highs_seconds + totals.seconds
+    gap_now = relative_gap(value, totals.bound)
+    return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, seconds, highs_seconds), None
