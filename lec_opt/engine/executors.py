@@ -109,7 +109,9 @@ def _local(function: Task, payloads: list[dict], workers: int, preload: Sequence
             yield futures[future], record
         finished = True
     finally:  # interrupted: do not wait for the points still running
-        pool.shutdown(wait=finished and broken is None, cancel_futures=True)
+        # a broken pool is waited for too (its workers are gone): left running, its manager thread
+        # races the interpreter's exit on a closed wake-up pipe and prints a traceback
+        pool.shutdown(wait=finished, cancel_futures=True)
     if broken is not None:
         raise WorkerDied(f"a worker process died ({broken})")
 
