@@ -176,3 +176,6 @@ def test_a_total_below_m_goes_to_a_peer_with_room():
     assert local_flows_on_totals(flows, pairs, allowed, M) is None
     energies = (np.array([0.03]), np.array([0.05, 0.02]))
     np.testing.assert_allclose(local_flows_on_totals(flows, pairs, allowed, M, None, energies), [0.03, 0.0])
+    # a third buyer without a candidate pair (nearest-k pairs) is a peer all the same
+    energies = (np.array([0.03]), np.array([0.05, 0.02, 0.04]))
+    np.testing.assert_allclose(local_flows_on_totals(flows, pairs, allowed, M, None, energies), [0.03, 0.0])

@@ -30,11 +30,11 @@ _INF = highspy.kHighsInf
 
 @dataclass(frozen=True)
 class ChainTotals:
-    """The totals' MILP's answer: each seller's and buyer's total (snapshot order), its value and proven bound."""
+    """The totals' MILP's answer: each seller's and buyer's total (snapshot order), its proven bound
+    and HiGHS's seconds."""
 
     sold: np.ndarray
     bought: np.ndarray
-    value: float
     bound: float
     seconds: float
 
@@ -137,6 +137,4 @@ def chain_totals(
     sold[order] = np.where(x[u] > 0.5, x[f], 0.0)
     bought = np.zeros(len(snap.buyers))
     bought[buyers] = np.where(x[v] > 0.5, x[g], 0.0)
-    return ChainTotals(
-        sold, bought, float(info.objective_function_value), float(info.mip_dual_bound), float(h.getRunTime())
-    )
+    return ChainTotals(sold, bought, float(info.mip_dual_bound), float(h.getRunTime()))

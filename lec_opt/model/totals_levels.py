@@ -74,10 +74,10 @@ def on_chain(
         return None, totals.bound
     point, seconds, highs_seconds = semi.with_trades(flows, level, name, limit, gap)
     value = solver.objective(name)
-    if point is None or (relative_gap(value, totals.bound) or 0.0) > accept:
+    gap_now = relative_gap(value, totals.bound)
+    if point is None or (gap_now or 0.0) > accept:
         return None, totals.bound
-    status = "optimal" if (relative_gap(value, totals.bound) or 0.0) <= gap else f"proven within {accept:.0%}"
+    status = "optimal" if (gap_now or 0.0) <= gap else f"proven within {accept:.0%}"
     what = "trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
     seconds, highs_seconds = seconds + totals.seconds, highs_seconds + totals.seconds
-    gap_now = relative_gap(value, totals.bound)
     return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, seconds, highs_seconds), None

@@ -184,7 +184,10 @@ def local_flows_on_totals(
 
     ``energies`` (each seller's surplus, each buyer's deficit): a peer whose whole total is below m
     hands it to the peer of its side with the most room first (``_moved_totals``); the volume stays."""
-    n_s, n_b = int(pairs.seller.max(initial=-1)) + 1, int(pairs.buyer.max(initial=-1)) + 1
+    if energies is not None:  # every peer, also one without a candidate pair
+        n_s, n_b = len(energies[0]), len(energies[1])
+    else:
+        n_s, n_b = int(pairs.seller.max(initial=-1)) + 1, int(pairs.buyer.max(initial=-1)) + 1
     trades = flows > _EPS
     small = trades & (flows < m - _EPS)
     if not small.any():
