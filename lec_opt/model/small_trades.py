@@ -20,7 +20,9 @@ shortest path; costs may be negative), so the repair follows the objective. A sm
 be neither raised nor closed waits for the next pass (``REPAIR_PASSES``): its neighbours' repairs
 change the trades its paths may use. Those that no pass can shift are closed at the end and their
 volume placed again on pairs between peers that both have room (``_closed_and_refilled``; the
-volume may end a little above the relaxation's, never below). Deterministic: pairs in index order, ties to the first found.
+volume may end a little above the relaxation's, never below), or the trades among their peers are
+searched again on those peers' totals (``local_flows_on_totals``); the cheaper of the two is kept.
+Deterministic: pairs in index order, ties to the first found.
 """
 
 from __future__ import annotations
