@@ -14,7 +14,8 @@ solved in steps, each a fixed amount of work (nodes, never time):
    improved by local moves, without a solve; the sparsest vertex near the relaxation (A's and
    B's level 3, one LP) treated the same way; trades on the relaxation's totals; then the
    trades before this level kept with the rest solved again (``with_trades``; exact at level 2),
-   LP rounds on the repaired trades (both in ``lec_opt.model.rounding``), sub-MILPs around the
+   LP rounds on the repaired trades (both in ``lec_opt.model.rounding``), at level 3 the best so
+   far improved window by window (``lec_opt.model.trade_windows``), sub-MILPs around the
    relaxation's trades (``_neighbourhood``), the solution before this level and the greedy
    matching with the minimum, and for objectives of the peers' totals only (level 1, C) the MILP
    with every peer's total held at the relaxation's (``lec_opt.model.held_totals``; optimal when
@@ -336,6 +337,16 @@ class MinTradeLevels:
         for source, x in found:
             solver.x = x
             candidates.append((source, self.consistent(self.flows_of(x))))
+        sign = 1.0 if maximise else -1.0
+        feasible = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        if level >= 3 and feasible and not any(accepted(x) for _, x in feasible):
+            source, start = max(feasible, key=lambda c: sign * solver.objective(name, c[1]))
+            start = rounding.polished(self, name, start) if source in UNMOVED else start
+            if not accepted(start):
+                windowed, hs = rounding.windowed(self, name, start, bound, accept, limit)
+                seconds, highs_seconds = seconds + hs, highs_seconds + hs
+                start = start if windowed is None else windowed
+            candidates.append((f"{source}, improved window by window", start))
         for force in (True, False) if level < 3 else (True,):  # level 3: the free one only in ``_around``
             if any(accepted(x) for _, x in candidates):
                 break
@@ -368,7 +379,6 @@ class MinTradeLevels:
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if near is not None:
                 candidates.append((AROUND, near))
-        sign = 1.0 if maximise else -1.0
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
             value = solver.objective(name, best)

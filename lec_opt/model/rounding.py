@@ -16,9 +16,11 @@ import numpy as np
 from lec_opt.market.pairs import allowed_pairs
 from lec_opt.model.level4 import FLOW_EPS, share_ces
 from lec_opt.model.level_solver import LOOSE, LevelFailed, relative_gap
+from lec_opt.model.reach import bound_target
 from lec_opt.model.small_trades import breaks_minimum, repair_small_trades
 from lec_opt.model.totals_search import local_flows_on_totals
 from lec_opt.model.trade_moves import improve_trades
+from lec_opt.model.trade_windows import improve_by_windows
 
 if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
@@ -64,6 +66,26 @@ def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:
     if better is None or sign * solver.objective(name, better) <= sign * solver.objective(name, point) + 1e-12:
         return point
     return better
+
+
+def windowed(
+    semi: MinTradeLevels, name: str, point: np.ndarray, bound: float, accept: float, limit: float
+) -> tuple[np.ndarray | None, float]:
+    """A point of the MILP with its trades improved window by window (``improve_by_windows``) until
+    it is within ``accept`` of ``bound``, then ``moved``; (the point or None, HiGHS s)."""
+    solver = semi.solver
+    key = f"obj_{name}"
+    pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
+    sign = 1.0 if solver.maximise[key] else -1.0
+    target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
+    options = solver.options | {"time_limit": limit}
+    flows, seconds = improve_by_windows(
+        semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
+    )
+    current, solver.x = solver.x, point
+    better = moved(semi, flows, args)
+    solver.x = current
+    return better, seconds
 
 
 def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple) -> np.ndarray | None:
