@@ -4,23 +4,20 @@
 With ``min_trade_kwh = m > 0`` a pair trades x[i,j] ∈ {0} ∪ [m, min(s_i, r_j)]. Each level is
 solved in steps, each a fixed amount of work (nodes, never time):
 
-1. **Relaxation.** The level without the ``min_trade`` rows and with the matching binaries
-   continuous: its optimum bounds the level (the semi-continuous set lies inside it). When no
-   flow of it lies in (0, m) it is the level's optimum.
-   Level 1 and C's level 3 on nested pairs try ``lec_opt.model.totals_levels`` first (the nested
-   volume; the totals' MILP, a tighter bound, and with trades on its totals the optimum).
-2. **Incumbents**, cheapest first, until one is within the accepted gap: the relaxation's small
-   trades moved onto their peers' trades, or re-placed among those peers on their totals, and
-   improved by local moves, without a solve; the sparsest vertex near the relaxation (A's and
-   B's level 3, one LP) treated the same way; trades on the relaxation's totals; then the
-   trades before this level kept with the rest solved again (``with_trades``; exact at level 2),
-   LP rounds on the repaired trades (both in ``lec_opt.model.rounding``), at level 3 the best so
-   far improved window by window (``lec_opt.model.trade_windows``), sub-MILPs around the
-   relaxation's trades (``_neighbourhood``), the solution before this level and the greedy
-   matching with the minimum, and for objectives of the peers' totals only (level 1, C) the MILP
-   with every peer's total held at the relaxation's (``lec_opt.model.held_totals``; optimal when
-   it succeeds on those totals); each is checked against every row, bound and integrality of the
-   MILP as HiGHS holds it, and the best one, polished by the local moves, is the incumbent.
+1. **Relaxation.** The level without the ``min_trade`` rows, its matching binaries continuous: its
+   optimum bounds the level, and is the level's optimum when no flow lies in (0, m). Level 1 and C's
+   level 3 on nested pairs try ``lec_opt.model.totals_levels`` first (the nested volume; the totals'
+   MILP: a tighter bound, and with trades on its totals the optimum).
+2. **Incumbents**, cheapest first, until one is within the accepted gap (``lec_opt.model.rounding``):
+   the relaxation's small trades moved onto their peers' trades, or re-placed among those peers on
+   their totals, and improved by local moves; the sparsest vertex near the relaxation (A's and B's
+   level 3); trades on the relaxation's totals; the trades before this level kept, the rest solved
+   again (``with_trades``; exact at level 2); LP rounds on the repaired trades; at level 3 the best
+   so far improved window by window; sub-MILPs around the relaxation's trades (``_neighbourhood``);
+   the solution before this level and the greedy matching with the minimum; for objectives of the
+   peers' totals only (level 1, C) the MILP with every peer's total held at the relaxation's
+   (``lec_opt.model.held_totals``). Each is checked against every row, bound and integrality of the
+   MILP as HiGHS holds it; the best one, polished by the local moves, is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
    otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, first
@@ -29,9 +26,8 @@ solved in steps, each a fixed amount of work (nodes, never time):
    (``lec_opt.model.reach``: reduced costs of the LP relaxation towards a target).
    The record carries the answer, the bound and the gap.
 
-Pairs with min(s_i, r_j) < m can never trade: their flows are fixed to 0 once (``close_small_pairs``).
-Between levels the model stays the MILP (``min_trade`` on, binaries integer), so level 4 and
-every other solve see the semi-continuous model.
+Pairs with min(s_i, r_j) < m never trade: their flows are fixed to 0 once (``close_small_pairs``).
+Between levels the model stays the MILP (``min_trade`` on, binaries integer) for every later solve.
 """
 
 from __future__ import annotations
@@ -337,16 +333,16 @@ class MinTradeLevels:
         for source, x in found:
             solver.x = x
             candidates.append((source, self.consistent(self.flows_of(x))))
-        sign = 1.0 if maximise else -1.0
-        feasible = [(source, x) for source, x in candidates if solver.is_feasible(x)]
-        if level >= 3 and feasible and not any(accepted(x) for _, x in feasible):
-            source, start = max(feasible, key=lambda c: sign * solver.objective(name, c[1]))
-            start = rounding.polished(self, name, start) if source in UNMOVED else start
-            if not accepted(start):
-                windowed, hs = rounding.windowed(self, name, start, bound, accept, limit)
-                seconds, highs_seconds = seconds + hs, highs_seconds + hs
-                start = start if windowed is None else windowed
-            candidates.append((f"{source}, improved window by window", start))
+        solver.x = before
+        if not breaks_minimum(previous, self.min_trade).any():
+            candidates.append((PREVIOUS, self.consistent(previous)))
+        if greedy is not None:
+            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
+            share_ces(solver, self.snap, self.pairs, greedy)
+            candidates.append((GREEDY, self.consistent(greedy)))
+        if level >= 3 and accept > gap:  # improved window by window (a small model is searched exactly)
+            windowed, hs = rounding.windowed(self, name, candidates, UNMOVED, bound, accept, limit)
+            seconds, highs_seconds, candidates = seconds + hs, highs_seconds + hs, candidates + windowed
         for force in (True, False) if level < 3 else (True,):  # level 3: the free one only in ``_around``
             if any(accepted(x) for _, x in candidates):
                 break
@@ -355,13 +351,6 @@ class MinTradeLevels:
             if near is not None:
                 source = "the MILP around the relaxation with its trades kept" if force else AROUND
                 candidates.append((source, rounding.polished(self, name, near)))
-        solver.x = before
-        if not breaks_minimum(previous, self.min_trade).any():
-            candidates.append((PREVIOUS, self.consistent(previous)))
-        if greedy is not None:
-            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
-            share_ces(solver, self.snap, self.pairs, greedy)
-            candidates.append((GREEDY, self.consistent(greedy)))
         candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
         if not any(accepted(x) for _, x in candidates):  # the local moves on the candidates that had none yet
             candidates = [
@@ -379,6 +368,7 @@ class MinTradeLevels:
             seconds, highs_seconds = seconds + s, highs_seconds + hs
             if near is not None:
                 candidates.append((AROUND, near))
+        sign = 1.0 if maximise else -1.0
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
             value = solver.objective(name, best)

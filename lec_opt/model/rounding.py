@@ -69,23 +69,39 @@ def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:
 
 
 def windowed(
-    semi: MinTradeLevels, name: str, point: np.ndarray, bound: float, accept: float, limit: float
-) -> tuple[np.ndarray | None, float]:
-    """A point of the MILP with its trades improved window by window (``improve_by_windows``) until
-    it is within ``accept`` of ``bound``, then ``moved``; (the point or None, HiGHS s)."""
+    semi: MinTradeLevels,
+    name: str,
+    candidates: list[tuple[str, np.ndarray]],
+    unmoved: tuple[str, ...],
+    bound: float,
+    accept: float,
+    limit: float,
+) -> tuple[list[tuple[str, np.ndarray]], float]:
+    """When no feasible candidate is within ``accept`` of ``bound``: the best one (polished first if its
+    source is one of ``unmoved``) with its trades improved window by window (``improve_by_windows``)
+    until it is, then ``moved``; ([(its source, the point)], or [] if none is feasible; HiGHS s)."""
     solver = semi.solver
     key = f"obj_{name}"
-    pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
     sign = 1.0 if solver.maximise[key] else -1.0
-    target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
-    options = solver.options | {"time_limit": limit}
-    flows, seconds = improve_by_windows(
-        semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
-    )
-    current, solver.x = solver.x, point
-    better = moved(semi, flows, args)
-    solver.x = current
-    return better, seconds
+    within = lambda x: (relative_gap(solver.objective(name, x), bound) or 0.0) <= accept  # noqa: E731
+    feasible = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+    if not feasible or any(within(x) for _, x in feasible):
+        return [], 0.0
+    source, point = max(feasible, key=lambda c: sign * solver.objective(name, c[1]))
+    point = polished(semi, name, point) if source in unmoved else point
+    seconds = 0.0
+    if not within(point):
+        pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
+        target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
+        options = solver.options | {"time_limit": limit}
+        flows, seconds = improve_by_windows(
+            semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
+        )
+        current, solver.x = solver.x, point
+        better = moved(semi, flows, args)
+        solver.x = current
+        point = point if better is None else better
+    return [(f"{source}, improved window by window", point)], seconds
 
 
 def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple) -> np.ndarray | None:
