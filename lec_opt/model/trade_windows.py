@@ -15,6 +15,8 @@ exactly (so level 1, and level 2, which depends on the volume only, stay as they
 
 from __future__ import annotations
 
+import math
+
 import highspy
 import numpy as np
 import scipy.sparse
@@ -116,15 +118,13 @@ def improve_by_windows(
     """``flows`` (trades that all keep the minimum) improved window by window (see the module's
     docstring) until Σ cost·x <= ``target`` or every window was tried once; (flows, HiGHS s).
     ``cost``: the level's objective per kWh of each pair, to be minimised; ``options``: HiGHS's."""
-    surplus, _ = energies
-    n_s = len(surplus)
-    n_b = len(energies[1])
+    n_s, n_b = (len(energy) for energy in energies)
     allowed = allowed & (pairs.cap >= min_trade)
     rows = np.full((n_s, n_b), np.nan)
     rows[pairs.seller, pairs.buyer] = np.where(allowed, cost, np.nan)
     rows = np.where(np.isnan(rows), np.nanmax(rows, initial=0.0), rows)  # a pair that cannot trade: the dearest
     x, seconds = flows.copy(), 0.0
-    value = float(np.dot(cost, x))
+    value = math.fsum(cost * x)  # correctly rounded: the same comparisons on every machine
     for seed in range(0, n_s, max(1, WINDOW_SELLERS // 2)):
         if value <= target:
             break
@@ -141,7 +141,7 @@ def improve_by_windows(
             continue
         better, s = _window_milp(x, window, pairs, energies, cost, min_trade, options)
         seconds += s
-        new_value = float(np.dot(cost, better))
+        new_value = math.fsum(cost * better)
         if new_value < value - 1e-12:
             x, value = better, new_value
     return x, seconds
