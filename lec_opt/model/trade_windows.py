@@ -23,8 +23,8 @@ import scipy.sparse
 
 from lec_opt.market.pairs import PairData
 
-WINDOW_SELLERS = 10  # sellers of one window
-WINDOW_BUYERS = 6  # the cheapest buyers of each window seller that join its window
+WINDOW_SELLERS = 8  # sellers of one window (6 was too few at 13:00, 10 slower everywhere)
+WINDOW_BUYERS = 5  # the cheapest buyers of each window seller that join its window
 WINDOW_NODES = 200  # branch-and-bound nodes of one window's MILP
 # HiGHS's RENS and RINS sub-MIPs take two thirds of a window's time and find nothing its warm start
 # and its own tree do not: off in the windows
