@@ -59,9 +59,7 @@ def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:
     """A point of the MILP after the local moves (``moved``, its own CES totals shared), if that
     is better for the level; else the point itself."""
     solver = semi.solver
-    current, solver.x = solver.x, point
-    better = moved(semi, semi.flows_of(point), repair_args(semi, name))
-    solver.x = current
+    better = moved(semi, semi.flows_of(point), repair_args(semi, name), point)
     sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
     if better is None or sign * solver.objective(name, better) <= sign * solver.objective(name, point) + 1e-12:
         return point
@@ -97,20 +95,20 @@ def windowed(
         flows, seconds = improve_by_windows(
             semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
         )
-        current, solver.x = solver.x, point
-        better = moved(semi, flows, args)
-        solver.x = current
+        better = moved(semi, flows, args, point)
         point = point if better is None else better
     return [(f"{source}, improved window by window", point)], seconds
 
 
-def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple) -> np.ndarray | None:
+def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarray | None = None) -> np.ndarray | None:
     """``flows`` (which keep the minimum) improved by local moves (``improve_trades``), with the
-    CES totals of the current solution shared over what each peer has left: a point of the
-    MILP, or None if it breaks a row."""
+    CES totals of ``ces_of`` (default: the current solution) shared over what each peer has left:
+    a point of the MILP, or None if it breaks a row. Neither ``ces_of`` nor the current solution
+    is changed (the point is built on a copy)."""
     solver = semi.solver
     improved = improve_trades(flows, *args)
-    before = solver.x.copy()
+    before = solver.x
+    solver.x = (before if ces_of is None else ces_of).copy()
     share_ces(solver, semi.snap, semi.pairs, improved)
     point = semi.consistent(improved)
     solver.x = before
