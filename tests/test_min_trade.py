@@ -21,6 +21,7 @@ from lec_opt.model.held_totals import on_totals, peer_totals, with_totals
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
 from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
+from lec_opt.model.min_trade_search import closable, losses_at_relaxation
 from lec_opt.model.reach import bound_target, combined_bound, target_value, trade_losses
 from lec_opt.model.rounding import repair_args
 from lec_opt.model.small_trades import repair_small_trades
@@ -472,13 +473,13 @@ def test_reachable_pairs_hold_the_optimum(case, min_trade, priority, level):
     except LevelFailed:
         assume(False)
     maximise = solver.maximise[f"obj_{name}"]
-    losses, lp, _, _ = semi._losses(level, name, 60.0, 1e-9)
+    losses, lp, _, _ = losses_at_relaxation(semi, level, name, 60.0, 1e-9)
     assert losses is not None
     trades = optimum[semi.x] > 1e-7
     slack = lp - value if maximise else value - lp
     assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (losses[trades], lp, value)
     target = value - 1e-9 if maximise else value + 1e-9  # a hair worse than the optimum
-    closed = semi._closable(losses, lp, target, maximise)  # None: too few to close, the search keeps all
+    closed = closable(semi, losses, lp, target, maximise)  # None: too few to close, the search keeps all
     assert closed is None or not (trades & closed).any()
 
 
@@ -562,7 +563,7 @@ def test_losses_of_the_optimums_trades_are_within_the_lp_gap():
             solver, semi = _semi_continuous(snap, scenario)
             name = f"priority_{priority.lower()}"
             value, optimum = _milp_optimum(solver, priority, 3)
-            losses, lp, _, _ = semi._losses(3, name, 60.0, 1e-9)
+            losses, lp, _, _ = losses_at_relaxation(semi, 3, name, 60.0, 1e-9)
             trades = optimum[semi.x] > 1e-7
             slack = lp - value if solver.maximise[f"obj_{name}"] else value - lp
             assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (seed, priority)

@@ -47,7 +47,7 @@ def on_totals(semi: MinTradeLevels, point: np.ndarray, name: str) -> np.ndarray 
     current, solver.x = solver.x, point
     found = semi.consistent(flows)
     solver.x = current
-    return found if solver.is_feasible(found) else None
+    return found if semi.is_point(found) else None
 
 
 def with_totals(

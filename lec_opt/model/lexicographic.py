@@ -32,7 +32,7 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
 from lec_opt.model.level_solver import LOOSE, LevelFailed, LevelSolver
-from lec_opt.model.min_trade import MinTradeLevels
+from lec_opt.model.min_trade import MinTradeLevels, NeedsLinks, Started
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.model.shortcuts import (
     MODES,
@@ -219,16 +219,46 @@ def _lexicographic(
     """Every requested priority on one model: ``read`` the solution of each; a priority whose level
     fails takes the greedy matching instead, marked as a fallback, through ``from_fallback``.
 
+    With a minimum trade (and no level-4 search) the model is built first without its linking rows:
+    a level that no cheap point answers there sends its priority and the ones after it to the model
+    with them, which goes on from where that level got (models/FORMULATION.md §4, "Levels with a
+    minimum trade", step 0).
+
     The callers run it with Python's cyclic garbage collector paused (Pyomo's ``PauseGC``, as
     Pyomo's own writers do): the model's many small objects would otherwise trigger collections
     that scan the whole heap; the model's garbage is collected once, after the interval.
     """
+    args = (snap, scenario, ces, ces_level, read, from_fallback)
+    if scenario.willingness.min_trade_kwh == 0 or scenario.solver.level4_node_limit > 0:
+        return _on_one_model(*args, priorities, links=True)[0]
+    out, rest, started, spent = _on_one_model(*args, priorities, links=False)
+    if rest:
+        out |= _on_one_model(*args, rest, links=True, carried=started, spent=spent)[0]
+    return {p: out[p] for p in priorities}
+
+
+def _on_one_model(
+    snap: IntervalSnapshot,
+    scenario: Scenario,
+    ces: CesParams,
+    ces_level: bool,
+    read: Callable[[LevelSolver, PairData, str, list[LevelRecord], float, float], object],
+    from_fallback: Callable[[Matching], object],
+    priorities: tuple[str, ...],
+    links: bool,
+    carried: Started | None = None,
+    spent: float = 0.0,
+) -> tuple[dict[str, object], tuple[str, ...], Started | None, float]:
+    """The priorities in turn on one interval model (``links``: with its linking rows, which a minimum
+    trade or a level-4 search needs); (the results, the priorities left when a level of the model
+    without linking rows needs them, where that level got, the seconds spent on that priority).
+    ``spent`` is counted with this model's build."""
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
     lp_levels = scenario.willingness.min_trade_kwh == 0
     # the linking rows: the MILP levels need them; the LP levels only for a node-limited level-4 search
-    links = not lp_levels or opts.level4_node_limit > 0
+    links = links and (not lp_levels or opts.level4_node_limit > 0)
     m, pairs = build_interval_model(snap, scenario, ces, links=links)
     add_level_constraints(m)
     if lp_levels and not ces_level:
@@ -240,20 +270,20 @@ def _lexicographic(
     solver = LevelSolver(m, scenario.seed, opts.threads, tight=not lp_levels)
     if lp_levels and links:  # no matching binary can bind at levels 1-3 (models/FORMULATION.md §4): LPs
         solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
-    build_seconds = time.perf_counter() - started
+    build_seconds = time.perf_counter() - started + spent
     opened = OpenPairs(solver) if lp_levels else None
-    semi = None if lp_levels else MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
+    semi = None if lp_levels else MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh, carried)
     pass_price_pairs = None  # the price rule of the current pass of levels 1-2
     shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
     shared_fixes: list[str] = []
-    for priority in priorities:
+    for k, priority in enumerate(priorities):
         t0 = time.perf_counter()
         price_pairs = priority == "C"
         if price_pairs != pass_price_pairs or priority == "C":
             _release(solver, shared_fixes)
             shared, shared_fixes, pass_price_pairs = [], [], price_pairs
-            if opened is None:  # the MILP levels keep the price rule as a row
-                solver.activate(m.price_pairs_only, price_pairs)
+            if semi is not None:  # the MILP levels keep the price rule as a row, or fixed flows
+                semi.price_rule(price_pairs)
         if opened is not None:  # every priority: the previous one's level 4 left its incumbent in y
             opened.open(allowed_pairs(snap, pairs, price_pairs), price_pairs)
         run = _Run([], [])
@@ -289,6 +319,9 @@ def _lexicographic(
             out[priority] = read(
                 solver, pairs, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds
             )
+        except NeedsLinks as needs:
+            # the level's own seconds so far go on in its record; the levels before it are solved again
+            return out, priorities[k:], needs.started, time.perf_counter() - t0 - needs.started.seconds
         except LevelFailed as failed:
             greedy = greedy_matching(snap, priority, scenario.willingness.min_trade_kwh)
             matching = as_fallback(greedy, failed.record, run.levels or list(shared))
@@ -296,7 +329,7 @@ def _lexicographic(
             _release(solver, shared_fixes)
             shared, shared_fixes = [], []
         _release(solver, run.fixes)
-    return out
+    return out, (), None, 0.0
 
 
 def solve_matching(

@@ -20,12 +20,11 @@ solved in steps, each a fixed amount of work (nodes, never time):
    MILP as HiGHS holds it; the best one, polished by the local moves, is the incumbent.
 3. **Gap.** Within ``mip_gap`` of the bound: optimal; within ``ACCEPT_GAP``: the answer, with its
    proven gap (only above ``EXACT_PAIRS`` open pairs: a smaller model is searched to mip_gap);
-   otherwise HiGHS searches the MILP from the incumbent, limited by ``NODE_LIMIT`` nodes, first
-   where a point within the accepted gap of the bound can be, then where a point that proves the
-   incumbent can be, each time with the pairs closed that no such point can use
-   (``lec_opt.model.reach``: reduced costs of the LP relaxation towards a target).
+   otherwise HiGHS's node-limited searches from the incumbent (``lec_opt.model.min_trade_search``).
    The record carries the answer, the bound and the gap.
 
+On a model built without the linking rows (y, W and their rows), the steps that need flows only
+run, and a level none of them answers raises ``NeedsLinks`` (``MinTradeLevels``).
 Pairs with min(s_i, r_j) < m never trade: their flows are fixed to 0 once (``close_small_pairs``).
 Between levels the model stays the MILP (``min_trade`` on, binaries integer) for every later solve.
 """
@@ -33,24 +32,25 @@ Between levels the model stays the MILP (``min_trade`` on, binaries integer) for
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData
+from lec_opt.market.pairs import PairData, allowed_pairs
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model import rounding, totals_levels
 from lec_opt.model.held_totals import SEPARABLE, on_totals, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
-from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
+from lec_opt.model.min_trade_search import AROUND, NODE_LIMIT, REACH_SHARE, Incumbent, search
 from lec_opt.model.small_trades import BELOW, breaks_minimum
+from lec_opt.model.unlinked import NeedsLinks, Started, carry_over, named_columns
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
-NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
 TRADES_BEFORE, PREVIOUS, GREEDY = (
     "the trades before this level, the rest solved again",
     "the previous solution",
@@ -59,9 +59,7 @@ TRADES_BEFORE, PREVIOUS, GREEDY = (
 SPARSE = "the sparsest vertex near the relaxation's optimum, its small trades moved onto their peers' trades"
 LOCAL_TOTALS = "the relaxation with the trades of its small trades' peers searched again on their totals"
 ON_TOTALS = "trades of at least m on the relaxation's peer totals"
-AROUND = "the MILP around the relaxation on its trades and its small trades' peers"
 UNMOVED = (TRADES_BEFORE, PREVIOUS, GREEDY)  # the incumbents not yet improved by the local moves
-REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
 
 
 def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) -> np.ndarray:
@@ -75,20 +73,66 @@ def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) ->
 
 
 class MinTradeLevels:
-    """The semi-continuous levels of one interval model (``solve`` one level at a time)."""
+    """The semi-continuous levels of one interval model (``solve`` one level at a time).
 
-    def __init__(self, solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, min_trade: float):
-        self.solver, self.snap, self.pairs, self.min_trade = solver, snap, pairs, min_trade
+    On a model without the linking rows (``linked`` False; models/FORMULATION.md §4, "Levels with a
+    minimum trade", step 0) the relaxation is the model itself, the pairs of unwilling peers and
+    (``price_rule``) those with bid < ask are closed by their flows, a point counts only if no flow
+    breaks the minimum, and a level no cheap point answers raises ``NeedsLinks``. ``carried``: where
+    that level got (``NeedsLinks.started``); the model with linking rows goes on from there.
+    """
+
+    def __init__(
+        self,
+        solver: LevelSolver,
+        snap: IntervalSnapshot,
+        pairs: PairData,
+        min_trade: float,
+        carried: Started | None = None,
+    ):
+        self.solver, self.snap, self.pairs, self.min_trade, self.carried = solver, snap, pairs, min_trade, carried
         m = solver.m
+        self.linked = hasattr(m, "transaction")
         self.x = solver.cols(m.p2p)
-        self.y = solver.cols(m.transaction)
-        self.binaries = (m.transaction, m.willing_seller, m.willing_buyer)
-        self.never = close_small_pairs(solver, pairs, min_trade)
-        solver.activate(m.min_trade)  # the MILP between levels
+        small = close_small_pairs(solver, pairs, min_trade)
+        self.open_pairs = int(np.count_nonzero(~small))  # what the accepted gap depends on, in either model
+        self.price_pairs = False
+        if self.linked:
+            self.y = solver.cols(m.transaction)
+            self.binaries = (m.transaction, m.willing_seller, m.willing_buyer)
+            self.never = small
+            solver.activate(m.min_trade)  # the MILP between levels
+        else:
+            self.never = small | ~allowed_pairs(snap, pairs, False)
+            solver.fix(self.x[self.never & ~small], 0.0)
+        self._closed = self.never.copy()  # without the price rule
+
+    def price_rule(self, on: bool) -> None:
+        """Priority C's rule (only pairs with bid >= ask trade) on or off: its row, or without linking
+        rows the other pairs' flows fixed to 0 (and counted among ``never`` while it holds)."""
+        self.price_pairs = on
+        if self.linked:
+            self.solver.activate(self.solver.m.price_pairs_only, on)
+            return
+        bad = ~self.pairs.price_ok & ~self._closed
+        if on:
+            self.solver.fix(self.x[bad], 0.0)
+        else:
+            self.solver.unfix(self.x[bad])
+        self.never = self._closed | bad if on else self._closed
+
+    def is_point(self, solution: np.ndarray) -> bool:
+        """Is ``solution`` a point of the level's MILP: every row, bound and integrality HiGHS holds,
+        and no flow in (0, m) (which only the linking rows would rule out)?"""
+        return self.solver.is_feasible(solution) and not breaks_minimum(self.flows_of(solution), self.min_trade).any()
 
     @contextlib.contextmanager
     def relaxed(self) -> Iterator[None]:
-        """No ``min_trade`` rows and continuous matching binaries inside the block."""
+        """No ``min_trade`` rows and continuous matching binaries inside the block (without linking
+        rows the model is its own relaxation)."""
+        if not self.linked:
+            yield
+            return
         solver = self.solver
         solver.activate(solver.m.min_trade, False)
         solver.set_integer(self.binaries, False)
@@ -112,75 +156,6 @@ class MinTradeLevels:
         finally:
             solver.unfix(modes)
             solver.set_integer((m.charging, m.discharging), True)
-
-    def _closable(
-        self, losses: np.ndarray | None, lp: float, target: float | None, maximise: bool
-    ) -> np.ndarray | None:
-        """The open pairs that no point at least as good as ``target`` trades on (``trade_losses`` against
-        the LP optimum ``lp``), when closing them leaves at most ``REACH_SHARE`` of the open pairs; else None."""
-        if losses is None or target is None:
-            return None
-        slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
-        open_ = ~self.never
-        reach = (losses <= slack) & open_
-        return open_ & ~reach if np.count_nonzero(reach) <= REACH_SHARE * np.count_nonzero(open_) else None
-
-    def _search(
-        self,
-        level: int,
-        name: str,
-        limit: float,
-        accept: float,
-        closed: np.ndarray,
-        start: np.ndarray,
-        warm_start_exists: bool,
-    ) -> tuple[LevelRecord, float, float]:
-        """HiGHS on the MILP with the ``closed`` pairs fixed to 0, from ``start`` if it is one of its
-        points, limited to ``NODE_LIMIT`` nodes and stopping at the relative gap ``accept``;
-        (its record, s, HiGHS s), the record with no objective if it failed (``LevelFailed`` without
-        an incumbent to keep). Its answer, if any, is left in the solver."""
-        solver = self.solver
-        solver.x = start
-        warm = warm_start_exists and not (self.flows_of(start)[closed] > 0).any()
-        solver.fix(self.x[closed], 0.0)
-        solver.fix(self.y[closed], 0.0)
-        try:
-            # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
-            tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
-            return tree, tree.seconds, tree.highs_seconds or 0.0
-        except LevelFailed as failed:
-            if not warm_start_exists:
-                raise  # nothing to fall back on: the level fails
-            return failed.record, failed.record.seconds, 0.0
-        finally:
-            solver.unfix(self.x[closed])
-            solver.unfix(self.y[closed])
-
-    def _losses(self, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float, float, float]:
-        """Each pair's least loss as a trade (``trade_losses``) at the level's LP relaxation with the CES
-        modes continuous too; (losses or None, the LP's optimum, s, HiGHS s). The current solution is kept."""
-        solver, m = self.solver, self.solver.m
-        before = solver.x.copy()
-        maximise = solver.maximise[f"obj_{name}"]
-        modes = (m.charging, m.discharging)
-        with self.relaxed():
-            solver.set_integer(modes, False)
-            try:
-                record = solver.solve(level, name, limit, gap)
-            except LevelFailed as failed:
-                return None, float("nan"), failed.record.seconds, 0.0
-            finally:
-                solver.set_integer(modes, True)
-            info = solver.highs.getInfo()
-            losses = None
-            if info.dual_solution_status == 2 and info.num_dual_infeasibilities == 0:  # kSolutionStatusFeasible
-                duals = np.asarray(solver.highs.getSolution().col_dual)
-                x, y = self.x, self.y
-                losses = trade_losses(
-                    duals[x], duals[y], solver.x[x], solver.x[y], self.pairs.cap, self.min_trade, maximise
-                )
-        solver.x = before
-        return losses, record.objective, record.seconds, record.highs_seconds or 0.0
 
     def _flows(self) -> np.ndarray:
         return self.flows_of(self.solver.x)
@@ -249,13 +224,110 @@ class MinTradeLevels:
             solver.unfix(self.x[changed])
             solver.unfix(self.y[changed])
 
-    def _around(self, flows: np.ndarray, level: int, name: str, limit: float, accept: float):
+    def _cheap(
+        self,
+        level: int,
+        name: str,
+        limit: float,
+        gap: float,
+        accept: float,
+        bound: float,
+        flows: np.ndarray,
+        relaxed_x: np.ndarray,
+        before: np.ndarray,
+    ) -> tuple[list[tuple[str, np.ndarray]], bool, float]:
+        """Steps 3(a)-(c) and (f)'s search without a solver from the relaxation (``flows``, ``relaxed_x``),
+        cheapest first until one is within ``accept`` of ``bound``; (the candidates, whether the
+        peer totals were tried, HiGHS s). Inside ``relaxed``."""
+        solver = self.solver
+        within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
+        found: list[tuple[str, np.ndarray]] = []
+        highs_seconds = 0.0
+        rounded = rounding.rounded(self, name, flows)
+        if rounded is not None:
+            found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
+        if not any(within(x, accept) for _, x in found):
+            local = rounding.on_local_totals(self, name, flows)
+            if local is not None:
+                found.append((LOCAL_TOTALS, local))
+        if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
+            sparse, _, hs = rounding.sparse_vertex(self, level, name, limit, bound, accept)
+            highs_seconds += hs
+            if sparse is not None:
+                found.append((SPARSE, sparse))
+            solver.x = relaxed_x.copy()
+        totals_tried = not any(within(x, gap if name in SEPARABLE else accept) for _, x in found)
+        if totals_tried:  # optimal for the objectives of the totals; else polished by the local moves
+            on_own = on_totals(self, relaxed_x, name)
+            if on_own is not None:
+                found.append((ON_TOTALS, on_own if name in SEPARABLE else rounding.polished(self, name, on_own)))
+        previous = self.flows_of(before)
+        if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
+            kept, _, hs = self.with_trades(previous, level, name, limit, gap)
+            highs_seconds += hs
+            if kept is not None:
+                found.append((TRADES_BEFORE, kept))
+        if not any(within(x, accept) for _, x in found):
+            solver.x = relaxed_x.copy()
+            repaired, _, hs = rounding.lp_rounds(self, level, name, limit, gap)
+            highs_seconds += hs
+            if repaired is not None:
+                found.append(("LP rounds on the relaxation's repaired trades", rounding.polished(self, name, repaired)))
+        return found, totals_tried, highs_seconds
+
+    def around(self, flows: np.ndarray, level: int, name: str, limit: float, accept: float):
         """The sub-MILP around the relaxation ``flows`` with its trades free (``_neighbourhood``),
         its answer polished by the local moves; (a point of the MILP or None, s, HiGHS s)."""
         near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
-        if near is None or not self.solver.is_feasible(near):
+        if near is None or not self.is_point(near):
             return None, s, hs
         return rounding.polished(self, name, near), s, hs
+
+    def _start(
+        self, level: int, name: str, limit: float, gap: float, accept: float, greedy: np.ndarray | None
+    ) -> Started | LevelRecord:
+        """The steps on flows only: the shortcuts of the totals and the relaxation (a record when one
+        answers the level), the cheap candidates and the previous and greedy points, and at level 3
+        the windows."""
+        solver = self.solver
+        before = solver.x.copy()
+        if name == "p2p":
+            nested = totals_levels.nested_volume(self, level, limit, gap, accept)
+            if nested is not None:
+                return nested
+        chain_bound = None
+        if name in SEPARABLE:
+            on_chain, chain_bound = totals_levels.on_chain(self, level, name, limit, gap, accept)
+            if on_chain is not None:
+                return on_chain
+        with self.relaxed():
+            relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
+            bound = relaxation.bound if chain_bound is None else min(relaxation.bound, chain_bound)
+            flows = self._flows()
+            if not breaks_minimum(flows, self.min_trade).any():
+                self.consistent(flows)
+                return replace(relaxation, status=f"{relaxation.status}: the relaxation meets the minimum trade")
+            relaxed_x = solver.x.copy()
+            found, totals_tried, hs = self._cheap(level, name, limit, gap, accept, bound, flows, relaxed_x, before)
+        highs_seconds = (relaxation.highs_seconds or 0.0) + hs
+        started = Started(name, bound, flows, relaxed_x, [], totals_tried, 0.0, highs_seconds)
+        candidates = started.candidates
+        for source, x in found:
+            solver.x = x
+            candidates.append((source, self.consistent(self.flows_of(x))))
+        previous = self.flows_of(before)
+        solver.x = before
+        if not breaks_minimum(previous, self.min_trade).any():
+            candidates.append((PREVIOUS, self.consistent(previous)))
+        if greedy is not None:
+            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
+            share_ces(solver, self.snap, self.pairs, greedy)
+            candidates.append((GREEDY, self.consistent(greedy)))
+        if level >= 3 and accept > gap:  # improved window by window (a small model is searched exactly)
+            windowed, hs = rounding.windowed(self, name, candidates, UNMOVED, bound, accept, limit)
+            started.highs_seconds += hs
+            candidates += windowed
+        return started
 
     def solve(
         self,
@@ -271,180 +343,62 @@ class MinTradeLevels:
         incumbent is checked against every row, bound and integrality of the MILP as HiGHS holds it
         (the levels kept so far included) before it may count.
         """
-        solver = self.solver
-        key = f"obj_{name}"
-        maximise = solver.maximise[key]
-        before = solver.x.copy()
-        accept = gap if np.count_nonzero(~self.never) <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
-        if name == "p2p":
-            nested = totals_levels.nested_volume(self, level, limit, gap, accept)
-            if nested is not None:
-                return nested
-        chain_bound = None
-        if name in SEPARABLE:
-            on_chain, chain_bound = totals_levels.on_chain(self, level, name, limit, gap, accept)
-            if on_chain is not None:
-                return on_chain
-        with self.relaxed():
-            relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
-            seconds, highs_seconds = relaxation.seconds, relaxation.highs_seconds or 0.0
-            bound = relaxation.bound if chain_bound is None else min(relaxation.bound, chain_bound)
-            flows = self._flows()
-            if not breaks_minimum(flows, self.min_trade).any():
-                self.consistent(flows)
-                return replace(relaxation, status=f"{relaxation.status}: the relaxation meets the minimum trade")
-            relaxed_x = solver.x.copy()
-            within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
-            found: list[tuple[str, np.ndarray]] = []
-            rounded = rounding.rounded(self, name, flows)
-            if rounded is not None:
-                found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
-            if not any(within(x, accept) for _, x in found):
-                local = rounding.on_local_totals(self, name, flows)
-                if local is not None:
-                    found.append((LOCAL_TOTALS, local))
-            if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
-                sparse, s, hs = rounding.sparse_vertex(self, level, name, limit, bound, accept)
-                seconds, highs_seconds = seconds + s, highs_seconds + hs
-                if sparse is not None:
-                    found.append((SPARSE, sparse))
-                solver.x = relaxed_x.copy()
-            totals_tried = not any(within(x, gap if name in SEPARABLE else accept) for _, x in found)
-            if totals_tried:  # optimal for the objectives of the totals; else polished by the local moves
-                on_own = on_totals(self, relaxed_x, name)
-                if on_own is not None:
-                    found.append((ON_TOTALS, on_own if name in SEPARABLE else rounding.polished(self, name, on_own)))
-            previous = self.flows_of(before)
-            if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
-                kept, s, hs = self.with_trades(previous, level, name, limit, gap)
-                seconds, highs_seconds = seconds + s, highs_seconds + hs
-                if kept is not None:
-                    found.append((TRADES_BEFORE, kept))
-            if not any(within(x, accept) for _, x in found):
-                solver.x = relaxed_x.copy()
-                repaired, s, hs = rounding.lp_rounds(self, level, name, limit, gap)
-                seconds, highs_seconds = seconds + s, highs_seconds + hs
-                if repaired is not None:
-                    found.append(
-                        ("LP rounds on the relaxation's repaired trades", rounding.polished(self, name, repaired))
-                    )
-        candidates: list[tuple[str, np.ndarray]] = []
-        accepted = lambda x: within(x, accept)  # noqa: E731
-        for source, x in found:
-            solver.x = x
-            candidates.append((source, self.consistent(self.flows_of(x))))
-        solver.x = before
-        if not breaks_minimum(previous, self.min_trade).any():
-            candidates.append((PREVIOUS, self.consistent(previous)))
-        if greedy is not None:
-            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
-            share_ces(solver, self.snap, self.pairs, greedy)
-            candidates.append((GREEDY, self.consistent(greedy)))
-        if level >= 3 and accept > gap:  # improved window by window (a small model is searched exactly)
-            windowed, hs = rounding.windowed(self, name, candidates, UNMOVED, bound, accept, limit)
-            seconds, highs_seconds, candidates = seconds + hs, highs_seconds + hs, candidates + windowed
-        for force in (True, False) if level < 3 else (True,):  # level 3: the free one only in ``_around``
+        solver, t0, earlier = self.solver, time.perf_counter(), 0.0  # the level's wall time, its own steps' too
+        sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
+        accept = gap if self.open_pairs <= EXACT_PAIRS else max(gap, ACCEPT_GAP)
+        if self.carried is not None and self.carried.name == name:
+            started, self.carried = carry_over(self, self.carried), None
+            earlier = started.seconds  # spent on the model without linking rows
+        else:
+            started = self._start(level, name, limit, gap, accept, greedy)
+            if isinstance(started, LevelRecord):
+                return replace(started, seconds=time.perf_counter() - t0)
+        bound, flows, candidates = started.bound, started.flows, started.candidates
+        highs_seconds = started.highs_seconds
+        accepted = lambda x: (relative_gap(solver.objective(name, x), bound) or 0.0) <= accept  # noqa: E731
+        if not self.linked and not any(accepted(x) and self.is_point(x) for _, x in candidates):
+            wall = time.perf_counter() - t0  # the steps below search the MILP
+            raise NeedsLinks(replace(started, seconds=wall, columns=named_columns(solver)))
+        for force in (True, False) if level < 3 else (True,):  # level 3: the free one only in ``around``
             if any(accepted(x) for _, x in candidates):
                 break
-            near, s, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
-            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            near, _, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
+            highs_seconds += hs
             if near is not None:
                 source = "the MILP around the relaxation with its trades kept" if force else AROUND
                 candidates.append((source, rounding.polished(self, name, near)))
-        candidates = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+        candidates = [(source, x) for source, x in candidates if self.is_point(x)]
         if not any(accepted(x) for _, x in candidates):  # the local moves on the candidates that had none yet
             candidates = [
                 (source, rounding.polished(self, name, x) if source in UNMOVED else x) for source, x in candidates
             ]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
-            held, s, hs = with_totals(self, relaxed_x, level, name, limit, gap, NODE_LIMIT, totals_tried)
-            seconds, highs_seconds = seconds + s, highs_seconds + hs
-            if held is not None and solver.is_feasible(held):
+            held, _, hs = with_totals(
+                self, started.relaxed_x, level, name, limit, gap, NODE_LIMIT, started.totals_tried
+            )
+            highs_seconds += hs
+            if held is not None and self.is_point(held):
                 candidates.append(("the MILP with every peer's total held at the relaxation's", held))
         around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
         if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             around_tried = True  # after the held totals, before the searches (models/FORMULATION.md §4)
-            near, s, hs = self._around(flows, level, name, limit, accept)
-            seconds, highs_seconds = seconds + s, highs_seconds + hs
+            near, _, hs = self.around(flows, level, name, limit, accept)
+            highs_seconds += hs
             if near is not None:
                 candidates.append((AROUND, near))
-        sign = 1.0 if maximise else -1.0
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
-            value = solver.objective(name, best)
-            status = f"incumbent from {source}"
+            now = Incumbent(best, solver.objective(name, best), bound, f"incumbent from {source}")
         else:  # the search starts from nothing
-            best, value, status = relaxed_x, None, "no incumbent"
-        solver.x = best
-        if value is not None and (relative_gap(value, bound) or 0.0) <= gap:
-            status = f"optimal: {status} within mip_gap of the relaxation's bound"
-        elif value is not None and (relative_gap(value, bound) or 0.0) <= accept:
-            status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
+            now = Incumbent(started.relaxed_x, None, bound, "no incumbent")
+        now.highs_seconds = highs_seconds
+        solver.x = now.best
+        if now.within(gap):
+            now.status = f"optimal: {now.status} within mip_gap of the relaxation's bound"
+        elif now.within(accept):
+            now.status = f"{now.status}, proven within {accept:.0%} of the relaxation's bound"
         else:
-            losses, lp = None, float("nan")
-            if value is not None:  # without an incumbent the search must find any point, not only good ones
-                losses, lp, s, hs = self._losses(level, name, limit, gap)
-                seconds, highs_seconds = seconds + s, highs_seconds + hs
-            # first where a point within the accepted gap of the bound can be (an incumbent), then where a
-            # point that proves the incumbent can be (the proof); each closes the pairs that cannot reach
-            # its target, so the bound becomes the better of the search's and the target
-            hope = bound_target(bound, accept, maximise)
-            # (and, should that not prove it, on every pair, as without the reduced costs)
-            everything = np.zeros(len(self.x), dtype=bool)
-            last_closed = everything
-            ran_out = False  # a search ended at its node limit: a larger one would not finish either
-            last_tree = None  # the last search's record, when it closed pairs and ended with an answer
-            for stage, target in (("the bound", hope), ("the incumbent", None), ("every pair", None)):
-                if stage != "the bound":
-                    if ran_out or (value is not None and (relative_gap(value, bound) or 0.0) <= accept):
-                        break
-                    if stage == "every pair" and not last_closed.any():
-                        break  # the stage before searched every pair already
-                    if stage == "the incumbent" and value is not None:
-                        target = target_value(value, accept, maximise)
-                closed = self._closable(losses, lp, target, maximise)
-                if last_tree is not None and closed is not None and np.array_equal(closed, last_closed):
-                    # the same pairs as the search before, from the same incumbent: its tree's bound with this target
-                    bound = combined_bound(bound, last_tree.bound, target, maximise)
-                    continue
-                if closed is None:
-                    if stage == "the bound":
-                        continue
-                    closed = everything
-                    if level >= 3 and not around_tried:  # before the whole MILP: the sub-MILP around the relaxation
-                        around_tried = True
-                        near, s, hs = self._around(flows, level, name, limit, accept)
-                        seconds, highs_seconds = seconds + s, highs_seconds + hs
-                        if near is not None:
-                            near_value = solver.objective(name, near)
-                            if value is None or sign * near_value > sign * value + 1e-12:
-                                value, best, status = near_value, near, f"incumbent from {AROUND}"
-                            if (relative_gap(value, bound) or 0.0) <= accept:
-                                status = f"{status}, proven within {accept:.0%} of the relaxation's bound"
-                                break
-                last_closed = closed
-                what = f" on the {np.count_nonzero(~closed & ~self.never)} pairs that can reach {accept:.0%} of {stage}"
-                tree, s, hs = self._search(level, name, limit, accept, closed, best, value is not None)
-                seconds, highs_seconds = seconds + s, highs_seconds + hs
-                ran_out = tree.status.startswith("maxNodes")
-                if tree.objective is None or tree.status.split(" ")[0] not in ("optimal", "maxNodes", "maxTimeLimit"):
-                    status = f"{tree.status}: a node-limited search{what if closed.any() else ''} kept the {status}"
-                    continue
-                if closed.any():  # a point on a closed pair is worse than the target
-                    bound = combined_bound(bound, tree.bound, target, maximise)
-                    last_tree = tree
-                elif tree.bound is not None and np.isfinite(tree.bound):
-                    bound = min(bound, tree.bound) if maximise else max(bound, tree.bound)
-                searched = f"a node-limited search{what if closed.any() else ''}"
-                if value is None or sign * tree.objective > sign * value + 1e-12:
-                    value, best = tree.objective, solver.x.copy()
-                    status = f"{tree.status}: {searched} improved the {status}"
-                else:
-                    status = f"{tree.status}: {searched} kept the {status}"
-            solver.x = best
-            final = relative_gap(value, bound)
-            if status.startswith("optimal:") and final is not None and final > gap:
-                # HiGHS's "optimal" means its search met the accepted gap, not this level's mip_gap
-                proven = f"proven within {accept:.0%}" if final <= accept else f"{final:.1%} from the bound"
-                status = f"{proven}:{status.removeprefix('optimal:')}"
-        return LevelRecord(level, name, status, value, bound, relative_gap(value, bound), seconds, highs_seconds)
+            search(self, level, name, limit, gap, accept, flows, now, around_tried)
+        gap_now = relative_gap(now.value, now.bound)
+        wall = earlier + time.perf_counter() - t0
+        return LevelRecord(level, name, now.status, now.value, now.bound, gap_now, wall, now.highs_seconds)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
 
 REPAIR_ROUNDS = 5  # LP rounds of one level at most, each two LPs
+WINDOW_STARTS = 2  # candidates a window sweep starts from, the next only when the one before ends outside the gap
 
 
 def repair_args(semi: MinTradeLevels, name: str) -> tuple:
@@ -33,7 +34,7 @@ def repair_args(semi: MinTradeLevels, name: str) -> tuple:
     pairs and the level's cost per kWh of each pair, to be minimised."""
     solver = semi.solver
     sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
-    allowed = allowed_pairs(semi.snap, semi.pairs, solver.m.price_pairs_only.active) & ~semi.never
+    allowed = allowed_pairs(semi.snap, semi.pairs, semi.price_pairs) & ~semi.never
     cost = -sign * solver.cost[f"obj_{name}"][semi.x]
     return semi.pairs, semi.snap.surplus_kwh, semi.snap.deficit_kwh, allowed, cost, semi.min_trade
 
@@ -75,29 +76,35 @@ def windowed(
     accept: float,
     limit: float,
 ) -> tuple[list[tuple[str, np.ndarray]], float]:
-    """When no feasible candidate is within ``accept`` of ``bound``: the best one (polished first if its
-    source is one of ``unmoved``) with its trades improved window by window (``improve_by_windows``)
-    until it is, then ``moved``; ([(its source, the point)], or [] if none is feasible; HiGHS s)."""
+    """When no feasible candidate is within ``accept`` of ``bound``: the best ones (each polished first
+    if its source is one of ``unmoved``), in turn, with their trades improved window by window
+    (``improve_by_windows``) until one is within, then ``moved``; up to ``WINDOW_STARTS`` starts;
+    ([(source, point)] of each start, [] if none is feasible; HiGHS s)."""
     solver = semi.solver
     key = f"obj_{name}"
     sign = 1.0 if solver.maximise[key] else -1.0
     within = lambda x: (relative_gap(solver.objective(name, x), bound) or 0.0) <= accept  # noqa: E731
-    feasible = [(source, x) for source, x in candidates if solver.is_feasible(x)]
+    feasible = [(source, x) for source, x in candidates if semi.is_point(x)]
     if not feasible or any(within(x) for _, x in feasible):
         return [], 0.0
-    source, point = max(feasible, key=lambda c: sign * solver.objective(name, c[1]))
-    point = polished(semi, name, point) if source in unmoved else point
-    seconds = 0.0
-    if not within(point):
-        pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
-        target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
-        options = solver.options | {"time_limit": limit}
-        flows, seconds = improve_by_windows(
-            semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
-        )
-        better = moved(semi, flows, args, point)
-        point = point if better is None else better
-    return [(f"{source}, improved window by window", point)], seconds
+    feasible.sort(key=lambda c: -sign * solver.objective(name, c[1]))  # stable: the earlier source first on ties
+    improved, seconds = [], 0.0
+    for source, point in feasible[:WINDOW_STARTS]:
+        point = polished(semi, name, point) if source in unmoved else point
+        if not within(point):
+            pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
+            target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
+            options = solver.options | {"time_limit": limit}
+            flows, s = improve_by_windows(
+                semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
+            )
+            seconds += s
+            better = moved(semi, flows, args, point)
+            point = point if better is None else better
+        improved.append((f"{source}, improved window by window", point))
+        if within(point):
+            break
+    return improved, seconds
 
 
 def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarray | None = None) -> np.ndarray | None:
@@ -112,7 +119,7 @@ def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarr
     share_ces(solver, semi.snap, semi.pairs, improved)
     point = semi.consistent(improved)
     solver.x = before
-    return point if solver.is_feasible(point) else None
+    return point if semi.is_point(point) else None
 
 
 def lp_rounds(

@@ -1,0 +1,159 @@
+"""Levels with a minimum trade on the model without linking rows first (models/FORMULATION.md §4,
+"Levels with a minimum trade", step 0): the same optimum as the model with them, every answer a
+point of the MILP, and a level no cheap point answers goes on with the linking rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lec_opt import build_day, load_scenario
+from lec_opt.market.ces import ces_params
+from lec_opt.market.pairs import allowed_pairs, candidate_pairs
+from lec_opt.market.priorities import PRIORITIES
+from lec_opt.model import lexicographic
+from lec_opt.model.build import build_interval_model
+from lec_opt.model.level4 import share_ces
+from lec_opt.model.level_solver import LevelSolver
+from lec_opt.model.lexicographic import add_level_constraints, solve_matching
+from lec_opt.model.min_trade import MinTradeLevels
+from tests.helpers import instances, make_snapshot, with_options
+
+EXAMPLES = settings(
+    max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def _models_used(monkeypatch) -> list[tuple[bool, tuple[str, ...]]]:
+    """Record (with linking rows?, priorities) of every interval model the solve builds."""
+    used: list[tuple[bool, tuple[str, ...]]] = []
+    on_one_model = lexicographic._on_one_model
+
+    def spy(*args, **kwargs):
+        used.append((kwargs["links"], args[6]))
+        return on_one_model(*args, **kwargs)
+
+    monkeypatch.setattr(lexicographic, "_on_one_model", spy)
+    return used
+
+
+def _linked_only(monkeypatch) -> None:
+    """Every level on the model with linking rows from the start (the path before step 0)."""
+    on_one_model = lexicographic._on_one_model
+    monkeypatch.setattr(
+        lexicographic, "_on_one_model", lambda *args, **kwargs: on_one_model(*args, **(kwargs | {"links": True}))
+    )
+
+
+def _assert_points(snap, scenario, matchings) -> None:
+    """Every flow of every matching is a trade of at least m on a pair that may trade, and no peer
+    trades more than it has."""
+    m = scenario.willingness.min_trade_kwh
+    pairs = candidate_pairs(snap, None)
+    for priority, matching in matchings.items():
+        may = allowed_pairs(snap, pairs, priority == "C")
+        allowed = {(int(i), int(j)) for i, j in zip(pairs.seller[may], pairs.buyer[may], strict=True)}
+        sold, bought = np.zeros(len(snap.sellers)), np.zeros(len(snap.buyers))
+        for i, j, x in matching.flows:
+            assert (i, j) in allowed, (priority, i, j)
+            assert x >= m - 1e-8, (priority, i, j, x)
+            sold[i] += x
+            bought[j] += x
+        assert np.all(sold <= snap.surplus_kwh + 1e-8) and np.all(bought <= snap.deficit_kwh + 1e-8)
+
+
+@EXAMPLES
+@given(instances(max_peers=8, need_pair=True), st.sampled_from([0.05, 0.1, 0.3]))
+def test_the_same_optimum_as_with_linking_rows_from_the_start(case, min_trade):
+    """Small models are solved to ``mip_gap``: levels 1 and 3 of every priority end at the same values
+    on both paths, and every answer is a point of the MILP."""
+    snap, scenario, _ = case
+    scenario = with_options(scenario, willingness={"min_trade_kwh": min_trade})
+    fast = solve_matching(snap, scenario)
+    with pytest.MonkeyPatch.context() as patch:
+        _linked_only(patch)
+        linked = solve_matching(snap, scenario)
+    _assert_points(snap, scenario, fast)
+    for priority in PRIORITIES:
+        if fast[priority].method != "milp" or linked[priority].method != "milp":
+            continue  # a fallback (e.g. an infeasible level) is tested elsewhere
+        for ours, theirs in zip(fast[priority].levels[:2], linked[priority].levels[:2], strict=True):
+            scale = max(1.0, abs(theirs.objective))
+            assert ours.objective == pytest.approx(theirs.objective, abs=2e-6 * scale), (priority, ours, theirs)
+
+
+def test_both_paths_are_taken(monkeypatch):
+    """On the default day at 0.01 kWh: an interval whose every level a cheap point answers stays on the
+    model without linking rows; one whose B level needs a search goes on with them from B."""
+    base = load_scenario()
+    scenario = with_options(base, willingness={"min_trade_kwh": 0.01})
+    day = build_day(base)
+    used = _models_used(monkeypatch)
+    easy = solve_matching(day.snapshot(day.interval_at(10 * 60)), scenario)
+    assert used == [(False, PRIORITIES)]
+    used.clear()
+    hard_snap = day.snapshot(day.interval_at(12 * 60 + 20))
+    hard = solve_matching(hard_snap, scenario)
+    assert used == [(False, PRIORITIES), (True, ("B", "C"))]
+    assert "search" in hard["B"].levels[1].status
+    for matchings, snap in ((easy, day.snapshot(day.interval_at(10 * 60))), (hard, hard_snap)):
+        _assert_points(snap, scenario, matchings)
+        for matching in matchings.values():
+            for record in matching.levels[:2]:
+                assert record.gap is not None and record.gap <= 0.01 + 1e-9, record
+
+
+def _unlinked(snap, scenario) -> tuple[LevelSolver, MinTradeLevels]:
+    ces = ces_params(scenario, snap, 0.5)
+    m, pairs = build_interval_model(snap, scenario, ces, links=False)
+    add_level_constraints(m)
+    solver = LevelSolver(m, scenario.seed, tight=True)
+    return solver, MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
+
+
+def _two_by_two(opt_out=()):
+    """Sellers 1 (0.5 kWh, ask 0.10) and 2 (0.5 kWh, ask 0.20), buyers 3 and 4 (0.5 kWh each, bid 0.15)."""
+    snap = make_snapshot(4, {1: (0.5, 0.10), 2: (0.5, 0.20)}, {3: (0.5, 0.15), 4: (0.5, 0.15)}, opt_out=opt_out)
+    return snap, with_options(load_scenario(), willingness={"min_trade_kwh": 0.1, "opt_out": list(opt_out)})
+
+
+def test_a_flow_below_the_minimum_is_no_point_without_linking_rows():
+    """Without the linking rows only ``is_point`` rules out a flow in (0, m): the rows and bounds
+    HiGHS holds accept it."""
+    snap, scenario = _two_by_two()
+    solver, semi = _unlinked(snap, scenario)
+    assert not semi.linked
+    solver.solve(1, "p2p", 60.0, 0.0)  # a point of the model: its CES columns, shared below
+
+    def point(flows):
+        solver.x = solver.x.copy()
+        share_ces(solver, snap, semi.pairs, flows)  # what each peer has left goes to the CES or the grid
+        return semi.consistent(flows)
+
+    flows = np.zeros(len(semi.x))
+    flows[0] = 0.05  # below m = 0.1
+    small = point(flows)
+    assert solver.is_feasible(small)
+    assert not semi.is_point(small)
+    flows[0] = 0.1
+    assert semi.is_point(point(flows))
+
+
+def test_unwilling_peers_and_the_price_rule_close_flows_without_linking_rows():
+    """An opted-out peer's pairs stay closed; C's rule closes the pairs with bid < ask while it holds
+    and frees them after, never the pairs closed for good."""
+    snap, scenario = _two_by_two(opt_out=(4,))
+    solver, semi = _unlinked(snap, scenario)
+    lp = solver.highs.getLp
+    upper = lambda: np.asarray(lp().col_upper_)[semi.x]  # noqa: E731
+    unwilling = ~snap.willing_buyer[semi.pairs.buyer]
+    bad = ~semi.pairs.price_ok
+    assert unwilling.any() and (bad & ~unwilling).any()
+    assert np.all(upper()[unwilling] == 0.0) and np.all(upper()[~unwilling] > 0.0)
+    semi.price_rule(True)
+    assert np.all(upper()[bad | unwilling] == 0.0) and np.all(semi.never == (bad | unwilling))
+    semi.price_rule(False)
+    assert np.all(upper()[unwilling] == 0.0) and np.all(upper()[~unwilling] > 0.0)
+    assert np.array_equal(semi.never, unwilling)
