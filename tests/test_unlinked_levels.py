@@ -86,7 +86,8 @@ def test_the_same_optimum_as_with_linking_rows_from_the_start(case, min_trade):
 
 def test_both_paths_are_taken(monkeypatch):
     """On the default day at 0.01 kWh: an interval whose every level a cheap point answers stays on the
-    model without linking rows; one whose B level needs a search goes on with them from B."""
+    model without linking rows; one whose B level needs a search goes on with them for B, and C
+    starts on a new model without them."""
     base = load_scenario()
     scenario = with_options(base, willingness={"min_trade_kwh": 0.01})
     day = build_day(base)
@@ -96,7 +97,7 @@ def test_both_paths_are_taken(monkeypatch):
     used.clear()
     hard_snap = day.snapshot(day.interval_at(12 * 60 + 20))
     hard = solve_matching(hard_snap, scenario)
-    assert used == [(False, PRIORITIES), (True, ("B", "C"))]
+    assert used == [(False, PRIORITIES), (True, ("B",)), (False, ("C",))]
     assert "search" in hard["B"].levels[1].status
     for matchings, snap in ((easy, day.snapshot(day.interval_at(10 * 60))), (hard, hard_snap)):
         _assert_points(snap, scenario, matchings)

@@ -220,9 +220,9 @@ def _lexicographic(
     fails takes the greedy matching instead, marked as a fallback, through ``from_fallback``.
 
     With a minimum trade (and no level-4 search) the model is built first without its linking rows:
-    a level that no cheap point answers there sends its priority and the ones after it to the model
-    with them, which goes on from where that level got (models/FORMULATION.md §4, "Levels with a
-    minimum trade", step 0).
+    a level that no cheap point answers there sends its priority to the model with them, which goes
+    on from where that level got; the priorities after it start on a new model without them
+    (models/FORMULATION.md §4, "Levels with a minimum trade", step 0).
 
     The callers run it with Python's cyclic garbage collector paused (Pyomo's ``PauseGC``, as
     Pyomo's own writers do): the model's many small objects would otherwise trigger collections
@@ -231,9 +231,14 @@ def _lexicographic(
     args = (snap, scenario, ces, ces_level, read, from_fallback)
     if scenario.willingness.min_trade_kwh == 0 or scenario.solver.level4_node_limit > 0:
         return _on_one_model(*args, priorities, links=True)[0]
-    out, rest, started, spent = _on_one_model(*args, priorities, links=False)
-    if rest:
-        out |= _on_one_model(*args, rest, links=True, carried=started, spent=spent)[0]
+    out: dict[str, object] = {}
+    rest = priorities
+    while rest:
+        done, rest, started, spent = _on_one_model(*args, rest, links=False)
+        out |= done
+        if rest:  # that priority alone with the linking rows, the ones after it without again
+            out |= _on_one_model(*args, rest[:1], links=True, carried=started, spent=spent)[0]
+            rest = rest[1:]
     return {p: out[p] for p in priorities}
 
 

@@ -122,6 +122,8 @@ def _cheapest_path(
     n_s = net.n_s
     if first is None:
         first = n_s + start if from_buyer else start
+    every = np.arange(len(net.x))
+    may_raise, may_lower = net.can_raise(every, f), net.can_lower(every, f)  # x stays as it is during the search
     dist = {first: 0.0}
     parent: dict[int, tuple[int, int, float]] = {first: (-1, -1, 0.0)}
     queue, queued = deque([first]), {first}
@@ -132,7 +134,7 @@ def _cheapest_path(
         on_buyer_side = node >= n_s
         lacks = on_buyer_side == from_buyer  # this peer lacks f (raise one of its trades) or has f too much
         ks = net.of_buyer[node - n_s] if on_buyer_side else net.of_seller[node]
-        ks = ks[net.can_raise(ks, f) if lacks else net.can_lower(ks, f)]
+        ks = ks[may_raise[ks] if lacks else may_lower[ks]]
         ends = net.pairs.seller[ks] if on_buyer_side else n_s + net.pairs.buyer[ks]
         for k, other in zip(ks.tolist(), ends.tolist(), strict=True):
             budget -= 1
