@@ -13,12 +13,12 @@ from lec_opt import build_day, load_scenario
 from lec_opt.market.ces import ces_params
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
-from lec_opt.model import lexicographic
+from lec_opt.model import lexicographic, rounding
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level4 import share_ces
 from lec_opt.model.level_solver import LevelSolver
-from lec_opt.model.lexicographic import add_level_constraints, solve_matching
-from lec_opt.model.min_trade import MinTradeLevels
+from lec_opt.model.lexicographic import add_level_constraints, solve_matching, solve_milp
+from lec_opt.model.min_trade import MinTradeLevels, Started
 from tests.helpers import instances, make_snapshot, with_options
 
 EXAMPLES = settings(
@@ -158,3 +158,60 @@ def test_unwilling_peers_and_the_price_rule_close_flows_without_linking_rows():
     semi.price_rule(False)
     assert np.all(upper()[unwilling] == 0.0) and np.all(upper()[~unwilling] > 0.0)
     assert np.array_equal(semi.never, unwilling)
+
+
+def test_a_second_window_sweep_starts_where_the_first_ends_outside_the_gap(monkeypatch):
+    """12:00 on the default day at 0.01 kWh, all four levels, B's level 3: the sweep from the best
+    candidate (LP rounds, 1.23 % from the bound) improves nothing; the one from the next best (the
+    search on the totals, 1.44 %) ends within 1 %, so the level is answered without the linking rows."""
+    base = load_scenario()
+    scenario = with_options(base, willingness={"min_trade_kwh": 0.01})
+    day = build_day(base)
+    starts = []
+    improve = rounding.improve_by_windows
+
+    def spy(flows, *args, **kwargs):
+        starts.append(flows.copy())
+        return improve(flows, *args, **kwargs)
+
+    monkeypatch.setattr(rounding, "improve_by_windows", spy)
+    used = _models_used(monkeypatch)
+    noon = day.snapshot(day.interval_at(12 * 60))
+    b = solve_milp(noon, scenario, base.ces.soc_initial, ("B",))["B"].levels[2]
+    assert used == [(False, ("B",))]
+    assert len(starts) == 2 and not np.array_equal(starts[0], starts[1])
+    assert "searched again on their totals, improved window by window" in b.status
+    assert b.gap is not None and b.gap <= 0.01
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("p2p", [(False, ("A", "B", "C")), (True, ("A", "B")), (False, ("C",)), (True, ("C",))]),
+        (
+            "priority_a",
+            [(False, ("A", "B", "C")), (True, ("A",)), (False, ("B", "C")), (True, ("B",)), (False, ("C",))],
+        ),
+    ],
+)
+def test_the_priorities_that_share_a_level_go_on_together(monkeypatch, level, expected):
+    """A level of A's that needs the linking rows: level 1 (which A and B share) takes A and B to the
+    model with them, so it is searched once; A's level 3 takes A alone, and B starts without them."""
+    scenario = with_options(load_scenario(), willingness={"min_trade_kwh": 0.01})
+    calls = []
+
+    def model(*args, links, carried=None, spent=0.0):
+        priorities = args[6]
+        calls.append((links, priorities))
+        first = priorities[0]
+        needs = level if first == "A" else ("p2p" if first == "C" else f"priority_{first.lower()}")
+        if not links and (first != "B" or level != "p2p"):  # the first priority needs the linking rows
+            if first == "C" and level != "p2p":
+                return {"C": first}, (), None, 0.0
+            return {}, priorities, Started(needs, 0.0, np.zeros(0), np.zeros(0), [], False, 0.0, 0.0), 0.0
+        return dict.fromkeys(priorities, "done"), (), None, 0.0
+
+    monkeypatch.setattr(lexicographic, "_on_one_model", model)
+    out = lexicographic._lexicographic(None, scenario, None, PRIORITIES, False, None, None)
+    assert calls == expected
+    assert set(out) == set(PRIORITIES)

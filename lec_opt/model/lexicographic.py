@@ -221,8 +221,9 @@ def _lexicographic(
 
     With a minimum trade (and no level-4 search) the model is built first without its linking rows:
     a level that no cheap point answers there sends its priority to the model with them, which goes
-    on from where that level got; the priorities after it start on a new model without them
-    (models/FORMULATION.md §4, "Levels with a minimum trade", step 0).
+    on from where that level got (with the priorities that share that level: A and B share levels
+    1-2); the priorities after them start on a new model without them (models/FORMULATION.md §4,
+    "Levels with a minimum trade", step 0).
 
     The callers run it with Python's cyclic garbage collector paused (Pyomo's ``PauseGC``, as
     Pyomo's own writers do): the model's many small objects would otherwise trigger collections
@@ -236,9 +237,13 @@ def _lexicographic(
     while rest:
         done, rest, started, spent = _on_one_model(*args, rest, links=False)
         out |= done
-        if rest:  # that priority alone with the linking rows, the ones after it without again
-            out |= _on_one_model(*args, rest[:1], links=True, carried=started, spent=spent)[0]
-            rest = rest[1:]
+        if rest:  # that priority with the linking rows (with those that share the level), the next without again
+            n = 1
+            if started.name in ("p2p", "ces") and rest[0] != "C":  # A and B share levels 1-2: solved once
+                while n < len(rest) and rest[n] != "C":
+                    n += 1
+            out |= _on_one_model(*args, rest[:n], links=True, carried=started, spent=spent)[0]
+            rest = rest[n:]
     return {p: out[p] for p in priorities}
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
 
 REPAIR_ROUNDS = 5  # LP rounds of one level at most, each two LPs
+WINDOW_STARTS = 2  # candidates a window sweep starts from, the next only when the one before improved nothing
 
 
 def repair_args(semi: MinTradeLevels, name: str) -> tuple:
@@ -77,7 +78,8 @@ def windowed(
 ) -> tuple[list[tuple[str, np.ndarray]], float]:
     """When no feasible candidate is within ``accept`` of ``bound``: the best one (polished first if its
     source is one of ``unmoved``) with its trades improved window by window (``improve_by_windows``)
-    until it is, then ``moved``; ([(its source, the point)], or [] if none is feasible; HiGHS s)."""
+    until it is, then ``moved``; if the windows improve nothing, the next best one likewise (up to
+    ``WINDOW_STARTS`` starts); ([(source, point)] of each start, [] if none is feasible; HiGHS s)."""
     solver = semi.solver
     key = f"obj_{name}"
     sign = 1.0 if solver.maximise[key] else -1.0
@@ -85,19 +87,28 @@ def windowed(
     feasible = [(source, x) for source, x in candidates if semi.is_point(x)]
     if not feasible or any(within(x) for _, x in feasible):
         return [], 0.0
-    source, point = max(feasible, key=lambda c: sign * solver.objective(name, c[1]))
-    point = polished(semi, name, point) if source in unmoved else point
-    seconds = 0.0
-    if not within(point):
-        pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
-        target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
-        options = solver.options | {"time_limit": limit}
-        flows, seconds = improve_by_windows(
-            semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
-        )
-        better = moved(semi, flows, args, point)
-        point = point if better is None else better
-    return [(f"{source}, improved window by window", point)], seconds
+    feasible.sort(key=lambda c: -sign * solver.objective(name, c[1]))  # stable: the earlier source first on ties
+    improved, seconds = [], 0.0
+    for source, point in feasible[:WINDOW_STARTS]:
+        point = polished(semi, name, point) if source in unmoved else point
+        stalled = False
+        if not within(point):
+            pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
+            target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
+            options = solver.options | {"time_limit": limit}
+            flows, s = improve_by_windows(
+                semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
+            )
+            seconds += s
+            better = moved(semi, flows, args, point)
+            stalled = (
+                better is None or sign * solver.objective(name, better) <= sign * solver.objective(name, point) + 1e-12
+            )
+            point = point if better is None else better
+        improved.append((f"{source}, improved window by window", point))
+        if within(point) or not stalled:  # a sweep that moved its start is followed by the search
+            break
+    return improved, seconds
 
 
 def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarray | None = None) -> np.ndarray | None:
