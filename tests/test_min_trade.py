@@ -98,6 +98,19 @@ def test_pairs_below_the_minimum_are_closed():
     assert breaks_minimum(np.array([0.0, 1e-12, 0.05, 0.1, 0.2]), 0.1).tolist() == [False, False, True, False, False]
 
 
+def test_level_4_counts_only_the_peers_that_can_trade_at_the_minimum():
+    """m = 0.01: seller 3's 0.005 cannot trade, so the volume 0.11 is every seller that can (1 and 2)
+    sold out: each trades at least once, level 4's bound is 2 and the two trades of the answer meet it
+    (counting seller 3's 0.005 too, the volume would fall short of 0.115 and the bound be 1)."""
+    snap = make_snapshot(4, {1: (0.05, 0.1), 2: (0.06, 0.1), 3: (0.005, 0.1)}, {4: (0.2, 0.2)})
+    scenario = with_options(load_scenario(), willingness={"min_trade_kwh": 0.01})
+    for priority, matching in solve_matching(snap, scenario).items():
+        volume, level_4 = matching.levels[0], matching.levels[-1]
+        assert volume.objective == pytest.approx(0.11), priority
+        assert (level_4.objective, level_4.bound, level_4.gap) == (2.0, 2.0, 0.0), priority
+        assert level_4.status.startswith("optimal"), (priority, level_4.status)
+
+
 def test_the_gap_is_relative_at_every_scale():
     """The standard relative MIP gap |v - b| / |v|: most levels here are below 1, where the old
     |v - b| / max(1, |v|) was an absolute 0.01 (0.02 against a bound of 0.03 passed as within 1 %)."""

@@ -11,6 +11,7 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.market.topology import peer_distance
 
 DRAW_EPS = 1e-12  # kWh: what the chain decomposition of ``price_rule_optimum`` leaves as rounding
+BELOW = 1e-9  # kWh: a flow below m - BELOW breaks the minimum trade (HiGHS's feasibility tolerance is 1e-9 there)
 
 
 @dataclass(frozen=True)

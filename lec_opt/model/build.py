@@ -14,7 +14,7 @@ import pyomo.environ as pyo
 from pyomo.core.expr import LinearExpression, MonomialTermExpression
 
 from lec_opt.market.ces import CesParams
-from lec_opt.market.pairs import PairData, candidate_pairs
+from lec_opt.market.pairs import BELOW, PairData, candidate_pairs
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.scenario.schema import Scenario
 
@@ -115,6 +115,46 @@ def add_balances(m: pyo.ConcreteModel, snap: IntervalSnapshot) -> None:
         rule=lambda m, j: _sum([*bought[j], m.ces_to_buyer[j], m.grid_to_buyer[j]]) == float(snap.deficit_kwh[j]),
     )
     m.ev_balance = pyo.Constraint(expr=m.ces_to_ev + m.grid_to_ev == float(snap.ev_kwh))
+
+
+def trade_counts(energy: np.ndarray, owner: np.ndarray, cap: np.ndarray, min_trade: float) -> dict[int, int]:
+    """{peer: ⌊energy / m⌋} for the peers whose trade-count row can cut a point of their own balance.
+
+    ``owner``: the peer of each pair that can trade (cap >= m), ``cap`` its min(s_i, r_j). Each trade
+    carries at least m, so a peer of energy E trades at most ⌊E / m⌋ times, and y >= x / cap gives
+    Σ x / cap <= ⌊E / m⌋. The row is left out when the balance alone keeps it: Σ x <= E with x <= cap
+    puts at most the count of the smallest caps that fit in E (and a fraction of the next) on its left.
+    """
+    counts = {}
+    for peer in np.unique(owner).tolist():
+        caps = np.sort(cap[owner == peer])
+        full = int(np.searchsorted(np.cumsum(caps), energy[peer] + BELOW, side="right"))
+        left = energy[peer] - caps[:full].sum()
+        most = full + (min(left / caps[full], 1.0) if full < caps.size else 0.0)
+        allowed = int(np.floor(energy[peer] / (min_trade - BELOW)))
+        if most > allowed + 1e-9:
+            counts[peer] = allowed
+    return counts
+
+
+def add_trade_counts(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairData, min_trade: float) -> None:
+    """With a minimum trade m: Σ_j x[i,j] / min(s_i, r_j) <= ⌊s_i / m⌋ (seller_trades) and
+    Σ_i x[i,j] / min(s_i, r_j) <= ⌊r_j / m⌋ (buyer_trades), on the pairs that can trade (cap >= m),
+    for the peers where the balance does not imply it (``trade_counts``). Valid for the MILP, and the
+    relaxation's bound tightens where peers hold one to a few m (models/FORMULATION.md §4)."""
+    ok = pairs.cap >= min_trade - BELOW
+    terms = list(zip((1.0 / pairs.cap).tolist(), m.p2p.values(), ok.tolist(), strict=True))
+    for name, energy, owner in (
+        ("seller_trades", snap.surplus_kwh, pairs.seller),
+        ("buyer_trades", snap.deficit_kwh, pairs.buyer),
+    ):
+        counts = trade_counts(energy, owner[ok], pairs.cap[ok], min_trade) if min_trade > 0 else {}
+        rows = {peer: [] for peer in counts}
+        for (a, x, can), peer in zip(terms, owner.tolist(), strict=True):
+            if can and peer in rows:
+                rows[peer].append(MonomialTermExpression((a, x)))
+        body = {peer: LinearExpression(t) for peer, t in rows.items()}
+        setattr(m, name, pyo.Constraint(sorted(counts), rule=lambda m, p, b=body, c=counts: b[p] <= float(c[p])))
 
 
 def add_ces(m: pyo.ConcreteModel, ces: CesParams) -> None:
@@ -234,6 +274,7 @@ def build_interval_model(
     if links:
         add_links(m, snap, pairs, scenario.willingness.min_trade_kwh)
     add_balances(m, snap)
+    add_trade_counts(m, snap, pairs, scenario.willingness.min_trade_kwh)
     add_ces(m, ces)
     add_utilities(m, ces, scenario.solver.utility_breakpoints)
     add_objectives(m, pairs, ces, links)

@@ -15,7 +15,7 @@ import numpy as np
 
 from lec_opt.market.greedy import match
 from lec_opt.market.outcome import share_in_proportion
-from lec_opt.market.pairs import PairData, allowed_pairs, transactions_lower_bound
+from lec_opt.market.pairs import BELOW, PairData, allowed_pairs, transactions_lower_bound
 from lec_opt.market.priorities import priority_a_face, unique_priority_a_optimum
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
@@ -128,7 +128,8 @@ def level_4(
     incumbent = _trades(start)
     volume = levels[0].objective or 0.0
     slack = opts.lexicographic_tolerance * max(1.0, volume)
-    bound = float(transactions_lower_bound(snap, pairs, allowed_pairs(snap, pairs, priority == "C"), volume, slack))
+    tradeable = allowed_pairs(snap, pairs, priority == "C") & (pairs.cap >= min_trade - BELOW)  # m: cap >= m
+    bound = float(transactions_lower_bound(snap, pairs, tradeable, volume, slack))
     seconds = highs_seconds = 0.0
     if incumbent > bound and opened is not None:
         allowed = ~opened.closed

@@ -38,7 +38,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData, allowed_pairs
+from lec_opt.market.pairs import BELOW, PairData, allowed_pairs
 from lec_opt.market.result import LevelRecord
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model import rounding, totals_levels
@@ -46,7 +46,7 @@ from lec_opt.model.held_totals import SEPARABLE, on_totals, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.min_trade_search import AROUND, NODE_LIMIT, REACH_SHARE, Incumbent, search
-from lec_opt.model.small_trades import BELOW, breaks_minimum
+from lec_opt.model.small_trades import breaks_minimum
 from lec_opt.model.unlinked import NeedsLinks, Started, carry_over, named_columns
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound

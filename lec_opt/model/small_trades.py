@@ -32,11 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData
+from lec_opt.market.pairs import BELOW, PairData
 from lec_opt.model.level4 import FLOW_EPS
 from lec_opt.model.totals_search import local_flows_on_totals
 
-BELOW = 1e-9  # a flow below m - BELOW breaks the minimum (HiGHS's feasibility tolerance is 1e-9 here)
 _EPS = 1e-12
 REPAIR_PASSES = 3  # passes over the small trades: one that cannot be shifted now may be after the others
 

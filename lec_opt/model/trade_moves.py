@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lec_opt.market.pairs import PairData
+from lec_opt.market.pairs import BELOW, PairData  # BELOW: within it of m meets the minimum, of 0 is closed
 from lec_opt.model.level4 import FLOW_EPS
 
-BELOW = 1e-9  # a flow within this of m meets the minimum, within this of 0 is closed
 _EPS = 1e-12  # a move must lower the cost by more than this per kWh
 MAX_MOVES = 200
 MAX_SWAP_TRADES = 600  # swaps weigh every two trades: above this many trades only shifts are tried
