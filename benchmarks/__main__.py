@@ -27,6 +27,7 @@ CASES = {
     "sweep": "sweep",
     "network": "network",
     "min-trade": "min_trade",
+    "min-trade-floor": "min_trade_floor",
     "period": "period",
 }
 

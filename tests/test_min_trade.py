@@ -203,7 +203,7 @@ def test_level_2_from_the_level_1_trades_is_the_milp_optimum(case, min_trade):
     volume = semi.solve(1, "p2p", 60.0, 1e-9, None)
     assume(volume.status.startswith("optimal"))
     solver.set_bound(m.level_p2p, volume.objective - 1e-9)
-    kept, _, _ = semi.with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
+    kept, _ = semi.with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
     assert kept is not None
     exact = solver.solve(2, "ces", 600.0, 0.0).objective  # the MILP itself (min_trade on, binaries integer)
     assert solver.objective("ces", kept) >= exact - 1e-7 * max(1.0, abs(exact))
@@ -486,7 +486,7 @@ def test_reachable_pairs_hold_the_optimum(case, min_trade, priority, level):
     except LevelFailed:
         assume(False)
     maximise = solver.maximise[f"obj_{name}"]
-    losses, lp, _, _ = losses_at_relaxation(semi, level, name, 60.0, 1e-9)
+    losses, lp, _ = losses_at_relaxation(semi, level, name, 60.0, 1e-9)
     assert losses is not None
     trades = optimum[semi.x] > 1e-7
     slack = lp - value if maximise else value - lp
@@ -552,7 +552,7 @@ def test_priority_c_on_the_relaxations_totals(case, min_trade):
     if own is not None:
         assert solver.is_feasible(own)
         assert solver.objective("priority_c", own) == pytest.approx(bound, abs=1e-9)
-    held, _, _ = with_totals(semi, relaxed_x, 3, "priority_c", 60.0, 1e-9, 200)
+    held, _ = with_totals(semi, relaxed_x, 3, "priority_c", 60.0, 1e-9, 200)
     assume(held is not None)
     assert solver.is_feasible(held)  # the MILP as HiGHS holds it: min_trade on, binaries integer
     assert not breaks_minimum(semi.flows_of(held), min_trade).any()
@@ -576,7 +576,7 @@ def test_losses_of_the_optimums_trades_are_within_the_lp_gap():
             solver, semi = _semi_continuous(snap, scenario)
             name = f"priority_{priority.lower()}"
             value, optimum = _milp_optimum(solver, priority, 3)
-            losses, lp, _, _ = losses_at_relaxation(semi, 3, name, 60.0, 1e-9)
+            losses, lp, _ = losses_at_relaxation(semi, 3, name, 60.0, 1e-9)
             trades = optimum[semi.x] > 1e-7
             slack = lp - value if solver.maximise[f"obj_{name}"] else value - lp
             assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (seed, priority)

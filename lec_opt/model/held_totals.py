@@ -59,8 +59,8 @@ def with_totals(
     gap: float,
     node_limit: int,
     totals_tried: bool = False,
-) -> tuple[np.ndarray | None, float, float]:
-    """The MILP with every peer's P2P total held at a relaxation's; (solution or None, s, HiGHS s).
+) -> tuple[np.ndarray | None, float]:
+    """The MILP with every peer's P2P total held at a relaxation's; (solution or None, HiGHS s).
 
     A total in (0, m) cannot be made of trades of at least m: such peers' other columns are
     bounded so that they trade at least m (no CES flow, grid or export at most their energy less
@@ -76,7 +76,7 @@ def with_totals(
     others = [solver.cols(v) for v in (m.seller_to_ces, m.seller_export, m.ces_to_buyer, m.grid_to_buyer)]
     of_seller, of_buyer = np.stack(others[:2]), np.stack(others[2:])  # (2, peers) each
     changed: list[np.ndarray] = []
-    seconds = highs_seconds = 0.0
+    highs_seconds = 0.0
     point = relaxed_x
     try:
         with semi.relaxed():
@@ -86,7 +86,7 @@ def with_totals(
                 if not (small_s.any() or small_b.any()):
                     break
                 if rounds == TOTAL_ROUNDS:
-                    return None, seconds, highs_seconds
+                    return None, highs_seconds
                 raised: list[np.ndarray] = []
                 for (ces, grid), small, energy in (
                     (of_seller, small_s, semi.snap.surplus_kwh),
@@ -102,26 +102,25 @@ def with_totals(
                 changed += raised
                 try:
                     record = solver.solve(level, name, limit, gap)
-                except LevelFailed as failed:  # they cannot all trade m: closed instead
-                    seconds += failed.record.seconds
+                except LevelFailed:  # they cannot all trade m: closed instead
                     for cols in raised:
                         solver.unfix(cols)
                     closing = semi.x[(small_s[pairs.seller] | small_b[pairs.buyer]) & ~semi.never]
                     solver.fix(closing, 0.0)
                     changed.append(closing)
                     record = solver.solve(level, name, limit, gap)
-                seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
+                highs_seconds += record.highs_seconds or 0.0
                 point = solver.x.copy()
         found = None if point is relaxed_x and totals_tried else on_totals(semi, point, name)
         if found is not None:
-            return found, seconds, highs_seconds
+            return found, highs_seconds
         held = np.concatenate([c[c >= 0] for c in others])
         solver.fix(held, point[held])
         changed.append(held)
         record = solver.solve(level, name, limit, gap, node_limit=node_limit, abs_gap=GAP_EQUAL)
-        return solver.x.copy(), seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
-    except LevelFailed as failed:
-        return None, seconds + failed.record.seconds, highs_seconds
+        return solver.x.copy(), highs_seconds + (record.highs_seconds or 0.0)
+    except LevelFailed:
+        return None, highs_seconds
     finally:
         for cols in changed:
             solver.unfix(cols)

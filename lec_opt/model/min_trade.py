@@ -172,8 +172,8 @@ class MinTradeLevels:
 
     def with_trades(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float
-    ) -> tuple[np.ndarray | None, float, float]:
-        """The level with every flow fixed at ``flows`` (which meet the minimum); (solution or None, s, HiGHS s).
+    ) -> tuple[np.ndarray | None, float]:
+        """The level with every flow fixed at ``flows`` (which meet the minimum); (solution or None, HiGHS s).
 
         Exact at level 2: the CES objective sees the trades only through their total (models/FORMULATION.md §4).
         """
@@ -181,22 +181,22 @@ class MinTradeLevels:
         solver.fix(self.x[open_], flows[open_])
         try:
             record = solver.solve(level, name, limit, gap)
-            return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
-        except LevelFailed as failed:
-            return None, failed.record.seconds, 0.0
+            return solver.x.copy(), record.highs_seconds or 0.0
+        except LevelFailed:
+            return None, 0.0
         finally:
             solver.unfix(self.x[open_])
 
     def _neighbourhood(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float, force: bool
-    ) -> tuple[np.ndarray | None, float, float]:
-        """The MILP restricted around the relaxation ``flows``; (solution or None, s, HiGHS s).
+    ) -> tuple[np.ndarray | None, float]:
+        """The MILP restricted around the relaxation ``flows``; (solution or None, HiGHS s).
 
         Every pair of a peer with a flow in (0, m) is free (its y binary); the pairs whose flow
         meets the minimum stay open (``force``: y = 1, x >= m) or free; every other pair is closed.
         A sub-problem of the MILP: any answer is feasible for it. Limited by ``NODE_LIMIT`` nodes.
         At level 3 it is searched only if it frees at most ``REACH_SHARE`` of the open pairs (else
-        (None, 0, 0)): a larger one costs about what the search of the whole MILP does.
+        (None, 0)): a larger one costs about what the search of the whole MILP does.
         """
         solver, m, pairs = self.solver, self.min_trade, self.pairs
         small = breaks_minimum(flows, m)
@@ -209,7 +209,7 @@ class MinTradeLevels:
         free = ((sellers[pairs.seller] | buyers[pairs.buyer]) | support) & ~keep & ~self.never
         closed = ~keep & ~free & ~self.never
         if level >= 3 and np.count_nonzero(free) > REACH_SHARE * np.count_nonzero(~self.never):
-            return None, 0.0, 0.0
+            return None, 0.0
         solver.fix(self.y[keep], 1.0)
         solver.set_lower(self.x[keep], m)
         solver.fix(self.x[closed], 0.0)
@@ -217,9 +217,9 @@ class MinTradeLevels:
         changed = keep | closed
         try:
             record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
-            return solver.x.copy(), record.seconds, record.highs_seconds or 0.0
-        except LevelFailed as failed:
-            return None, failed.record.seconds, 0.0
+            return solver.x.copy(), record.highs_seconds or 0.0
+        except LevelFailed:
+            return None, 0.0
         finally:
             solver.unfix(self.x[changed])
             solver.unfix(self.y[changed])
@@ -251,7 +251,7 @@ class MinTradeLevels:
             if local is not None:
                 found.append((LOCAL_TOTALS, local))
         if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
-            sparse, _, hs = rounding.sparse_vertex(self, level, name, limit, bound, accept)
+            sparse, hs = rounding.sparse_vertex(self, level, name, limit, bound, accept)
             highs_seconds += hs
             if sparse is not None:
                 found.append((SPARSE, sparse))
@@ -263,13 +263,13 @@ class MinTradeLevels:
                 found.append((ON_TOTALS, on_own if name in SEPARABLE else rounding.polished(self, name, on_own)))
         previous = self.flows_of(before)
         if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
-            kept, _, hs = self.with_trades(previous, level, name, limit, gap)
+            kept, hs = self.with_trades(previous, level, name, limit, gap)
             highs_seconds += hs
             if kept is not None:
                 found.append((TRADES_BEFORE, kept))
         if not any(within(x, accept) for _, x in found):
             solver.x = relaxed_x.copy()
-            repaired, _, hs = rounding.lp_rounds(self, level, name, limit, gap)
+            repaired, hs = rounding.lp_rounds(self, level, name, limit, gap)
             highs_seconds += hs
             if repaired is not None:
                 found.append(("LP rounds on the relaxation's repaired trades", rounding.polished(self, name, repaired)))
@@ -277,11 +277,11 @@ class MinTradeLevels:
 
     def around(self, flows: np.ndarray, level: int, name: str, limit: float, accept: float):
         """The sub-MILP around the relaxation ``flows`` with its trades free (``_neighbourhood``),
-        its answer polished by the local moves; (a point of the MILP or None, s, HiGHS s)."""
-        near, s, hs = self._neighbourhood(flows, level, name, limit, accept, False)
+        its answer polished by the local moves; (a point of the MILP or None, HiGHS s)."""
+        near, hs = self._neighbourhood(flows, level, name, limit, accept, False)
         if near is None or not self.is_point(near):
-            return None, s, hs
-        return rounding.polished(self, name, near), s, hs
+            return None, hs
+        return rounding.polished(self, name, near), hs
 
     def _start(
         self, level: int, name: str, limit: float, gap: float, accept: float, greedy: np.ndarray | None
@@ -362,7 +362,7 @@ class MinTradeLevels:
         for force in (True, False) if level < 3 else (True,):  # level 3: the free one only in ``around``
             if any(accepted(x) for _, x in candidates):
                 break
-            near, _, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
+            near, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
             highs_seconds += hs
             if near is not None:
                 source = "the MILP around the relaxation with its trades kept" if force else AROUND
@@ -373,16 +373,14 @@ class MinTradeLevels:
                 (source, rounding.polished(self, name, x) if source in UNMOVED else x) for source, x in candidates
             ]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
-            held, _, hs = with_totals(
-                self, started.relaxed_x, level, name, limit, gap, NODE_LIMIT, started.totals_tried
-            )
+            held, hs = with_totals(self, started.relaxed_x, level, name, limit, gap, NODE_LIMIT, started.totals_tried)
             highs_seconds += hs
             if held is not None and self.is_point(held):
                 candidates.append(("the MILP with every peer's total held at the relaxation's", held))
         around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
         if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             around_tried = True  # after the held totals, before the searches (models/FORMULATION.md §4)
-            near, _, hs = self.around(flows, level, name, limit, accept)
+            near, hs = self.around(flows, level, name, limit, accept)
             highs_seconds += hs
             if near is not None:
                 candidates.append((AROUND, near))

@@ -65,10 +65,10 @@ def node_limited(
     closed: np.ndarray,
     start: np.ndarray,
     warm_start_exists: bool,
-) -> tuple[LevelRecord, float, float]:
+) -> tuple[LevelRecord, float]:
     """HiGHS on the MILP with the ``closed`` pairs fixed to 0, from ``start`` if it is one of its
     points, limited to ``NODE_LIMIT`` nodes and stopping at the relative gap ``accept``;
-    (its record, s, HiGHS s), the record with no objective if it failed (``LevelFailed`` without
+    (its record, HiGHS s), the record with no objective if it failed (``LevelFailed`` without
     an incumbent to keep). Its answer, if any, is left in the solver."""
     solver = semi.solver
     solver.x = start
@@ -78,11 +78,11 @@ def node_limited(
     try:
         # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
         tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
-        return tree, tree.seconds, tree.highs_seconds or 0.0
+        return tree, tree.highs_seconds or 0.0
     except LevelFailed as failed:
         if not warm_start_exists:
             raise  # nothing to fall back on: the level fails
-        return failed.record, failed.record.seconds, 0.0
+        return failed.record, 0.0
     finally:
         solver.unfix(semi.x[closed])
         solver.unfix(semi.y[closed])
@@ -90,9 +90,9 @@ def node_limited(
 
 def losses_at_relaxation(
     semi: MinTradeLevels, level: int, name: str, limit: float, gap: float
-) -> tuple[np.ndarray | None, float, float, float]:
+) -> tuple[np.ndarray | None, float, float]:
     """Each pair's least loss as a trade (``trade_losses``) at the level's LP relaxation with the CES
-    modes continuous too; (losses or None, the LP's optimum, s, HiGHS s). The current solution is kept."""
+    modes continuous too; (losses or None, the LP's optimum, HiGHS s). The current solution is kept."""
     solver, m = semi.solver, semi.solver.m
     before = solver.x.copy()
     maximise = solver.maximise[f"obj_{name}"]
@@ -101,8 +101,8 @@ def losses_at_relaxation(
         solver.set_integer(modes, False)
         try:
             record = solver.solve(level, name, limit, gap)
-        except LevelFailed as failed:
-            return None, float("nan"), failed.record.seconds, 0.0
+        except LevelFailed:
+            return None, float("nan"), 0.0
         finally:
             solver.set_integer(modes, True)
         info = solver.highs.getInfo()
@@ -114,7 +114,7 @@ def losses_at_relaxation(
                 duals[x], duals[y], solver.x[x], solver.x[y], semi.pairs.cap, semi.min_trade, maximise
             )
     solver.x = before
-    return losses, record.objective, record.seconds, record.highs_seconds or 0.0
+    return losses, record.objective, record.highs_seconds or 0.0
 
 
 def search(
@@ -136,7 +136,7 @@ def search(
     sign = 1.0 if maximise else -1.0
     losses, lp = None, float("nan")
     if now.value is not None:  # without an incumbent the search must find any point, not only good ones
-        losses, lp, _, hs = losses_at_relaxation(semi, level, name, limit, gap)
+        losses, lp, hs = losses_at_relaxation(semi, level, name, limit, gap)
         now.highs_seconds += hs
     hope = bound_target(now.bound, accept, maximise)
     everything = np.zeros(len(semi.x), dtype=bool)
@@ -162,7 +162,7 @@ def search(
             closed = everything
             if level >= 3 and not around_tried:  # before the whole MILP: the sub-MILP around the relaxation
                 around_tried = True
-                near, _, hs = semi.around(flows, level, name, limit, accept)
+                near, hs = semi.around(flows, level, name, limit, accept)
                 now.highs_seconds += hs
                 if near is not None:
                     near_value = solver.objective(name, near)
@@ -173,7 +173,7 @@ def search(
                         break
         last_closed = closed
         what = f" on the {np.count_nonzero(~closed & ~semi.never)} pairs that can reach {accept:.0%} of {stage}"
-        tree, _, hs = node_limited(semi, level, name, limit, accept, closed, now.best, now.value is not None)
+        tree, hs = node_limited(semi, level, name, limit, accept, closed, now.best, now.value is not None)
         now.highs_seconds += hs
         ran_out = tree.status.startswith("maxNodes")
         if tree.objective is None or tree.status.split(" ")[0] not in ("optimal", "maxNodes", "maxTimeLimit"):

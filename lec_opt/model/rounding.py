@@ -126,18 +126,16 @@ def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarr
     return point if semi.is_point(point) else None
 
 
-def lp_rounds(
-    semi: MinTradeLevels, level: int, name: str, limit: float, gap: float
-) -> tuple[np.ndarray | None, float, float]:
+def lp_rounds(semi: MinTradeLevels, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float]:
     """The relaxation's small trades moved onto their peers' trades (``repair_small_trades``), then
-    the LP over the trades that remain, each kept >= m, every other pair closed; (solution or None, s, HiGHS s).
+    the LP over the trades that remain, each kept >= m, every other pair closed; (solution or None, HiGHS s).
 
     Called in the relaxed state on the relaxation's answer. Every step only adds bounds to the
     MILP, so the answer is MILP-feasible.
     """
     solver = semi.solver
     args = repair_args(semi, name)
-    seconds = highs_seconds = 0.0
+    highs_seconds = 0.0
     best = None
     sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
     with semi.modes_fixed():
@@ -151,14 +149,13 @@ def lp_rounds(
             try:
                 solver.fix(semi.x[others], 0.0)  # the best point on these trades: MILP-feasible
                 record = solver.solve(level, name, limit, gap)
-                seconds, highs_seconds = seconds + record.seconds, highs_seconds + (record.highs_seconds or 0.0)
+                highs_seconds += record.highs_seconds or 0.0
                 if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
                     best = solver.x.copy()
                 solver.unfix(semi.x[others])  # the other pairs open again: a better point with new small trades?
                 again = solver.solve(level, name, limit, gap)
-                seconds, highs_seconds = seconds + again.seconds, highs_seconds + (again.highs_seconds or 0.0)
-            except LevelFailed as failed:
-                seconds += failed.record.seconds
+                highs_seconds += again.highs_seconds or 0.0
+            except LevelFailed:
                 break
             finally:
                 solver.unfix(semi.x[~semi.never])
@@ -167,7 +164,7 @@ def lp_rounds(
                 break
             if (relative_gap(solver.objective(name, best), solver.objective(name)) or 0.0) <= gap:
                 break
-    return best, seconds, highs_seconds
+    return best, highs_seconds
 
 
 SPARSE_SHARE = 0.3  # the sparse vertex may lose this share of the accepted gap
@@ -175,21 +172,21 @@ SPARSE_SHARE = 0.3  # the sparse vertex may lose this share of the accepted gap
 
 def sparse_vertex(
     semi: MinTradeLevels, level: int, name: str, limit: float, bound: float, accept: float
-) -> tuple[np.ndarray | None, float, float]:
+) -> tuple[np.ndarray | None, float]:
     """Within ``SPARSE_SHARE`` of the accepted gap of the relaxation's ``bound``, the vertex of the
     fewest and largest flows (min Σ x / min(s_i, r_j), level 4's relaxation), rounded as in
-    ``rounding.rounded``; (a point of the MILP or None, s, HiGHS s). Called in the relaxed state."""
+    ``rounding.rounded``; (a point of the MILP or None, HiGHS s). Called in the relaxed state."""
     solver, m = semi.solver, semi.solver.m
     row = getattr(m, f"level_{name}", None)
     if row is None:
-        return None, 0.0, 0.0
+        return None, 0.0
     maximise = solver.maximise[f"obj_{name}"]
     slack = SPARSE_SHARE * accept * abs(bound)
     solver.set_bound(row, bound - slack if maximise else bound + slack)
     try:
         record = solver.solve(level, "transactions_relaxed", limit, 0.0)
-    except LevelFailed as failed:
-        return None, failed.record.seconds, 0.0
+    except LevelFailed:
+        return None, 0.0
     finally:
         solver.set_bound(row, -LOOSE if maximise else LOOSE)
-    return rounded(semi, name, semi.flows_of(semi.solver.x)), record.seconds, record.highs_seconds or 0.0
+    return rounded(semi, name, semi.flows_of(semi.solver.x)), record.highs_seconds or 0.0

@@ -43,15 +43,14 @@ def nested_volume(semi: MinTradeLevels, level: int, limit: float, gap: float, ac
     repaired = repair_small_trades(flows, *args)
     if repaired is None or (relative_gap(float(repaired.sum()), bound) or 0.0) > accept:
         return None
-    kept, seconds, highs_seconds = semi.with_trades(repaired, level, "p2p", limit, gap)
+    kept, highs_seconds = semi.with_trades(repaired, level, "p2p", limit, gap)
     if kept is None:
         return None
     value = solver.objective("p2p")
     status = "optimal" if (relative_gap(value, bound) or 0.0) <= gap else f"proven within {accept:.0%}"
     what = "the nested volume over the peers of at least m (the relaxation's optimum), its small trades repaired"
-    return LevelRecord(
-        level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), seconds, highs_seconds
-    )
+    # seconds 0.0: the caller (``MinTradeLevels.solve``) sets the level's wall time
+    return LevelRecord(level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), 0.0, highs_seconds)
 
 
 def on_chain(
@@ -72,12 +71,13 @@ def on_chain(
     flows = flows_on_totals(totals.sold, totals.bought, semi.pairs, allowed, semi.min_trade)
     if flows is None:
         return None, totals.bound
-    point, seconds, highs_seconds = semi.with_trades(flows, level, name, limit, gap)
+    point, highs_seconds = semi.with_trades(flows, level, name, limit, gap)
     value = solver.objective(name)
     gap_now = relative_gap(value, totals.bound)
     if point is None or (gap_now or 0.0) > accept:
         return None, totals.bound
     status = "optimal" if (gap_now or 0.0) <= gap else f"proven within {accept:.0%}"
     what = "trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
-    seconds, highs_seconds = seconds + totals.seconds, highs_seconds + totals.seconds
-    return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, seconds, highs_seconds), None
+    highs_seconds += totals.seconds
+    # seconds 0.0: the caller (``MinTradeLevels.solve``) sets the level's wall time
+    return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, 0.0, highs_seconds), None
