@@ -30,7 +30,7 @@ from lec_opt.model.lexicographic import solve_matching
 
 MIN_TRADE = 0.01
 TIME_CAP = 60.0  # seconds: HiGHS's search is stopped here (a cap on the measurement, reported as such)
-DEFAULT_TIMES = "04:55,05:00,05:05,05:10,05:15,05:20,08:05,12:00,12:05,12:20,13:30,14:40,17:00"
+DEFAULT_TIMES = "05:00,05:05,05:10,05:15,08:05,12:00,14:40"
 
 
 def _flows_model(snap, priority: str, level: int, volume: float | None) -> highspy.Highs:

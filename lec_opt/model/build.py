@@ -148,7 +148,7 @@ def add_trade_counts(m: pyo.ConcreteModel, snap: IntervalSnapshot, pairs: PairDa
         ("seller_trades", snap.surplus_kwh, pairs.seller),
         ("buyer_trades", snap.deficit_kwh, pairs.buyer),
     ):
-        counts = trade_counts(energy, owner[ok], pairs.cap[ok], min_trade) if min_trade > 0 else {}
+        counts = trade_counts(energy, owner[ok], pairs.cap[ok], min_trade) if min_trade > BELOW else {}
         rows = {peer: [] for peer in counts}
         for (a, x, can), peer in zip(terms, owner.tolist(), strict=True):
             if can and peer in rows:
