@@ -3,8 +3,8 @@
 The floor of any method whose proofs come from HiGHS's branch and bound: for chosen intervals of
 the default day at ``min_trade_kwh`` 0.01, each priority's level 3 on the flows alone (no CES, grid
 or EV columns; x, y with m·y <= x <= min(s_i, r_j)·y, the balances as <= rows, the trade-count rows of
-models/FORMULATION.md §4, step 1, and level 1's volume kept), handed to HiGHS whole, one thread,
-``mip_rel_gap`` 0.01, from no incumbent: its wall time, status and gap (``TIME_CAP`` seconds at most,
+models/FORMULATION.md §4, step 1, and level 1's volume kept), handed to HiGHS whole with
+lec-opt's options (seed, feasibility tolerances 1e-9, threads), ``mip_rel_gap`` 0.01, from no incumbent: its wall time, status and gap (``TIME_CAP`` seconds at most,
 a measurement cap). Level 1 is solved first the same way, to ``mip_rel_gap`` 1e-6. Beside it, in the
 same run, lec-opt's ``solve_matching`` on the whole interval model: the level-3 record's wall time and gap.
 
@@ -33,7 +33,7 @@ TIME_CAP = 60.0  # seconds: HiGHS's search is stopped here (a cap on the measure
 DEFAULT_TIMES = "05:00,05:05,05:10,05:15,08:05,12:00,14:40"
 
 
-def _flows_model(snap, priority: str, level: int, volume: float | None) -> highspy.Highs:
+def _flows_model(snap, priority: str, level: int, volume: float | None, options: dict) -> highspy.Highs:
     """Level ``level`` (1 or 3) of ``priority`` on the flows alone, as the module docstring says."""
     pairs = candidate_pairs(snap)
     ok = allowed_pairs(snap, pairs, priority == "C") & (pairs.cap >= MIN_TRADE - BELOW)
@@ -44,8 +44,8 @@ def _flows_model(snap, priority: str, level: int, volume: float | None) -> highs
     else:
         cost = {"A": -pairs.weight_a, "B": pairs.distance, "C": -pairs.margin_c}[priority][ok]
     h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
+    for key, value in options.items():
+        h.setOptionValue(key, value)
     inf = highspy.kHighsInf
     h.addVars(2 * n, np.zeros(2 * n), np.concatenate([cap, np.ones(n)]))
     h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
@@ -66,17 +66,19 @@ def _flows_model(snap, priority: str, level: int, volume: float | None) -> highs
     return h
 
 
-def _highs_alone(snap, priority: str) -> dict:
-    first = _flows_model(snap, priority, 1, None)
-    first.setOptionValue("mip_rel_gap", 1e-6)
-    first.setOptionValue("time_limit", TIME_CAP)
-    first.run()
+def _highs_alone(snap, priority: str, options: dict) -> dict:
+    first = _flows_model(snap, priority, 1, None, options | {"mip_rel_gap": 1e-6, "time_limit": TIME_CAP})
+    if first.run() != highspy.HighsStatus.kOk:
+        raise RuntimeError(
+            f"level 1 of {priority} at interval {snap.index}: {first.modelStatusToString(first.getModelStatus())}"
+        )
     volume = -first.getInfo().objective_function_value
-    third = _flows_model(snap, priority, 3, volume - 1e-6 * max(1.0, volume))
-    third.setOptionValue("mip_rel_gap", 0.01)
-    third.setOptionValue("time_limit", TIME_CAP)
+    third = _flows_model(
+        snap, priority, 3, volume - 1e-6 * max(1.0, volume), options | {"mip_rel_gap": 0.01, "time_limit": TIME_CAP}
+    )
     start = time.perf_counter()
-    third.run()
+    if third.run() == highspy.HighsStatus.kError:
+        raise RuntimeError(f"level 3 of {priority} at interval {snap.index}: HiGHS error")
     seconds = time.perf_counter() - start
     info = third.getInfo()
     return {
@@ -91,6 +93,11 @@ def run(times: list[str]) -> dict:
     base = load_scenario()
     day = build_day(base)
     scenario = _with_min(base, MIN_TRADE)
+    # as ``LevelSolver`` sets them (HiGHS keeps one thread pool per process: the same threads setting)
+    options = {"output_flag": False, "random_seed": scenario.seed}
+    options |= {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
+    if scenario.solver.threads is not None:
+        options["threads"] = scenario.solver.threads
     rows = []
     for hhmm in times:
         hours, minutes = map(int, hhmm.split(":"))
@@ -102,7 +109,7 @@ def run(times: list[str]) -> dict:
                 {
                     "time": hhmm,
                     "priority": priority,
-                    "highs": _highs_alone(snap, priority),
+                    "highs": _highs_alone(snap, priority, options),
                     "lec_opt": {"seconds": level_3.seconds, "gap": level_3.gap, "status": level_3.status},
                 }
             )
