@@ -88,14 +88,14 @@ def windowed(
     if not feasible or any(within(x) for _, x in feasible):
         return [], 0.0
     feasible.sort(key=lambda c: -sign * solver.objective(name, c[1]))  # stable: the earlier source first on ties
+    pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
+    target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
+    options = solver.options | {"time_limit": limit}
     improved, seconds = [], 0.0
     for source, point in feasible[:WINDOW_STARTS]:
         point = polished(semi, name, point) if source in unmoved else point
         stalled = False
         if not within(point):
-            pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
-            target = -sign * (bound_target(bound, accept, sign > 0) - solver.cost_offset[key])  # in Σ cost·x
-            options = solver.options | {"time_limit": limit}
             flows, s = improve_by_windows(
                 semi.flows_of(point), pairs, (surplus, deficit), allowed, cost, m, target, options
             )
