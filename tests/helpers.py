@@ -536,3 +536,32 @@ def make_period_folder(
         write_period_series(folder / f"{stem}.{fmt}", prefix, values, start, step)
     write_bids(folder / BIDS_FILE, day.ask[:n_peers], day.bid[:n_peers])
     return folder, load, pv, ev
+
+
+# --- the command line in this process --------------------------------------------------------
+
+
+def run_cli(*args) -> tuple[int, str, str]:
+    """``lec-opt ARGS`` in this process: (exit status, stdout, stderr). An exception that escapes
+    (a traceback for the user) fails the test."""
+    import contextlib
+    import io
+    import sys
+
+    from lec_opt.cli import main
+    from lec_opt.io.results_folder import set_command
+
+    argv = sys.argv
+    sys.argv = ["lec-opt", *map(str, args)]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.argv = argv
+        set_command(None)
+    return code, stdout.getvalue(), stderr.getvalue()

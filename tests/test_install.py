@@ -121,13 +121,18 @@ def _one(folder: Path, pattern: str) -> Path:
 
 
 def _site_dirs_of_this_env() -> list[str]:
-    """The site-packages folders of the running environment (third-party packages live there)."""
+    """The site-packages folders of the running environment (third-party packages live there).
+
+    Wherever that environment lives: the README's ``.venv`` is inside the checkout. Only folders named
+    site-packages (or dist-packages) are taken, never the checkout itself, and a ``.pth`` path line does
+    not run the ``.pth`` files inside it, so the checkout's ``lec_opt`` (an editable install's finder)
+    stays hidden: the fixture checks that ``lec_opt`` is not importable before the wheel goes in."""
     candidates = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     candidates += [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
     out = []
     for p in candidates:
         path = Path(p).resolve()
-        if path.is_dir() and not path.is_relative_to(ROOT) and str(path) not in out:
+        if path.is_dir() and str(path) not in out:
             out.append(str(path))
     return out
 

@@ -31,8 +31,9 @@ import pytest
 import typer
 from conftest import make_data_folder, small_scenario_dict, to_toml
 from helpers import day_digest
+from helpers import run_cli as cli
 
-from lec_opt.cli import app, main
+from lec_opt.cli import app
 from lec_opt.cli.paths import PATH_ROLES
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.io import results_folder as rf
@@ -83,28 +84,6 @@ def feeder_day(small, tmp_path_factory) -> Path:
     code, _, err = cli("solve-day", "-s", root / "scenario.toml", "--method", "greedy", "--out", out)
     assert code == 0, err
     return out
-
-
-def cli(*args) -> tuple[int, str, str]:
-    """``lec-opt ARGS`` in this process: (exit status, stdout, stderr). An exception that escapes
-    (a traceback for the user) fails the test."""
-    import contextlib
-    import io
-
-    argv = sys.argv
-    sys.argv = ["lec-opt", *map(str, args)]
-    stdout, stderr = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                main()
-                code = 0
-            except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    finally:
-        sys.argv = argv
-        rf.set_command(None)
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def assert_refused(result: tuple[int, str, str], *needles) -> None:

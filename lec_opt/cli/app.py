@@ -24,6 +24,8 @@ app = typer.Typer(
 data_app = typer.Typer(help="Community data: summary, validation, generation and import.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console()
+# progress bars and spinners go to stderr: stdout carries the results (``--json`` output stays parseable)
+progress_console = Console(stderr=True)
 
 ScenarioOpt = Annotated[
     Path | None,
@@ -67,6 +69,6 @@ def progress_bar(unit: str):
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
-        console=console,
+        console=progress_console,
         transient=False,
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, console, data_app
+from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, console, data_app, progress_console
 from lec_opt.cli.paths import OverwriteOpt, input_dir, input_file, out_dir
 from lec_opt.io.shipped import DEFAULT_DATA
 from lec_opt.scenario import load_scenario
@@ -146,7 +146,7 @@ def data_generate_cmd(
 
         config = GeneratorConfig.from_scenario(loaded, seed)
         with claim(out, overwrite=overwrite):
-            with console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
+            with progress_console.status("drawing households, roofs and clouds; calibrating to Table 1 ..."):
                 day = generate_community(config)
             with writing(out, "data", scenario=loaded, overwrite=overwrite) as folder:
                 write_community(day, folder)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lec_opt.cli.app import JsonOpt, app, console, progress_bar
+from lec_opt.cli.app import JsonOpt, app, console, progress_bar, progress_console
 from lec_opt.cli.paths import results_dir as results_dir_path
 from lec_opt.errors import LecOptError
 
@@ -31,7 +31,7 @@ def report_cmd(
     from lec_opt.report import write_report
 
     require_complete(results_dir)
-    with claim(results_dir), console.status("drawing figures ..."):
+    with claim(results_dir), progress_console.status("drawing figures ..."):
         written = write_report(results_dir, fmt, interval)
     console.print(f"[green]wrote[/green] {written}" + ("/" if fmt == "png" else ""))
 
