@@ -541,6 +541,15 @@ def make_period_folder(
 # --- the command line in this process --------------------------------------------------------
 
 
+def error_of(stderr: str) -> str:
+    """A user's error on stderr: exactly one ``error:`` line (a progress bar's lines, which go to
+    stderr too, may come before it), with what follows it. Returns that message."""
+    lines = stderr.splitlines()
+    starts = [n for n, line in enumerate(lines) if line.startswith("error:")]
+    assert len(starts) == 1, f"expected one 'error:' line on stderr:\n{stderr}"
+    return "\n".join(lines[starts[0] :])
+
+
 def run_cli(*args) -> tuple[int, str, str]:
     """``lec-opt ARGS`` in this process: (exit status, stdout, stderr). An exception that escapes
     (a traceback for the user) fails the test."""

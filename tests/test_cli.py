@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import error_of
 
 from lec_opt.io.profiles import read_profiles
 from lec_opt.io.shipped import DEFAULT_DATA, MODELS_DIR
@@ -33,7 +34,7 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *needles: str) -
     """Exit status 2, one 'error:' message naming everything in ``needles``, no traceback."""
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    assert result.stderr.startswith("error:"), result.stderr
+    error_of(result.stderr)
     for needle in needles:
         assert needle in result.stderr, (needle, result.stderr)
 

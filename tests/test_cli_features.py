@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import make_data_folder, small_scenario_dict, to_toml
-from helpers import run_cli
+from helpers import error_of, run_cli
 
 from lec_opt import load_scenario
 from lec_opt.day.interval import solve_interval
@@ -35,8 +35,8 @@ def ok(*args: str | Path) -> str:
 def refused(*args: str | Path) -> str:
     """``lec-opt ARGS`` must stop with exit status 2 and one ``error:`` line. Returns its stderr."""
     code, out, err = run_cli(*args)
-    assert code == 2 and err.startswith("error:") and "Traceback" not in err + out, (code, out, err)
-    return err
+    assert code == 2 and "Traceback" not in err + out, (code, out, err)
+    return error_of(err)
 
 
 def without_times(value):
@@ -162,7 +162,7 @@ def test_game_ces_player_adds_the_ces_and_its_imputation(day):
         served += from_ces > 0
     assert stored and served, "the small day charges the CES from its sellers and serves its buyers from it"
     table = ok("game", day, "--ces-player", "--interval", "12")
-    assert "(CES as a player)" in table
+    assert "(CES as a player)" in " ".join(table.split())  # the title may wrap
 
 
 def test_game_prices_are_computed_only_when_asked(day):

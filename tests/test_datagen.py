@@ -9,12 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("pvlib")  # part of the test extra; the generator needs it
-
-from lec_opt import build_day, load_scenario  # noqa: E402
-from lec_opt.analysis.data_info import data_info  # noqa: E402
-from lec_opt.datagen import GeneratorConfig, generate_community, write_community  # noqa: E402
-from lec_opt.paper import (  # noqa: E402
+from lec_opt import build_day, load_scenario
+from lec_opt.analysis.data_info import data_info
+from lec_opt.datagen import GeneratorConfig, generate_community, write_community
+from lec_opt.paper import (
     DAILY_LOAD_KWH,
     EV_DAILY_KWH,
     PEAK_LOAD_KW,

@@ -13,20 +13,18 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("pvlib")  # part of the test extra; the generator needs it
-
-from lec_opt import load_scenario  # noqa: E402
-from lec_opt.cli import app  # noqa: E402
-from lec_opt.datagen.climate import (  # noqa: E402
+from lec_opt import load_scenario
+from lec_opt.cli import app
+from lec_opt.datagen.climate import (
     MANCHESTER_GHI_KWH_M2_DAY,
     manchester_clearness,
     minute_clear_sky_index,
     monthly_extraterrestrial,
 )
-from lec_opt.datagen.generate import GeneratorConfig  # noqa: E402
-from lec_opt.datagen.period import PeriodConfig, generate_period, write_period  # noqa: E402
-from lec_opt.errors import InputError, LecOptError  # noqa: E402
-from lec_opt.paper import DAILY_LOAD_KWH, TABLE1, TABLE1_TOLERANCE  # noqa: E402
+from lec_opt.datagen.generate import GeneratorConfig
+from lec_opt.datagen.period import PeriodConfig, generate_period, write_period
+from lec_opt.errors import InputError, LecOptError
+from lec_opt.paper import DAILY_LOAD_KWH, TABLE1, TABLE1_TOLERANCE
 
 N_PEERS = 20
 runner = CliRunner()

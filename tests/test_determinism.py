@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from lec_opt import load_scenario
 from lec_opt.analysis.sweep import SWEEP_FILE, TIMING, run_sweep
 from lec_opt.day.outputs import write_day
@@ -49,7 +47,6 @@ def _table(path: Path) -> list[str]:
 
 
 def test_milp_sweep_gives_the_same_table_through_every_executor(tmp_path, small_data):
-    pytest.importorskip("distributed")
     scenario = load_scenario(S30).with_data_dir(small_data.dir)
     grid = {"ces.k": [0.5, 1.0]}
     tables = []

@@ -15,13 +15,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandapower as pp  # the network extra, part of the test extra
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-pp = pytest.importorskip("pandapower")
-
-from lec_opt.cli import app  # noqa: E402
+from lec_opt.cli import app
 from lec_opt.day.interval import solve_snapshot  # noqa: E402
 from lec_opt.errors import InputError, LecOptError  # noqa: E402
 from lec_opt.market.ces import ces_params  # noqa: E402

@@ -194,7 +194,6 @@ def test_a_month_and_a_year_boundary_hold_every_interval_once(boundary, tmp_path
 
 
 def test_serial_local_and_dask_write_identical_files(boundary, tmp_path):
-    pytest.importorskip("distributed")
     sc = scenario_for(boundary, start="2024-12-30", days=4)
     for executor in ("serial", "local", "dask"):
         solve_period(sc, tmp_path / executor, "greedy", executor=executor, workers=2)

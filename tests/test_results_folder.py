@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import inspect
 import json
@@ -30,7 +31,7 @@ import pandas as pd
 import pytest
 import typer
 from conftest import make_data_folder, small_scenario_dict, to_toml
-from helpers import day_digest
+from helpers import day_digest, error_of
 from helpers import run_cli as cli
 
 from lec_opt.cli import app
@@ -89,7 +90,7 @@ def feeder_day(small, tmp_path_factory) -> Path:
 def assert_refused(result: tuple[int, str, str], *needles) -> None:
     code, out, err = result
     assert code == 2, (code, out, err)
-    assert err.startswith("error:"), err
+    err = error_of(err)
     assert "Traceback" not in err and "Traceback" not in out
     for needle in needles:
         assert str(needle) in err, (needle, err)
@@ -372,14 +373,30 @@ def test_every_path_argument_names_a_bad_path(command, parameter, option, role, 
             args = VALID[command](good_paths, value)
         assert_refused(cli(*args), value, reason)
         assert snapshot(tmp_path) == before  # nothing written, nothing removed
-    if role == "out" and os.geteuid() != 0:  # root may write anywhere
+    if role == "out":
         locked = tmp_path / "locked"
         locked.mkdir()
-        locked.chmod(0o500)
-        try:
+        with unwritable(locked):
             assert_refused(cli(*_invocation(command, parameter, option, locked / "out", good_paths)), "permission")
+
+
+@contextlib.contextmanager
+def unwritable(folder: Path):
+    """``folder`` refuses new entries while the block runs: mode 0o500, or for root (whom modes do not
+    stop, and CI runs as root) the immutable attribute (``chattr +i``), which stops root as well."""
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        try:
+            yield
         finally:
-            locked.chmod(0o700)
+            folder.chmod(0o700)
+        return
+    subprocess.run(["chattr", "+i", folder], check=True, capture_output=True)
+    try:
+        assert not os.access(folder, os.W_OK), f"chattr +i did not make {folder} unwritable for root"
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", folder], check=True, capture_output=True)
 
 
 def _feeder(root: Path) -> Path:
@@ -478,10 +495,50 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+# ``lec-opt ARGS`` with every fsync counted (each file lec-opt writes and each folder it swaps ends
+# with one): at call number STOP_AT the run writes MARKER (the number of files in the partial folder)
+# and waits to be killed; at exit it writes the number of calls to MARKER
+_PAUSED_RUN = """
+import atexit, os, sys, time
+from pathlib import Path
+marker, stop_at, partial = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+real, calls = os.fsync, [0]
+def fsync(fd):
+    real(fd)
+    calls[0] += 1
+    if calls[0] == stop_at:
+        files = sum(1 for p in partial.rglob("*") if p.is_file()) if partial.is_dir() else -1
+        marker.write_text(str(files))
+        time.sleep(600)
+os.fsync = fsync
+atexit.register(lambda: marker.write_text(str(calls[0])))
+sys.argv = ["lec-opt", *sys.argv[4:]]
+from lec_opt.cli import main
+main()
+"""
+
+
+def _paused(args: list, out: Path, cwd: Path, stop_at: int) -> tuple[subprocess.Popen, Path]:
+    marker = cwd / f".fsync-{stop_at}"
+    marker.unlink(missing_ok=True)
+    argv = [sys.executable, "-c", _PAUSED_RUN, marker, stop_at, partial_dir(out), *args]
+    proc = subprocess.Popen(
+        list(map(str, argv)),
+        cwd=cwd,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return proc, marker
+
+
 def kill_at_many_moments(args: list, out: Path, cwd: Path, seconds: float, check) -> list[str]:
-    """Run ``args`` again and again, killed (-9, with its children) after a spread of delays over
-    its normal run time ``seconds``, and at a spread of moments after its partial folder appears
-    (the write phase); ``check(out)`` after each kill returns the state found. Returns the states."""
+    """Run ``args`` again and again and kill it (-9, with its children): after a spread of delays over
+    its normal run time ``seconds``, and then at file writes spread over its write phase, where each
+    kill is certain to land (the run waits at its k-th fsync until it is killed). ``check(out)`` after
+    each kill returns the state found. Returns the states; at least one kill must have found the
+    partial folder with some but not all of its files written."""
     states = []
     for fraction in (0.3, 0.7, 1.0):
         proc = _spawn(args, cwd)
@@ -491,14 +548,23 @@ def kill_at_many_moments(args: list, out: Path, cwd: Path, seconds: float, check
             pass
         _kill(proc)
         states.append(check(out))
-    for fraction in (0.0, 0.02, 0.1, 0.3):
-        proc = _spawn(args, cwd)
-        deadline = time.monotonic() + 10 * seconds + 30
-        while proc.poll() is None and not partial_dir(out).exists() and time.monotonic() < deadline:
-            time.sleep(0.001)
-        time.sleep(seconds * fraction)
+    proc, marker = _paused(args, out, cwd, 10**9)  # a whole run, to count its fsync calls
+    assert proc.wait(timeout=10 * seconds + 60) == 0 and marker.is_file()
+    calls, written = int(marker.read_text()), set()
+    for stop_at in sorted({2, calls // 2, calls - 1} - {0}):  # the first files, the middle, the last one
+        proc, marker = _paused(args, out, cwd, stop_at)
+        deadline = time.monotonic() + 10 * seconds + 60
+        while proc.poll() is None and not marker.is_file() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert proc.poll() is None and marker.is_file(), f"the run did not reach fsync {stop_at} of {calls}"
+        time.sleep(0.01)  # the marker is written whole
+        written.add(int(marker.read_text()))
         _kill(proc)
         states.append(check(out))
+    total = max(written)
+    assert any(0 < n < total for n in written), (
+        f"no kill landed between two files of the write phase: {sorted(written)} files at fsync calls of {calls}"
+    )
     return states
 
 

@@ -246,7 +246,6 @@ def test_serial_sweep_table_and_points(serial_sweep):
 
 
 def test_local_pool_and_dask_give_the_same_table(serial_sweep, tmp_path):
-    pytest.importorskip("distributed")
     local = run_sweep(GRID, S15, method="greedy", executor="local", workers=2, out=tmp_path / "local", figures=False)
     assert table_rows(tmp_path / "local" / SWEEP_FILE) == table_rows(serial_sweep / SWEEP_FILE)
     run_sweep(GRID, S15, method="greedy", executor="dask", workers=2, out=tmp_path / "dask", figures=False)
@@ -398,7 +397,8 @@ def test_killed_sweep_resumes_to_the_same_table(uninterrupted, tmp_path):
 
 
 def test_killed_worker_stops_the_sweep_and_resume_finishes_it(uninterrupted, tmp_path):
-    psutil = pytest.importorskip("psutil")
+    import psutil
+
     out = tmp_path / "out"
     args = cli(*KILL_GRID, "-s", S15, "--method", "greedy", "--workers", "2", "--out", out, "--no-figures")
     proc = subprocess.Popen(
