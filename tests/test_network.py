@@ -314,31 +314,32 @@ def feeder_day(tmp_path, feeder_scenario):
     return out, cli.output
 
 
-def test_solve_day_power_flow_writes_network_csv_summary_and_figures(feeder_day):
-    out, output = feeder_day
-    assert "unbalanced power flow" in output and "6/6" in output
-    network = pd.read_csv(out / "network.csv")
-    assert len(network) == 6 and network.converged.all()
-    intervals = pd.read_csv(out / "intervals.csv")
-    day = load_scenario(out / "scenario.toml")
+def assert_flows_balance(out: Path, intervals: int) -> pd.DataFrame:
+    """Every interval of the day's network.csv converged, and what the source delivers minus the
+    losses is what the buses take (load − PV, the CES's charge − discharge, the EVs); the summary's
+    network totals are the file's. Returns network.csv."""
     from lec_opt.market.snapshot import build_day
 
-    inputs = build_day(day)
-    # residual: what the source delivers minus the losses is what the buses take
-    taken = (
-        (inputs.load_kwh - inputs.pv_kwh).sum(axis=1)
-        + intervals.ces_charge_kwh
-        - intervals.ces_discharge_kwh
-        + inputs.ev_kwh
-    )
+    network = pd.read_csv(out / "network.csv")
+    assert len(network) == intervals and network.converged.all()
+    day = pd.read_csv(out / "intervals.csv")
+    inputs = build_day(load_scenario(out / "scenario.toml"))
+    taken = (inputs.load_kwh - inputs.pv_kwh).sum(axis=1) + day.ces_charge_kwh - day.ces_discharge_kwh + inputs.ev_kwh
     np.testing.assert_allclose(network.feeder_import_kwh - network.losses_kwh, taken, atol=1e-6)
     assert (network.losses_kwh > 0).all()
     assert (network.v_min_pu <= network.v_max_pu).all()
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["network"]["intervals"] == 6 and summary["network"]["failed_flows"] == 0
+    assert summary["network"]["intervals"] == intervals and summary["network"]["failed_flows"] == 0
     assert summary["network"]["losses_kwh"] == pytest.approx(network.losses_kwh.sum())
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert "12_voltage_band.png" in figures and any(f.startswith("13_feeder_map_t") for f in figures)
+    return network
+
+
+def test_solve_day_power_flow_writes_network_csv_summary_and_figures(feeder_day):
+    out, output = feeder_day
+    assert "unbalanced power flow" in output and "6/6" in output
+    assert_flows_balance(out, 6)
     assert "Power flows on the feeder" in (out / "report.html").read_text()
     trades = pd.read_csv(out / "trades.csv")
     assert len(trades)
@@ -429,3 +430,17 @@ def test_the_ring_path_does_not_import_pandapower(tmp_path, small_data, write_sc
         "assert 'pandapower' not in sys.modules, 'pandapower imported on the ring path'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_the_shipped_feeder_day_with_its_power_flows(tmp_path):
+    """``lec-opt solve-day --scenario models/ieee_lv_feeder.toml --method greedy --power-flow``, as the
+    README shows it: 288 flows on the IEEE European LV feeder (about 40 s)."""
+    out = tmp_path / "feeder"
+    cli = runner.invoke(
+        app, ["solve-day", "--scenario", "ieee_lv_feeder.toml", "--method", "greedy", "--power-flow", "--out", str(out)]
+    )
+    assert cli.exit_code == 0, cli.output
+    network = assert_flows_balance(out, 288)
+    assert network.buses_outside_en50160.sum() == 0 and (network.v_min_pu > 0.9).all()
+    trades = pd.read_csv(out / "trades.csv")
+    assert len(trades) and (trades.distance_m > 0).all()
