@@ -274,3 +274,24 @@ def edit_csv() -> Callable[[Path, Callable[[list[list[str]]], Any]], list[list[s
 @pytest.fixture(scope="session")
 def paper_day() -> Path:
     return PAPER_DAY
+
+
+# --- solved days shared by the modules that read them (once per session, per xdist worker) ----------
+# Each is a DayRun in memory; a module that needs files writes its own folder with write_day, so no
+# test sees another's figures, stability.csv or report.
+
+
+@pytest.fixture(scope="session")
+def default_greedy_day():
+    """The shipped default scenario's greedy day (paper_5min: 288 intervals, all three priorities)."""
+    from lec_opt.day.run import run_day
+
+    return run_day(lec_opt.load_scenario(), method="greedy", priority="best")
+
+
+@pytest.fixture(scope="session")
+def greedy_30min_day():
+    """The shipped paper_30min scenario's greedy day (48 intervals, all three priorities)."""
+    from lec_opt.day.run import run_day
+
+    return run_day(lec_opt.load_scenario(MODELS / "paper_30min.toml"), method="greedy", priority="best")

@@ -110,8 +110,8 @@ def test_three_interval_day_with_ev_from_the_ces(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def greedy_day():
-    return run_day(load_scenario(), method="greedy", priority="best")
+def greedy_day(default_greedy_day):
+    return default_greedy_day
 
 
 def test_default_day_meets_the_paper(greedy_day):

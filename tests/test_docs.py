@@ -88,6 +88,7 @@ def test_there_are_at_least_the_five_examples():
     assert {"paper_day", "own_community", "priorities_criteria", "stability", "sweep_ksd"} <= names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", [p.stem for p in EXAMPLES])
 def test_every_example_ran_and_shows_its_figures(site, example):
     page = site / "examples" / example / "index.html"
@@ -105,6 +106,7 @@ def test_every_example_ran_and_shows_its_figures(site, example):
     assert counts and counts == [str(i) for i in range(1, len(counts) + 1)], counts
 
 
+@pytest.mark.slow
 def test_the_formulation_page_is_models_formulation_md(site):
     text = _text((site / "formulation" / "index.html").read_text(encoding="utf-8"))
     source = (REPO_ROOT / "models" / "FORMULATION.md").read_text(encoding="utf-8")
@@ -121,6 +123,7 @@ def test_the_formulation_page_is_models_formulation_md(site):
     assert "x[i,j] ∈ [0, min(s_i, r_j)]" in text  # an equation, as written in the file
 
 
+@pytest.mark.slow
 def test_the_cli_page_has_every_command(site):
     import typer
 
@@ -139,6 +142,7 @@ def test_the_cli_page_has_every_command(site):
     assert "/work/" not in text and str(REPO_ROOT) not in text  # no machine's paths in the reference
 
 
+@pytest.mark.slow
 def test_the_api_page_documents_every_public_name(site):
     import lec_opt
 
@@ -149,6 +153,7 @@ def test_the_api_page_documents_every_public_name(site):
     assert "&gt;&gt;&gt;" not in html  # doctest lines became code blocks
 
 
+@pytest.mark.slow
 def test_the_site_loads_nothing_from_the_network(site):
     for page in site.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
@@ -237,6 +242,7 @@ def served(site):
     server.server_close()
 
 
+@pytest.mark.slow
 def test_the_formulation_and_an_example_in_a_headless_browser(served, tmp_path):
     from tests.test_report_browser import _browser_paths, _screenshot
 

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lec_opt import load_scenario
 from lec_opt.analysis.game import (
     IntervalGame,
     all_coalitions,
@@ -24,8 +23,6 @@ from lec_opt.analysis.game import (
 )
 from lec_opt.analysis.stability import check_day, write_stability
 from lec_opt.day.outputs import write_day
-from lec_opt.day.run import run_day
-from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.model.coalitions import LeastCoreLP
 
 SPREAD = 0.11
@@ -173,9 +170,8 @@ def test_balanced_market_has_a_negative_least_core():
 
 
 @pytest.fixture(scope="module")
-def day_folder(tmp_path_factory):
-    run = run_day(load_scenario(MODELS_DIR / "paper_30min.toml"), method="greedy", priority="best")
-    return write_day(run, tmp_path_factory.mktemp("day"))
+def day_folder(tmp_path_factory, greedy_30min_day):
+    return write_day(greedy_30min_day, tmp_path_factory.mktemp("day"))
 
 
 def test_day_check_writes_stability_and_summary(day_folder):

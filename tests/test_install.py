@@ -47,6 +47,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # three builds and a fresh venv
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 600  # seconds per command; the whole test takes well under a minute
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandapower as pp  # the network extra, part of the test extra
 import pandas as pd
 import pytest
+from conftest import _merge, make_data_folder, small_scenario_dict, to_toml
 from typer.testing import CliRunner
 
 from lec_opt.cli import app
@@ -292,10 +293,20 @@ def test_flows_are_the_same_under_a_b_and_c_for_a_given_ces_dispatch(feeder_scen
 # --- a feeder day through the command line --------------------------------------------------
 
 
-@pytest.fixture
-def feeder_day(tmp_path, feeder_scenario):
-    scenario = feeder_scenario(interval_minutes=240)
-    out = tmp_path / "day"
+@pytest.fixture(scope="module")
+def feeder_day(tmp_path_factory):
+    """The small community on the five-bus feeder at 240 minutes, solved with --power-flow --report
+    (once for the module: the tests only read it, and power-flow rewrites network.csv with the same bytes)."""
+    root = tmp_path_factory.mktemp("feeder_day")
+    make_data_folder(root / "data")
+    five_bus_feeder(root / "net.json")
+    network = {"file": "net.json", "ces_bus": "B1", "ev_buses": ["B2", "B4"]}
+    doc = {"interval_minutes": 240, "community": {"topology": "feeder"}, "network": network}
+    (root / "scenario.toml").write_text(
+        to_toml(_merge(small_scenario_dict(), {**doc, "selection": {"network_fee": 0.01}}))
+    )
+    scenario = load_scenario(root / "scenario.toml")
+    out = root / "day"
     cli = runner.invoke(
         app,
         [
@@ -432,6 +443,7 @@ def test_the_ring_path_does_not_import_pandapower(tmp_path, small_data, write_sc
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_the_shipped_feeder_day_with_its_power_flows(tmp_path):
     """``lec-opt solve-day --scenario models/ieee_lv_feeder.toml --method greedy --power-flow``, as the
     README shows it: 288 flows on the IEEE European LV feeder (about 40 s)."""

@@ -20,9 +20,8 @@ import pytest
 from helpers import error_of, mark_complete
 from matplotlib.image import imread
 
-from lec_opt import InputError, LecOptError, load_scenario
+from lec_opt import InputError, LecOptError
 from lec_opt.day.outputs import write_day
-from lec_opt.day.run import run_day
 from lec_opt.io.results import DAY_FILES
 from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.report import DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
@@ -88,10 +87,9 @@ def assert_good_png(path: Path, size: tuple[int, int] | None = None) -> None:
 
 
 @pytest.fixture(scope="module")
-def day_folder(tmp_path_factory) -> Path:
+def day_folder(tmp_path_factory, greedy_30min_day) -> Path:
     """The 48-interval greedy day (paper_30min), all three priorities, written as solve-day would."""
-    run = run_day(load_scenario(SCENARIO), "greedy")
-    return write_day(run, tmp_path_factory.mktemp("day") / "results")
+    return write_day(greedy_30min_day, tmp_path_factory.mktemp("day") / "results")
 
 
 def copy_of(day_folder: Path, tmp_path: Path) -> Path:

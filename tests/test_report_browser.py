@@ -22,11 +22,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from lec_opt import load_scenario
 from lec_opt.day.outputs import write_day
-from lec_opt.day.run import run_day
 from lec_opt.io.results import SummaryKey as K
-from lec_opt.io.shipped import DEFAULT_SCENARIO
 from lec_opt.report import write_report
 
 ARTEFACTS = os.environ.get("LEC_OPT_ARTEFACTS")
@@ -67,10 +64,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
+def report(tmp_path_factory, default_greedy_day) -> Path:
     """The default scenario's greedy day (``lec-opt solve-day --method greedy --report``)."""
-    run = run_day(load_scenario(DEFAULT_SCENARIO), "greedy")
-    folder = write_day(run, tmp_path_factory.mktemp("browser") / "results")
+    folder = write_day(default_greedy_day, tmp_path_factory.mktemp("browser") / "results")
     return write_report(folder)
 
 

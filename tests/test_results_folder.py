@@ -585,6 +585,7 @@ def _then_the_same_command_succeeds(args: list, out: Path, cwd: Path, check) -> 
     assert check(out) == "new" and leftovers(out) == []
 
 
+@pytest.mark.slow
 def test_solve_day_killed_at_any_moment(small, day_a, tmp_path):
     out = tmp_path / "day"
     shutil.copytree(day_a, out)
@@ -609,6 +610,7 @@ def _sweep_rows(folder: Path) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
+@pytest.mark.slow
 def test_sweep_killed_at_any_moment(small, tmp_path):
     base = ["sweep", "-s", small, "--method", "greedy", "--workers", "1", "--no-figures"]
     out = tmp_path / "sweep"
@@ -635,6 +637,7 @@ def test_sweep_killed_at_any_moment(small, tmp_path):
     assert check(out) == "new"
 
 
+@pytest.mark.slow
 def test_report_killed_at_any_moment(day_a, tmp_path):
     out = tmp_path / "day"
     shutil.copytree(day_a, out)
