@@ -331,11 +331,30 @@ def test_scenario_that_is_its_own_base(write_scenario):
 
 
 def test_missing_base_file_names_the_base(write_scenario):
+    """The error names the file whose ``base`` is wrong, the field, the path looked for and the shipped names."""
     path = write_scenario({"base": "gone.toml", "name": "x"}, full=False)
-    with pytest.raises(InputError) as err:
-        load_scenario(path)
-    assert Path(err.value.file).name == "gone.toml"
-    assert "not found" in str(err.value)
+    err = _error(path)
+    assert Path(err.file) == path and err.field == "base"
+    assert "base 'gone.toml'" in str(err) and str(path.parent / "gone.toml") in str(err)
+    assert "no shipped scenario of that name (shipped: ieee_lv_feeder.toml, paper_15min.toml" in str(err)
+    in_a_folder = write_scenario({"base": "sub/gone.toml", "name": "y"}, name="y.toml", full=False)
+    err = _error(in_a_folder)
+    assert err.field == "base" and "shipped" not in str(err)  # a path, not a name: no shipped scenario looked up
+
+
+@pytest.mark.parametrize("name", ["paper_15min.toml", "paper_15min"])
+def test_base_names_a_shipped_scenario(write_scenario, name):
+    """``base = "paper_15min.toml"`` in a user's folder is the shipped scenario, its data folder included."""
+    path = write_scenario({"base": name, "name": "mystreet", "ces": {"k": 0.25}}, full=False)
+    scenario, shipped = load_scenario(path), load_scenario("paper_15min.toml")
+    assert scenario.interval_minutes == 15 and scenario.ces.k == 0.25
+    assert scenario.data_dir == shipped.data_dir and scenario.name == "mystreet"
+
+
+def test_a_file_beside_comes_before_a_shipped_name(write_scenario):
+    write_scenario({"interval_minutes": 30}, name="paper_15min.toml")
+    scenario = load_scenario(write_scenario({"base": "paper_15min.toml", "name": "z"}, name="z.toml", full=False))
+    assert scenario.interval_minutes == 30 and scenario.community.n_peers == 4  # the user's own file
 
 
 def test_base_that_is_not_a_path(write_scenario):

@@ -84,13 +84,14 @@ pd.DataFrame({"time": times, "buy": buy, "sell": 0.08}).to_csv(folder / "tariff.
 # ## The scenario
 #
 # A scenario may start from another with `base` and state only what it changes; paths are relative
-# to the file that names them. Here every section that describes the street is given, and the
+# to the file that names them, and a bare name that is not a file beside it is a shipped scenario
+# (`base = "paper_30min.toml"`). Here every section that describes the street is given, and the
 # market and solver settings are the paper's.
 
 # %%
 (folder / "our_street.toml").write_text(
     f'''
-base = "{(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml").as_posix()}"
+base = "paper_30min.toml"
 name = "our_street"
 description = "Eight households, three with PV, one EV charger, a 30 kWh battery"
 

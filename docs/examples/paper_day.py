@@ -36,7 +36,7 @@ import lec_opt
 from lec_opt.io.results import load_results
 from lec_opt.report import fig_ces, fig_demand_pv, fig_p2p_priorities, fig_settlement
 
-scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
+scenario = lec_opt.load_scenario("paper_30min.toml")  # a shipped scenario, by name
 print(scenario.name, "-", scenario.description)
 print(f"{scenario.intervals_per_day} intervals of {scenario.interval_minutes} minutes")
 

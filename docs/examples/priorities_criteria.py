@@ -24,7 +24,7 @@ import pandas as pd
 
 import lec_opt
 
-scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
+scenario = lec_opt.load_scenario("paper_30min.toml")  # a shipped scenario, by name
 
 # %% [markdown]
 # ## One interval under A, B and C

@@ -31,7 +31,7 @@ import pandas as pd
 
 import lec_opt
 
-scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
+scenario = lec_opt.load_scenario("paper_30min.toml")  # a shipped scenario, by name
 run = lec_opt.run_day(scenario, method="greedy")
 folder = lec_opt.write_day(run, Path(tempfile.mkdtemp()) / "day")
 

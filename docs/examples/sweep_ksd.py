@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 
 import lec_opt
 
-scenario = lec_opt.load_scenario(lec_opt.DEFAULT_SCENARIO.parent / "paper_30min.toml")
+scenario = lec_opt.load_scenario("paper_30min.toml")  # a shipped scenario, by name
 
 # %% [markdown]
 # ## k and S together

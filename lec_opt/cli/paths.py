@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from lec_opt.io.paths import check_input_path, check_out_path
-from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.io.shipped import shipped_scenario
 
 
 def input_file(value: str | Path) -> Path:
@@ -28,12 +28,8 @@ def input_file(value: str | Path) -> Path:
 def scenario_file(value: str | Path) -> Path:
     """A scenario TOML: an existing file, or the bare name of a shipped scenario (``paper_30min.toml``
     or ``paper_30min``) when no such file is in the current folder."""
-    path = Path(value)
-    if not path.exists() and path.parent == Path("."):
-        shipped = MODELS_DIR / (path.name if path.suffix else f"{path.name}.toml")
-        if shipped.is_file():
-            return shipped
-    return input_file(value)
+    shipped = shipped_scenario(value) if not Path(value).exists() else None
+    return shipped if shipped is not None else input_file(value)
 
 
 def input_dir(value: str | Path) -> Path:

@@ -24,3 +24,18 @@ MODELS_DIR = shipped_root() / "models"
 DATA_DIR = shipped_root() / "data"
 DEFAULT_SCENARIO = MODELS_DIR / "paper_5min.toml"
 DEFAULT_DATA = DATA_DIR / "paper_day"
+
+
+def shipped_scenario(name: str | Path) -> Path | None:
+    """The shipped scenario a bare name means (``paper_30min.toml`` or ``paper_30min``), or None
+    when ``name`` has a folder part or no shipped scenario has that name."""
+    name = Path(name)
+    if name.parent != Path(".") or not name.name:
+        return None
+    path = MODELS_DIR / (name.name if name.suffix else f"{name.name}.toml")
+    return path if path.is_file() else None
+
+
+def shipped_scenario_names() -> list[str]:
+    """The file names of the shipped scenarios, sorted."""
+    return sorted(p.name for p in MODELS_DIR.glob("*.toml"))

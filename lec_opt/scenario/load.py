@@ -1,8 +1,9 @@
 """Reading scenario files: TOML, ``base`` chains merged key by key, errors located by file and field.
 
 A scenario may name a ``base`` scenario and override some of its keys (deep merge), so that
-``paper_15min.toml`` is the default with one line changed. Paths inside a scenario are relative
-to the file that names them. Every error names the file that set the field, and the dotted field.
+``paper_15min.toml`` is the default with one line changed. ``base`` is a path relative to the file
+that names it, or the bare name of a shipped scenario (``base = "paper_15min.toml"``) when no such
+file is beside it. Other paths inside a scenario are relative to the file that names them. Every error names the file that set the field, and the dotted field.
 A child states only what it changes: ``name`` and ``description`` are not inherited, and a file
 without a ``name`` is named after itself (its stem). A UTF-8 byte-order mark is accepted.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from lec_opt.errors import InputError
-from lec_opt.io.shipped import DEFAULT_SCENARIO
+from lec_opt.io.shipped import DEFAULT_SCENARIO, shipped_scenario, shipped_scenario_names
 from lec_opt.scenario.schema import Scenario, check_peers
 
 _RELATIVE_PATHS = (("data", "dir"), ("tariffs", "file"), ("network", "file"))
@@ -75,11 +76,26 @@ def _raw_with_bases(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, 
         return raw, origins
     if not isinstance(base, str):
         raise InputError(shown, "must be a path to another scenario file", field="base")
-    base_raw, base_origins = _raw_with_bases(shown.parent / base, (*seen, path))
+    base_raw, base_origins = _raw_with_bases(_base_path(shown, base), (*seen, path))
     for own in ("name", "description"):  # each file's own: not inherited, and never blamed on the base
         base_raw.pop(own, None)
         base_origins = {k: v for k, v in base_origins.items() if k[0] != own}
     return _merge(base_raw, raw), {**base_origins, **origins}
+
+
+def _base_path(shown: Path, base: str) -> Path:
+    """The file a ``base`` names: a path relative to the scenario that names it, or else, for a bare
+    name, the shipped scenario of that name (``base = "paper_15min.toml"`` or ``"paper_15min"``)."""
+    beside = shown.parent / base
+    if beside.exists():
+        return beside
+    shipped = shipped_scenario(base)
+    if shipped is not None:
+        return shipped
+    hint = ""
+    if Path(base).parent == Path("."):
+        hint = f", and no shipped scenario of that name (shipped: {', '.join(shipped_scenario_names())})"
+    raise InputError(shown, f"base {base!r}: no scenario file {beside}{hint}", field="base")
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
@@ -149,10 +165,15 @@ def parse_scenario(
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Read, merge with its bases, and validate one scenario file (default: ``paper_5min.toml``).
 
+    ``path`` is a file, or the bare name of a shipped scenario (``"paper_30min.toml"``) when no such
+    file is in the current folder.
+
     >>> scenario = load_scenario()                       # the shipped default
     >>> scenario.ces.capacity_kwh, scenario.interval_minutes
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
+    if not path.exists():
+        path = shipped_scenario(path) or path
     raw, origins = _raw_with_bases(path)
     if "name" not in raw:
         raw["name"] = path.stem
