@@ -90,7 +90,7 @@ pd.DataFrame({"time": times, "buy": buy, "sell": 0.08}).to_csv(folder / "tariff.
 
 # %%
 (folder / "our_street.toml").write_text(
-    f'''
+    '''
 base = "paper_30min.toml"
 name = "our_street"
 description = "Eight households, three with PV, one EV charger, a 30 kWh battery"
@@ -101,7 +101,7 @@ dir = "data"
 [community]
 n_peers = 8
 prosumers = [1, 4, 6]
-pv_kwp = {{1 = 4.0, 4 = 6.0, 6 = 3.5}}
+pv_kwp = {1 = 4.0, 4 = 6.0, 6 = 3.5}
 
 [tariffs]
 file = "tariff.csv"
