@@ -90,7 +90,7 @@ pd.DataFrame({"time": times, "buy": buy, "sell": 0.08}).to_csv(folder / "tariff.
 
 # %%
 (folder / "our_street.toml").write_text(
-    '''
+    """
 base = "paper_30min.toml"
 name = "our_street"
 description = "Eight households, three with PV, one EV charger, a 30 kWh battery"
@@ -111,7 +111,7 @@ capacity_kwh = 30.0
 soc_initial = 0.4
 charge_power_kw = 7.0
 discharge_power_kw = 7.0
-'''
+"""
 )
 scenario = lec_opt.load_scenario(folder / "our_street.toml")
 scenario.community
