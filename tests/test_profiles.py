@@ -9,6 +9,7 @@ import pytest
 
 from lec_opt import build_day, load_scenario
 from lec_opt.errors import InputError
+from lec_opt.io.period_profiles import read_period
 from lec_opt.io.profiles import (
     BIDS_FILE,
     EV_FILE,
@@ -367,8 +368,33 @@ def test_pv_file_with_another_peer_count(small_data, make_data, n_pv):
     other = make_data("other", n_peers=n_pv)
     small_data.pv_file.write_text(other.pv_file.read_text())
     err = _raises(read_profiles, small_data.dir)
-    _assert_located(err, small_data.pv_file, row=1)
-    assert f"{n_pv} 'peer_' columns, expected 4" in str(err)
+    # the table with fewer columns is blamed (it lacks the other's last peers); both files are named
+    if n_pv < 4:
+        _assert_located(err, small_data.pv_file, row=1, field="peer_4")
+        assert "has 3 'peer_' columns but load_kw.csv has 4: peer_4 missing here" in str(err)
+    else:
+        _assert_located(err, small_data.load_file, row=1, field="peer_5")
+        assert "has 4 'peer_' columns but pv_kw_per_kwp.csv has 5: peer_5 missing here" in str(err)
+
+
+def test_a_peer_column_removed_from_the_load_is_blamed_on_the_load(small_data, edit_csv):
+    """The planner's case: the last peer's column deleted from load_kw.csv (PV untouched)."""
+    edit_csv(small_data.load_file, lambda rows: [r[:-1] for r in rows])
+    for read in (read_profiles, read_period):
+        err = _raises(read, small_data.dir)
+        _assert_located(err, small_data.load_file, row=1, field="peer_4")
+        assert "pv_kw_per_kwp.csv has 4: peer_4 missing here" in str(err)
+
+
+def test_a_column_missing_in_the_middle_is_named_missing(small_data, edit_csv):
+    edit_csv(small_data.load_file, lambda rows: [r[:2] + r[3:] for r in rows])  # time, peer_1, peer_3, peer_4
+    for read in (read_profiles, read_period):
+        err = _raises(read, small_data.dir)
+        _assert_located(err, small_data.load_file, row=1, field="peer_3")
+        assert "column 'peer_2' is missing ('peer_3' stands in its place)" in str(err)
+    edit_csv(small_data.load_file, lambda rows: [[r[0], r[2], r[1], r[3]] for r in rows])  # peer_3 before peer_1
+    err = _raises(read_profiles, small_data.dir)
+    assert "column 'peer_3' comes before 'peer_1'" in str(err)
 
 
 def test_ev_file_may_have_any_number_of_chargers(small_data, make_data):

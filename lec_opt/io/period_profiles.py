@@ -30,6 +30,8 @@ from lec_opt.io.profiles import (
     PV_FILE,
     Profiles,
     Series,
+    check_header,
+    check_same_peers,
     format_minute,
     parse_time,
     read_bids,
@@ -130,23 +132,6 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, int]:
         frame.columns = [str(c) for c in frame.columns]
         return frame, 1
     return read_table(path), 2
-
-
-def _check_header(frame: pd.DataFrame, path: Path, prefix: str, n_columns: int | None) -> list[str]:
-    header = list(frame.columns)
-    if header[0] != "time":
-        raise InputError(path, f"first column must be 'time', found {header[0]!r}", row=1, field=header[0])
-    columns = header[1:]
-    if not columns:
-        raise InputError(path, f"no data columns after 'time' (expected {prefix}1, {prefix}2, ...)", row=1)
-    for n, name in enumerate(columns):
-        if name in columns[:n]:
-            raise InputError(path, f"column {name!r} appears twice in the header", row=1, field=name)
-        if name != f"{prefix}{n + 1}":
-            raise InputError(path, f"column {name!r} where '{prefix}{n + 1}' was expected", row=1, field=name)
-    if n_columns is not None and len(columns) != n_columns:
-        raise InputError(path, f"{len(columns)} '{prefix}' columns, expected {n_columns}", row=1)
-    return columns
 
 
 def _period_times(frame: pd.DataFrame, path: Path, first_row: int) -> tuple[tuple[datetime.date, ...], int]:
@@ -259,7 +244,7 @@ def read_period_series(path: Path, prefix: str, n_columns: int | None = None) ->
                 raise InputError(
                     path, "a Parquet profile needs date-times YYYY-MM-DDTHH:MM in 'time'", row=1, field="time"
                 )
-    columns = _check_header(frame, path, prefix, n_columns)
+    columns = check_header(list(frame.columns), path, prefix, n_columns)
     dates, step = _period_times(frame, path, first_row)
     return Series(path, step, tuple(columns), _period_numeric(frame, columns, path, first_row)), dates
 
@@ -280,7 +265,8 @@ def read_period(folder: str | Path, n_peers: int | None = None, bids_file: str =
     n = load.values.shape[1]
     if n_peers is not None and n != n_peers:
         raise InputError(load.path, f"has {n} peers but the scenario says community.n_peers = {n_peers}", row=1)
-    pv, pv_dates = read_period_series(profile_file(folder, PV_FILE), "peer_", n)
+    pv, pv_dates = read_period_series(profile_file(folder, PV_FILE), "peer_")
+    check_same_peers(load.path, n, pv.path, pv.values.shape[1])
     ev, ev_dates = read_period_series(profile_file(folder, EV_FILE), "ev_")
     for series, its_dates in ((pv, pv_dates), (ev, ev_dates)):
         if its_dates != dates:

@@ -217,24 +217,57 @@ def _time_axis(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:
     return frame, step
 
 
-def read_series(path: Path, prefix: str, n_columns: int | None = None) -> Series:
-    """Read ``time,<prefix>1,...`` with every check of the data format."""
-    frame = read_table(path)
-    header = list(frame.columns)
-    if header[0] != "time":
-        raise InputError(path, f"first column must be 'time', found {header[0]!r}", row=1, field=header[0])
+def check_header(header: list[str], path: Path, prefix: str, n_columns: int | None = None) -> list[str]:
+    """The data columns of a profile table's header ``time,<prefix>1,<prefix>2,...``, checked in
+    order: InputError naming the file, row 1 and the first column that is twice there, missing, out
+    of order, or beyond ``n_columns``."""
+    if not header or header[0] != "time":
+        found = header[0] if header else ""
+        raise InputError(path, f"first column must be 'time', found {found!r}", row=1, field=found or "time")
     columns = header[1:]
+    if not columns:
+        raise InputError(path, f"no data columns after 'time' (expected {prefix}1, {prefix}2, ...)", row=1)
     for n, name in enumerate(columns):
         if name in columns[:n]:
             raise InputError(path, f"column {name!r} appears twice in the header", row=1, field=name)
-    expected = [f"{prefix}{k}" for k in range(1, len(columns) + 1)]
-    if not columns:
-        raise InputError(path, f"no data columns after 'time' (expected {prefix}1, {prefix}2, ...)", row=1)
-    for got, want in zip(columns, expected, strict=True):
-        if got != want:
-            raise InputError(path, f"column {got!r} where {want!r} was expected", row=1, field=got)
+    for n, name in enumerate(columns):
+        want = f"{prefix}{n + 1}"
+        if name == want:
+            continue
+        if want in columns:
+            raise InputError(path, f"column {name!r} comes before {want!r}: the columns go in order", row=1, field=name)
+        raise InputError(path, f"column {want!r} is missing ({name!r} stands in its place)", row=1, field=name)
     if n_columns is not None and len(columns) != n_columns:
-        raise InputError(path, f"{len(columns)} '{prefix}' columns, expected {n_columns}", row=1)
+        if len(columns) < n_columns:
+            what = f"{prefix}{len(columns) + 1}" + (f"..{prefix}{n_columns}" if n_columns > len(columns) + 1 else "")
+            detail = f": {what} missing"
+        else:
+            detail = f": {prefix}{n_columns + 1} onwards not expected"
+        raise InputError(path, f"{len(columns)} '{prefix}' columns, expected {n_columns}{detail}", row=1)
+    return columns
+
+
+def check_same_peers(load: Path, load_columns: int, pv: Path, pv_columns: int) -> None:
+    """The load and PV tables have one column per peer each: when they disagree, the one with fewer
+    columns lacks the other's last ones, and the message names both files."""
+    if load_columns == pv_columns:
+        return
+    short, long_, fewer, more = (
+        (load, pv, load_columns, pv_columns) if load_columns < pv_columns else (pv, load, pv_columns, load_columns)
+    )
+    missing = f"peer_{fewer + 1}" + (f"..peer_{more}" if more > fewer + 1 else "")
+    raise InputError(
+        short,
+        f"has {fewer} 'peer_' columns but {long_.name} has {more}: {missing} missing here",
+        row=1,
+        field=f"peer_{fewer + 1}",
+    )
+
+
+def read_series(path: Path, prefix: str, n_columns: int | None = None) -> Series:
+    """Read ``time,<prefix>1,...`` with every check of the data format."""
+    frame = read_table(path)
+    columns = check_header(list(frame.columns), path, prefix, n_columns)
     frame, step = _time_axis(frame, path)
     return Series(path, step, tuple(columns), _numeric(frame, columns, path))
 
@@ -280,7 +313,8 @@ def read_profiles(folder: str | Path, n_peers: int | None = None, bids_file: str
             row=1,
         )
     n = load.values.shape[1]
-    pv = read_series(folder / PV_FILE, "peer_", n)
+    pv = read_series(folder / PV_FILE, "peer_")
+    check_same_peers(load.path, n, pv.path, pv.values.shape[1])
     ev = read_series(folder / EV_FILE, "ev_")
     ask, bid = read_bids(folder / bids_file, n)
     return Profiles(folder, load, pv, ev, ask, bid)
