@@ -53,7 +53,7 @@ def sweep_cmd(
 ) -> None:
     """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results.
 
-    With --days N (or a scenario's \\[period]) every point is a period: e.g. --param
+    With --days N (or a scenario's \\[period], or a data folder of dated days) every point is a period: e.g. --param
     ces.capacity_kwh=300:1500:5 --days 365 --method greedy sizes the CES over a year (each day matched once).
     """
     import contextlib
@@ -67,9 +67,15 @@ def sweep_cmd(
     cli_axes = [parse_param(p) for p in param or []]
     given = {a.path for a in cli_axes}
     axes = [a for a in loaded.axes if a.path not in given] + cli_axes  # --param replaces the file's axis
-    from lec_opt.period.run import with_period
+    from lec_opt.period.run import with_folder_period, with_period
 
-    sc = with_period(_scenario(scenario if scenario is not None else loaded.scenario, data), start, days)
+    given_sc = with_period(_scenario(scenario if scenario is not None else loaded.scenario, data), start, days)
+    sc = with_folder_period(given_sc)
+    if sc is not given_sc:
+        console.print(
+            f"period: the data folder's {sc.period.days} days from {sc.period.start} "
+            "(--start and --days choose another)"
+        )
     with contextlib.ExitStack() as stack:
         bars: list = []
 

@@ -223,6 +223,27 @@ def _first_time(path: Path) -> str | None:
     return first[0].strip() if header and header[0] == "time" and first and first[0].strip() else None
 
 
+def folder_period(folder: str | Path) -> tuple[datetime.date, int] | None:
+    """The first date and the number of days of a multi-day data folder, read from the load table's
+    ``time`` column alone (the whole folder is checked when it is read); None for a one-day folder."""
+    path = profile_file(Path(folder), LOAD_FILE)
+    try:
+        if path.suffix == ".csv":
+            first = _first_time(path)
+            if first is None or parse_time(first, end_of_day=True) is not None:
+                return None
+            time = pd.read_csv(path, usecols=["time"], dtype={"time": str}, encoding="utf-8-sig")["time"]
+        else:
+            import pyarrow.parquet as pq
+
+            time = pq.read_table(path, columns=["time"]).to_pandas()["time"]
+        stamps = pd.to_datetime(time.astype(str).str.strip().str.replace(" ", "T", regex=False), format="ISO8601")
+    except Exception:  # noqa: BLE001 - an unreadable table is reported, with its row, when the folder is read
+        return None
+    first, last = stamps.min().date(), (stamps.max() - pd.Timedelta(minutes=1)).date()
+    return first, max((last - first).days + 1, 1)
+
+
 def read_period_series(path: Path, prefix: str, n_columns: int | None = None) -> tuple[Series, tuple]:
     """A profile table of a one-day (``HH:MM``) or multi-day (date-time) folder, and its dates
     (empty for one day)."""

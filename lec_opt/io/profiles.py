@@ -145,6 +145,16 @@ def _numeric(frame: pd.DataFrame, columns: list[str], path: Path, *, nonnegative
     return values
 
 
+def _not_a_time_of_day(text: object) -> str:
+    """The message for a one-day table's time that is not ``HH:MM``; a date-time means a period's folder."""
+    if re.match(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", str(text).strip()):
+        return (
+            f"time {text!r} is a date-time: this folder holds a period of days, and one day is read here. "
+            "Solve it with solve-period, or give the period (--start and --days, or [period] in the scenario)"
+        )
+    return f"time {text!r} is not HH:MM within one day"
+
+
 def _time_axis(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:
     """Check the ``time`` column and return the rows of the day (start-labelled) and the step.
 
@@ -156,7 +166,7 @@ def _time_axis(frame: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:
     for r, text in enumerate(frame["time"]):
         minute = parse_time(text, end_of_day=True)
         if minute is None:
-            raise InputError(path, f"time {text!r} is not HH:MM within one day", row=r + 2, field="time")
+            raise InputError(path, _not_a_time_of_day(text), row=r + 2, field="time")
         minutes.append(minute)
     if len(minutes) >= 2 and minutes[-1] == MINUTES_PER_DAY and minutes[0] == 0:
         last, before = (pd.to_numeric(frame.iloc[k, 1:], errors="coerce").to_numpy(dtype=float) for k in (-1, -2))

@@ -18,7 +18,7 @@ from pathlib import Path
 from lec_opt.day.run import DayRun, check_method_priority, walk
 from lec_opt.engine.executors import check_executor
 from lec_opt.errors import InputError, LecOptError
-from lec_opt.io.period_profiles import PeriodProfiles, read_period
+from lec_opt.io.period_profiles import PeriodProfiles, folder_period, read_period
 from lec_opt.market.snapshot import DayInputs, build_day
 from lec_opt.period.matching import MatchingStore, Progress, period_matchings
 from lec_opt.period.outputs import PeriodOutputs
@@ -41,6 +41,15 @@ def with_period(scenario: Scenario, start: datetime.date | str | None = None, da
     except ValueError as err:
         raise LecOptError(f"--start/--days: {err}") from None
     return scenario.model_copy(update={"period": period})
+
+
+def with_folder_period(scenario: Scenario) -> Scenario:
+    """A scenario without a ``[period]`` whose data folder holds dated days gets the folder's whole
+    period (as ``solve-period`` reads it); any other scenario is returned as it is."""
+    if scenario.period.start is not None or scenario.period.days is not None:
+        return scenario
+    span = folder_period(scenario.data_dir)
+    return scenario if span is None else with_period(scenario, span[0], span[1])
 
 
 def period_dates(scenario: Scenario, data: PeriodProfiles) -> tuple[datetime.date, ...]:
