@@ -144,9 +144,11 @@ def test_an_existing_file_is_an_error_not_a_traceback(small, tmp_path):
 def test_a_previous_result_is_replaced_as_a_whole(small, day_a, tmp_path):
     out = tmp_path / "day"
     shutil.copytree(day_a, out)
-    (out / "figures").mkdir()
-    (out / "figures" / "old.png").write_bytes(b"old")
-    (out / "stability.csv").write_text("interval,max_violation\n")  # files of the old run only
+    for update in (["game", out, "--samples", "20"], ["report", out, "--format", "png"]):  # files of the old run only
+        code, _, err = cli(*update)
+        assert code == 0, err
+    listed = read_manifest(out)["files"]
+    assert "stability.csv" in listed and any(f.startswith("figures/") for f in listed)
     code, _, err = cli("solve-day", "-s", small, "--method", "greedy", "--priority", "B", "--out", out)
     assert code == 0, err
     manifest = assert_complete(out, "day")
@@ -155,6 +157,28 @@ def test_a_previous_result_is_replaced_as_a_whole(small, day_a, tmp_path):
     assert json.loads((out / "summary.json").read_text())["priority"] == "B"
     assert manifest["command"].startswith("lec-opt solve-day") and manifest["scenario_hash"]
     assert leftovers(out) == []
+
+
+def test_the_users_files_in_a_lec_opt_folder_are_never_deleted(small, day_a, tmp_path):
+    """A spreadsheet put into a results folder: report and game keep it (unlisted), writing the folder
+    again is refused naming it, before any work; only --overwrite replaces the folder and it."""
+    out = tmp_path / "day"
+    shutil.copytree(day_a, out)
+    (out / "my_analysis.xlsx").write_bytes(b"PK mine")
+    (out / "notes").mkdir()
+    (out / "notes" / "ideas.txt").write_text("a bigger battery?\n")
+    code, _, err = cli("report", out, "--format", "png")
+    assert code == 0, err
+    assert (out / "my_analysis.xlsx").read_bytes() == b"PK mine" and (out / "notes" / "ideas.txt").is_file()
+    assert rf.foreign_files(out) == ["my_analysis.xlsx", "notes/ideas.txt"]
+    assert "my_analysis.xlsx" not in read_manifest(out)["files"]
+    before = snapshot(out)
+    again = ["solve-day", "-s", small, "--method", "greedy", "--priority", "B", "--out", out]
+    assert_refused(cli(*again), out, "my_analysis.xlsx, notes/ideas.txt", "would delete them", "--overwrite")
+    assert snapshot(out) == before and leftovers(out) == []
+    code, _, err = cli(*again, "--overwrite")
+    assert code == 0, err
+    assert rf.foreign_files(out) == [] and not (out / "my_analysis.xlsx").exists()
 
 
 def test_the_manifest_records_version_scenario_command_and_state(small, day_a):
@@ -185,10 +209,12 @@ def test_a_swap_killed_half_way_is_finished_or_rolled_back(day_a, tmp_path, part
     out = tmp_path / "day"
     shutil.copytree(day_a, tmp_path / ".day.lec-opt.old")
     shutil.copytree(day_a, partial_dir(out))
-    (partial_dir(out) / "new.txt").write_text("new\n")
+    (partial_dir(out) / "new.txt").write_text("new\n")  # a file the new run wrote: its manifest lists it
+    manifest = json.loads((partial_dir(out) / RESULTS_MANIFEST).read_text())
+    manifest["files"] = sorted([*manifest["files"], "new.txt"])
     if not partial_complete:
-        manifest = json.loads((partial_dir(out) / RESULTS_MANIFEST).read_text())
-        (partial_dir(out) / RESULTS_MANIFEST).write_text(json.dumps({**manifest, "state": "writing"}))
+        manifest["state"] = "writing"
+    (partial_dir(out) / RESULTS_MANIFEST).write_text(json.dumps(manifest))
     with rf.claim(out):
         assert out.is_dir() and (out / "new.txt").exists() == partial_complete
     assert_complete(out, "day") if not partial_complete else require_complete(out)

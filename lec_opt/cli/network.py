@@ -93,5 +93,5 @@ def power_flow_cmd(
     from lec_opt.io.results_folder import claim, require_complete
 
     require_complete(results_dir)
-    with claim(results_dir):
+    with claim(results_dir, update=True):
         run_power_flow(results_dir)

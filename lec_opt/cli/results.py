@@ -31,7 +31,7 @@ def report_cmd(
     from lec_opt.report import write_report
 
     require_complete(results_dir)
-    with claim(results_dir), progress_console.status("drawing figures ..."):
+    with claim(results_dir, update=True), progress_console.status("drawing figures ..."):
         written = write_report(results_dir, fmt, interval)
     console.print(f"[green]wrote[/green] {written}" + ("/" if fmt == "png" else ""))
 
@@ -61,7 +61,7 @@ def game_cmd(
     require_complete(results)
     with contextlib.ExitStack() as stack:
         if intervals is None:  # the whole day's check is written into the folder: one writer at a time
-            stack.enter_context(claim(results))
+            stack.enter_context(claim(results, update=True))
         with progress_bar("intervals") as bar:
             task = bar.add_task("core check", total=None)
             checks = check_day(

@@ -148,9 +148,17 @@ def require_complete(folder: str | Path, kinds: tuple[str, ...] | None = None) -
 
 
 def write_manifest(
-    folder: Path, kind: str, *, state: str, scenario_hash: str | None, command: str, previous: dict | None = None
+    folder: Path,
+    kind: str,
+    *,
+    state: str,
+    scenario_hash: str | None,
+    command: str,
+    previous: dict | None = None,
+    foreign: list[str] | tuple[str, ...] = (),
 ) -> dict:
-    """Write ``folder/lec-opt.json`` (atomically); ``previous`` is the manifest an update extends."""
+    """Write ``folder/lec-opt.json`` (atomically); ``previous`` is the manifest an update extends, and
+    ``foreign`` the user's files it carried over, which the manifest does not list."""
     from lec_opt.io.atomic import write_json  # pandas: imported when a folder is written, not by ``--help``
 
     if kind not in KINDS:
@@ -171,7 +179,7 @@ def write_manifest(
             if key in previous:
                 manifest[key] = previous[key]
         manifest["updated_by"] = [*previous.get("updated_by", []), command]
-    manifest["files"] = _files(folder) if state == COMPLETE else []
+    manifest["files"] = [f for f in _files(folder) if f not in foreign] if state == COMPLETE else []
     write_json(folder / RESULTS_MANIFEST, manifest)
     return manifest
 
@@ -222,8 +230,27 @@ def _recover(target: Path) -> None:
         _remove(old)
 
 
-def _check_replaceable(target: Path, overwrite: bool, shown: Path) -> None:
-    if not target.is_dir() or read_manifest(target) is not None:
+def foreign_files(folder: str | Path) -> list[str]:
+    """The files inside a lec-opt folder that its manifest does not list: the user's own (a
+    spreadsheet put beside the results). [] for a folder without a manifest."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return []
+    return sorted(set(_files(Path(folder))) - set(manifest.get("files", [])))
+
+
+def _check_replaceable(target: Path, overwrite: bool, shown: Path, update: bool = False) -> None:
+    if not target.is_dir():
+        return
+    if read_manifest(target) is not None:
+        foreign = [] if overwrite or update else foreign_files(target)
+        if foreign:
+            listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise LecOptError(
+                f"{shown}: holds files lec-opt did not write ({listed}); writing the folder again would delete "
+                "them. Move them out of the folder, choose another --out, or give --overwrite to replace the folder "
+                "and them"
+            )
         return
     entries = sorted(p.name for p in target.iterdir())
     if entries and not overwrite:
@@ -236,12 +263,14 @@ def _check_replaceable(target: Path, overwrite: bool, shown: Path) -> None:
 
 
 @contextlib.contextmanager
-def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True) -> Iterator[Path]:
+def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True, update: bool = False) -> Iterator[Path]:
     """Check ``out`` and hold its lock for the block (a process may claim a folder it holds again).
 
     Refuses a file, a location below a file, a folder lec-opt cannot write, a missing parent
-    (``parents=False``), a non-empty folder without a lec-opt manifest (unless ``overwrite``) and
-    a folder another live process is writing. Yields the folder's real path.
+    (``parents=False``), a non-empty folder without a lec-opt manifest and a lec-opt folder that
+    holds files its manifest does not list (the user's own; both unless ``overwrite``, and the
+    second unless ``update``: report and game keep such files), and a folder another live process
+    is writing. Yields the folder's real path.
     """
     shown = check_out_path(out, parents=parents)  # messages name the folder as the user gave it
     target = _target(out)
@@ -250,7 +279,7 @@ def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True) -> 
     if key in _HELD:
         _HELD[key][1] += 1
         try:
-            _check_replaceable(target, overwrite, shown)
+            _check_replaceable(target, overwrite, shown, update)
             yield target
         finally:
             _HELD[key][1] -= 1
@@ -266,7 +295,7 @@ def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True) -> 
             _recover(target)
         except OSError as err:
             raise _write_error(shown, err) from None
-        _check_replaceable(target, overwrite, shown)
+        _check_replaceable(target, overwrite, shown, update)
         yield target
     finally:
         del _HELD[key]
@@ -368,8 +397,9 @@ def writing(
     elif resume and not _continues(partial_dir(out), kind) and Path(out).is_dir() and any(Path(out).iterdir()):
         require_complete(out, (kind,))  # resume reads only a complete folder of its kind
     shown = Path(out)
-    with claim(out, overwrite=overwrite, parents=parents) as target:
+    with claim(out, overwrite=overwrite, parents=parents, update=update) as target:
         previous = require_complete(target) if update else None
+        foreign = foreign_files(target) if update else []  # the user's files: carried over, never listed
         kind = previous["kind"] if previous is not None else kind
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -401,6 +431,7 @@ def writing(
                 scenario_hash=scenario_hash(scenario),
                 command=recorded,
                 previous=previous,
+                foreign=foreign,
             )
             _swap(partial, target)
         except BaseException as err:
