@@ -228,3 +228,32 @@ def test_solve_period_on_a_dask_scheduler_address(day, tmp_path):
     assert ran, f"no task ran on the cluster at {address}: {out}"
     for name in ("days.csv", "intervals.parquet", "trades.parquet", "summary.json"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes(), name
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+def test_every_option_s_help_is_shown_whole(monkeypatch):
+    """Rich reads ``[...]`` in a help text as markup and drops it (``sweep --help`` once showed
+    "sweep TOML file (, mode, ..."): every option's help appears in ``--help`` as written."""
+    import typer
+
+    from lec_opt.cli import app
+
+    monkeypatch.setenv("COLUMNS", "250")  # wide enough that rich neither wraps nor cuts a help text
+
+    def commands(group, path=()):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from commands(command, (*path, name))
+            else:
+                yield (*path, name), command
+
+    for path, command in commands(typer.main.get_command(app)):
+        code, shown, err = run_cli(*path, "--help")
+        assert code == 0, err
+        shown = "".join(shown.replace("│", " ").split())  # a narrow terminal wraps the help: compare without spaces
+        for param in command.params:
+            written = "".join((param.help or "").replace("\\[", "[").split())
+            if written:
+                assert written[:60] in shown, (path, param.name, param.help)
