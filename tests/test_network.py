@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -456,3 +457,18 @@ def test_the_shipped_feeder_day_with_its_power_flows(tmp_path):
     assert network.buses_outside_en50160.sum() == 0 and (network.v_min_pu > 0.9).all()
     trades = pd.read_csv(out / "trades.csv")
     assert len(trades) and (trades.distance_m > 0).all()
+
+
+def test_the_day_folder_carries_its_network_file(feeder_day, tmp_path):
+    """scenario.toml names the feeder as network.json beside it, a copy of the user's file: the folder
+    moved elsewhere still reads its feeder (power-flow, report)."""
+    out, _ = feeder_day
+    text = (out / "scenario.toml").read_text()
+    assert 'file = "network.json"' in text and "net.json" not in text
+    assert (out / "network.json").read_bytes() == (out.parent / "net.json").read_bytes()
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    assert load_scenario(moved / "scenario.toml").network.file == str((moved / "network.json").resolve())
+    cli = runner.invoke(app, ["power-flow", str(moved)])
+    assert cli.exit_code == 0, cli.output
+    assert (moved / "network.csv").read_bytes() == (out / "network.csv").read_bytes()

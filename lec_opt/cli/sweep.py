@@ -28,7 +28,9 @@ def sweep_cmd(
     ] = None,
     spec: Annotated[
         Path | None,
-        typer.Option("--spec", parser=input_file, help="sweep TOML file (\\[params], mode, method, priority, scenario)"),
+        typer.Option(
+            "--spec", parser=input_file, help="sweep TOML file (\\[params], mode, method, priority, scenario)"
+        ),
     ] = None,
     scenario: ScenarioOpt = None,
     data: DataOpt = None,

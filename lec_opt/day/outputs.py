@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tomli_w
 
 from lec_opt.day.foresight import day_value_usd, interval_values_usd
 from lec_opt.day.periods import PERIODS, counts_by_period, day_periods, period_spans
 from lec_opt.day.run import DayRun, Step
 from lec_opt.day.selection import metrics_of
-from lec_opt.io.atomic import write_csv, write_json, write_text
+from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.io.results_folder import writing
+from lec_opt.io.scenario_copy import write_scenario_file
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, FIG12_PRIORITY_BY_PERIOD, PROSUMER_REVENUE_RATIO
 
@@ -231,14 +231,6 @@ def settlement_table(run: DayRun) -> pd.DataFrame:
     return frame
 
 
-def _toml_ready(value):
-    if isinstance(value, dict):
-        return {k: _toml_ready(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_toml_ready(v) for v in value]
-    return value
-
-
 def default_out_dir(scenario_name: str, method: str, priority: str) -> Path:
     """``results/<scenario>-<method>-<priority>``, under the working folder."""
     return Path("results") / f"{scenario_name}-{method}-{priority}"
@@ -260,7 +252,6 @@ def write_day(run: DayRun, out: str | Path | None = None, *, overwrite: bool = F
         write_csv(folder / "intervals.csv", interval_table(run), float_format="%.9g")
         write_csv(folder / "trades.csv", trade_table(run), float_format="%.9g")
         write_csv(folder / "settlement.csv", settlement_table(run), float_format="%.9g")
-        text = "# the resolved scenario this run used\n" + tomli_w.dumps(_toml_ready(scenario))
-        write_text(folder / "scenario.toml", text)
+        write_scenario_file(folder, scenario)
         write_json(folder / "summary.json", summary(run))
     return out

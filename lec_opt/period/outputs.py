@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tomli_w
 
-from lec_opt.day.outputs import _toml_ready, interval_table, totals, trade_table
+from lec_opt.day.outputs import interval_table, totals, trade_table
 from lec_opt.day.run import DayRun
-from lec_opt.io.atomic import atomic_open, write_csv, write_json, write_text
+from lec_opt.io.atomic import atomic_open, write_csv, write_json
+from lec_opt.io.scenario_copy import write_scenario_file
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.scenario.schema import Scenario
 
@@ -29,7 +29,6 @@ DAYS_FILE = "days.csv"
 INTERVALS_FILE = "intervals.parquet"
 TRADES_FILE = "trades.parquet"
 SUMMARY_FILE = "summary.json"
-SCENARIO_FILE = "scenario.toml"
 FIGURES_DIR = "figures"
 CLOCK = "site standard time (fixed UTC offset, no daylight saving)"
 
@@ -177,9 +176,7 @@ class PeriodOutputs:
             return summary
         write_csv(self.folder / DAYS_FILE, days, float_format="%.9g")
         write_json(self.folder / SUMMARY_FILE, summary)
-        scenario = self.scenario.model_dump(mode="json", exclude={"base"})
-        text = "# the resolved scenario this run used\n" + tomli_w.dumps(_toml_ready(scenario))
-        write_text(self.folder / SCENARIO_FILE, text)
+        write_scenario_file(self.folder, self.scenario.model_dump(mode="json", exclude={"base"}))
         if self.figures:
             from lec_opt.report.period_figures import write_period_figures
 
