@@ -112,6 +112,24 @@ def test_every_figure_is_a_valid_png_of_its_fixed_size(rendered, day_folder):
     assert not list((day_folder / "figures").glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
+def test_no_title_runs_off_its_figure(day_folder, tmp_path, monkeypatch):
+    """Every figure's titles fit inside it as saved (figure 10's long title once ran off the image):
+    checked on each figure just before ``save`` writes it, and ``fit_titles`` is what makes them fit."""
+    from lec_opt.report import drawing
+
+    real_fit, outside, before = drawing.fit_titles, {}, {}
+
+    def checked_fit(fig):
+        before[len(before)] = drawing.texts_outside(fig)
+        real_fit(fig)
+        outside[len(outside)] = drawing.texts_outside(fig)
+
+    monkeypatch.setattr(drawing, "fit_titles", checked_fit)
+    paths = render_figures(day_folder, out_dir=tmp_path)
+    assert len(outside) == len(paths) and not any(outside.values()), outside
+    assert any(before.values()), "no title was too wide before fitting: the check proves nothing on this day"
+
+
 def test_the_default_ring_interval_has_the_most_p2p_under_the_chosen_priority(day_folder, rendered):
     iv = pd.read_csv(day_folder / "intervals.csv")
     chosen_p2p = np.array([row[f"p2p_kwh_{row['chosen']}"] for _, row in iv.iterrows()])

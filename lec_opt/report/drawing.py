@@ -58,10 +58,52 @@ def new_figure(kind: str) -> Figure:
     return Figure(figsize=FIGSIZE[kind], dpi=DPI, layout="constrained")
 
 
+def _titles(fig: Figure) -> list:
+    """The figure's title and every axes' titles (the texts a long label can push off the image)."""
+    titles = [fig._suptitle] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        titles += [ax.title, ax._left_title, ax._right_title]
+    return [t for t in titles if t.get_text()]
+
+
+def texts_outside(fig: Figure) -> list[str]:
+    """The titles of ``fig`` that reach past its edges once laid out (none, for a figure ``save`` wrote)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()
+    width = fig.bbox.width
+    return [
+        t.get_text() for t in _titles(fig) if t.get_window_extent().x0 < -0.5 or t.get_window_extent().x1 > width + 0.5
+    ]
+
+
+def fit_titles(fig: Figure) -> None:
+    """Wrap every title wider than the figure onto as many lines as it needs (then laid out again)."""
+    import textwrap
+
+    for _ in range(3):
+        long = set(texts_outside(fig))
+        if not long:
+            return
+        for title in _titles(fig):
+            text = title.get_text()
+            if text in long:  # a title is centred on its axes: the room is twice the nearer edge's distance
+                box = title.get_window_extent()
+                room = 2 * min((box.x0 + box.x1) / 2, fig.bbox.width - (box.x0 + box.x1) / 2)
+                share = 0.95 * room / max(box.width, 1.0)
+                lines = [
+                    line for part in text.split("\n") for line in textwrap.wrap(part, max(int(len(part) * share), 10))
+                ]
+                title.set_text("\n".join(lines))
+
+
 def save(fig: Figure, path: Path) -> Path:
-    """Render to memory, then write the PNG atomically; the figure is cleared afterwards."""
+    """Render to memory, then write the PNG atomically; the figure is cleared afterwards. Titles wider
+    than the figure are wrapped first (``fit_titles``)."""
     buffer = io.BytesIO()
     try:
+        fit_titles(fig)
         fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     finally:
         fig.clear()
