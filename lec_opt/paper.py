@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,11 @@ FIG12_PRIORITY_BY_PERIOD = {
     "afternoon shoulder": ("C", "C during the daytime"),
     "evening": ("A", "A towards the end of the day"),
 }
+
+
+def compares_with_paper(data_dir: str | Path) -> bool:
+    """Is a run on the paper's community (the shipped day's data)? Only then do its summary, console
+    and figures set lec-opt's values beside the paper's; a planner's own community gets none."""
+    from lec_opt.io.shipped import DEFAULT_DATA
+
+    return Path(data_dir).resolve() == DEFAULT_DATA.resolve()

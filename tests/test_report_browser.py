@@ -147,7 +147,10 @@ def test_the_report_in_a_headless_browser(browser, report, tmp_path):
     paper = summary[K.PAPER]
     expected = {
         "prosumer revenue, P2P / grid-only": [format(summary[K.PROSUMER_REVENUE_RATIO], ".3f"), "1.61"],
-        "consumer bill, P2P / grid-only": [format(summary[K.CONSUMER_BILL_RATIO], ".3f"), "0.72"],
+        "bills of all peers (consumer bill ratio), P2P / grid-only": [
+            format(summary[K.CONSUMER_BILL_RATIO], ".3f"),
+            "0.72",
+        ],
         "P2P energy, kWh": [format(summary[K.P2P_ENERGY], ".1f"), ""],
         "transactions": [str(summary[K.TRANSACTIONS]), ""],
         "community saving, $": [format(summary[K.COMMUNITY_SAVING], ".2f"), ""],

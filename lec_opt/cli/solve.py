@@ -124,10 +124,12 @@ def _print_day_summary(folder: Path) -> None:
 
     summary = read_summary(folder / "summary.json")
     table = Table(title=f"{run_label(summary, folder.name)}: the day")
+    rows = day_summary_rows(summary)
     table.add_column("")
     table.add_column("lec-opt", justify="right")
-    table.add_column("paper", justify="right")
-    for row in day_summary_rows(summary):
+    if len(rows[0]) == 3:  # the paper's community: its values beside ours
+        table.add_column("paper", justify="right")
+    for row in rows:
         table.add_row(*row)
     console.print(table)
     console.print(

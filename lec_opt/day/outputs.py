@@ -21,7 +21,13 @@ from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.io.results_folder import writing
 from lec_opt.io.scenario_copy import write_scenario_file
 from lec_opt.market.priorities import PRIORITIES
-from lec_opt.paper import CES_SOC_BAND, CONSUMER_BILL_RATIO, FIG12_PRIORITY_BY_PERIOD, PROSUMER_REVENUE_RATIO
+from lec_opt.paper import (
+    CES_SOC_BAND,
+    CONSUMER_BILL_RATIO,
+    FIG12_PRIORITY_BY_PERIOD,
+    PROSUMER_REVENUE_RATIO,
+    compares_with_paper,
+)
 
 
 def totals(steps: list[Step], soc_initial: float) -> dict:
@@ -117,18 +123,23 @@ def summary(run: DayRun) -> dict:
         priority=run.priority,
         intervals=run.day.n_intervals,
         interval_minutes=run.day.interval_minutes,
-        paper={
-            "prosumer_revenue_ratio": PROSUMER_REVENUE_RATIO,
-            "consumer_bill_ratio": CONSUMER_BILL_RATIO,
-            "ces_soc_band": list(CES_SOC_BAND),
-            "priority_by_period": {
-                w: {"priority": p, "words": words} for w, (p, words) in FIG12_PRIORITY_BY_PERIOD.items()
-            },
-        },
+        paper=_paper_values() if compares_with_paper(run.day.data_dir) else None,
         solve_seconds=run.solve_seconds,
         matching_seconds=run.matching_seconds,
     )
     return out
+
+
+def _paper_values() -> dict:
+    """The paper's values summary.json carries beside lec-opt's, for a run on the paper's community."""
+    return {
+        "prosumer_revenue_ratio": PROSUMER_REVENUE_RATIO,
+        "consumer_bill_ratio": CONSUMER_BILL_RATIO,
+        "ces_soc_band": list(CES_SOC_BAND),
+        "priority_by_period": {
+            w: {"priority": p, "words": words} for w, (p, words) in FIG12_PRIORITY_BY_PERIOD.items()
+        },
+    }
 
 
 def interval_table(run: DayRun) -> pd.DataFrame:

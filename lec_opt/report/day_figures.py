@@ -33,7 +33,7 @@ from lec_opt.report.drawing import (
 
 def _paper(res: Results) -> dict:
     """The paper's values summary.json carries beside lec-opt's (empty without a summary)."""
-    return (res.summary or {}).get(SummaryKey.PAPER, {})
+    return (res.summary or {}).get(SummaryKey.PAPER) or {}
 
 
 def _priority_band(ax, res: Results) -> None:
@@ -313,6 +313,12 @@ def fig_transactions(results: Results | str | Path, out_dir: str | Path | None =
     )
 
 
+def _summary_ratio(res: Results, key: str) -> str:
+    """summary.json's ratio ``key`` as the console shows it ("?" without a summary)."""
+    value = (res.summary or {}).get(key)
+    return "?" if value is None else f"{value:.2f}"
+
+
 def fig_settlement(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
     """8. Per-peer revenue of prosumers and bill of consumers, P2P vs grid-only, $ per day (paper Figs. 13–15)."""
     res = as_results(results)
@@ -349,10 +355,11 @@ def fig_settlement(results: Results | str | Path, out_dir: str | Path | None = N
             label=f"with P2P trading and CES (all {role}s: ${rows[p2p_col].sum():.2f})",
         )
         ratio = rows[p2p_col].sum() / rows[grid_col].sum() if rows[grid_col].sum() else float("nan")
-        paper_ratio = paper.get(ratio_key)
         title = f"{role.capitalize()}s' {word} per peer over the day: P2P / grid-only = {ratio:.2f}"
-        if paper_ratio is not None:
-            title += f" (paper {paper_ratio:.2f}; {ref})"
+        if role == "consumer":  # summary.json's ratio counts every peer's bill (prosumers buy at night too)
+            title = f"Consumers' (no PV) bills: P2P / grid-only = {ratio:.2f}; all peers' bills {_summary_ratio(res, ratio_key)}"
+        if paper.get(ratio_key) is not None:
+            title += f" (paper {paper[ratio_key]:.2f}; {ref})"
         ax.set_title(title, fontsize=11)
         ax.set_ylabel(f"{word} ($ per day)")
         step = max(1, math.ceil(len(rows) / 25))

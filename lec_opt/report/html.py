@@ -255,14 +255,18 @@ def _day_sections(res: Results) -> list[Section]:
     out = []
     if res.summary is not None:
         s = res.summary
-        out.append(
-            Section(
-                "summary",
+        rows = day_summary_rows(s)
+        if len(rows[0]) == 3:  # the paper's community: its values beside ours
+            title, note = (
                 "Summary: lec-opt beside the paper",
-                '<p class="note">The paper column holds the values Malik et al. report (empty where the paper gives '
-                "none).</p>\n" + _table(["", "lec-opt", "paper"], day_summary_rows(s), "summary"),
+                (
+                    '<p class="note">The paper column holds the values Malik et al. report (empty where the paper '
+                    "gives none).</p>\n"
+                ),
             )
-        )
+        else:
+            title, note = "Summary", ""
+        out.append(Section("summary", title, note + _table(["", "lec-opt", "paper"][: len(rows[0])], rows, "summary")))
         header, rows = priority_rows(s)
         out.append(Section("priorities", "Each priority all day", _table(header, rows, "priorities")))
     if res.settlement is not None:

@@ -41,8 +41,9 @@ def run_label(summary: dict, default_name: str = "?") -> str:
     )
 
 
-def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
-    """(what, lec-opt's value, the paper's value or "") for each line of the day's summary."""
+def day_summary_rows(summary: dict) -> list[tuple[str, ...]]:
+    """(what, lec-opt's value, the paper's value or "") for each line of the day's summary; without the
+    paper's column for a community that is not the paper's (summary.json has no ``paper`` values)."""
     s = summary
     paper = s.get(K.PAPER) or {}
     band = paper.get(K.CES_SOC_BAND) or [None, None]
@@ -54,7 +55,7 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
             cell(paper.get(K.PROSUMER_REVENUE_RATIO), ".2f"),
         ),
         (
-            "consumer bill, P2P / grid-only",
+            "bills of all peers (consumer bill ratio), P2P / grid-only",
             cell(s.get(K.CONSUMER_BILL_RATIO)),
             cell(paper.get(K.CONSUMER_BILL_RATIO), ".2f"),
         ),
@@ -72,7 +73,7 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
         ("P2P energy, kWh", cell(s.get(K.P2P_ENERGY), ".1f"), ""),
         ("grid import / export, kWh", _joined(s, (K.GRID_IMPORT, K.GRID_EXPORT), ".1f"), ""),
         ("CES charge / discharge, kWh", _joined(s, (K.CES_CHARGE, K.CES_DISCHARGE), ".1f"), ""),
-        ("grid into CES, kWh", cell(s.get(K.GRID_TO_CES), ".1f"), "0"),
+        ("grid into CES, kWh", cell(s.get(K.GRID_TO_CES), ".1f"), "0" if paper else ""),
         ("EV demand / from CES / from grid, kWh", _joined(s, (K.EV, K.EV_FROM_CES, K.EV_FROM_GRID), ".1f"), ""),
         ("priority chosen A / B / C (intervals)", " / ".join(str(counts.get(p, 0)) for p in PRIORITIES), ""),
         *_period_rows(s),
@@ -85,7 +86,7 @@ def day_summary_rows(summary: dict) -> list[tuple[str, str, str]]:
         rows.append((f"aggregator score with {p} all day, $", cell(totals.get(K.SCORE), ".2f"), ""))
     rows += _foresight_rows(s)
     rows.append(("solve time, s", cell(s.get(K.SOLVE_SECONDS), ".1f"), ""))
-    return rows
+    return rows if paper else [row[:2] for row in rows]
 
 
 def _period_rows(s: dict) -> list[tuple[str, str, str]]:
@@ -95,7 +96,10 @@ def _period_rows(s: dict) -> list[tuple[str, str, str]]:
     paper = (s.get(K.PAPER) or {}).get(K.PRIORITY_BY_PERIOD) or {}
     rows = []
     for period, counts in by_period.items():
-        words = (paper.get(period) or {}).get("words", "")
+        described = paper.get(period) or {}
+        words = described.get("words", "")
+        if words and counts.get(described.get("priority"), 0) == 0:
+            words += f" (chosen 0 times here: models/FORMULATION.md §7 says when {described['priority']} wins)"
         span = f" {spans[period]}" if period in spans else ""
         rows.append((f"  {period}{span}", " / ".join(str(counts.get(p, 0)) for p in PRIORITIES), words))
     return rows
