@@ -286,3 +286,16 @@ def test_the_formulation_and_an_example_in_a_headless_browser(served, tmp_path):
         _screenshot(driver, tmp_path / "docs_example.png", (1280, 900), mobile=False)
     finally:
         driver.quit()
+
+
+def test_the_scenarios_guide_holds_the_table_of_every_key():
+    """The table of scenario keys is written into docs/guides/scenarios.md (readable where the
+    markdown is read, not only on the built site) and matches the schema; the strict build fails
+    when it does not (python docs/_hooks/site.py writes it again)."""
+    site = _hook("site")
+    page = (DOCS / "guides" / "scenarios.md").read_text(encoding="utf-8")
+    block = site.scenario_keys_block(page)
+    assert block == site.scenario_keys() and "| `ces.k` | float | required |" in block
+    site.check_scenario_keys(page)
+    with pytest.raises(ValueError, match="python docs/_hooks/site.py"):
+        site.check_scenario_keys(page.replace("| `ces.k` |", "| `ces.kk` |"))

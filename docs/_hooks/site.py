@@ -32,6 +32,7 @@ INCLUDE = re.compile(r"^<!-- include: (?P<path>\S+) -->$", re.MULTILINE)
 CLI_MARKER = "<!-- lec-opt: cli reference -->"
 LAYERS_MARKER = "<!-- lec-opt: layers -->"
 SCENARIO_MARKER = "<!-- lec-opt: scenario keys -->"
+SCENARIO_END = "<!-- lec-opt: end of scenario keys -->"
 FIGURES_MARKER = "<!-- lec-opt: report figures -->"
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s]+)\)")
 
@@ -89,7 +90,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     if LAYERS_MARKER in markdown:
         markdown = markdown.replace(LAYERS_MARKER, layers(root))
     if SCENARIO_MARKER in markdown:
-        markdown = markdown.replace(SCENARIO_MARKER, scenario_keys())
+        check_scenario_keys(markdown)
     if FIGURES_MARKER in markdown:
         markdown = markdown.replace(FIGURES_MARKER, report_figures())
     return markdown
@@ -246,6 +247,31 @@ def scenario_keys() -> str:
     return "\n".join(rows) + "\n"
 
 
+def scenario_keys_block(markdown: str) -> str:
+    """The committed table between the scenario-key markers of a page ("" when there is none)."""
+    if SCENARIO_MARKER not in markdown or SCENARIO_END not in markdown:
+        return ""
+    return markdown.split(SCENARIO_MARKER, 1)[1].split(SCENARIO_END, 1)[0].strip("\n") + "\n"
+
+
+def check_scenario_keys(markdown: str) -> None:
+    """The scenarios guide holds the table itself (readable on GitHub too); the build fails when the
+    table no longer matches the schema, and says how to write it again."""
+    if scenario_keys_block(markdown) != scenario_keys():
+        raise ValueError(
+            "docs/guides/scenarios.md: the table of scenario keys differs from the schema; "
+            "write it again with: python docs/_hooks/site.py"
+        )
+
+
+def write_scenario_keys(page: Path) -> None:
+    """Write the schema's table of scenario keys between the markers of ``page``."""
+    text = page.read_text(encoding="utf-8")
+    before, rest = text.split(SCENARIO_MARKER, 1)
+    after = rest.split(SCENARIO_END, 1)[1] if SCENARIO_END in rest else rest
+    page.write_text(f"{before}{SCENARIO_MARKER}\n\n{scenario_keys()}\n{SCENARIO_END}{after}", encoding="utf-8")
+
+
 def _type_name(annotation) -> str:
     """A field's type as a reader writes it: ``float | None``, ``'ring' | 'feeder'``, ``list[int]``."""
     import types
@@ -278,3 +304,7 @@ def report_figures() -> str:
     rows += ["", "| file | what it holds |", "|---|---|"]
     rows += [f"| `{name}` | {_cell(what)} |" for name, what in FILES.items()]
     return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # python docs/_hooks/site.py: the scenarios guide's table of keys, from the schema
+    write_scenario_keys(Path(__file__).resolve().parents[1] / "guides" / "scenarios.md")

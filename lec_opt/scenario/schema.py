@@ -306,7 +306,7 @@ class Scenario(_Section):
         description="the scenario's name (results folders are named after it); not inherited from base; a file without one is named after itself",
     )
     description: str = Field("", description="one line on what the scenario is; not inherited from base")
-    base: str | None = Field(None, description="scenario file this one overrides (relative path)")
+    base: str | None = Field(None, description="scenario file this one overrides: a path relative to this file, or a shipped scenario by name")
     seed: Int = Field(42, ge=0, description="random seed of every stochastic step")
     interval_minutes: Int = Field(5, ge=1, le=MINUTES_PER_DAY, description="trading interval; must divide a day")
     community: Community = Community()
