@@ -11,6 +11,7 @@ from rich.table import Table
 from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.cli.paths import OverwriteOpt, input_file, out_dir
 from lec_opt.cli.period import DaysOpt, StartOpt
+from lec_opt.errors import LecOptError
 
 
 @app.command("sweep")
@@ -52,6 +53,14 @@ def sweep_cmd(
     overwrite: OverwriteOpt = False,
     start: StartOpt = None,
     days: DaysOpt = None,
+    refine: Annotated[
+        int,
+        typer.Option(
+            "--refine",
+            help="with [ces.cost] and one numeric --param: this many more points by golden-section search "
+            "between the best point's neighbours",
+        ),
+    ] = 0,
 ) -> None:
     """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results.
 
@@ -78,6 +87,8 @@ def sweep_cmd(
             f"period: the data folder's {sc.period.days} days from {sc.period.start} "
             "(--start and --days choose another)"
         )
+    if refine and (len(axes) != 1 or sc.ces.cost is None):
+        raise LecOptError("--refine needs one swept field (--param) and a priced CES ([ces.cost] in the scenario)")
     with contextlib.ExitStack() as stack:
         bars: list = []
 
@@ -87,22 +98,33 @@ def sweep_cmd(
                 bars[:] = [bar, bar.add_task(f"{sc.name}: sweep", total=total)]
             bars[0].update(bars[1], completed=done, total=total)
 
-        frame = run_sweep(
-            axes,
-            sc,
-            mode=mode or loaded.mode or "product",
-            method=method or loaded.method or "milp",
-            priority=priority or loaded.priority or "best",
-            executor=executor,
-            workers=workers,
-            scheduler=scheduler,
-            out=out,
-            resume=resume,
-            keep_results=keep_results,
-            figures=figures,
-            progress=progress,
-            overwrite=overwrite,
-        )
+        def sweep(over: list, again: bool):
+            return run_sweep(
+                over,
+                sc,
+                mode=mode or loaded.mode or "product",
+                method=method or loaded.method or "milp",
+                priority=priority or loaded.priority or "best",
+                executor=executor,
+                workers=workers,
+                scheduler=scheduler,
+                out=out,
+                resume=again,
+                keep_results=keep_results,
+                figures=figures,
+                progress=progress,
+                overwrite=overwrite,
+            )
+
+        frame = sweep(axes, resume)
+        if refine:
+            from lec_opt.analysis.sizing import refine as golden_section
+            from lec_opt.analysis.sweep.spec import Axis
+
+            field = axes[0].path
+            frame = golden_section(
+                lambda values: sweep([Axis(field, tuple(values), "list")], True), field, frame, refine
+            )
     metrics = {
         "p2p_energy_kwh": ("P2P kWh", ".1f"),
         "grid_import_kwh": ("import kWh", ".1f"),
@@ -111,8 +133,12 @@ def sweep_cmd(
         "ces_discharge_kwh": ("CES out kWh", ".1f"),
         "ces_soc_min": ("SoC min", ".3f"),
         "ces_soc_max": ("SoC max", ".3f"),
-        "status": ("", ""),
+        "community_saving_usd": ("saving $", ".2f"),
+        "ces_annualised_cost_usd": ("CES $/yr", ".0f"),
+        "net_benefit_per_year_usd": ("net $/yr", ".0f"),
+        "status": ("status", ""),
     }
+    metrics = {c: label for c, label in metrics.items() if c in frame.columns}
     table = Table(title=f"{sc.name}: {len(frame)} points" + (" (first 30)" if len(frame) > 30 else ""))
     params = [a.path for a in axes]
     for col in params:
@@ -124,6 +150,7 @@ def sweep_cmd(
         cells += ["" if pd.isna(row[c]) else format(row[c], f) for c, (_, f) in metrics.items()]
         table.add_row(*cells)
     console.print(table)
+    _print_best(frame, params)
     for label, error in frame.attrs.get("failed", []):
         console.print(f"[yellow]failed[/yellow] {escape(label)}: {escape(error)}", highlight=False)
     skipped = frame.attrs.get("skipped", 0)
@@ -131,4 +158,20 @@ def sweep_cmd(
         f"[green]wrote[/green] {out / SWEEP_FILE}"
         + (f" ({skipped} points resumed)" if skipped else "")
         + (f", {len(frame.attrs['figures'])} figures in {out / 'figures'}/" if frame.attrs.get("figures") else "")
+    )
+
+
+def _print_best(frame, params: list[str]) -> None:
+    """With a priced CES: the capacity of the largest net benefit, what it is made of, and the scaling."""
+    from lec_opt.analysis.sizing import NET_BENEFIT, best_point
+
+    best = best_point(frame)
+    if best is None:
+        return
+    where = ", ".join(f"{p} = {best[p]:.6g}" if isinstance(best[p], float) else f"{p} = {best[p]}" for p in params)
+    scale = f"the period's saving × {best['year_scale']:.3g} (365 days / {365 / best['year_scale']:.0f})"
+    console.print(
+        f"best: {where}: net benefit ${best[NET_BENEFIT]:,.0f} a year = saving ${best['community_saving_per_year_usd']:,.0f} "
+        f"({scale}) − CES ${best['ces_annualised_cost_usd']:,.0f} a year (capital ${best['ces_capital_usd']:,.0f})",
+        highlight=False,
     )

@@ -81,6 +81,26 @@ class Tariffs(_Section):
         return self
 
 
+class CesCost(_Section):
+    """What the CES costs: capital per kWh and per kW, its lifetime, a discount rate and yearly O&M.
+
+    Its annualised cost (``lec_opt.analysis.sizing``) is what a sizing sweep sets against the
+    community's saving. No effect on the market: the paper's operating rules stay as they are.
+    """
+
+    energy_usd_per_kwh: float = Field(ge=0.0, description="capital cost per kWh of capacity, $/kWh")
+    power_usd_per_kw: float = Field(
+        0.0, ge=0.0, description="capital cost per kW of power (the larger of charge and discharge power), $/kW"
+    )
+    lifetime_years: float = Field(15.0, gt=0.0, description="years over which the capital is recovered")
+    discount_rate: float = Field(
+        0.05, ge=0.0, lt=1.0, description="yearly discount rate of the capital recovery factor"
+    )
+    om_fraction_per_year: float = Field(
+        0.0, ge=0.0, lt=1.0, description="yearly operation and maintenance, as a fraction of the capital cost"
+    )
+
+
 class CES(_Section):
     """Community energy storage run by the aggregator (paper §3.2, eq. 2-3)."""
 
@@ -105,6 +125,9 @@ class CES(_Section):
         "myopic",
         description="'myopic': each interval from the current SoC (the paper); 'foresight': the day's CES "
         "schedule solved at once given the chosen matchings (models/FORMULATION.md §10)",
+    )
+    cost: CesCost | None = Field(
+        None, description="the CES's capital and running cost, for sizing sweeps (omitted = not priced)"
     )
 
     @model_validator(mode="after")
@@ -306,7 +329,10 @@ class Scenario(_Section):
         description="the scenario's name (results folders are named after it); not inherited from base; a file without one is named after itself",
     )
     description: str = Field("", description="one line on what the scenario is; not inherited from base")
-    base: str | None = Field(None, description="scenario file this one overrides: a path relative to this file, or a shipped scenario by name")
+    base: str | None = Field(
+        None,
+        description="scenario file this one overrides: a path relative to this file, or a shipped scenario by name",
+    )
     seed: Int = Field(42, ge=0, description="random seed of every stochastic step")
     interval_minutes: Int = Field(5, ge=1, le=MINUTES_PER_DAY, description="trading interval; must divide a day")
     community: Community = Community()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lec_opt.analysis.sizing import NET_BENEFIT
 from lec_opt.analysis.sweep.spec import format_value
 from lec_opt.analysis.sweep.table import swept_columns
 from lec_opt.io.atomic import atomic_open
@@ -42,10 +43,37 @@ FIGURE_GROUPS: dict[str, tuple[str, ...]] = {
     "ratios": ("prosumer_revenue_ratio", "consumer_bill_ratio"),
     "counts": ("priority_A", "priority_B", "priority_C", "transactions", "fallbacks"),
     "time": ("solve_seconds",),
-    # a period sweep over the CES (sizing): what the community saves and how hard the store works
-    "sizing": ("community_saving_usd", "ces_full_cycles"),
+    # a sweep over the CES (sizing): what the community saves, what the store costs (with [ces.cost]),
+    # how hard it works and what for (the EV chargers it feeds, the grid charging they cause)
+    "sizing": (
+        "community_saving_usd",
+        "community_saving_per_year_usd",
+        "ces_annualised_cost_usd",
+        NET_BENEFIT,
+        "ces_full_cycles",
+        "grid_to_ces_kwh",
+        "ev_from_ces_kwh",
+        "ev_share_of_ces_discharge",
+    ),
 }
-GROUP_NEEDS = {"sizing": "ces_full_cycles"}  # a group drawn only when the sweep has this metric (periods)
+# a group drawn only when the sweep has one of these metrics (a period's cycles, or a CES with a cost)
+GROUP_NEEDS = {"sizing": ("ces_full_cycles", NET_BENEFIT)}
+# panel titles in words (a metric without one is titled by its column name)
+METRIC_LABELS = {
+    "p2p_energy_kwh": "P2P energy, kWh",
+    "grid_import_kwh": "grid import, kWh",
+    "grid_export_kwh": "grid export, kWh",
+    "ces_charge_kwh": "CES charge, kWh",
+    "ces_discharge_kwh": "CES discharge (to peers and EVs), kWh",
+    "grid_to_ces_kwh": "CES charged from the grid, kWh",
+    "ev_from_ces_kwh": "EV chargers fed by the CES, kWh",
+    "community_saving_usd": "community saving over the period, $",
+    "community_saving_per_year_usd": "community saving per year, $",
+    "ces_annualised_cost_usd": "CES annualised cost, $/year",
+    NET_BENEFIT: "net benefit per year (saving − cost), $",
+    "ces_full_cycles": "CES full cycles over the period",
+    "ev_share_of_ces_discharge": "EVs' share of the CES discharge",
+}
 
 
 def _safe(name: str) -> str:
@@ -59,6 +87,17 @@ def _log_spaced(values: pd.Series) -> bool:
         return False
     ratios = distinct[1:] / distinct[:-1]
     return bool(np.allclose(ratios, ratios[0], rtol=1e-6, atol=0.0))
+
+
+def _span(ok: pd.DataFrame) -> str:
+    """The period the points cover, and the scaling of money to a year when the sweep prices the CES."""
+    if not {"start", "end", "days"} <= set(ok.columns) or ok.empty:
+        return ", one day" if not ok.empty else ""
+    row = ok.iloc[0]
+    text = f", {row['start']} to {row['end']} ({int(row['days'])} days"
+    if "year_scale" in ok.columns:
+        text += f"; money per year = the period's × {row['year_scale']:.3g}"
+    return text + ")"
 
 
 def write_sweep_figures(frame: pd.DataFrame, folder: str | Path) -> list[Path]:
@@ -87,7 +126,7 @@ def write_sweep_figures(frame: pd.DataFrame, folder: str | Path) -> list[Path]:
         log = numeric and len(ok) > 0 and _log_spaced(ok[field])
         for group, metrics in FIGURE_GROUPS.items():
             shown = [m for m in metrics if m in ok.columns and ok[m].notna().any()]
-            if not shown or GROUP_NEEDS.get(group, shown[0]) not in shown:
+            if not shown or not set(GROUP_NEEDS.get(group, shown[:1])) & set(shown):
                 continue
             ncols = min(3, len(shown))
             nrows = math.ceil(len(shown) / ncols)
@@ -102,18 +141,31 @@ def write_sweep_figures(frame: pd.DataFrame, folder: str | Path) -> list[Path]:
                         part = part.assign(_x=[order.get(format_value(v), -1) for v in part[field]]).sort_values("_x")
                         x = part["_x"]
                     ax.plot(x, part[metric], marker="o", ms=4, lw=1.3, label=label or None)
+                    if metric == NET_BENEFIT and numeric and part[metric].notna().any():
+                        best = part[metric].idxmax()
+                        ax.plot(x[best], part.at[best, metric], marker="*", ms=14, color="black", zorder=5)
+                        ax.annotate(
+                            f"best {format_value(part.at[best, field])}",
+                            (x[best], part.at[best, metric]),
+                            textcoords="offset points",
+                            xytext=(0, 8),
+                            ha="center",
+                            fontsize=8,
+                        )
                 if not numeric:
                     ax.set_xticks(range(len(order)), list(order), rotation=20, fontsize=8)
                 elif log:
                     ax.set_xscale("log")
                 ax.set_xlabel(field)
-                ax.set_title(metric, fontsize=10)
+                ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
                 ax.grid(True, alpha=0.3)
                 if others and 1 < len(groups) <= 10:
                     ax.legend(fontsize=7)
             for ax in panels[len(shown) :]:
                 ax.axis("off")
-            fig.suptitle(f"{group} against {field}" + (f" (one line per {', '.join(others)})" if others else ""))
+            fig.suptitle(
+                f"{group} against {field}" + (f" (one line per {', '.join(others)})" if others else "") + _span(ok)
+            )
             path = folder / f"sweep_{group}_{_safe(field)}.png"
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", metadata={"Software": None})

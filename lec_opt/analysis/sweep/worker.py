@@ -43,6 +43,14 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def point_metrics(scenario, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """A point's row of sweep.csv: the flat summary, and the sizing columns when its CES has a cost."""
+    from lec_opt.analysis.sizing import sizing_metrics
+
+    metrics = flatten_summary(summary)
+    return {**metrics, **sizing_metrics(scenario, metrics)}
+
+
 def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Solve one point's day: ``{"scenario", "source", "method", "priority", "keep"}`` -> a record.
 
@@ -59,7 +67,7 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
         if is_period(scenario):
             return _period_point(scenario, payload, started)
         run = run_day(scenario, payload["method"], payload["priority"], workers=1)
-        record: dict[str, Any] = {"status": "ok", "error": None, "metrics": flatten_summary(summary(run))}
+        record: dict[str, Any] = {"status": "ok", "error": None, "metrics": point_metrics(scenario, summary(run))}
         if payload.get("keep"):
             with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
                 folder = write_day(run, Path(tmp) / "day")  # the day's folder, manifest included
@@ -99,7 +107,7 @@ def _period_point(scenario, payload: Mapping[str, Any], started: float) -> dict[
                 files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
         else:
             summary, files = run_period(scenario, payload["method"], payload["priority"], **options), None
-        record: dict[str, Any] = {"status": "ok", "error": None, "metrics": flatten_summary(summary)}
+        record: dict[str, Any] = {"status": "ok", "error": None, "metrics": point_metrics(scenario, summary)}
         if files:
             record["files"] = files
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep goes on
