@@ -36,7 +36,6 @@ import contextvars
 import ctypes
 import ctypes.util
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -47,6 +46,7 @@ from typing import Any
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.io.folder_lock import acquire
 from lec_opt.io.paths import check_out_path
+from lec_opt.io.provenance import lec_opt_version, now_utc, scenario_hash, software_versions
 
 RESULTS_MANIFEST = "lec-opt.json"
 FORMAT = "lec-opt results folder, version 1"
@@ -64,42 +64,6 @@ _HELD: dict[str, list] = {}  # lock path -> [fd, depth]: a process may claim a f
 def set_command(command: str | None) -> None:
     """The command line recorded in manifests written by this process (``lec-opt`` sets it)."""
     _COMMAND.set(command)
-
-
-def scenario_hash(scenario: Any) -> str | None:
-    """SHA-256 of a resolved scenario (a pydantic ``Scenario`` or a plain dict), keys sorted."""
-    if scenario is None:
-        return None
-    data = scenario.model_dump(mode="json", exclude={"base"}) if hasattr(scenario, "model_dump") else scenario
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _version() -> str:
-    import lec_opt
-
-    return lec_opt.__version__
-
-
-SOFTWARE = {"lec-opt": "lec-opt", "Pyomo": "pyomo", "HiGHS (highspy)": "highspy"}  # shown name -> distribution
-
-
-def software_versions() -> dict[str, str]:
-    """The installed versions of lec-opt, Pyomo and HiGHS ("not installed" for one that is missing)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for shown, dist in SOFTWARE.items():
-        try:
-            out[shown] = version(dist)
-        except PackageNotFoundError:
-            out[shown] = "not installed"
-    return out
-
-
-def _now_utc() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _files(folder: Path) -> list[str]:
@@ -167,11 +131,11 @@ def write_manifest(
         "format": FORMAT,
         "kind": kind,
         "state": state,
-        "lec_opt_version": _version(),
+        "lec_opt_version": lec_opt_version(),
         "scenario_hash": scenario_hash,
         "command": command,
         "software": software_versions(),
-        "written_utc": _now_utc(),
+        "written_utc": now_utc(),
     }
     if previous is not None:  # an update (report, game) keeps who made the folder, with what and when, and adds itself
         manifest.update(scenario_hash=previous.get("scenario_hash"), command=previous.get("command"))
