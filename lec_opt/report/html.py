@@ -27,9 +27,10 @@ import pandas as pd
 from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import write_text
+from lec_opt.io.provenance import SOFTWARE
 from lec_opt.io.results import NETWORK_FILE, STABILITY_FILE, Results, in_core, load_results
 from lec_opt.io.results import SummaryKey as K
-from lec_opt.io.results_folder import RESULTS_MANIFEST, SOFTWARE, writing
+from lec_opt.io.results_folder import RESULTS_MANIFEST, writing
 from lec_opt.report.drawing import FIGURES_DIR
 from lec_opt.report.figures import render_figures
 from lec_opt.report.summary import cell, day_summary_rows, priority_rows, run_label
