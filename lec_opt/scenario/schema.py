@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator, model_validator
 
 from lec_opt.errors import InputError
+from lec_opt.scenario.cost import CesCost
 
 MINUTES_PER_DAY = 1440
 
@@ -79,26 +80,6 @@ class Tariffs(_Section):
         if self.sell >= self.buy:
             raise ValueError(f"sell price ({self.sell}) must be below buy price ({self.buy})")
         return self
-
-
-class CesCost(_Section):
-    """What the CES costs: capital per kWh and per kW, its lifetime, a discount rate and yearly O&M.
-
-    Its annualised cost (``lec_opt.analysis.sizing``) is what a sizing sweep sets against the
-    community's saving. No effect on the market: the paper's operating rules stay as they are.
-    """
-
-    energy_usd_per_kwh: float = Field(ge=0.0, description="capital cost per kWh of capacity, $/kWh")
-    power_usd_per_kw: float = Field(
-        0.0, ge=0.0, description="capital cost per kW of power (the larger of charge and discharge power), $/kW"
-    )
-    lifetime_years: float = Field(15.0, gt=0.0, description="years over which the capital is recovered")
-    discount_rate: float = Field(
-        0.05, ge=0.0, lt=1.0, description="yearly discount rate of the capital recovery factor"
-    )
-    om_fraction_per_year: float = Field(
-        0.0, ge=0.0, lt=1.0, description="yearly operation and maintenance, as a fraction of the capital cost"
-    )
 
 
 class CES(_Section):
