@@ -57,7 +57,7 @@ def sweep_cmd(
         int,
         typer.Option(
             "--refine",
-            help="with [ces.cost] and one numeric --param: this many more points by golden-section search "
+            help="with \\[ces.cost] and one numeric --param: this many more points by golden-section search "
             "between the best point's neighbours",
         ),
     ] = 0,
