@@ -22,7 +22,7 @@ from lec_opt.datagen.climate import (
     monthly_extraterrestrial,
 )
 from lec_opt.datagen.generate import GeneratorConfig
-from lec_opt.datagen.period import PeriodConfig, generate_period, write_period
+from lec_opt.datagen.period import PeriodConfig, generate_period, why_not_calibrated, write_period
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.paper import DAILY_LOAD_KWH, TABLE1, TABLE1_TOLERANCE
 
@@ -337,3 +337,23 @@ def test_site_section_defaults_and_checks(tmp_path):
     centre = (hourly * (np.arange(24) + 0.5)).sum() / hourly.sum()
     assert 12.95 < centre < 13.45
     assert json.loads(json.dumps(period.daily.to_dict()))  # plain data
+
+
+def test_the_calibration_applies_only_to_the_paper_s_community(tmp_path):
+    """21 June is calibrated to Table 1 only for the community those totals describe; a feeder's 55
+    peers get their 21 June as drawn, and the command says why (it once stopped: 'no draw in 200
+    attempts meets the paper's Table 1')."""
+    paper = load_scenario()
+    assert why_not_calibrated(paper) is None
+    moved = paper.model_copy(update={"site": paper.site.model_copy(update={"latitude": 40.0})})
+    assert "default site" in why_not_calibrated(moved)
+    result = runner.invoke(
+        app,
+        ["data", "generate", "--scenario", "ieee_lv_feeder.toml", "--start", "2022-06-20", "--days", "2",
+         "--out", str(tmp_path / "feeder")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "21 June is not calibrated" in said and "this community has 55 peers" in said
+    manifest = json.loads((tmp_path / "feeder" / "manifest.json").read_text())
+    assert manifest["start"] == "2022-06-20" and manifest["days"] == 2

@@ -153,10 +153,24 @@ def data_generate_cmd(
         console.print(f"[green]wrote[/green] {out} (seed {seed}, draw {day.attempt})")
         return
     from lec_opt.cli.app import progress_bar
-    from lec_opt.datagen.period import FORMATS, PeriodConfig, generate_period, parse_start, write_period
+    from lec_opt.datagen.period import (
+        FORMATS,
+        PeriodConfig,
+        generate_period,
+        parse_start,
+        why_not_calibrated,
+        write_period,
+    )
 
     if storage not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}, not {storage!r}")
+    reason = why_not_calibrated(loaded) if calibration else None
+    if reason is not None:
+        console.print(
+            f"21 June is not calibrated: the targets are the paper's 100-peer community's (Table 1), and {reason}",
+            highlight=False,
+        )
+        calibration = False
     config = PeriodConfig.from_scenario(
         loaded,
         seed,

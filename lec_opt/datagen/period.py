@@ -103,6 +103,26 @@ class PeriodConfig:
             raise LecOptError(f"--step-minutes {self.step_minutes} does not divide a day of {MINUTES} minutes")
 
 
+def why_not_calibrated(scenario: Scenario) -> str | None:
+    """Why the 21 June calibration does not apply to a scenario's community, or None when it does.
+
+    Its targets (Table 1 at four times, the day's load, peak and PV window) are the totals of the
+    paper's community: 100 peers, the odd ones 5 kWp prosumers, at the default site and clock.
+    """
+    community, site, default = scenario.community, scenario.site, type(scenario.site)()
+    if community.n_peers != 100:
+        return f"this community has {community.n_peers} peers"
+    if community.prosumers != "odd" or community.pv_kwp != 5.0:
+        return "its prosumers are not the paper's (the odd peers, 5 kWp each)"
+    if (site.latitude, site.longitude, site.utc_offset_hours) != (
+        default.latitude,
+        default.longitude,
+        default.utc_offset_hours,
+    ):
+        return "its [site] is not the default site and clock the targets were set at"
+    return None
+
+
 @dataclass(frozen=True)
 class GeneratedPeriod:
     """Generated profiles of every step of a period, at the period's step."""
