@@ -20,6 +20,7 @@ import pandapower as pp  # the network extra, part of the test extra
 import pandas as pd
 import pytest
 from conftest import _merge, make_data_folder, small_scenario_dict, to_toml
+from helpers import error_of, run_cli
 from typer.testing import CliRunner
 
 from lec_opt.cli import app
@@ -472,3 +473,64 @@ def test_the_day_folder_carries_its_network_file(feeder_day, tmp_path):
     cli = runner.invoke(app, ["power-flow", str(moved)])
     assert cli.exit_code == 0, cli.output
     assert (moved / "network.csv").read_bytes() == (out / "network.csv").read_bytes()
+
+
+# --- a user's own feeder: what the unbalanced flow needs, checked before any work -------------------
+
+
+def _refused(scenario, out: Path) -> str:
+    """``lec-opt solve-day --power-flow`` must stop with exit status 2 and one error line, before any
+    folder is made. Returns the message, its whitespace collapsed."""
+    code, out_text, err = run_cli(
+        "solve-day", "--scenario", scenario.source, "--method", "greedy", "--power-flow", "--out", out
+    )
+    assert code == 2, (code, out_text, err)
+    assert not out.exists()
+    return " ".join(error_of(err).split())
+
+
+def _edit_net(path: Path, change) -> None:
+    net = pp.from_json(str(path))
+    change(net)
+    pp.to_json(net, str(path))
+
+
+def test_a_network_without_unbalanced_data_is_refused_before_any_work(feeder_scenario, tmp_path):
+    scenario = feeder_scenario(interval_minutes=240)
+
+    def strip(net):
+        net.ext_grid.drop(columns=["s_sc_max_mva"], inplace=True)
+        net.line.loc[1, "r0_ohm_per_km"] = float("nan")
+
+    _edit_net(tmp_path / "net.json", strip)
+    said = _refused(scenario, tmp_path / "day")
+    assert "the unbalanced power flow needs data this network lacks" in said
+    assert "ext_grid" in said and "s_sc_max_mva (the source's short-circuit power, MVA)" in said
+    assert "line" in said and "r0_ohm_per_km" in said and "pandapower.to_json" in said
+
+
+def test_a_network_whose_flow_cannot_converge_stops_before_the_day(feeder_scenario, tmp_path):
+    """A transformer whose phase shift disagrees with its vector group ('Dyn' at 150°): every flow
+    failed, and that was reported only after the whole day. Now one trial flow stops the run first."""
+    scenario = feeder_scenario(interval_minutes=240)
+
+    def behind_a_transformer(net):
+        mv = pp.create_bus(net, 20.0, name="MV")
+        net.ext_grid.loc[0, "bus"] = mv
+        pp.create_transformer_from_parameters(
+            net, mv, 0, sn_mva=0.4, vn_hv_kv=20, vn_lv_kv=0.4, vkr_percent=1.0, vk_percent=4.0, pfe_kw=0.5,
+            i0_percent=0.1, shift_degree=150, vector_group="Dyn", vk0_percent=4.0, vkr0_percent=1.0,
+            mag0_percent=100, mag0_rx=0, si0_hv_partial=0.9, name="T1",
+        )  # fmt: skip
+
+    _edit_net(tmp_path / "net.json", behind_a_transformer)
+    said = _refused(scenario, tmp_path / "day")
+    assert "does not converge on this network even at 0.1 kW a peer" in said
+    assert "T1: Dyn with shift 150°" in said
+
+
+def test_a_community_load_on_an_island_is_named(feeder_scenario, tmp_path):
+    scenario = feeder_scenario(interval_minutes=240)
+    _edit_net(tmp_path / "net.json", lambda net: net.line.loc[:, "in_service"].__setitem__(2, False))  # B1-B3 open
+    said = _refused(scenario, tmp_path / "day")
+    assert "'B3'" in said and "'B4'" in said, said

@@ -92,6 +92,10 @@ def solve_day_cmd(
         sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"policy": ces_policy})})
     if power_flow and sc.community.topology != "feeder":
         raise LecOptError("--power-flow needs a feeder scenario (community.topology = 'feeder')")
+    if power_flow:  # the network's data and one trial flow, before the day is solved
+        from lec_opt.network.powerflow import ready_feeder
+
+        ready_feeder(sc)
     folder = out if out is not None else default_out_dir(sc.name, method, priority)
     with claim(folder, overwrite=overwrite):  # --out checked and locked before any work
         with progress_bar("intervals") as bar:

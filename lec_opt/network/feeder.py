@@ -176,7 +176,8 @@ def cable_distances_m(net, buses: np.ndarray) -> np.ndarray:
         reach = km[int(ba)]
         for c, bc in enumerate(buses):
             if int(bc) not in reach:
-                raise LecOptError(f"buses {int(ba)} and {int(bc)} are not connected in the feeder")
+                names = net.bus.name.get(int(ba), int(ba)), net.bus.name.get(int(bc), int(bc))
+                raise LecOptError(f"buses {names[0]!r} and {names[1]!r} are not connected in the feeder")
             out[a, c] = 1000.0 * float(reach[int(bc)])
     return out
 
@@ -235,9 +236,22 @@ def load_feeder(scenario: Scenario, n_peers: int, n_chargers: int | None = None)
         ev_buses = tuple(
             _bus_index(net, name, scenario.origin("network.ev_buses"), "network.ev_buses") for name in network.ev_buses
         )
+    _check_supplied(net, [ld.bus for ld in chosen] + [ces_bus, *ev_buses], scenario.origin("network"))
     distances = _distances(net, key, tuple(ld.bus for ld in chosen))
     name = network.source or str(network.file)
     return Feeder(net, name, tuple(chosen), ces_bus, ev_buses, distances)
+
+
+def _check_supplied(net, buses: list[int], where: str) -> None:
+    """InputError naming the community's buses that no source supplies (an island, an open line)."""
+    from lec_opt.network.checks import unsupplied_buses
+
+    cut_off = unsupplied_buses(net, buses)
+    if cut_off:
+        names = ", ".join(repr(str(net.bus.name.get(b, b))) for b in cut_off[:8])
+        raise InputError(
+            where, f"no source supplies the buses {names} where the community has loads (an island)", field="network"
+        )
 
 
 _DISTANCE_CACHE: dict[tuple, np.ndarray] = {}

@@ -162,6 +162,8 @@ class FeederFlow:
             self._pp.runpp_3ph(self.net, init="flat", check_connectivity=not self._connected, numba=_NUMBA)
         except self._pp.powerflow.LoadflowNotConverged:
             return {"converged": False}
+        if not self.net.res_bus_3ph.loc[self.buses, "vm_a_pu"].notna().any():
+            return {"converged": False}  # a flow that gives no voltage at all has not converged either
         if not self._connected:
             self._connected = bool(self.net.res_bus_3ph.vm_a_pu.notna().all())
         return self._row(hours)
@@ -272,6 +274,22 @@ def worst_interval(frame: pd.DataFrame) -> int | None:
     return int(ok.interval.iloc[int(np.argmax(deviation))])
 
 
+def ready_feeder(scenario, day=None) -> Feeder:
+    """The scenario's feeder with the community placed, checked for the unbalanced flow (every datum
+    it needs, no island under the community's buses) and one trial flow run; before any work.
+    ``day``: the ``DayInputs`` (default: built from the scenario's data)."""
+    from lec_opt.market.snapshot import build_day
+    from lec_opt.network.checks import check_feeder_for_flows, trial_flow
+
+    day = day if day is not None else build_day(scenario)
+    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
+    feeder = load_feeder(scenario, day.n_peers, n_chargers)
+    network = scenario.network
+    check_feeder_for_flows(feeder, scenario.origin("network.file" if network.file else "network"))
+    trial_flow(feeder, day.hours)
+    return feeder
+
+
 def power_flow_folder(results_dir, progress: Progress | None = None) -> pd.DataFrame:
     """Power flows of every interval of a solved feeder day: writes network.csv and summary.json's ``network``
     (the folder is updated whole, ``lec_opt.io.results_folder.writing``).
@@ -284,8 +302,7 @@ def power_flow_folder(results_dir, progress: Progress | None = None) -> pd.DataF
     scenario = day.scenario
     if scenario.community.topology != "feeder":
         raise LecOptError(f"{res.dir}: a ring community has no feeder to run a power flow on (community.topology)")
-    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
-    feeder = load_feeder(scenario, day.n_peers, n_chargers)
+    feeder = ready_feeder(scenario, day)
     iv = res.intervals
     frame = day_flows(
         feeder,
