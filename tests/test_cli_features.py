@@ -6,7 +6,8 @@
   CES as a player with its imputation, ``--prices`` prices the violated intervals, ``--json``;
 - ``solve-day --ces-policy foresight`` with the MILP, and ``solve-period`` refusing foresight;
 - ``solve-period --executor dask --scheduler ADDR`` runs on the cluster at that address (a
-  LocalCluster started by the test) and writes the files of a serial run.
+  LocalCluster started by the test) and writes the files of a serial run;
+- every option's help is shown whole in ``--help``.
 """
 
 from __future__ import annotations

@@ -395,6 +395,7 @@ def test_network_info_of_the_ieee_feeder():
     assert cli.exit_code == 0, cli.output
     info = json.loads(cli.output)
     assert len(info["peers"]) == 55 and info["ces_bus"] == "1"
+    assert info["power_flow_missing"] == []  # the built-in feeder has every value the unbalanced flow reads
     first = info["peers"][0]
     assert (first["peer"], first["load"], first["bus"], first["phase"]) == (1, "LOAD1", "34", "a")
     assert math.isfinite(first["x"]) and math.isfinite(first["y"])
@@ -507,6 +508,18 @@ def test_a_network_without_unbalanced_data_is_refused_before_any_work(feeder_sce
     assert "the unbalanced power flow needs data this network lacks" in said
     assert "ext_grid" in said and "s_sc_max_mva (the source's short-circuit power, MVA)" in said
     assert "line" in said and "r0_ohm_per_km" in said and "pandapower.to_json" in said
+
+
+def test_network_info_says_what_the_power_flow_lacks(feeder_scenario, tmp_path):
+    scenario = feeder_scenario(interval_minutes=240)
+    _edit_net(tmp_path / "net.json", lambda net: net.ext_grid.drop(columns=["x0x_max"], inplace=True))
+    code, out, err = run_cli("network", "info", "--scenario", scenario.source)
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "unbalanced power flow: the network lacks 1 value (" in said and "x0x_max" in said
+    code, out, err = run_cli("network", "info", "--scenario", scenario.source, "--json")
+    (missing,) = json.loads(out)["power_flow_missing"]
+    assert missing.startswith("ext_grid ") and missing.endswith(": x0x_max (the source's X0/X ratio)")
 
 
 def test_a_network_whose_flow_cannot_converge_stops_before_the_day(feeder_scenario, tmp_path):

@@ -28,7 +28,10 @@ def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json
         raise LecOptError(f"{sc.source}: community.topology is 'ring'; network info needs a feeder scenario")
     day = build_day(sc)
     n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
-    info = load_feeder(sc, day.n_peers, n_chargers).info()
+    from lec_opt.network.checks import missing_unbalanced_data
+
+    feeder = load_feeder(sc, day.n_peers, n_chargers)
+    info = {**feeder.info(), "power_flow_missing": missing_unbalanced_data(feeder.net)}
     if as_json:
         print(json.dumps(info, indent=1))
         return
@@ -52,6 +55,16 @@ def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json
     console.print(table)
     console.print(f"CES bus {info['ces_bus']}; EV charger buses {', '.join(info['ev_buses']) or '(none)'}")
     console.print("the full distance matrix in metres: lec-opt network info --json")
+    missing = info["power_flow_missing"]
+    console.print(
+        "unbalanced power flow: the network has the data it needs"
+        if not missing
+        else f"[yellow]unbalanced power flow: the network lacks {len(missing)} value{'s' if len(missing) > 1 else ''}[/yellow] ("
+        + "; ".join(missing[:5])
+        + ("; ..." if len(missing) > 5 else "")
+        + "): --power-flow will stop until they are added",
+        highlight=False,
+    )
 
 
 def run_power_flow(folder: Path) -> None:
