@@ -20,17 +20,13 @@ app.add_typer(network_app, name="network")
 @network_app.command("info")
 def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json: JsonOpt = False) -> None:
     """Peers with their bus, phase and coordinates, the CES and EV buses, and the peer distances in metres."""
-    from lec_opt.market.snapshot import build_day
-    from lec_opt.network.feeder import load_feeder
+    from lec_opt.network.checks import missing_unbalanced_data
+    from lec_opt.network.powerflow import placed_feeder
 
     sc = _scenario(scenario, data)
     if sc.community.topology != "feeder":
         raise LecOptError(f"{sc.source}: community.topology is 'ring'; network info needs a feeder scenario")
-    day = build_day(sc)
-    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
-    from lec_opt.network.checks import missing_unbalanced_data
-
-    feeder = load_feeder(sc, day.n_peers, n_chargers)
+    feeder, _ = placed_feeder(sc)
     info = {**feeder.info(), "power_flow_missing": missing_unbalanced_data(feeder.net)}
     if as_json:
         print(json.dumps(info, indent=1))

@@ -194,10 +194,10 @@ def _recover(target: Path) -> None:
         _remove(old)
 
 
-def foreign_files(folder: str | Path) -> list[str]:
-    """The files inside a lec-opt folder that its manifest does not list: the user's own (a
-    spreadsheet put beside the results). [] for a folder without a manifest."""
-    manifest = read_manifest(folder)
+def foreign_files(folder: str | Path, manifest: dict | None = None) -> list[str]:
+    """The files inside a lec-opt folder that its manifest (read when not given) does not list: the
+    user's own (a spreadsheet put beside the results). [] for a folder without a manifest."""
+    manifest = manifest if manifest is not None else read_manifest(folder)
     if manifest is None:
         return []
     return sorted(set(_files(Path(folder))) - set(manifest.get("files", [])))
@@ -206,8 +206,9 @@ def foreign_files(folder: str | Path) -> list[str]:
 def _check_replaceable(target: Path, overwrite: bool, shown: Path, update: bool = False) -> None:
     if not target.is_dir():
         return
-    if read_manifest(target) is not None:
-        foreign = [] if overwrite or update else foreign_files(target)
+    manifest = read_manifest(target)
+    if manifest is not None:
+        foreign = [] if overwrite or update else foreign_files(target, manifest)
         if foreign:
             listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             raise LecOptError(
@@ -363,7 +364,7 @@ def writing(
     shown = Path(out)
     with claim(out, overwrite=overwrite, parents=parents, update=update) as target:
         previous = require_complete(target) if update else None
-        foreign = foreign_files(target) if update else []  # the user's files: carried over, never listed
+        foreign = foreign_files(target, previous) if update else []  # the user's files: carried over, never listed
         kind = previous["kind"] if previous is not None else kind
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")

@@ -274,16 +274,23 @@ def worst_interval(frame: pd.DataFrame) -> int | None:
     return int(ok.interval.iloc[int(np.argmax(deviation))])
 
 
+def placed_feeder(scenario, day=None) -> tuple[Feeder, object]:
+    """The scenario's feeder with its peers and EV chargers placed, and the ``DayInputs`` that gave
+    their numbers (``day``, or built from the scenario's data)."""
+    from lec_opt.market.snapshot import build_day
+
+    day = day if day is not None else build_day(scenario)
+    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
+    return load_feeder(scenario, day.n_peers, n_chargers), day
+
+
 def ready_feeder(scenario, day=None) -> Feeder:
     """The scenario's feeder with the community placed, checked for the unbalanced flow (every datum
     it needs, no island under the community's buses) and one trial flow run; before any work.
     ``day``: the ``DayInputs`` (default: built from the scenario's data)."""
-    from lec_opt.market.snapshot import build_day
     from lec_opt.network.checks import check_feeder_for_flows, trial_flow
 
-    day = day if day is not None else build_day(scenario)
-    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
-    feeder = load_feeder(scenario, day.n_peers, n_chargers)
+    feeder, day = placed_feeder(scenario, day)
     network = scenario.network
     check_feeder_for_flows(feeder, scenario.origin("network.file" if network.file else "network"))
     trial_flow(feeder, day.hours)

@@ -73,7 +73,7 @@ def day_summary_rows(summary: dict) -> list[tuple[str, ...]]:
         ("P2P energy, kWh", cell(s.get(K.P2P_ENERGY), ".1f"), ""),
         ("grid import / export, kWh", _joined(s, (K.GRID_IMPORT, K.GRID_EXPORT), ".1f"), ""),
         ("CES charge / discharge, kWh", _joined(s, (K.CES_CHARGE, K.CES_DISCHARGE), ".1f"), ""),
-        ("grid into CES, kWh", cell(s.get(K.GRID_TO_CES), ".1f"), "0" if paper else ""),
+        ("grid into CES, kWh", cell(s.get(K.GRID_TO_CES), ".1f"), "0"),
         ("EV demand / from CES / from grid, kWh", _joined(s, (K.EV, K.EV_FROM_CES, K.EV_FROM_GRID), ".1f"), ""),
         ("priority chosen A / B / C (intervals)", " / ".join(str(counts.get(p, 0)) for p in PRIORITIES), ""),
         *_period_rows(s),

@@ -3,9 +3,10 @@
 A scenario may name a ``base`` scenario and override some of its keys (deep merge), so that
 ``paper_15min.toml`` is the default with one line changed. ``base`` is a path relative to the file
 that names it, or the bare name of a shipped scenario (``base = "paper_15min.toml"``) when no such
-file is beside it. Other paths inside a scenario are relative to the file that names them. Every error names the file that set the field, and the dotted field.
-A child states only what it changes: ``name`` and ``description`` are not inherited, and a file
-without a ``name`` is named after itself (its stem). A UTF-8 byte-order mark is accepted.
+file is beside it. Other paths inside a scenario are relative to the file that names them. Every
+error names the file that set the field, and the dotted field. A child states only what it
+changes: ``name`` and ``description`` are not inherited, and a file without a ``name`` is named
+after itself (its stem). A UTF-8 byte-order mark is accepted.
 """
 
 from __future__ import annotations
