@@ -85,7 +85,7 @@ def _text(html: str) -> str:
 
 def test_there_are_at_least_the_five_examples():
     names = {p.stem for p in EXAMPLES}
-    assert {"paper_day", "own_community", "priorities_criteria", "stability", "sweep_ksd"} <= names
+    assert {"paper_day", "own_community", "priorities_criteria", "stability", "sweep_ksd", "size_ces"} <= names
 
 
 @pytest.mark.slow
@@ -104,6 +104,18 @@ def test_every_example_ran_and_shows_its_figures(site, example):
     assert "Traceback" not in html
     counts = re.findall(r'jp-InputArea-prompt">In(?:&nbsp;|\s)*\[(\d*)\]', html)
     assert counts and counts == [str(i) for i in range(1, len(counts) + 1)], counts
+
+
+@pytest.mark.slow
+def test_the_sizing_example_states_the_best_capacity_at_both_ends_of_the_cited_range(site):
+    text = _text((site / "examples" / "size_ces" / "index.html").read_text(encoding="utf-8"))
+    assert "REopt" in text  # the prices' source is named
+    for said in (
+        "best capacity at $253/kWh and $968/kW",
+        "best capacity at $420/kWh and $840/kW",
+        "feeder, best capacity",
+    ):
+        assert re.search(re.escape(said) + r": \d+ kWh, net benefit \$-?[\d,]+ a year", text), said
 
 
 @pytest.mark.slow

@@ -101,5 +101,14 @@ def test_refine_needs_a_priced_ces_and_one_axis(small_data, write_scenario, tmp_
         tmp_path / "x",
     ]
     code, _, err = run_cli(*plain)
-    assert code == 2 and "--refine needs one swept field" in error_of(err)
+    assert code == 2 and "refine needs one swept field" in error_of(err)
     assert not (tmp_path / "x").exists()
+
+
+def test_refine_from_python_needs_an_output_folder(small_data, write_scenario, tmp_path):
+    from lec_opt.analysis.sweep.run import run_sweep
+    from lec_opt.errors import LecOptError
+
+    priced = load_scenario(write_scenario({"ces": {"cost": COST}}))
+    with pytest.raises(LecOptError, match="refine needs an output folder"):
+        run_sweep({"ces.capacity_kwh": [5, 10, 20]}, priced, method="greedy", refine=2)

@@ -11,7 +11,6 @@ from rich.table import Table
 from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
 from lec_opt.cli.paths import OverwriteOpt, input_file, out_dir
 from lec_opt.cli.period import DaysOpt, StartOpt
-from lec_opt.errors import LecOptError
 
 
 @app.command("sweep")
@@ -87,8 +86,6 @@ def sweep_cmd(
             f"period: the data folder's {sc.period.days} days from {sc.period.start} "
             "(--start and --days choose another)"
         )
-    if refine and (len(axes) != 1 or sc.ces.cost is None):
-        raise LecOptError("--refine needs one swept field (--param) and a priced CES ([ces.cost] in the scenario)")
     with contextlib.ExitStack() as stack:
         bars: list = []
 
@@ -98,33 +95,23 @@ def sweep_cmd(
                 bars[:] = [bar, bar.add_task(f"{sc.name}: sweep", total=total)]
             bars[0].update(bars[1], completed=done, total=total)
 
-        def sweep(over: list, again: bool):
-            return run_sweep(
-                over,
-                sc,
-                mode=mode or loaded.mode or "product",
-                method=method or loaded.method or "milp",
-                priority=priority or loaded.priority or "best",
-                executor=executor,
-                workers=workers,
-                scheduler=scheduler,
-                out=out,
-                resume=again,
-                keep_results=keep_results,
-                figures=figures,
-                progress=progress,
-                overwrite=overwrite,
-            )
-
-        frame = sweep(axes, resume)
-        if refine:
-            from lec_opt.analysis.sizing import refine as golden_section
-            from lec_opt.analysis.sweep.spec import Axis
-
-            field = axes[0].path
-            frame = golden_section(
-                lambda values: sweep([Axis(field, tuple(values), "list")], True), field, frame, refine
-            )
+        frame = run_sweep(
+            axes,
+            sc,
+            mode=mode or loaded.mode or "product",
+            method=method or loaded.method or "milp",
+            priority=priority or loaded.priority or "best",
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            out=out,
+            resume=resume,
+            keep_results=keep_results,
+            figures=figures,
+            progress=progress,
+            overwrite=overwrite,
+            refine=refine,
+        )
     metrics = {
         "p2p_energy_kwh": ("P2P kWh", ".1f"),
         "grid_import_kwh": ("import kWh", ".1f"),

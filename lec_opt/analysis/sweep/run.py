@@ -102,6 +102,7 @@ def run_sweep(
     base_dir: str | Path | None = None,
     progress: Progress | None = None,
     overwrite: bool = False,
+    refine: int = 0,
 ) -> pd.DataFrame:
     """Run a sweep; returns sweep.csv's table (one row per point, in grid order).
 
@@ -118,9 +119,71 @@ def run_sweep(
     write is refused unless ``overwrite``. ``base_dir``: folder that relative ``data.dir``/``tariffs.file``
     values are relative to (default: the working folder).
 
+    ``refine``: with one swept field and a priced CES (``[ces.cost]``), that many golden-section
+    steps for the largest net benefit between the best point's neighbours
+    (``lec_opt.analysis.sizing.refine``); each adds a sweep point, and the finished points are
+    resumed from ``out`` (which it needs), not solved again.
+
     ``frame.attrs`` holds ``points``, ``skipped`` (finished before, with ``resume``), ``failed``
     (``[(point, error)]``) and ``figures`` (paths written).
     """
+    options = dict(
+        mode=mode,
+        method=method,
+        priority=priority,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        keep_results=keep_results,
+        figures=figures,
+        progress=progress,
+        overwrite=overwrite,
+    )
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    axes = as_axes(params, Path(base_dir) if base_dir is not None else None)
+    if refine:
+        _check_refine(axes, scenario, out)
+    frame = _run_grid(axes, scenario, resume=resume, **options)
+    if refine:
+        from lec_opt.analysis.sizing import refine as golden_section
+        from lec_opt.analysis.sweep.spec import Axis
+
+        field = axes[0].path
+
+        def again(values: list[float]) -> pd.DataFrame:
+            return _run_grid([Axis(field, tuple(values), "list")], scenario, resume=True, **options)
+
+        frame = golden_section(again, field, frame, refine)
+    return frame
+
+
+def _check_refine(axes: Sequence, scenario: Scenario, out: str | Path | None) -> None:
+    if len(axes) != 1 or scenario.ces.cost is None:
+        raise LecOptError("refine needs one swept field and a priced CES ([ces.cost] in the scenario)")
+    if out is None:
+        raise LecOptError("refine needs an output folder: its finished points are resumed, not solved again")
+
+
+def _run_grid(
+    axes: Sequence,
+    scenario: Scenario,
+    *,
+    mode: str,
+    method: str,
+    priority: str,
+    executor: str,
+    workers: int | None,
+    scheduler: str | None,
+    out: str | Path | None,
+    resume: bool,
+    keep_results: bool,
+    figures: bool,
+    progress: Progress | None,
+    overwrite: bool,
+) -> pd.DataFrame:
+    """``run_sweep`` over the grid of ``axes`` (no refinement)."""
     from lec_opt.day.run import check_method_priority
 
     # --- everything is checked before any work -----------------------------------------------
@@ -128,9 +191,6 @@ def run_sweep(
     if out is None and (resume or keep_results):
         raise LecOptError("resume and keep_results need an output folder")
     check_executor(executor, scheduler, workers)
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    axes = as_axes(params, Path(base_dir) if base_dir is not None else None)
     points = build_points(scenario, axes, mode, method, priority)
     if "data.dir" not in {a.path for a in axes}:
         from lec_opt.analysis.sweep.worker import is_period
