@@ -1,17 +1,16 @@
-"""Power flows of a feeder day: 288 unbalanced flows against the greedy day, with and without numba, and the CES bus.
+"""Power flows of a feeder day: the two engines against the greedy day, and the CES bus.
 
 Runs ``models/ieee_lv_feeder.toml`` (55 peers on the IEEE European LV Test Feeder, 5-min
 intervals): the greedy day's own time, then the 288 three-phase flows of its chosen path with
-pandapower's numba accelerator on and off (in a subprocess with numba hidden), and the same day
-with the CES at the transformer (bus 1), mid-feeder (bus 452, 140 m) and at its far end (bus 882,
-296 m): how the noon voltage rise and the evening minimum move with it.
+power-grid-model (one batch) and with pandapower (``runpp_3ph`` interval by interval), in one run,
+so that their ratio holds on any machine; and the same day with the CES at the transformer (bus 1),
+mid-feeder (bus 452, 140 m) and at its far end (bus 882, 296 m): how the noon voltage rise and the
+evening minimum move with it.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -19,21 +18,23 @@ import numpy as np
 from benchmarks.common import save
 from lec_opt.day.run import run_day
 from lec_opt.io.shipped import MODELS_DIR
+from lec_opt.network.engine import Engine
 from lec_opt.network.feeder import load_feeder
-from lec_opt.network.powerflow import FeederFlow, day_flows, injections, network_totals
+from lec_opt.network.powerflow import day_flows
+from lec_opt.network.tables import network_totals
 from lec_opt.scenario import load_scenario
 
 SCENARIO = MODELS_DIR / "ieee_lv_feeder.toml"
 CES_BUSES = ("1", "452", "882")
 
 
-def _flows(scenario, run) -> tuple[float, dict, object]:
+def _flows(scenario, run, engine: Engine = Engine.POWER_GRID_MODEL) -> tuple[float, dict, object]:
     day = run.day
     feeder = load_feeder(scenario, day.n_peers, day.ev_charger_kwh.shape[1])
     charge = np.array([s.result.ces_charge_kwh for s in run.steps])
     discharge = np.array([s.result.ces_discharge_kwh for s in run.steps])
     start = time.perf_counter()
-    frame = day_flows(feeder, day, charge, discharge, scenario.network.load_power_factor)
+    frame = day_flows(feeder, day, charge, discharge, scenario.network.load_power_factor, engine).intervals
     return time.perf_counter() - start, network_totals(frame), frame
 
 
@@ -42,31 +43,15 @@ def _window(frame, lo: str, hi: str, column: str, fn) -> float:
     return float(fn(rows[column]))
 
 
-def flows_only(numba: bool) -> float:
-    """Seconds of the day's flows in this process (numba hidden from pandapower when False)."""
-    if not numba:
-        sys.modules["numba"] = None  # pandapower then falls back to its pure-Python paths
-    scenario = load_scenario(SCENARIO)
-    run = run_day(scenario, "greedy")
-    FeederFlow(load_feeder(scenario, 55, 15)).run(injections(*_warm_up()), 1 / 12)  # numba's JIT, first calls
-    seconds, _, _ = _flows(scenario, run)
-    return seconds
-
-
-def _warm_up():
-    return np.full(55, 0.05), np.zeros(55), 0.0, 0.0, np.zeros(15), 1 / 12, 0.95
-
-
 def run() -> dict:
     scenario = load_scenario(SCENARIO)
     start = time.perf_counter()
     day_run = run_day(scenario, "greedy")
     greedy_s = time.perf_counter() - start
-    per_numba = {}
-    for numba in (True, False):
-        code = f"from benchmarks.network import flows_only; print(flows_only({numba}))"
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        per_numba["with_numba" if numba else "without_numba"] = float(out.stdout.strip().splitlines()[-1])
+    per_engine = {}
+    for engine in Engine:
+        _flows(scenario, day_run, engine)  # warm: imports, the conversion's first calls
+        per_engine[engine.value] = _flows(scenario, day_run, engine)[0]
     ces = {}
     for bus in CES_BUSES:
         sc = scenario.model_copy(update={"network": scenario.network.model_copy(update={"ces_bus": bus})})
@@ -78,15 +63,16 @@ def run() -> dict:
             "day_v_min_pu": totals["v_min_pu"],
             "day_v_max_pu": totals["v_max_pu"],
             "line_loading_max_percent": totals["line_loading_max_percent"],
+            "trafo_loading_max_percent": totals["trafo_loading_max_percent"],
             "losses_kwh": totals["losses_kwh"],
         }
     return {
         "scenario": SCENARIO.name,
         "intervals": day_run.day.n_intervals,
         "greedy_day_s": greedy_s,
-        "flows_s": per_numba,
-        "ratio_flows_to_greedy_day": {k: v / greedy_s for k, v in per_numba.items()},
-        "numba_speedup": per_numba["without_numba"] / per_numba["with_numba"],
+        "flows_s": per_engine,
+        "ratio_flows_to_greedy_day": {k: v / greedy_s for k, v in per_engine.items()},
+        "pandapower_over_power_grid_model": per_engine["pandapower"] / per_engine["power-grid-model"],
         "ces_bus": ces,
     }
 
@@ -94,8 +80,8 @@ def run() -> dict:
 def report(payload: dict) -> str:
     lines = [
         f"{payload['scenario']}: greedy day {payload['greedy_day_s']:.1f} s; {payload['intervals']} flows "
-        + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in payload["flows_s"].items())
-        + f" (numba x{payload['numba_speedup']:.2f}); flows / greedy day "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in payload["flows_s"].items())
+        + f" (pandapower / power-grid-model x{payload['pandapower_over_power_grid_model']:.1f}); flows / greedy day "
         + ", ".join(f"{v:.1f}" for v in payload["ratio_flows_to_greedy_day"].values()),
         "CES bus: noon max V, evening min V, day min-max V (p.u.), max line loading %, losses kWh",
     ]

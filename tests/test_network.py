@@ -30,8 +30,11 @@ from lec_opt.market.ces import ces_params  # noqa: E402
 from lec_opt.market.greedy import match  # noqa: E402
 from lec_opt.market.pairs import candidate_pairs  # noqa: E402
 from lec_opt.market.settlement import settle  # noqa: E402
+from lec_opt.network.bus_powers import bus_powers  # noqa: E402
+from lec_opt.network.engine import Engine, open_flow  # noqa: E402
 from lec_opt.network.feeder import load_feeder  # noqa: E402
-from lec_opt.network.powerflow import FeederFlow, injections, peer_net_from_settlement  # noqa: E402
+from lec_opt.network.powerflow import peer_net_from_settlement  # noqa: E402
+from lec_opt.network.tables import network_rows  # noqa: E402
 from lec_opt.scenario import load_scenario  # noqa: E402
 from tests.conftest import REPO_ROOT  # noqa: E402
 from tests.helpers import make_snapshot, trade_set  # noqa: E402
@@ -213,22 +216,45 @@ def _two_bus(path: Path, phase: str) -> Path:
     return path
 
 
-def _flow_on(path: Path, scenario_writer, kw: float):
+ENGINES = [e.value for e in Engine]
+
+
+def one_flow(feeder, load_kwh, pv_kwh, ces_kwh: float, ev_kwh, hours: float, power_factor: float, engine: str):
+    """One interval's flow by ``engine``: (network.csv's row as a dict, the FlowResults, the flow)."""
+    powers = bus_powers(
+        feeder,
+        np.atleast_2d(load_kwh),
+        np.atleast_2d(pv_kwh),
+        max(ces_kwh, 0.0),
+        max(-ces_kwh, 0.0),
+        np.atleast_2d(ev_kwh),
+        hours,
+        power_factor,
+    )
+    flow = open_flow(feeder, engine)
+    results = flow.solve(powers)
+    names = [feeder.bus_name(b) for b in flow.buses]
+    lines = feeder.net.line.name.astype(str).reindex(flow.lines).to_list()
+    row = network_rows(results, names, lines, powers.total_kw(), hours, ["00:00"]).iloc[0].to_dict()
+    return row, results, flow
+
+
+def _flow_on(path: Path, scenario_writer, kw: float, engine: str):
     scenario = scenario_writer(
         {"community": {"topology": "feeder", "n_peers": 1}, "network": {"file": str(path), "load_power_factor": 1.0}}
     )
-    flow = FeederFlow(load_feeder(load_scenario(scenario), 1, 0))
-    hours = 1.0
-    row = flow.run(injections(np.array([kw * hours]), np.zeros(1), 0.0, 0.0, np.zeros(0), hours, 1.0), hours)
-    return row, flow
+    feeder = load_feeder(load_scenario(scenario), 1, 0)
+    row, _, _ = one_flow(feeder, [kw], [0.0], 0.0, np.zeros((1, 0)), 1.0, 1.0, engine)
+    return row, feeder
 
 
-def test_two_bus_balanced_load_matches_ohms_law(tmp_path, write_scenario):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_bus_balanced_load_matches_ohms_law(tmp_path, write_scenario, engine):
     """30 kW balanced at unity power factor: 10 kW per phase on V_s = 400/√3 V through R = 0.05 Ω.
 
     V_r (V_s - V_r) = P R  =>  V_r = (V_s + sqrt(V_s² - 4 P R)) / 2;  I = P / V_r;  losses = 3 I² R.
     """
-    row, _ = _flow_on(_two_bus(tmp_path / "two.json", "abc"), write_scenario, 30.0)
+    row, _ = _flow_on(_two_bus(tmp_path / "two.json", "abc"), write_scenario, 30.0, engine)
     v_s, p, r = 400 / math.sqrt(3), 10_000.0, 0.05
     v_r = (v_s + math.sqrt(v_s**2 - 4 * p * r)) / 2
     current = p / v_r
@@ -240,17 +266,18 @@ def test_two_bus_balanced_load_matches_ohms_law(tmp_path, write_scenario):
     assert row["feeder_import_kwh"] - row["losses_kwh"] == pytest.approx(30.0, rel=1e-9)
 
 
-def test_two_bus_single_phase_load_returns_through_the_neutral(tmp_path, write_scenario):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_two_bus_single_phase_load_returns_through_the_neutral(tmp_path, write_scenario, engine):
     """10 kW on phase a alone: I0 = I1 = I2 = I/3, so the drop of phase a is I (2 R1 + R0) / 3.
 
     R1 = 0.05 Ω, R0 = 0.15 Ω: R_eff = (0.1 + 0.15) / 3;  V_a = (V_s + sqrt(V_s² - 4 P R_eff)) / 2;
     losses 3 (I/3)² (2 R1 + R0) = I² R_eff.
     """
-    row, flow = _flow_on(_two_bus(tmp_path / "one.json", "a"), write_scenario, 10.0)
+    row, feeder = _flow_on(_two_bus(tmp_path / "one.json", "a"), write_scenario, 10.0, engine)
     v_s, p, r_eff = 400 / math.sqrt(3), 10_000.0, (2 * 0.05 + 0.15) / 3
     v_a = (v_s + math.sqrt(v_s**2 - 4 * p * r_eff)) / 2
     current = p / v_a
-    assert flow.peer_phase == ["a"]
+    assert [ld.phase for ld in feeder.peer_loads] == ["a"]
     assert row["v_min_pu"] == pytest.approx(v_a / v_s, abs=1e-6)
     assert row["v_min_phase"] == "a" and row["v_min_bus"] == "B1"
     assert row["losses_kwh"] == pytest.approx(current**2 * r_eff / 1000, abs=5e-5)
@@ -269,27 +296,31 @@ def test_flows_are_the_same_under_a_b_and_c_for_a_given_ces_dispatch(feeder_scen
     assert trade_set(results["B"]) != trade_set(results["C"])  # different partners ...
     dispatch = {p: (r.ces_charge_kwh, r.ces_discharge_kwh) for p, r in results.items()}
     assert dispatch["A"] == dispatch["B"] == dispatch["C"]  # ... the same CES dispatch
-    flow = FeederFlow(load_feeder(scenario, 4, 2))
+    feeder = load_feeder(scenario, 4, 2)
     tan_phi = math.tan(math.acos(scenario.network.load_power_factor))
     rows, voltages = {}, {}
     for p, r in results.items():
         net_kwh = peer_net_from_settlement(settle(r, ces))  # each bus's export after P2P and the CES
         np.testing.assert_allclose(net_kwh, snap.pv_kwh - snap.load_kwh, atol=1e-9)
-        inj = injections(
-            snap.load_kwh,  # the household's load sets its reactive power
-            snap.load_kwh + net_kwh,  # so that load - "PV" = -net, the settlement's export
+        powers = bus_powers(
+            feeder,
+            snap.load_kwh[None, :],  # the household's load sets its reactive power
+            (snap.load_kwh + net_kwh)[None, :],  # so that load - "PV" = -net, the settlement's export
             r.ces_charge_kwh,
             r.ces_discharge_kwh,
-            np.zeros(2),
+            np.zeros((1, 2)),
             snap.hours,
             scenario.network.load_power_factor,
         )
-        np.testing.assert_allclose(inj.peer_q_kvar, snap.load_kwh * tan_phi / snap.hours)
-        rows[p] = flow.run(inj, snap.hours)
-        voltages[p] = flow.net.res_bus_3ph[["vm_a_pu", "vm_b_pu", "vm_c_pu"]].to_numpy().copy()
+        phase = [0 if ld.phase == "abc" else "abc".index(ld.phase) for ld in feeder.peer_loads]
+        share = [3 if ld.phase == "abc" else 1 for ld in feeder.peer_loads]
+        np.testing.assert_allclose(powers.q_kvar[0, np.arange(4), phase] * share, snap.load_kwh * tan_phi / snap.hours)
+        flows = open_flow(feeder).solve(powers)
+        voltages[p] = flows.v_pu
+        rows[p] = flows.source_kw
     for p in "BC":
         np.testing.assert_allclose(voltages[p], voltages["A"], rtol=0, atol=1e-12)
-        assert rows[p] == rows["A"]
+        np.testing.assert_array_equal(rows[p], rows["A"])
 
 
 # --- a feeder day through the command line --------------------------------------------------
@@ -380,11 +411,13 @@ def test_power_flow_refuses_a_ring_day(tmp_path, small_data, write_scenario):
         power_flow_folder(out)
 
 
-def test_a_non_converging_flow_is_recorded_not_raised(feeder_scenario):
-    flow = FeederFlow(load_feeder(feeder_scenario(), 4, 2))
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_non_converging_flow_is_recorded_not_raised(feeder_scenario, engine):
+    feeder = load_feeder(feeder_scenario(), 4, 2)
     # 2 MW per peer through 0.4 kV cables: no solution exists
-    row = flow.run(injections(np.full(4, 2000.0), np.zeros(4), 0.0, 0.0, np.zeros(2), 1.0, 0.95), 1.0)
-    assert row == {"converged": False}
+    row, results, _ = one_flow(feeder, np.full(4, 2000.0), np.zeros(4), 0.0, np.zeros((1, 2)), 1.0, 0.95, engine)
+    assert not row["converged"] and not results.converged.any()
+    assert pd.isna(row["v_min_pu"]) and pd.isna(row["losses_kwh"]) and np.isnan(results.v_pu).all()
 
 
 # --- the shipped IEEE feeder ----------------------------------------------------------------
@@ -523,9 +556,10 @@ def test_network_info_says_what_the_power_flow_lacks(feeder_scenario, tmp_path):
 
 
 def test_a_network_whose_flow_cannot_converge_stops_before_the_day(feeder_scenario, tmp_path):
-    """A transformer whose phase shift disagrees with its vector group ('Dyn' at 150°): every flow
-    failed, and that was reported only after the whole day. Now one trial flow stops the run first."""
-    scenario = feeder_scenario(interval_minutes=240)
+    """A 'Dyn' transformer at 150° (Dyn5): pandapower's unbalanced flow does not converge on it, and
+    that was reported only after the whole day. Now one trial flow stops the run first. (The
+    power-grid-model engine models Dyn5 and solves the same network.)"""
+    scenario = feeder_scenario(interval_minutes=240, engine="pandapower")
 
     def behind_a_transformer(net):
         mv = pp.create_bus(net, 20.0, name="MV")
@@ -540,6 +574,10 @@ def test_a_network_whose_flow_cannot_converge_stops_before_the_day(feeder_scenar
     said = _refused(scenario, tmp_path / "day")
     assert "does not converge on this network even at 0.1 kW a peer" in said
     assert "T1: Dyn with shift 150°" in said
+    code, _, err = run_cli("solve-day", "--scenario", scenario.source, "--method", "greedy", "--power-flow",
+                           "--engine", "power-grid-model", "--out", tmp_path / "pgm")  # fmt: skip
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "pgm" / "network.csv").converged.all()
 
 
 def test_a_community_load_on_an_island_is_named(feeder_scenario, tmp_path):
@@ -547,3 +585,101 @@ def test_a_community_load_on_an_island_is_named(feeder_scenario, tmp_path):
     _edit_net(tmp_path / "net.json", lambda net: net.line.loc[:, "in_service"].__setitem__(2, False))  # B1-B3 open
     said = _refused(scenario, tmp_path / "day")
     assert "'B3'" in said and "'B4'" in said, said
+
+
+# --- the day's network files, a period and a sweep on the feeder --------------------------------
+
+
+def test_the_day_writes_every_peers_voltage_and_every_lines_peak(feeder_day):
+    out, _ = feeder_day
+    network = pd.read_csv(out / "network.csv")
+    voltages = pd.read_parquet(out / "voltages.parquet")
+    lines = pd.read_csv(out / "lines.csv")
+    assert len(voltages) == 6 * 4 and list(voltages.columns) == ["interval", "time", "peer", "bus", "phase", "v_pu"]
+    # peer k's bus and phase are the feeder's (tests of distances above): B2 a, B4 b, B3 c, B1 a
+    placed = voltages.drop_duplicates("peer").set_index("peer")
+    assert [(placed.at[k, "bus"], placed.at[k, "phase"]) for k in (1, 2, 3, 4)] == [
+        ("B2", "a"), ("B4", "b"), ("B3", "c"), ("B1", "a"),
+    ]  # fmt: skip
+    assert (voltages.groupby("interval").v_pu.min().to_numpy() >= network.v_min_pu.to_numpy() - 1e-8).all()
+    assert len(lines) == 4 and lines.loading_max_percent.iloc[0] == pytest.approx(
+        network.line_loading_max_percent.max()
+    )
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"14_peer_voltages.png", "15_feeder_cables.png"} <= figures
+    report = (out / "report.html").read_text()
+    assert "voltages.parquet" in report and "lines.csv" in report
+
+
+def test_the_pandapower_engine_gives_the_same_network_csv(feeder_day, tmp_path):
+    out, _ = feeder_day
+    copy = tmp_path / "pp"
+    shutil.copytree(out, copy)
+    code, _, err = run_cli("power-flow", copy, "--engine", "pandapower")
+    assert code == 0, err
+    ours, theirs = pd.read_csv(out / "network.csv"), pd.read_csv(copy / "network.csv")
+    numeric = ["v_min_pu", "v_max_pu", "losses_kwh", "feeder_import_kwh"]
+    np.testing.assert_allclose(theirs[numeric], ours[numeric], rtol=0, atol=1e-6)  # p.u., kWh
+    np.testing.assert_allclose(theirs.line_loading_max_percent, ours.line_loading_max_percent, rtol=0, atol=1e-4)
+    assert json.loads((copy / "summary.json").read_text())["network"]["engine"] == "pandapower"
+    assert json.loads((out / "summary.json").read_text())["network"]["engine"] == "power-grid-model"
+    code, _, err = run_cli("power-flow", copy, "--engine", "opendss")
+    assert code == 2 and "--engine must be one of power-grid-model, pandapower" in error_of(err)
+
+
+def test_a_period_on_the_feeder_has_each_days_network_columns(feeder_day, tmp_path):
+    """Two days of the one-day folder: each day's columns in days.csv are that day's network.csv
+    (the first day starts from the same SoC as the day run, so its flows are the day's)."""
+    out, _ = feeder_day
+    scenario = out.parent / "scenario.toml"
+    period = tmp_path / "period"
+    args = ["solve-period", "-s", scenario, "--start", "2025-06-01", "--days", "2", "--method", "greedy"]
+    code, said, err = run_cli(*args, "--power-flow", "--out", period)
+    assert code == 0, err
+    assert "bus-minutes outside EN 50160" in " ".join(said.split())
+    days = pd.read_csv(period / "days.csv")
+    day = pd.read_csv(out / "network.csv")
+    first = days.iloc[0]
+    assert first.v_min_pu == pytest.approx(day.v_min_pu.min(), abs=1e-8)
+    assert first.v_max_pu == pytest.approx(day.v_max_pu.max(), abs=1e-8)
+    assert first.network_losses_kwh == pytest.approx(day.losses_kwh.sum(), abs=1e-7)
+    assert first.bus_minutes_outside_en50160 == int(day.buses_outside_en50160.sum()) * 240
+    assert first.failed_flows == 0
+    network = pd.read_parquet(period / "network.parquet")
+    voltages = pd.read_parquet(period / "voltages.parquet")
+    lines = pd.read_parquet(period / "lines.parquet")
+    assert len(network) == 12 and len(voltages) == 2 * 6 * 4 and len(lines) == 2 * 4
+    assert set(network.date) == set(voltages.date) == set(lines.date) == {"2025-06-01", "2025-06-02"}
+    summary = json.loads((period / "summary.json").read_text())
+    assert summary["network"]["network_losses_kwh"] == pytest.approx(days.network_losses_kwh.sum())
+    assert {"period_peer_voltages.png", "period_minutes_outside.png"} <= {
+        p.name for p in (period / "figures").iterdir()
+    }
+    code, _, err = run_cli(*args, "--power-flow", "--out", tmp_path / "again")
+    assert code == 0, err
+    for name in ("days.csv", "network.parquet", "voltages.parquet", "lines.parquet"):
+        assert (tmp_path / "again" / name).read_bytes() == (period / name).read_bytes(), name
+
+
+def test_a_sweep_on_the_feeder_has_the_network_columns(feeder_day, tmp_path):
+    out, _ = feeder_day
+    scenario = out.parent / "scenario.toml"
+    code, _, err = run_cli(
+        "sweep", "-s", scenario, "-p", "ces.capacity_kwh=20", "--method", "greedy", "--executor", "serial",
+        "--power-flow", "--out", tmp_path / "sweep", "--no-figures",
+    )  # fmt: skip
+    assert code == 0, err
+    row = pd.read_csv(tmp_path / "sweep" / "sweep.csv").iloc[0]
+    day = pd.read_csv(out / "network.csv")  # the day's scenario has the same 20 kWh CES
+    assert row.v_max_pu == pytest.approx(day.v_max_pu.max(), abs=1e-8)
+    assert row.network_losses_kwh == pytest.approx(day.losses_kwh.sum(), abs=1e-7)
+
+
+def test_power_flows_of_a_period_need_a_feeder(tmp_path, small_data, write_scenario):
+    scenario = write_scenario({"interval_minutes": 240})
+    code, _, err = run_cli(
+        "solve-period", "-s", scenario, "--start", "2025-06-01", "--days", "1", "--method", "greedy", "--power-flow",
+        "--out", tmp_path / "p",
+    )  # fmt: skip
+    assert code == 2 and "power flows need a feeder scenario" in error_of(err)
+    assert not (tmp_path / "p").exists()

@@ -63,17 +63,37 @@ def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json
     )
 
 
-def run_power_flow(folder: Path) -> None:
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="power-flow engine: power-grid-model (a day in one batch) or pandapower; default: the scenario's "
+        "network.engine",
+    ),
+]
+
+
+def check_engine(engine: str | None) -> None:
+    """LecOptError for an --engine that is not one of the engines."""
+    from lec_opt.network.engine import Engine
+
+    if engine is not None and engine not in {e.value for e in Engine}:
+        raise LecOptError(f"--engine must be one of {', '.join(e.value for e in Engine)}, not {engine!r}")
+
+
+def run_power_flow(folder: Path, engine: str | None = None) -> None:
     """Power flows of every interval of a results folder, with a progress bar, then figures and a summary."""
-    from lec_opt.io.results import load_results
+    from lec_opt.io.results import LINES_FILE, NETWORK_FILE, VOLTAGES_FILE, load_results
     from lec_opt.io.results_folder import writing
-    from lec_opt.network.powerflow import NETWORK_FILE, power_flow_folder
+    from lec_opt.network.powerflow import power_flow_folder
     from lec_opt.report.drawing import FIGURES_DIR
     from lec_opt.report.figures import render_network_figures
 
     with progress_bar("flows") as bar:
         task = bar.add_task("unbalanced power flow", total=None)
-        frame = power_flow_folder(folder, lambda done, total: bar.update(task, completed=done, total=total))
+        frame = power_flow_folder(
+            folder, lambda done, total: bar.update(task, completed=done, total=total), engine=engine
+        )
     res = load_results(folder)  # the complete folder, now with network.csv
     with writing(folder, update=True, command="lec-opt power-flow: figures") as staged:
         figures = render_network_figures(res, staged / FIGURES_DIR)
@@ -88,7 +108,8 @@ def run_power_flow(folder: Path) -> None:
         else f"[red]none of the {failed} flows converged[/red]"
     )
     console.print(
-        f"[green]wrote[/green] {folder / NETWORK_FILE}, summary.json (network), " + ", ".join(p.name for p in figures)
+        f"[green]wrote[/green] {folder / NETWORK_FILE}, {VOLTAGES_FILE}, {LINES_FILE}, summary.json (network), "
+        + ", ".join(p.name for p in figures)
     )
 
 
@@ -97,10 +118,13 @@ def power_flow_cmd(
     results_dir: Annotated[
         Path, typer.Argument(parser=results_dir_path, help="results folder of a feeder day written by solve-day")
     ],
+    engine: EngineOpt = None,
 ) -> None:
-    """An unbalanced three-phase power flow of every interval of a solved feeder day: network.csv and figures."""
+    """An unbalanced three-phase power flow of every interval of a solved feeder day: network.csv,
+    voltages.parquet, lines.csv and figures."""
     from lec_opt.io.results_folder import claim, require_complete
 
+    check_engine(engine)
     require_complete(results_dir)
     with claim(results_dir, update=True):
-        run_power_flow(results_dir)
+        run_power_flow(results_dir, engine)

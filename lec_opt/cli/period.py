@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from lec_opt.cli.app import DataOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.network import EngineOpt, check_engine
 from lec_opt.cli.paths import OverwriteOpt, out_dir
 
 StartOpt = Annotated[
@@ -50,6 +51,15 @@ def solve_period_cmd(
         bool, typer.Option("--resume", help="continue a stopped run of --out: days already matched are not redone")
     ] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="draw figures/period_*.png")] = True,
+    power_flow: Annotated[
+        bool,
+        typer.Option(
+            "--power-flow",
+            help="feeder scenarios: a power flow of every interval (network columns in days.csv; network.parquet, "
+            "voltages.parquet, lines.parquet)",
+        ),
+    ] = False,
+    engine: EngineOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Solve a period: every (day, interval) matched, the CES walked across midnight, files per day and in all."""
@@ -60,6 +70,7 @@ def solve_period_cmd(
 
     check_method_priority(method, priority)  # before the folder is claimed
     check_executor(executor, scheduler, workers)
+    check_engine(engine)
     sc = with_period(_scenario(scenario, data), start, days)
     dates, _ = period_days(sc)  # dates and data checked before the folder is claimed
     folder = out if out is not None else Path("results") / f"{sc.name}-{dates[0]}-{len(dates)}d-{method}"
@@ -81,6 +92,8 @@ def solve_period_cmd(
                 resume=resume,
                 overwrite=overwrite,
                 figures=figures,
+                power_flow=power_flow,
+                engine=engine,
                 executor=executor,
                 workers=workers,
                 scheduler=scheduler,
@@ -92,6 +105,15 @@ def solve_period_cmd(
         f"CES {summary['ces_full_cycles']:.2f} full cycles, SoC {summary['ces_soc_min']:.3f}..{summary['ces_soc_max']:.3f}"
         f" (end {summary['ces_soc_end']:.3f}), fallbacks {summary['fallbacks']}"
     )
-    console.print(
-        f"[green]wrote[/green] {folder}/ (days.csv, intervals.parquet, trades.parquet, summary.json, figures/)"
-    )
+    network = summary.get("network")
+    if network is not None:
+        console.print(
+            f"network: voltage {network['v_min_pu']:.4f}-{network['v_max_pu']:.4f} p.u., "
+            f"{network['bus_minutes_outside_en50160']} bus-minutes outside EN 50160, line loading <= "
+            f"{network['line_loading_max_percent']:.1f} %, transformer <= {network['trafo_loading_max_percent']:.1f} %, "
+            f"losses {network['network_losses_kwh']:.1f} kWh, {network['failed_flows']} flows did not converge"
+        )
+    files = "days.csv, intervals.parquet, trades.parquet, summary.json, figures/"
+    if network is not None:
+        files += ", network.parquet, voltages.parquet, lines.parquet"
+    console.print(f"[green]wrote[/green] {folder}/ ({files})")

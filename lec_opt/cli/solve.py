@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, JsonOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.network import EngineOpt, check_engine
 from lec_opt.cli.paths import OverwriteOpt, out_dir
 from lec_opt.errors import LecOptError
 
@@ -64,8 +65,13 @@ def solve_day_cmd(
         bool, typer.Option("--report", help="also write figures/*.png and report.html into the folder")
     ] = False,
     power_flow: Annotated[
-        bool, typer.Option("--power-flow", help="feeder scenarios: a power flow of every interval (network.csv)")
+        bool,
+        typer.Option(
+            "--power-flow",
+            help="feeder scenarios: a power flow of every interval (network.csv, voltages.parquet, lines.csv)",
+        ),
     ] = False,
+    engine: EngineOpt = None,
     overwrite: OverwriteOpt = False,
     ces_policy: Annotated[
         str | None,
@@ -92,6 +98,9 @@ def solve_day_cmd(
         sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"policy": ces_policy})})
     if power_flow and sc.community.topology != "feeder":
         raise LecOptError("--power-flow needs a feeder scenario (community.topology = 'feeder')")
+    check_engine(engine)
+    if engine is not None and sc.network is not None:  # recorded in the folder's scenario.toml
+        sc = sc.model_copy(update={"network": sc.network.model_copy(update={"engine": engine})})
     if power_flow:  # the network's data and one trial flow, before the day is solved
         from lec_opt.network.powerflow import ready_feeder
 

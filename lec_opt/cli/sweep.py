@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
+from lec_opt.cli.network import EngineOpt, check_engine
 from lec_opt.cli.paths import OverwriteOpt, input_file, out_dir
 from lec_opt.cli.period import DaysOpt, StartOpt
 
@@ -60,6 +61,15 @@ def sweep_cmd(
             "between the best point's neighbours",
         ),
     ] = 0,
+    power_flow: Annotated[
+        bool,
+        typer.Option(
+            "--power-flow",
+            help="feeder scenarios: every point's power flows (lowest and highest voltage, bus-minutes outside "
+            "EN 50160, peak cable and transformer loading, losses in sweep.csv)",
+        ),
+    ] = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Sweep scenario fields (ces.k, ces.S, ces.degradation, tariffs ...) and tabulate each day's results.
 
@@ -81,6 +91,9 @@ def sweep_cmd(
 
     given_sc = with_period(_scenario(scenario if scenario is not None else loaded.scenario, data), start, days)
     sc = with_folder_period(given_sc)
+    check_engine(engine)
+    if engine is not None and sc.network is not None:
+        sc = sc.model_copy(update={"network": sc.network.model_copy(update={"engine": engine})})
     if sc is not given_sc:
         console.print(
             f"period: the data folder's {sc.period.days} days from {sc.period.start} "
@@ -111,6 +124,7 @@ def sweep_cmd(
             progress=progress,
             overwrite=overwrite,
             refine=refine,
+            power_flow=power_flow,
         )
     metrics = {
         "p2p_energy_kwh": ("P2P kWh", ".1f"),

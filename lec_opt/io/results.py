@@ -29,6 +29,10 @@ DAY_FILES = ("intervals.csv", "trades.csv", "settlement.csv", "summary.json", "s
 STABILITY_FILE = "stability.csv"
 NETWORK_FILE = "network.csv"  # power flows of a feeder day (lec_opt.network.powerflow)
 NETWORK_COLUMNS = ("interval", "converged", "v_min_pu", "v_max_pu", "line_loading_max_percent", "losses_kwh")
+VOLTAGES_FILE = "voltages.parquet"  # every peer's voltage in every interval of a feeder day
+VOLTAGE_COLUMNS = ("interval", "time", "peer", "bus", "phase", "v_pu")
+LINES_FILE = "lines.csv"  # each line's highest loading of a feeder day
+LINE_COLUMNS = ("line", "loading_max_percent", "interval", "time")
 INTERVAL_COLUMNS = (
     "interval",
     "time",
@@ -106,6 +110,23 @@ def read_csv(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()) -
         raise InputError(path, "file not found") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(path, f"not a readable CSV file ({err})") from None
+    for col in columns:
+        if col not in frame.columns:
+            raise InputError(path, "missing column", field=col)
+    _check_numeric(frame, path, [c for c in columns if c not in text])
+    return frame
+
+
+def read_parquet(
+    path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ("time", "bus", "phase")
+) -> pd.DataFrame:
+    """Read a Parquet table and check its columns are there, and numeric unless listed in ``text``."""
+    try:
+        frame = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (OSError, ValueError) as err:
+        raise InputError(path, f"not a readable Parquet file ({err})") from None
     for col in columns:
         if col not in frame.columns:
             raise InputError(path, "missing column", field=col)
@@ -197,6 +218,8 @@ class Results:
     stability: pd.DataFrame | None = None
     sweep: pd.DataFrame | None = None
     network: pd.DataFrame | None = None
+    voltages: pd.DataFrame | None = None
+    lines: pd.DataFrame | None = None
 
     @property
     def has_day(self) -> bool:
@@ -281,6 +304,10 @@ def load_results(results_dir: str | Path) -> Results:
             res.stability = read_csv(folder / STABILITY_FILE, STABILITY_COLUMNS)
         if (folder / NETWORK_FILE).is_file():
             res.network = read_csv(folder / NETWORK_FILE, NETWORK_COLUMNS)
+        if (folder / LINES_FILE).is_file():
+            res.lines = read_csv(folder / LINES_FILE, LINE_COLUMNS, text=("line", "time"))
+        if (folder / VOLTAGES_FILE).is_file():
+            res.voltages = read_parquet(folder / VOLTAGES_FILE, VOLTAGE_COLUMNS)
     if sweep_file.is_file():
         res.sweep = read_sweep(sweep_file)  # checked now, before anything is drawn
     return res

@@ -76,16 +76,17 @@ def check_feeder_for_flows(feeder, where: str) -> None:
 TRIAL_KW = 0.1  # every peer's load in the trial flow (a flow with no load at all converges on any network)
 
 
-def trial_flow(feeder, hours: float) -> None:
-    """One flow with a light load (``TRIAL_KW`` at every peer) before the run; LecOptError with the
-    likely causes when it does not converge."""
+def trial_flow(feeder, engine) -> None:
+    """One flow with a light load (``TRIAL_KW`` at every peer) by ``engine`` before the run;
+    LecOptError with the likely causes when it does not converge."""
     import numpy as np
 
-    from lec_opt.network.powerflow import FeederFlow, Injections
+    from lec_opt.network.bus_powers import bus_powers
+    from lec_opt.network.engine import open_flow
 
-    n = feeder.n_peers
-    light = Injections(np.full(n, TRIAL_KW), np.zeros(n), 0.0, np.zeros(len(feeder.ev_buses)))
-    if FeederFlow(feeder).run(light, hours).get("converged"):
+    n, chargers = feeder.n_peers, len(feeder.ev_buses)
+    light = bus_powers(feeder, np.full((1, n), TRIAL_KW), np.zeros((1, n)), 0.0, 0.0, np.zeros((1, chargers)), 1.0, 1.0)
+    if open_flow(feeder, engine).solve(light).converged.all():
         return
     groups = ", ".join(
         f"{row['name'] or index}: {row['vector_group']} with shift {row['shift_degree']:g}°"

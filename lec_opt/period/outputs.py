@@ -1,11 +1,15 @@
-"""Files of a solved period: days.csv, intervals.parquet, trades.parquet, summary.json, figures.
+"""Files of a solved period: days.csv, intervals.parquet, trades.parquet, summary.json, figures;
+with power flows also network.parquet, voltages.parquet and lines.parquet.
 
 Each walked day arrives once (``PeriodOutputs.add``) and goes straight to disk: its row of
 days.csv (the day layer's ``totals`` from the SoC the day started with, its chosen priorities and
 fallbacks), its intervals (the day layer's ``interval_table`` with the date in front) and the
 trades that happened (the followed priority's) as one Parquet row group each. ``finish`` writes
 days.csv, summary.json (the period's and each month's totals) and the figures. Dates and times are
-the site's standard clock time all year (no daylight saving). Nothing here depends on the wall
+the site's standard clock time all year (no daylight saving). A day with power flows
+(``lec_opt.network.period_flows``) adds its network columns to days.csv and its network.csv rows,
+every peer's voltage and each line's peak of the day (all with the date in front) to the three
+network tables. Nothing here depends on the wall
 clock or on which executor matched the days: the same input gives the same bytes.
 """
 
@@ -28,6 +32,7 @@ from lec_opt.scenario.schema import Scenario
 DAYS_FILE = "days.csv"
 INTERVALS_FILE = "intervals.parquet"
 TRADES_FILE = "trades.parquet"
+NETWORK_TABLES = {"intervals": "network.parquet", "voltages": "voltages.parquet", "lines": "lines.parquet"}
 SUMMARY_FILE = "summary.json"
 FIGURES_DIR = "figures"
 CLOCK = "site standard time (fixed UTC offset, no daylight saving)"
@@ -77,6 +82,10 @@ def aggregate(days: pd.DataFrame) -> dict:
     out["prosumer_revenue_ratio"] = out["prosumer_revenue_p2p_usd"] / revenue if revenue else None
     out["consumer_bill_ratio"] = out["consumer_bill_p2p_usd"] / bill if bill else None
     out["priority_counts"] = {p: out.pop(f"chosen_{p}") for p in PRIORITIES}
+    if "v_min_pu" in days.columns:
+        from lec_opt.network.tables import aggregate_network
+
+        out["network"] = aggregate_network(days)
     return out
 
 
@@ -97,9 +106,12 @@ class PeriodOutputs:
         self.rows: list[dict] = []
         self.soc: list[np.ndarray] = []  # SoC at the end of each interval, one row per day
         self.interval_minutes = scenario.interval_minutes
+        self.peer_v_max: list[np.ndarray] = []  # with power flows: each peer's highest voltage, one row per day
+        self.peer_minutes_outside: list[np.ndarray] = []  # ... and its minutes outside EN 50160
 
-    def add(self, date: datetime.date, run: DayRun, soc_start: float) -> None:
-        """One walked day (from ``soc_start``): its row, its intervals and trades."""
+    def add(self, date: datetime.date, run: DayRun, soc_start: float, network=None) -> None:
+        """One walked day (from ``soc_start``): its row, its intervals and trades; ``network``: its
+        flows (``DayNetwork``), when the period runs them."""
         row = {"date": date.isoformat(), "month": date.strftime("%Y-%m"), "weekday": date.strftime("%a")}
         row.update(totals(run.steps, soc_start))
         row["fallbacks"] = sum(any(r.fallback for r in s.results.values()) for s in run.steps)
@@ -107,16 +119,30 @@ class PeriodOutputs:
         row["ces_full_cycles"] = full_cycles(row["ces_discharge_kwh"], self.scenario.ces.capacity_kwh)
         for p in PRIORITIES:
             row[f"chosen_{p}"] = sum(s.chosen == p for s in run.steps)
+        if network is not None:
+            self._add_network(row, network)
         self.rows.append(row)
         self.soc.append(np.array([s.result.soc_end for s in run.steps]))
         if self.folder is None:
             return
+        for name, file in NETWORK_TABLES.items() if network is not None else ():
+            table = getattr(network, name).copy()
+            table.insert(0, "date", row["date"])
+            self._write(file, table)
         intervals = interval_table(run)
         intervals.insert(0, "date", row["date"])
         self._write(INTERVALS_FILE, intervals)
         trades = trade_table(run, chosen_only=True).drop(columns="chosen")
         trades.insert(0, "date", row["date"])
         self._write(TRADES_FILE, trades)
+
+    def _add_network(self, row: dict, network) -> None:
+        from lec_opt.network.tables import day_network_columns, peer_day_extremes
+
+        row.update(day_network_columns(network.intervals, self.interval_minutes))
+        v_max, outside = peer_day_extremes(network.voltages, self.interval_minutes)
+        self.peer_v_max.append(v_max)
+        self.peer_minutes_outside.append(outside)
 
     def _write(self, name: str, frame: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -181,4 +207,13 @@ class PeriodOutputs:
             from lec_opt.report.period_figures import write_period_figures
 
             write_period_figures(days, np.vstack(self.soc), self.interval_minutes, self.folder / FIGURES_DIR)
+            if self.peer_v_max:
+                from lec_opt.report.period_figures import write_period_network_figures
+
+                write_period_network_figures(
+                    days,
+                    np.vstack(self.peer_v_max),
+                    np.sum(self.peer_minutes_outside, axis=0),
+                    self.folder / FIGURES_DIR,
+                )
         return summary

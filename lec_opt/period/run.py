@@ -105,6 +105,7 @@ def run_period(
     store: MatchingStore | str | Path | None = None,
     progress: Progress | None = None,
     inputs: tuple[tuple[datetime.date, ...], list[DayInputs]] | None = None,
+    network=None,
 ) -> dict:
     """Solve the scenario's period and return its summary (``summary.json``'s content).
 
@@ -113,7 +114,8 @@ def run_period(
     or dask (``scheduler`` address, or a LocalCluster of ``workers``). ``outputs``: where the
     walked days go (``PeriodOutputs(folder)`` writes the period's files; default: totals only).
     ``store``: a folder (or ``MatchingStore``) of finished days' matchings, reused when found.
-    ``inputs``: ``period_days(scenario)`` when the caller has it already.
+    ``inputs``: ``period_days(scenario)`` when the caller has it already. ``network``: a
+    ``lec_opt.network.period_flows.FeederFlows`` to run every walked day's power flows with.
 
     >>> summary = run_period(with_period(load_scenario(), "2025-06-01", 7), method="greedy")
     >>> summary["community_saving_usd"], summary["months"]["2025-06"]["p2p_energy_kwh"]
@@ -138,7 +140,8 @@ def run_period(
                 steps = walk(day, matchings, "best", soc_start=soc)
             else:
                 steps = walk(day, matchings, priority, (priority,), soc_start=soc)
-            outputs.add(dates[n], DayRun(day, method, priority, steps, {}, 0.0, 0.0), soc)
+            run = DayRun(day, method, priority, steps, {}, 0.0, 0.0)
+            outputs.add(dates[n], run, soc, network.day(day, run) if network is not None else None)
             soc = steps[-1].result.soc_end
             walked += day.n_intervals
             if progress:
@@ -158,6 +161,8 @@ def solve_period(
     resume: bool = False,
     overwrite: bool = False,
     figures: bool = True,
+    power_flow: bool = False,
+    engine: str | None = None,
     **options,
 ) -> dict:
     """Solve the period and write its folder whole (``lec_opt.io.results_folder.writing``).
@@ -165,13 +170,16 @@ def solve_period(
     Each matched day is checkpointed in the partial folder (``checkpoints/``); a stopped run keeps
     it, and ``resume`` continues it: finished days are not matched again, the CES walk (cheap,
     sequential) is done again, and the files end byte for byte as an uninterrupted run's.
-    ``options``: ``executor``, ``workers``, ``scheduler``, ``progress`` of ``run_period``.
+    ``power_flow``: a feeder scenario's flows of every interval (``engine``: default the
+    scenario's), the feeder checked before any work. ``options``: ``executor``, ``workers``,
+    ``scheduler``, ``progress`` of ``run_period``.
     """
     import shutil
 
     from lec_opt.io.results_folder import writing
 
     inputs = period_days(scenario)  # bad data or dates stop the run before the folder is touched
+    network = feeder_flows(scenario, inputs[1][0], engine) if power_flow else None
     command = "python: lec_opt.solve_period"
     with writing(
         out, "period", scenario=scenario, resume=resume, overwrite=overwrite, keep_partial=True, command=command
@@ -180,7 +188,24 @@ def solve_period(
             stale.unlink()
         outputs = PeriodOutputs(folder, figures=figures)
         summary = run_period(
-            scenario, method, priority, outputs=outputs, store=folder / CHECKPOINTS, inputs=inputs, **options
+            scenario,
+            method,
+            priority,
+            outputs=outputs,
+            store=folder / CHECKPOINTS,
+            inputs=inputs,
+            network=network,
+            **options,
         )
         shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
     return summary
+
+
+def feeder_flows(scenario: Scenario, day: DayInputs, engine: str | None = None):
+    """The scenario's feeder ready for a period's flows (``FeederFlows``), checked before any work;
+    LecOptError for a ring community."""
+    if scenario.community.topology != "feeder":
+        raise LecOptError("power flows need a feeder scenario (community.topology = 'feeder')")
+    from lec_opt.network.period_flows import FeederFlows
+
+    return FeederFlows(scenario, day, engine)

@@ -35,6 +35,8 @@ FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
     "stability": (11.0, 6.0),
     "voltage_band": (11.0, 6.0),
     "feeder_map": (10.0, 9.0),
+    "peer_voltages": (11.0, 7.0),
+    "feeder_cables": (10.0, 9.0),
     "selection": (12.0, 7.0),
     "foresight": (11.0, 7.0),
 }

@@ -59,12 +59,18 @@ def render_figures(
 
 
 def render_network_figures(results_dir: Results | str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Figures 12 (voltage band) and 13 (feeder map of the worst interval) of a folder with network.csv."""
-    from lec_opt.report.network_figures import fig_feeder_map, fig_voltage_band  # pandapower: feeder days only
+    """Figures 12 (voltage band), 13 (feeder map of the worst interval), 14 (every peer's voltage) and
+    15 (the most loaded cables) of a folder with network.csv."""
+    from lec_opt.report.network_figures import (  # pandapower: feeder days only
+        fig_feeder_cables,
+        fig_feeder_map,
+        fig_peer_voltages,
+        fig_voltage_band,
+    )
 
     res = as_results(results_dir)
     if res.network is None:
         raise LecOptError(f"{res.dir}: no network.csv (run lec-opt power-flow on the folder first)")
     paths = [fig_voltage_band(res, out_dir)]
-    feeder_map = fig_feeder_map(res, out_dir=out_dir)
-    return paths + ([feeder_map] if feeder_map is not None else [])
+    drawn = [fig_feeder_map(res, out_dir=out_dir), fig_peer_voltages(res, out_dir), fig_feeder_cables(res, out_dir)]
+    return paths + [path for path in drawn if path is not None]

@@ -28,7 +28,7 @@ from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import write_text
 from lec_opt.io.provenance import SOFTWARE
-from lec_opt.io.results import NETWORK_FILE, STABILITY_FILE, Results, in_core, load_results
+from lec_opt.io.results import LINES_FILE, NETWORK_FILE, STABILITY_FILE, VOLTAGES_FILE, Results, in_core, load_results
 from lec_opt.io.results import SummaryKey as K
 from lec_opt.io.results_folder import RESULTS_MANIFEST, writing
 from lec_opt.report.drawing import FIGURES_DIR
@@ -131,6 +131,17 @@ CAPTIONS = {
         "sellers or buyers, the CES and EV chargers, and that interval's trades from seller to buyer (width "
         "proportional to kWh): look for the buses far from the transformer.",
     ),
+    "14": (
+        "none (lec-opt's feeder power flow)",
+        "Every peer's voltage at its bus and phase over the day (voltages.parquet): the rows that turn red at "
+        "noon are the houses whose PV raises the voltage, the blue rows in the evening the ones at the end of "
+        "long cables.",
+    ),
+    "15": (
+        "none (lec-opt's feeder power flow)",
+        "The feeder's cables coloured and widened by their highest loading of the day (lines.csv), the most "
+        "loaded named with when: the cables to reinforce first.",
+    ),
     "sweep_": (
         "none (lec-opt's parameter sweep)",
         "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the "
@@ -147,6 +158,8 @@ FILES = {
     "scenario.toml": "the scenario used, complete",
     STABILITY_FILE: "per interval: the cooperative game's core check",
     NETWORK_FILE: "per interval: the feeder's power flow",
+    VOLTAGES_FILE: "per interval and peer: the voltage at the peer's bus and phase",
+    LINES_FILE: "per line: its highest loading of the day and when",
     SWEEP_FILE: "one row per run of the sweep: the swept fields and the metrics",
     RESULTS_MANIFEST: "who wrote the folder, with which versions, when",
 }

@@ -1,10 +1,13 @@
-"""Figures 12 and 13 of a feeder day with power flows (network.csv): the voltage band, the feeder map.
+"""Figures 12 to 15 of a feeder day with power flows: the voltage band, the feeder map, every
+peer's voltage, the most loaded cables.
 
-10: the lowest and highest phase voltage of every interval (p.u.) against EN 50160's ±10 % band,
-with the largest line loading on a second axis. 11: the feeder drawn from its bus coordinates in
-the interval furthest from 1 p.u., buses coloured by their lowest phase voltage, the CES and EV
-buses marked, and that interval's trades (the aggregator's choice) drawn from the seller's bus to
-the buyer's with width proportional to kWh.
+12: the lowest and highest phase voltage of every interval (p.u.) against EN 50160's ±10 % band,
+with the largest line loading on a second axis (network.csv). 13: the feeder drawn from its bus
+coordinates in the interval furthest from 1 p.u., buses coloured by their lowest phase voltage, the
+CES and EV buses marked, and that interval's trades (the aggregator's choice) drawn from the
+seller's bus to the buyer's with width proportional to kWh. 14: every peer's voltage over the day
+as a heat map (voltages.parquet). 15: the feeder's cables coloured by their highest loading of the
+day, the most loaded named (lines.csv).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 
 from lec_opt.io.results import Results
-from lec_opt.network.powerflow import EN50160_BAND_PU, worst_interval
+from lec_opt.network.tables import EN50160_BAND_PU, worst_interval
 from lec_opt.report.drawing import as_results, new_figure, out_path, save, time_axis
 
 
@@ -58,8 +61,9 @@ def fig_feeder_map(
     results: Results | str | Path, interval: int | None = None, out_dir: str | Path | None = None
 ) -> Path | None:
     """13. The feeder map of the interval furthest from 1 p.u., with its trades; None without coordinates."""
+    from lec_opt.network.engine import open_flow
     from lec_opt.network.feeder import bus_coordinates, load_feeder
-    from lec_opt.network.powerflow import FeederFlow, injections
+    from lec_opt.network.powerflow import day_powers
 
     res = as_results(results)
     t = worst_interval(res.network) if interval is None else int(interval)
@@ -71,20 +75,16 @@ def fig_feeder_map(
     xy = bus_coordinates(feeder.net)
     if not xy:
         return None
-    flow = FeederFlow(feeder)  # the interval again, for every bus's voltage
     iv = res.intervals
-    ev = day.ev_charger_kwh if day.ev_charger_kwh is not None else day.ev_kwh[:, None]
-    inj = injections(
-        day.load_kwh[t],
-        day.pv_kwh[t],
-        float(iv.at[t, "ces_charge_kwh"]),
-        float(iv.at[t, "ces_discharge_kwh"]),
-        ev[t],
-        day.hours,
+    powers = day_powers(
+        feeder,
+        day,
+        iv.ces_charge_kwh.to_numpy(float),
+        iv.ces_discharge_kwh.to_numpy(float),
         day.scenario.network.load_power_factor,
     )
-    flow.run(inj, day.hours)
-    vm = flow.net.res_bus_3ph[["vm_a_pu", "vm_b_pu", "vm_c_pu"]].min(axis=1)
+    flow = open_flow(feeder, day.scenario.network.engine)  # the interval again, for every bus's voltage
+    lowest = flow.solve(powers.interval(t)).v_pu[0].min(axis=1)
     fig = new_figure("feeder_map")
     ax = fig.add_subplot()
     segments = [
@@ -93,9 +93,9 @@ def fig_feeder_map(
         if a in xy and b in xy
     ]
     ax.add_collection(LineCollection(segments, colors="#bbbbbb", linewidths=0.8, zorder=1))
-    buses = [b for b in flow.buses if int(b) in xy]
-    pts = np.array([xy[int(b)] for b in buses])
-    sc = ax.scatter(pts[:, 0], pts[:, 1], c=vm.reindex(buses), s=4, cmap="coolwarm_r", zorder=2)
+    drawn = [k for k, b in enumerate(flow.buses) if int(b) in xy]
+    pts = np.array([xy[int(flow.buses[k])] for k in drawn])
+    sc = ax.scatter(pts[:, 0], pts[:, 1], c=lowest[drawn], s=4, cmap="coolwarm_r", zorder=2)
     fig.colorbar(sc, ax=ax, label="lowest phase voltage, p.u.")
     peer_xy = np.array([xy.get(int(b), (np.nan, np.nan)) for b in feeder.peer_bus])
     net_kwh = day.net_kwh[t]
@@ -146,3 +146,83 @@ def fig_feeder_map(
         f"{len(trades)} trades, {trades.kwh.sum():.2f} kWh"
     )
     return save(fig, out_path(res, out_dir, f"13_feeder_map_t{t:03d}.png"))
+
+
+def fig_peer_voltages(results: Results | str | Path, out_dir: str | Path | None = None) -> Path | None:
+    """14. Every peer's voltage over the day (voltages.parquet) as a heat map; None without the file."""
+    res = as_results(results)
+    if res.voltages is None:
+        return None
+    table = res.voltages.pivot(index="peer", columns="interval", values="v_pu").sort_index()
+    fig = new_figure("peer_voltages")
+    ax = fig.add_subplot()
+    lo, hi = EN50160_BAND_PU
+    spread = max(float(np.nanmax(np.abs(table.to_numpy() - 1.0))), 0.01)
+    image = ax.imshow(
+        table.to_numpy(),
+        aspect="auto",
+        cmap="coolwarm",
+        vmin=1.0 - spread,
+        vmax=1.0 + spread,
+        extent=(res.edges[0], res.edges[-1], table.index[-1] + 0.5, table.index[0] - 0.5),
+        interpolation="nearest",
+    )
+    fig.colorbar(image, ax=ax, label=f"voltage at the peer's bus and phase, p.u. (EN 50160: {lo:g}–{hi:g})")
+    ax.set_ylabel("peer")
+    time_axis(ax, res)
+    outside = int(((table < lo) | (table > hi)).to_numpy().sum())
+    ax.set_title(f"Every peer's voltage over the day: {outside} peer-intervals outside EN 50160")
+    return save(fig, out_path(res, out_dir, "14_peer_voltages.png"))
+
+
+TOP_CABLES = 5
+
+
+def fig_feeder_cables(results: Results | str | Path, out_dir: str | Path | None = None) -> Path | None:
+    """15. The feeder's cables coloured by their highest loading of the day (lines.csv), the most
+    loaded named; None without the file or bus coordinates."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from lec_opt.network.feeder import bus_coordinates, load_feeder
+
+    res = as_results(results)
+    if res.lines is None:
+        return None
+    day = res.day
+    n_chargers = day.ev_charger_kwh.shape[1] if day.ev_charger_kwh is not None else 1
+    net = load_feeder(day.scenario, day.n_peers, n_chargers).net
+    xy = bus_coordinates(net)
+    if not xy:
+        return None
+    peak = res.lines.set_index("line").loading_max_percent
+    names = net.line.name.astype(str)
+    cables = [
+        (n, xy[int(a)], xy[int(b)]) for n, a, b in zip(names, net.line.from_bus, net.line.to_bus) if a in xy and b in xy
+    ]
+    loading = np.array([peak.get(n, np.nan) for n, _, _ in cables])
+    norm = Normalize(0.0, max(100.0, float(np.nanmax(loading))) if np.isfinite(loading).any() else 100.0)
+    fig = new_figure("feeder_cables")
+    ax = fig.add_subplot()
+    colours = ScalarMappable(norm, "viridis")
+    ax.add_collection(
+        LineCollection(
+            [(a, b) for _, a, b in cables],
+            colors=colours.to_rgba(np.nan_to_num(loading)),
+            linewidths=0.6 + 3 * np.nan_to_num(loading) / norm.vmax,
+        )
+    )
+    for _, row in res.lines.head(TOP_CABLES).iterrows():
+        ends = [(a, b) for n, a, b in cables if n == str(row.line)]
+        if ends and np.isfinite(row.loading_max_percent):
+            (x0, y0), (x1, y1) = ends[0]
+            ax.annotate(
+                f"{row.line}: {row.loading_max_percent:.0f} % at {row.time}", ((x0 + x1) / 2, (y0 + y1) / 2), fontsize=7
+            )
+    fig.colorbar(colours, ax=ax, label="highest loading of the day, % of rated current")
+    ax.set_aspect("equal")
+    ax.autoscale()
+    ax.set_xlabel("x, m")
+    ax.set_ylabel("y, m")
+    ax.set_title(f"Cables by their highest loading of the day: the {TOP_CABLES} most loaded named")
+    return save(fig, out_path(res, out_dir, "15_feeder_cables.png"))

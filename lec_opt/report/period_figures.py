@@ -3,7 +3,9 @@
 ``period_monthly.png``: energy per month (P2P, grid import and export, CES in and out) and the
 community's saving against grid-only per month; ``period_soc.png``: the CES state of charge as a
 day × time-of-day heat map; ``period_cycles.png``: CES full-cycle equivalents per day and
-cumulated over the period.
+cumulated over the period. With power flows: ``period_peer_voltages.png``, each peer's highest
+voltage per day (peers × days), and ``period_minutes_outside.png``, each peer's minutes outside
+EN 50160's band over the period.
 """
 
 from __future__ import annotations
@@ -109,4 +111,44 @@ def write_period_figures(days: pd.DataFrame, soc: np.ndarray, interval_minutes: 
         fig_monthly(days, folder / "period_monthly.png"),
         fig_soc(days, soc, interval_minutes, folder / "period_soc.png"),
         fig_cycles(days, folder / "period_cycles.png"),
+    ]
+
+
+def fig_peer_voltage_days(days: pd.DataFrame, v_max: np.ndarray, path: Path) -> Path:
+    """Each peer's highest voltage of each day: days across, peers down."""
+    fig = _figure(max(7.0, min(14.0, 4.0 + 0.03 * len(days))), 6.0)
+    ax = fig.subplots()
+    spread = max(float(np.nanmax(np.abs(v_max - 1.0))), 0.01)
+    image = ax.imshow(
+        v_max.T, aspect="auto", interpolation="nearest", cmap="coolwarm", vmin=1.0 - spread, vmax=1.0 + spread,
+        extent=(-0.5, len(days) - 0.5, v_max.shape[1] + 0.5, 0.5),
+    )  # fmt: skip
+    ticks = np.unique(np.linspace(0, len(days) - 1, min(len(days), 12)).round().astype(int))
+    ax.set_xticks(ticks, [days["date"].iloc[t] for t in ticks], rotation=30, fontsize=8)
+    ax.set_ylabel("peer")
+    fig.colorbar(image, ax=ax, label="highest voltage of the day at the peer's bus and phase, p.u.")
+    over = int((v_max > 1.10).sum())
+    ax.set_title(f"Each peer's highest voltage per day: {over} peer-days above EN 50160's 1.10 p.u.")
+    return _save(fig, path)
+
+
+def fig_minutes_outside(minutes: np.ndarray, days: int, path: Path) -> Path:
+    """Each peer's minutes outside EN 50160's band over the period."""
+    fig = _figure(max(7.0, 0.15 * len(minutes) + 3.0), 4.0)
+    ax = fig.subplots()
+    peers = np.arange(1, len(minutes) + 1)
+    ax.bar(peers, minutes, color=np.where(minutes > 0, "#d62728", "#2ca02c"))
+    ax.set_xlabel("peer")
+    ax.set_ylabel("minutes outside 0.90–1.10 p.u.")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(f"Minutes outside EN 50160 per peer over {days} days: {int(minutes.sum())} peer-minutes in all")
+    return _save(fig, path)
+
+
+def write_period_network_figures(days: pd.DataFrame, v_max: np.ndarray, minutes: np.ndarray, folder) -> list[Path]:
+    """Draw the two network figures of a period with power flows into ``folder``; returns the paths."""
+    folder = Path(folder)
+    return [
+        fig_peer_voltage_days(days, v_max, folder / "period_peer_voltages.png"),
+        fig_minutes_outside(minutes, len(days), folder / "period_minutes_outside.png"),
     ]

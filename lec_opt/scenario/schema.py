@@ -225,6 +225,11 @@ class Network(_Section):
     load_power_factor: float = Field(
         0.95, gt=0.0, le=1.0, description="lagging power factor of household load in the power flow (PV at 1)"
     )
+    engine: Literal["power-grid-model", "pandapower"] = Field(
+        "power-grid-model",
+        description="power-flow engine: power-grid-model (a day's intervals in one batch) or pandapower "
+        "(runpp_3ph, interval by interval); the same unbalanced flow",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Network:

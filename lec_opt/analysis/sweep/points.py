@@ -91,11 +91,13 @@ def _get(raw: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def point_hash(scenario: Mapping[str, Any], method: str, priority: str) -> str:
-    """sha256 of the resolved scenario, the method and the priority (first 16 hex digits)."""
-    text = json.dumps(
-        {"scenario": scenario, "method": method, "priority": priority}, sort_keys=True, separators=(",", ":")
-    )
+def point_hash(scenario: Mapping[str, Any], method: str, priority: str, power_flow: bool = False) -> str:
+    """sha256 of the resolved scenario, the method, the priority and (when asked for) the power
+    flows (first 16 hex digits)."""
+    identity = {"scenario": scenario, "method": method, "priority": priority}
+    if power_flow:
+        identity["power_flow"] = True
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -106,7 +108,12 @@ def _resolved(scenario: Scenario) -> dict[str, Any]:
 
 
 def build_points(
-    scenario: Scenario, axes: Sequence[Axis], mode: str = "product", method: str = "milp", priority: str = "best"
+    scenario: Scenario,
+    axes: Sequence[Axis],
+    mode: str = "product",
+    method: str = "milp",
+    priority: str = "best",
+    power_flow: bool = False,
 ) -> list[Point]:
     """Every point of the grid, each scenario validated (InputError naming the field and point)."""
     if mode not in SWEEP_MODES:
@@ -145,7 +152,10 @@ def build_points(
         resolved = _resolved(valid)
         points.append(
             Point(
-                index, {a.path: _get(resolved, a.path) for a in axes}, resolved, point_hash(resolved, method, priority)
+                index,
+                {a.path: _get(resolved, a.path) for a in axes},
+                resolved,
+                point_hash(resolved, method, priority, power_flow),
             )
         )
     return points

@@ -103,6 +103,7 @@ def run_sweep(
     progress: Progress | None = None,
     overwrite: bool = False,
     refine: int = 0,
+    power_flow: bool = False,
 ) -> pd.DataFrame:
     """Run a sweep; returns sweep.csv's table (one row per point, in grid order).
 
@@ -122,7 +123,9 @@ def run_sweep(
     ``refine``: with one swept field and a priced CES (``[ces.cost]``), that many golden-section
     steps for the largest net benefit between the best point's neighbours
     (``lec_opt.analysis.sizing.refine``); each adds a sweep point, and the finished points are
-    resumed from ``out`` (which it needs), not solved again.
+    resumed from ``out`` (which it needs), not solved again. ``power_flow``: every point's power
+    flows on its feeder (its scenario's ``network.engine``): the network columns of days.csv in
+    its row.
 
     ``frame.attrs`` holds ``points``, ``skipped`` (finished before, with ``resume``), ``failed``
     (``[(point, error)]``) and ``figures`` (paths written).
@@ -139,6 +142,7 @@ def run_sweep(
         figures=figures,
         progress=progress,
         overwrite=overwrite,
+        power_flow=power_flow,
     )
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -182,6 +186,7 @@ def _run_grid(
     figures: bool,
     progress: Progress | None,
     overwrite: bool,
+    power_flow: bool,
 ) -> pd.DataFrame:
     """``run_sweep`` over the grid of ``axes`` (no refinement)."""
     from lec_opt.day.run import check_method_priority
@@ -191,7 +196,7 @@ def _run_grid(
     if out is None and (resume or keep_results):
         raise LecOptError("resume and keep_results need an output folder")
     check_executor(executor, scheduler, workers)
-    points = build_points(scenario, axes, mode, method, priority)
+    points = build_points(scenario, axes, mode, method, priority, power_flow)
     if "data.dir" not in {a.path for a in axes}:
         from lec_opt.analysis.sweep.worker import is_period
         from lec_opt.market.snapshot import build_day
@@ -199,9 +204,14 @@ def _run_grid(
         if is_period(scenario):
             from lec_opt.period.run import period_days
 
-            period_days(scenario)  # a broken data folder or dates outside it stop the sweep now
+            _, days = period_days(scenario)  # a broken data folder or dates outside it stop the sweep now
+            first = days[0]
         else:
-            build_day(scenario)  # a broken data folder stops the sweep now, not in every point
+            first = build_day(scenario)  # a broken data folder stops the sweep now, not in every point
+        if power_flow:
+            from lec_opt.period.run import feeder_flows
+
+            feeder_flows(scenario, first)  # the feeder checked and one trial flow, before any point
 
     options = {"scenario": scenario, "overwrite": overwrite, "resume": resume, "keep_partial": True}
     target = writing(out, "sweep", **options, command="python: lec_opt.run_sweep") if out is not None else None
@@ -242,6 +252,7 @@ def _run_grid(
                 "method": method,
                 "priority": priority,
                 "keep": keep_results,
+                "power_flow": power_flow,
                 "matchings": str(folder / MATCHINGS_DIR if folder is not None else scratch),
             }
             for h, p in todo.items()

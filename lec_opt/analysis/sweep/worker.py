@@ -40,6 +40,7 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     for p, totals in summary.get("single_priority_totals", {}).items():
         out[f"alone_{p}_score"] = totals["score"]
         out[f"alone_{p}_p2p_energy_kwh"] = totals["p2p_energy_kwh"]
+    out.update(summary.get("network", {}))  # a period's network columns, over its days
     return out
 
 
@@ -68,6 +69,8 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
             return _period_point(scenario, payload, started)
         run = run_day(scenario, payload["method"], payload["priority"], workers=1)
         record: dict[str, Any] = {"status": "ok", "error": None, "metrics": point_metrics(scenario, summary(run))}
+        if payload.get("power_flow"):
+            record["metrics"].update(_day_network(scenario, run))
         if payload.get("keep"):
             with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
                 folder = write_day(run, Path(tmp) / "day")  # the day's folder, manifest included
@@ -76,6 +79,15 @@ def run_point(payload: Mapping[str, Any]) -> dict[str, Any]:
         record = _failed(err)
     record["seconds"] = time.perf_counter() - started
     return record
+
+
+def _day_network(scenario, run) -> dict[str, Any]:
+    """A day point's network columns (those of days.csv) from its power flows."""
+    from lec_opt.network.tables import day_network_columns
+    from lec_opt.period.run import feeder_flows
+
+    network = feeder_flows(scenario, run.day).day(run.day, run)
+    return day_network_columns(network.intervals, scenario.interval_minutes)
 
 
 def _failed(err: Exception) -> dict[str, Any]:
@@ -94,19 +106,25 @@ def is_period(scenario) -> bool:
 
 
 def _period_point(scenario, payload: Mapping[str, Any], started: float) -> dict[str, Any]:
-    from lec_opt.period.run import run_period, solve_period
+    from lec_opt.period.run import feeder_flows, period_days, run_period, solve_period
 
-    options = {"executor": "serial", "store": payload.get("matchings")}
+    method, priority, power_flow = payload["method"], payload["priority"], bool(payload.get("power_flow"))
     try:
-        if payload.get("keep"):
+        if payload.get("keep"):  # the period's folder (its own checkpoints, not the sweep's store)
             with tempfile.TemporaryDirectory(prefix="lec-opt-point-") as tmp:
                 folder = Path(tmp) / "period"
                 summary = solve_period(
-                    scenario, folder, payload["method"], payload["priority"], figures=False, **options
+                    scenario, folder, method, priority, figures=False, power_flow=power_flow, executor="serial"
                 )
                 files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
         else:
-            summary, files = run_period(scenario, payload["method"], payload["priority"], **options), None
+            inputs = period_days(scenario)
+            network = feeder_flows(scenario, inputs[1][0]) if power_flow else None
+            store = payload.get("matchings")
+            summary = run_period(
+                scenario, method, priority, executor="serial", store=store, inputs=inputs, network=network
+            )
+            files = None
         record: dict[str, Any] = {"status": "ok", "error": None, "metrics": point_metrics(scenario, summary)}
         if files:
             record["files"] = files
