@@ -113,7 +113,7 @@ def test_the_sizing_example_states_the_best_capacity_at_both_ends_of_the_cited_r
     for said in (
         "best capacity at $253/kWh and $968/kW",
         "best capacity at $420/kWh and $840/kW",
-        "feeder, best capacity",
+        "feeder, best capacity at $253/kWh and $968/kW",
     ):
         assert re.search(re.escape(said) + r": \d+ kWh, net benefit \$-?[\d,]+ a year", text), said
 

@@ -76,3 +76,69 @@ def test_the_day_files_agree_with_each_other(feeder_day):
     assert network.at[int(top.interval), "line_max"] == top.line and network.at[int(top.interval), "time"] == top.time
     figures = {p.name for p in (feeder_day / "figures").iterdir()}
     assert {"14_peer_voltages.png", "15_feeder_cables.png"} <= figures
+
+
+def _ieee_load_profiles(folder, n: int = 55, seed: int = 7):
+    """Load_profile_1..n.csv as the test case distributes them: time,mult; 1440 minute-end rows."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    minutes = np.arange(1, 1441)
+    for k in range(1, n + 1):
+        shape = 0.3 + 0.5 * np.exp(-(((minutes / 60) - 19) ** 2) / 4) + 0.2 * np.exp(-(((minutes / 60) - 8) ** 2) / 2)
+        kw = np.round(np.clip(shape * rng.uniform(0.5, 1.5) + rng.normal(0, 0.05, 1440), 0, None), 3)
+        labels = [f"{m // 60:02d}:{m % 60:02d}:00" for m in minutes]
+        rows = ["time,mult"] + [f"{t},{v:.3f}" for t, v in zip(labels, kw)]
+        (folder / f"Load_profile_{k}.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_the_test_cases_own_day_minute_by_minute(tmp_path):
+    """``network ieee-reference``: 1440 flows, the import minute by minute is the loads plus the
+    losses, every peer's voltage every minute (the engines' agreement: the test above)."""
+    from lec_opt.io.ieee import find_profiles, read_ieee_profile
+
+    loads = _ieee_load_profiles(tmp_path / "loads")
+    code, _, err = run_cli("network", "ieee-reference", loads, "--out", tmp_path / "ref")
+    assert code == 0, err
+    network = pd.read_csv(tmp_path / "ref" / "network.csv")
+    kw = np.column_stack([read_ieee_profile(p) for p in find_profiles(loads)])
+    assert len(network) == 1440 and network.converged.all()
+    np.testing.assert_allclose(network.feeder_import_kwh - network.losses_kwh, kw.sum(axis=1) / 60, atol=1e-8)
+    assert (network.losses_kwh > 0).all()
+    voltages = pd.read_parquet(tmp_path / "ref" / "voltages.parquet")
+    assert len(voltages) == 1440 * 55 and voltages.v_pu.between(0.9, 1.1).all()
+
+
+def test_a_one_minute_feeder_day_with_the_imported_ieee_loads(tmp_path):
+    """interval_minutes = 1 on the feeder with ``data import-ieee-lv``'s folder: 1440 intervals, each
+    with its power flow."""
+    loads = _ieee_load_profiles(tmp_path / "loads")
+    code, _, err = run_cli("data", "import-ieee-lv", loads, "--out", tmp_path / "data")
+    assert code == 0, err
+    scenario = tmp_path / "one_minute.toml"
+    scenario.write_text('base = "ieee_lv_feeder.toml"\nname = "ieee_1min"\ninterval_minutes = 1\n')
+    code, _, err = run_cli(
+        "solve-day", "-s", scenario, "--data", tmp_path / "data", "--method", "greedy", "--power-flow",
+        "--out", tmp_path / "day",
+    )  # fmt: skip
+    assert code == 0, err
+    network = pd.read_csv(tmp_path / "day" / "network.csv")
+    assert len(network) == 1440 and network.converged.all()
+    assert len(pd.read_parquet(tmp_path / "day" / "voltages.parquet")) == 1440 * 55
+
+
+def test_the_built_in_feeders_source_is_the_test_cases():
+    """11 kV at 1.05 p.u. behind the definition's impedance: 3 kA three-phase fault current, X/R 4."""
+    import math
+
+    from lec_opt.network.feeder import SOURCE_LINE, read_network
+    from lec_opt.scenario import load_scenario
+
+    scenario = load_scenario("ieee_lv_feeder.toml")
+    net = read_network(scenario.network, scenario.source)
+    line = net.line[net.line.name == SOURCE_LINE].iloc[0]
+    z1 = complex(line.r_ohm_per_km, line.x_ohm_per_km) * line.length_km
+    assert 11.0**2 / abs(z1) == pytest.approx(math.sqrt(3) * 11.0 * 3.0, rel=1e-4)  # MVA = √3 · kV · kA
+    assert z1.imag / z1.real == pytest.approx(4.0, rel=1e-4)
+    assert float(net.ext_grid.vm_pu.iloc[0]) == pytest.approx(1.05) and int(net.ext_grid.bus.iloc[0]) == int(line.from_bus)
+    assert int(line.to_bus) in set(net.trafo.hv_bus)

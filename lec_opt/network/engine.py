@@ -23,7 +23,7 @@ import numpy as np
 
 from lec_opt.errors import LecOptError
 from lec_opt.network.bus_powers import BusPowers, connection_rows
-from lec_opt.network.feeder import Feeder
+from lec_opt.network.feeder import SOURCE_LINE, Feeder
 
 NO_MAGNETISING_MAG0_PERCENT = 1e6  # pandapower's zero-sequence magnetising impedance, x short-circuit: none
 
@@ -69,7 +69,8 @@ def community_net(feeder: Feeder):
     load per ``connection_rows`` row (rows in order, zero power), and pandapower's zero-sequence
     magnetising branch removed where the transformer has no magnetising branch at all.
 
-    Returns (net, the rows' asymmetric_load indices, the buses flows report on).
+    Returns (net, the rows' asymmetric_load indices, the buses and the lines flows report on:
+    every in-service bus but the source's, every line but the source's impedance).
     """
     import pandapower as pp
 
@@ -86,7 +87,8 @@ def community_net(feeder: Feeder):
         net.trafo.loc[bare, "mag0_percent"] = NO_MAGNETISING_MAG0_PERCENT
     slack = {int(b) for b in net.ext_grid.bus}
     buses = np.array([b for b in net.bus.index if int(b) not in slack and net.bus.at[b, "in_service"]], dtype=int)
-    return net, rows, buses
+    lines = np.array(net.line.index[net.line.name.astype(str) != SOURCE_LINE], dtype=int)
+    return net, rows, buses, lines
 
 
 def open_flow(feeder: Feeder, engine: Engine | str = Engine.POWER_GRID_MODEL) -> Flow:

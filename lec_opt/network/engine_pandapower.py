@@ -22,8 +22,7 @@ class PandapowerFlow:
         import pandapower as pp
 
         self._pp = pp
-        self.net, self._rows, self.buses = community_net(feeder)
-        self.lines = np.array(self.net.line.index, dtype=int)
+        self.net, self._rows, self.buses, self.lines = community_net(feeder)
         self._connected = False
 
     def _set(self, powers: BusPowers, t: int) -> None:
@@ -47,13 +46,14 @@ class PandapowerFlow:
         return True
 
     def _branch_losses_kw(self) -> float:
-        """The lines' and transformers' losses, kW: with the community's draw, the feeder's import.
+        """The feeder's lines' and transformers' losses, kW (not the source's impedance): with the
+        community's draw, the feeder's import at its supply point.
 
         (``res_ext_grid_3ph`` is not used: on the IEEE European LV feeder it falls short of the
         branches' own losses by about 0.4 W an interval, so that import − draw ≠ losses.)
         """
         losses = [f"pl_{ph}_mw" for ph in PHASES]
-        total = self.net.res_line_3ph[losses].to_numpy().sum() if len(self.lines) else 0.0
+        total = self.net.res_line_3ph.loc[self.lines, losses].to_numpy().sum() if len(self.lines) else 0.0
         if len(self.net.trafo):
             total += self.net.res_trafo_3ph[losses].to_numpy().sum()
         return 1000.0 * float(total)

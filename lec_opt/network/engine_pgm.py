@@ -28,17 +28,20 @@ class PgmFlow:
         from power_grid_model import ComponentType, PowerGridModel
         from power_grid_model_io.converters import PandaPowerConverter
 
-        net, rows, self.buses = community_net(feeder)
-        self.lines = np.array(net.line.index, dtype=int)
+        net, rows, self.buses, self.lines = community_net(feeder)
         converter = PandaPowerConverter(log_level=logging.ERROR)
-        with structlog.testing.capture_logs():  # its notes on pandapower-only zero-sequence fields (see
-            data, _ = converter.load_input_data(net)  # community_net: none of them changes the flow)
+        with structlog.testing.capture_logs():  # its notes on pandapower-only zero-sequence fields
+            data, _ = converter.load_input_data(net)  # (models/FORMULATION.md §11: what they would change)
         self._model = PowerGridModel(data)
         self._load_ids = np.array([converter.get_id("asymmetric_load", int(r)) for r in rows])
         nodes = np.array([converter.get_id("bus", int(b)) for b in self.buses])
         self._node_pos = self._model.get_indexer(ComponentType.node, nodes)
         lines = np.array([converter.get_id("line", int(i)) for i in self.lines])
         self._line_pos = self._model.get_indexer(ComponentType.line, lines) if len(lines) else np.zeros(0, int)
+        source_lines = [converter.get_id("line", int(i)) for i in net.line.index.difference(self.lines)]
+        self._source_line_pos = (
+            self._model.get_indexer(ComponentType.line, np.array(source_lines)) if source_lines else np.zeros(0, int)
+        )
         self._has_trafo = len(data.get(ComponentType.transformer, ())) > 0
 
     def _update(self, powers: BusPowers) -> dict:
@@ -78,5 +81,9 @@ class PgmFlow:
             out.line_loading_percent[ok] = 100.0 * result[ComponentType.line]["loading"][:, self._line_pos][ok]
         if self._has_trafo:
             out.trafo_loading_percent[ok] = 100.0 * result[ComponentType.transformer]["loading"].max(axis=1)[ok]
-        out.source_kw[ok] = result[ComponentType.source]["p"].sum(axis=(1, 2))[ok] / 1000.0
+        source_w = result[ComponentType.source]["p"].sum(axis=(1, 2))
+        if len(self._source_line_pos):  # the feeder's import is at its supply point, after the source's impedance
+            source_line = result[ComponentType.line][:, self._source_line_pos]
+            source_w = source_w - (source_line["p_from"] + source_line["p_to"]).sum(axis=(1, 2))
+        out.source_kw[ok] = source_w[ok] / 1000.0
         return out

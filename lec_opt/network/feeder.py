@@ -35,6 +35,34 @@ def _pandapower():
     return pandapower
 
 
+# The IEEE European LV Test Feeder's source as its definition gives it (OpenDSS: Vsource BasekV=11
+# pu=1.05 ISC3=3000 ISC1=5, with OpenDSS's X1/R1 = 4 and X0/R0 = 3): Z1 = 11² / (√3·11·3 kA) ohm
+# = 0.51344 + j2.0537 ohm and Z0 = 1203.7 + j3611 ohm at 11 kV (models/FORMULATION.md §11)
+IEEE_SOURCE_Z1_OHM = complex(0.51344, 2.0537)
+IEEE_SOURCE_Z0_OHM = complex(1203.7, 3611.0)
+SOURCE_LINE = "source impedance"  # the line that carries it; not a cable of the feeder
+IDEAL_SOURCE_MVA = 1e6
+
+
+def _ieee_source_as_defined(net):
+    """pandapower's copy of the feeder puts a 10 GVA source at the 11 kV bus. The definition's
+    57 MVA source goes in as an impedance (a 1 km line of Z1 and Z0, zero capacitance) between an
+    ideal source and that bus, so that every engine sees it in all three sequences."""
+    pp = _pandapower()
+    grid = net.ext_grid.index[0]
+    bus = int(net.ext_grid.at[grid, "bus"])
+    ideal = pp.create_bus(net, net.bus.at[bus, "vn_kv"], name="source")
+    net.ext_grid.at[grid, "bus"] = ideal
+    for column in ("s_sc_max_mva", "s_sc_min_mva"):
+        net.ext_grid.at[grid, column] = IDEAL_SOURCE_MVA
+    z1, z0 = IEEE_SOURCE_Z1_OHM, IEEE_SOURCE_Z0_OHM
+    pp.create_line_from_parameters(
+        net, ideal, bus, 1.0, r_ohm_per_km=z1.real, x_ohm_per_km=z1.imag, c_nf_per_km=0.0, max_i_ka=1.0,
+        r0_ohm_per_km=z0.real, x0_ohm_per_km=z0.imag, c0_nf_per_km=0.0, name=SOURCE_LINE,
+    )  # fmt: skip
+    return net
+
+
 @lru_cache(maxsize=4)
 def _read_net(source: str | None, file: str | None, stamp: tuple[int, int] | None):
     """The feeder as shipped or as saved (cached by file size and modification time); never modify it."""
@@ -42,7 +70,7 @@ def _read_net(source: str | None, file: str | None, stamp: tuple[int, int] | Non
     if source == "ieee_european_lv":
         import pandapower.networks as pn
 
-        return pn.ieee_european_lv_asymmetric("on_peak_566")
+        return _ieee_source_as_defined(pn.ieee_european_lv_asymmetric("on_peak_566"))
     try:
         return pp.from_json(file)
     except Exception as err:  # pandapower raises many kinds on a bad file; all are the user's input
