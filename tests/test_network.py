@@ -683,3 +683,29 @@ def test_power_flows_of_a_period_need_a_feeder(tmp_path, small_data, write_scena
     )  # fmt: skip
     assert code == 2 and "power flows need a feeder scenario" in error_of(err)
     assert not (tmp_path / "p").exists()
+
+
+def test_a_feeder_days_report_draws_the_feeder_not_the_ring(feeder_day):
+    out, _ = feeder_day
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert not any(name.startswith("07_ring") for name in figures)
+    assert any(name.startswith("13_feeder_map") for name in figures)
+
+
+def test_a_feeder_without_coordinates_is_said_so_in_the_report(feeder_scenario, tmp_path):
+    def no_coordinates(net):
+        net.bus["geo"] = None
+        if "bus_geodata" in net:
+            net.bus_geodata.drop(net.bus_geodata.index, inplace=True)
+
+    _edit_net(tmp_path / "net.json", no_coordinates)
+    scenario = feeder_scenario(interval_minutes=240)
+    code, _, err = run_cli(
+        "solve-day", "--scenario", scenario.source, "--method", "greedy", "--power-flow", "--report",
+        "--out", tmp_path / "day",
+    )  # fmt: skip
+    assert code == 0, err
+    figures = {p.name for p in (tmp_path / "day" / "figures").iterdir()}
+    assert not any(name.startswith(("07_ring", "13_feeder_map", "15_feeder_cables")) for name in figures)
+    report = " ".join((tmp_path / "day" / "report.html").read_text().split())
+    assert "not drawn: the network" in report and "buses have no coordinates" in report

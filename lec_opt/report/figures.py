@@ -1,6 +1,6 @@
 """Every figure a results folder supports, in order: the day's 1–8, 9 (core violation), 10 (the chosen
-priority by period), 11 (SoC with foresight, when solved so), 12–13 (power flows of a feeder day),
-then the sweeps."""
+priority by period), 11 (SoC with foresight, when solved so), 12–15 (power flows of a feeder day),
+then the sweeps. The ring (7) is drawn for a ring community only."""
 
 from __future__ import annotations
 
@@ -43,9 +43,10 @@ def render_figures(
             fig_ces(res, out_dir),
             fig_p2p_priorities(res, out_dir),
             fig_transactions(res, out_dir),
-            fig_ring(res, interval, out_dir=out_dir),
-            fig_settlement(res, out_dir),
         ]
+        if res.day.scenario.community.topology != "feeder":  # a feeder community is drawn on its feeder (13)
+            paths.append(fig_ring(res, interval, out_dir=out_dir))
+        paths += [fig_settlement(res, out_dir)]
         if res.stability is not None:
             paths.append(fig_stability(res, out_dir))
         paths.append(fig_selection(res, out_dir))

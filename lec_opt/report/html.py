@@ -326,6 +326,12 @@ def _network_section(res: Results) -> Section | None:
         ["losses, kWh", cell(network["losses_kwh"], ".2f")],
         ["intervals with a bus outside EN 50160 ±10 %", str(network["intervals_outside_en50160"])],
     ]
+    from lec_opt.report.network_figures import feeder_has_coordinates
+
+    if not feeder_has_coordinates(res):
+        rows.append(
+            ["feeder map and cables", "not drawn: the network's buses have no coordinates (net.bus.geo in pandapower)"]
+        )
     return Section("network", "Power flows on the feeder (network.csv)", _table(["", "value"], rows, "network"))
 
 

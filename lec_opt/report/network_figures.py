@@ -22,6 +22,14 @@ from lec_opt.network.tables import EN50160_BAND_PU, worst_interval
 from lec_opt.report.drawing import as_results, new_figure, out_path, save, time_axis
 
 
+def feeder_has_coordinates(res: Results) -> bool:
+    """Whether the folder's feeder has bus coordinates to draw figures 13 and 15 with."""
+    from lec_opt.network.feeder import bus_coordinates, read_network
+
+    scenario = res.day.scenario
+    return bool(bus_coordinates(read_network(scenario.network, scenario.source)))
+
+
 def fig_voltage_band(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
     """12. Lowest and highest phase voltage per interval against EN 50160, and the largest line loading."""
     res = as_results(results)
