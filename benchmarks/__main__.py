@@ -26,6 +26,8 @@ CASES = {
     "game": "game",
     "sweep": "sweep",
     "network": "network",
+    "feeder-year": "feeder_year",
+    "output-hashes": "output_hashes",
     "min-trade": "min_trade",
     "min-trade-floor": "min_trade_floor",
     "period": "period",
