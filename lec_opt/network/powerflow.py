@@ -88,12 +88,16 @@ def day_flows(
     ``flow``: the feeder already opened for ``engine`` (``open_flow``), for a run of many days."""
     powers = day_powers(feeder, day, ces_charge_kwh, ces_discharge_kwh, power_factor)
     flow = flow if flow is not None else open_flow(feeder, engine)
-    results = solve_flows(flow, powers, progress)
     times = [day.start(t) for t in range(day.n_intervals)]
+    return as_tables(feeder, flow, solve_flows(flow, powers, progress), powers, day.hours, times)
+
+
+def as_tables(feeder: Feeder, flow, results, powers: BusPowers, hours: float, times: list[str]) -> DayNetwork:
+    """A run's ``FlowResults`` as its tables (network.csv's rows, every peer's voltage, each line's peak)."""
     bus_names = [feeder.bus_name(b) for b in flow.buses]
     line_names = feeder.net.line.name.astype(str).reindex(flow.lines).to_list()
     return DayNetwork(
-        intervals=network_rows(results, bus_names, line_names, powers.total_kw(), day.hours, times),
+        intervals=network_rows(results, bus_names, line_names, powers.total_kw(), hours, times),
         voltages=peer_voltages(results, feeder, flow.buses, times),
         lines=line_peaks(results, line_names, times),
     )

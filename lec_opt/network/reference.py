@@ -19,8 +19,7 @@ from lec_opt.io.shipped import shipped_scenario
 from lec_opt.network.bus_powers import bus_powers
 from lec_opt.network.engine import Engine, open_flow
 from lec_opt.network.feeder import load_feeder
-from lec_opt.network.powerflow import DayNetwork, Progress, solve_flows
-from lec_opt.network.tables import line_peaks, network_rows, peer_voltages
+from lec_opt.network.powerflow import DayNetwork, Progress, as_tables, solve_flows
 
 FEEDER_SCENARIO = "ieee_lv_feeder.toml"
 MINUTES = 1440
@@ -46,12 +45,5 @@ def ieee_reference_day(
         feeder, load_kw * hours, np.zeros_like(load_kw), none, none, np.zeros((MINUTES, 0)), hours, POWER_FACTOR
     )
     flow = open_flow(feeder, engine)
-    results = solve_flows(flow, powers, progress)
     times = [f"{m // 60:02d}:{m % 60:02d}" for m in range(MINUTES)]
-    bus_names = [feeder.bus_name(b) for b in flow.buses]
-    line_names = feeder.net.line.name.astype(str).reindex(flow.lines).to_list()
-    return DayNetwork(
-        intervals=network_rows(results, bus_names, line_names, powers.total_kw(), hours, times),
-        voltages=peer_voltages(results, feeder, flow.buses, times),
-        lines=line_peaks(results, line_names, times),
-    )
+    return as_tables(feeder, flow, solve_flows(flow, powers, progress), powers, hours, times)
