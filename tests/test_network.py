@@ -710,3 +710,37 @@ def test_a_feeder_without_coordinates_is_said_so_in_the_report(feeder_scenario, 
     assert not any(name.startswith(("07_ring", "13_feeder_map", "15_feeder_cables")) for name in figures)
     report = " ".join((tmp_path / "day" / "report.html").read_text().split())
     assert "not drawn: the network" in report and "buses have no coordinates" in report
+
+
+def test_a_feeder_period_stopped_half_way_resumes_to_the_same_files(feeder_scenario, tmp_path, monkeypatch):
+    """A period with power flows that stops on its third day keeps its partial folder; --resume
+    ends with the files an uninterrupted run writes, on any executor."""
+    from lec_opt.network.period_flows import FeederFlows
+    from lec_opt.period.run import solve_period, with_period
+
+    scenario = with_period(feeder_scenario(interval_minutes=240), "2025-06-01", 5)
+    real_day = FeederFlows.day
+    calls = []
+
+    def stop_on_day_three(self, day, run):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("stopped")
+        return real_day(self, day, run)
+
+    monkeypatch.setattr(FeederFlows, "day", stop_on_day_three)
+    with pytest.raises(KeyboardInterrupt):
+        solve_period(scenario, tmp_path / "out", "greedy", power_flow=True, executor="serial")
+    monkeypatch.setattr(FeederFlows, "day", real_day)
+    assert not (tmp_path / "out").exists()
+    solve_period(scenario, tmp_path / "out", "greedy", power_flow=True, executor="serial", resume=True)
+    for executor in ("serial", "dask"):
+        solve_period(scenario, tmp_path / executor, "greedy", power_flow=True, executor=executor, workers=2)
+
+    def files(folder):
+        return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != "lec-opt.json"}
+
+    expected = files(tmp_path / "serial")
+    assert {"network.parquet", "voltages.parquet", "lines.parquet", "days.csv"} <= set(expected)
+    assert files(tmp_path / "out") == expected
+    assert files(tmp_path / "dask") == expected
