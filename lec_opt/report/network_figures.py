@@ -20,6 +20,7 @@ from matplotlib.collections import LineCollection
 from lec_opt.io.results import Results
 from lec_opt.network.tables import EN50160_BAND_PU, worst_interval
 from lec_opt.report.drawing import as_results, new_figure, out_path, save, time_axis
+from lec_opt.report.period_figures import mark_band, voltage_scale
 
 
 def feeder_has_coordinates(res: Results) -> bool:
@@ -165,17 +166,18 @@ def fig_peer_voltages(results: Results | str | Path, out_dir: str | Path | None 
     fig = new_figure("peer_voltages")
     ax = fig.add_subplot()
     lo, hi = EN50160_BAND_PU
-    spread = max(float(np.nanmax(np.abs(table.to_numpy() - 1.0))), 0.01)
+    low, high = voltage_scale(table.to_numpy())
     image = ax.imshow(
         table.to_numpy(),
         aspect="auto",
-        cmap="coolwarm",
-        vmin=1.0 - spread,
-        vmax=1.0 + spread,
+        cmap="viridis",
+        vmin=low,
+        vmax=high,
         extent=(res.edges[0], res.edges[-1], table.index[-1] + 0.5, table.index[0] - 0.5),
         interpolation="nearest",
     )
-    fig.colorbar(image, ax=ax, label=f"voltage at the peer's bus and phase, p.u. (EN 50160: {lo:g}–{hi:g})")
+    bar = fig.colorbar(image, ax=ax, label=f"voltage at the peer's bus and phase, p.u. (EN 50160: {lo:g}–{hi:g})")
+    mark_band(bar, low, high)
     ax.set_ylabel("peer")
     time_axis(ax, res)
     outside = int(((table < lo) | (table > hi)).to_numpy().sum())

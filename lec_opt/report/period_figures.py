@@ -114,19 +114,34 @@ def write_period_figures(days: pd.DataFrame, soc: np.ndarray, interval_minutes: 
     ]
 
 
+def voltage_scale(values: np.ndarray) -> tuple[float, float]:
+    """The colour scale of a voltage heat map: the values' range, at least 0.02 p.u. wide."""
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    middle, half = (low + high) / 2, max((high - low) / 2, 0.01)
+    return middle - half, middle + half
+
+
+def mark_band(bar, low: float, high: float) -> None:
+    """EN 50160's limits drawn on a voltage colour bar, where they fall within its scale."""
+    for limit in (0.90, 1.10):
+        if low <= limit <= high:
+            bar.ax.axhline(limit, color="k", lw=1.5)
+
+
 def fig_peer_voltage_days(days: pd.DataFrame, v_max: np.ndarray, path: Path) -> Path:
     """Each peer's highest voltage of each day: days across, peers down."""
     fig = _figure(max(7.0, min(14.0, 4.0 + 0.03 * len(days))), 6.0)
     ax = fig.subplots()
-    spread = max(float(np.nanmax(np.abs(v_max - 1.0))), 0.01)
+    low, high = voltage_scale(v_max)
     image = ax.imshow(
-        v_max.T, aspect="auto", interpolation="nearest", cmap="coolwarm", vmin=1.0 - spread, vmax=1.0 + spread,
+        v_max.T, aspect="auto", interpolation="nearest", cmap="viridis", vmin=low, vmax=high,
         extent=(-0.5, len(days) - 0.5, v_max.shape[1] + 0.5, 0.5),
     )  # fmt: skip
     ticks = np.unique(np.linspace(0, len(days) - 1, min(len(days), 12)).round().astype(int))
     ax.set_xticks(ticks, [days["date"].iloc[t] for t in ticks], rotation=30, fontsize=8)
     ax.set_ylabel("peer")
-    fig.colorbar(image, ax=ax, label="highest voltage of the day at the peer's bus and phase, p.u.")
+    bar = fig.colorbar(image, ax=ax, label="highest voltage of the day at the peer's bus and phase, p.u.")
+    mark_band(bar, low, high)
     over = int((v_max > 1.10).sum())
     ax.set_title(f"Each peer's highest voltage per day: {over} peer-days above EN 50160's 1.10 p.u.")
     return _save(fig, path)
@@ -138,6 +153,10 @@ def fig_minutes_outside(minutes: np.ndarray, days: int, path: Path) -> Path:
     ax = fig.subplots()
     peers = np.arange(1, len(minutes) + 1)
     ax.bar(peers, minutes, color=np.where(minutes > 0, "#d62728", "#2ca02c"))
+    ax.set_xlim(0.5, len(minutes) + 0.5)
+    ax.set_ylim(0, max(1.0, float(minutes.max()) * 1.1))
+    if not minutes.any():
+        ax.text(0.5, 0.5, "no peer outside the band at any time", transform=ax.transAxes, ha="center", va="center")
     ax.set_xlabel("peer")
     ax.set_ylabel("minutes outside 0.90–1.10 p.u.")
     ax.grid(True, axis="y", alpha=0.3)
