@@ -85,7 +85,15 @@ def _text(html: str) -> str:
 
 def test_there_are_at_least_the_five_examples():
     names = {p.stem for p in EXAMPLES}
-    assert {"paper_day", "own_community", "priorities_criteria", "stability", "sweep_ksd", "size_ces"} <= names
+    assert {
+        "paper_day",
+        "own_community",
+        "priorities_criteria",
+        "stability",
+        "sweep_ksd",
+        "size_ces",
+        "hosting_capacity",
+    } <= names
 
 
 @pytest.mark.slow

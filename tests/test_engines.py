@@ -140,5 +140,20 @@ def test_the_built_in_feeders_source_is_the_test_cases():
     z1 = complex(line.r_ohm_per_km, line.x_ohm_per_km) * line.length_km
     assert 11.0**2 / abs(z1) == pytest.approx(math.sqrt(3) * 11.0 * 3.0, rel=1e-4)  # MVA = √3 · kV · kA
     assert z1.imag / z1.real == pytest.approx(4.0, rel=1e-4)
-    assert float(net.ext_grid.vm_pu.iloc[0]) == pytest.approx(1.05) and int(net.ext_grid.bus.iloc[0]) == int(line.from_bus)
+    assert float(net.ext_grid.vm_pu.iloc[0]) == pytest.approx(1.05) and int(net.ext_grid.bus.iloc[0]) == int(
+        line.from_bus
+    )
     assert int(line.to_bus) in set(net.trafo.hv_bus)
+
+
+def test_the_high_pv_scenario_breaks_en50160_at_noon(tmp_path):
+    """models/ieee_lv_high_pv.toml (every peer a 10 kWp prosumer): the scenario where limits bind."""
+    code, _, err = run_cli(
+        "solve-day", "--scenario", "ieee_lv_high_pv.toml", "--method", "greedy", "--power-flow", "--out", tmp_path / "d"
+    )
+    assert code == 0, err
+    network = pd.read_csv(tmp_path / "d" / "network.csv")
+    outside = network[network.buses_outside_en50160 > 0]
+    assert network.v_max_pu.max() > 1.10 and len(outside) > 0
+    assert outside.time.min() >= "06:00" and outside.time.max() <= "18:00"  # the daylight rise, not the evening
+    assert network.line_loading_max_percent.max() < 100 and network.trafo_loading_percent.max() < 100
