@@ -436,6 +436,18 @@ def _feeder(root: Path) -> Path:
     return feeder
 
 
+def _ieee_case(root: Path) -> Path:
+    """The IEEE test case's 55 Load_profile files (flat 0.4 kW), made once under ``root``."""
+    loads = root / "ieee_case"
+    if not loads.exists():
+        loads.mkdir()
+        labels = [f"{((r + 1) % 1440) // 60:02d}:{(r + 1) % 60:02d}:00" for r in range(1440)]
+        text = "\n".join(["time,mult"] + [f"{t},0.400" for t in labels]) + "\n"
+        for k in range(1, 56):
+            (loads / f"Load_profile_{k}.csv").write_text(text)
+    return loads
+
+
 # a quick valid run of every command that writes a folder: (good paths, the folder) -> arguments
 VALID = {
     ("solve-day",): lambda g, out: ["solve-day", "-s", g["file"], "--method", "greedy", "--out", out],
@@ -451,6 +463,13 @@ VALID = {
         *("data", "import-ieee-lv", _feeder(g["out"].parent), "--out", out, "--pv-ev-from", g["folder"]),
     ],
     ("data", "generate"): lambda g, out: ["data", "generate", "--out", out],
+    ("network", "ieee-reference"): lambda g, out: [
+        "network",
+        "ieee-reference",
+        _ieee_case(g["out"].parent),
+        "--out",
+        out,
+    ],
     ("report",): lambda g, folder: ["report", folder],
     ("power-flow",): lambda g, folder: ["power-flow", folder],
     ("game",): lambda g, folder: ["game", folder, "--samples", "20"],

@@ -336,7 +336,10 @@ def test_missing_base_file_names_the_base(write_scenario):
     err = _error(path)
     assert Path(err.file) == path and err.field == "base"
     assert "base 'gone.toml'" in str(err) and str(path.parent / "gone.toml") in str(err)
-    assert "no shipped scenario of that name (shipped: ieee_lv_feeder.toml, paper_15min.toml" in str(err)
+    assert (
+        "no shipped scenario of that name (shipped: ieee_lv_feeder.toml, ieee_lv_high_pv.toml, paper_15min.toml"
+        in str(err)
+    )
     in_a_folder = write_scenario({"base": "sub/gone.toml", "name": "y"}, name="y.toml", full=False)
     err = _error(in_a_folder)
     assert err.field == "base" and "shipped" not in str(err)  # a path, not a name: no shipped scenario looked up
