@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from lec_opt.io.results import LINE_COLUMNS, VOLTAGE_COLUMNS
 from lec_opt.network.engine import FlowResults
 from lec_opt.network.feeder import BALANCED, PHASES, Feeder
 
@@ -42,8 +43,6 @@ COLUMNS = (
     "feeder_import_kwh",
     "buses_outside_en50160",
 )
-VOLTAGE_COLUMNS = ("interval", "time", "peer", "bus", "phase", "v_pu")
-LINE_COLUMNS = ("line", "loading_max_percent", "interval", "time")
 _A = np.exp(2j * np.pi / 3)
 
 
@@ -132,9 +131,7 @@ def line_peaks(results: FlowResults, line_names: Sequence[str], times: Sequence[
     filled = np.where(np.isnan(loading), -np.inf, loading)
     at = np.argmax(filled, axis=0) if loading.shape[0] else np.zeros(loading.shape[1], int)
     peak = loading[at, np.arange(loading.shape[1])] if loading.shape[0] else np.full(loading.shape[1], np.nan)
-    frame = pd.DataFrame(
-        {"line": list(line_names), "loading_max_percent": peak, "interval": at, "time": np.asarray(times)[at]}
-    )
+    frame = pd.DataFrame(dict(zip(LINE_COLUMNS, (list(line_names), peak, at, np.asarray(times)[at]))))
     frame.loc[frame.loading_max_percent.isna(), ["interval", "time"]] = None
     return frame.sort_values("loading_max_percent", ascending=False, kind="stable", ignore_index=True)
 
@@ -173,15 +170,17 @@ def network_totals(frame: pd.DataFrame) -> dict:
     }
 
 
-DAY_COLUMNS = (
-    "v_min_pu",
-    "v_max_pu",
-    "bus_minutes_outside_en50160",
-    "line_loading_max_percent",
-    "trafo_loading_max_percent",
-    "network_losses_kwh",
-    "failed_flows",
-)
+# days.csv's network columns, and how each adds up over days (summary.json's period and months)
+DAY_COLUMNS = {
+    "v_min_pu": "min",
+    "v_max_pu": "max",
+    "bus_minutes_outside_en50160": "sum",
+    "line_loading_max_percent": "max",
+    "trafo_loading_max_percent": "max",
+    "network_losses_kwh": "sum",
+    "failed_flows": "sum",
+}
+_COUNTS = ("bus_minutes_outside_en50160", "failed_flows")
 
 
 def day_network_columns(frame: pd.DataFrame, interval_minutes: int) -> dict:
@@ -204,16 +203,12 @@ def day_network_columns(frame: pd.DataFrame, interval_minutes: int) -> dict:
 
 
 def aggregate_network(days: pd.DataFrame) -> dict:
-    """The network columns of some rows of days.csv, over those days."""
-    return {
-        "v_min_pu": float(days.v_min_pu.min()),
-        "v_max_pu": float(days.v_max_pu.max()),
-        "bus_minutes_outside_en50160": int(days.bus_minutes_outside_en50160.sum()),
-        "line_loading_max_percent": float(days.line_loading_max_percent.max()),
-        "trafo_loading_max_percent": float(days.trafo_loading_max_percent.max()),
-        "network_losses_kwh": float(days.network_losses_kwh.sum()),
-        "failed_flows": int(days.failed_flows.sum()),
-    }
+    """The network columns of some rows of days.csv, over those days (``DAY_COLUMNS``' rule each)."""
+    out = {}
+    for column, rule in DAY_COLUMNS.items():
+        value = getattr(days[column], rule)()
+        out[column] = int(value) if column in _COUNTS else float(value)
+    return out
 
 
 def peer_day_extremes(voltages: pd.DataFrame, interval_minutes: int) -> tuple[np.ndarray, np.ndarray]:
