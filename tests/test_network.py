@@ -744,3 +744,23 @@ def test_a_feeder_period_stopped_half_way_resumes_to_the_same_files(feeder_scena
     assert {"network.parquet", "voltages.parquet", "lines.parquet", "days.csv"} <= set(expected)
     assert files(tmp_path / "out") == expected
     assert files(tmp_path / "dask") == expected
+
+
+def test_data_validate_checks_a_feeder_scenarios_network(feeder_scenario, tmp_path):
+    scenario = feeder_scenario(interval_minutes=240)
+    data = Path(scenario.data_dir)
+    code, said, err = run_cli("data", "validate", data, "--scenario", scenario.source)
+    assert code == 0, err
+    said = " ".join(said.split())
+    assert "are placed on" in said and "the network has the data it needs" in said
+
+    def without_zero_sequence(net):
+        net.line["r0_ohm_per_km"] = np.nan
+
+    _edit_net(tmp_path / "net.json", without_zero_sequence)
+    code, said, err = run_cli("data", "validate", data, "--scenario", scenario.source)
+    assert code == 0, err  # the data are fine: the network's gap is a warning for --power-flow
+    assert "--power-flow will stop until they are added" in " ".join(said.split())
+    _edit_net(tmp_path / "net.json", lambda net: net.line.loc[:, "in_service"].__setitem__(2, False))
+    code, _, err = run_cli("data", "validate", data, "--scenario", scenario.source)
+    assert code == 2 and "B" in error_of(err)  # a peer's bus cut off: named, exit 2

@@ -101,12 +101,30 @@ def data_validate_cmd(
             f"{days[0].n_intervals} intervals of {days[0].interval_minutes} min a day, "
             f"load {sum(d.load_kwh.sum() for d in days):.1f} kWh, EV {sum(d.ev_kwh.sum() for d in days):.1f} kWh"
         )
+        _check_feeder(sc, days[0])
         return
     day = build_day(sc)
     console.print(
         f"[green]OK[/green] {directory}: {day.n_peers} peers, {day.n_intervals} intervals of "
         f"{day.interval_minutes} min, load {day.load_kwh.sum():.1f} kWh, EV {day.ev_kwh.sum():.1f} kWh"
     )
+    _check_feeder(sc, day)
+
+
+def _check_feeder(sc, day) -> None:
+    """A feeder scenario's network checked too: the community placed on it (bus names, islands:
+    an error), and whether it has what the power flow reads (a warning)."""
+    if sc.community.topology != "feeder":
+        return
+    from lec_opt.cli.network import say_power_flow_readiness
+    from lec_opt.network.checks import missing_unbalanced_data
+    from lec_opt.network.powerflow import placed_feeder
+
+    feeder, _ = placed_feeder(sc, day)
+    console.print(
+        f"[green]OK[/green] the {feeder.n_peers} peers, the CES and the EV chargers are placed on {feeder.name}"
+    )
+    say_power_flow_readiness(missing_unbalanced_data(feeder.net))
 
 
 @data_app.command("generate")

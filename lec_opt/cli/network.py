@@ -52,7 +52,11 @@ def network_info_cmd(scenario: ScenarioOpt = None, data: DataOpt = None, as_json
     console.print(table)
     console.print(f"CES bus {info['ces_bus']}; EV charger buses {', '.join(info['ev_buses']) or '(none)'}")
     console.print("the full distance matrix in metres: lec-opt network info --json")
-    missing = info["power_flow_missing"]
+    say_power_flow_readiness(info["power_flow_missing"])
+
+
+def say_power_flow_readiness(missing: list[str]) -> None:
+    """One line: whether the network has what the unbalanced flow reads, else the first missing values."""
     console.print(
         "unbalanced power flow: the network has the data it needs"
         if not missing
