@@ -140,5 +140,7 @@ def test_the_built_in_feeders_source_is_the_test_cases():
     z1 = complex(line.r_ohm_per_km, line.x_ohm_per_km) * line.length_km
     assert 11.0**2 / abs(z1) == pytest.approx(math.sqrt(3) * 11.0 * 3.0, rel=1e-4)  # MVA = √3 · kV · kA
     assert z1.imag / z1.real == pytest.approx(4.0, rel=1e-4)
-    assert float(net.ext_grid.vm_pu.iloc[0]) == pytest.approx(1.05) and int(net.ext_grid.bus.iloc[0]) == int(line.from_bus)
+    assert float(net.ext_grid.vm_pu.iloc[0]) == pytest.approx(1.05) and int(net.ext_grid.bus.iloc[0]) == int(
+        line.from_bus
+    )
     assert int(line.to_bus) in set(net.trafo.hv_bus)

@@ -35,7 +35,7 @@ _PERIOD_SHADES = {
 
 def fig_selection(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
     """10. The aggregator's chosen priority over the day and its counts by period, beside the paper (Fig. 12)."""
-    from lec_opt.day.periods import PERIODS, counts_by_period, day_periods
+    from lec_opt.day.day_parts import PERIODS, counts_by_period, day_periods
     from lec_opt.paper import FIG12_PRIORITY_BY_PERIOD
 
     res = as_results(results)
