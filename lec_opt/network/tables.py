@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from lec_opt.io.schema import VOLTAGE_COLUMNS
 from lec_opt.network.engine import FlowResults
 from lec_opt.network.feeder import BALANCED, PHASES, Feeder
 
@@ -42,8 +43,6 @@ COLUMNS = (
     "feeder_import_kwh",
     "buses_outside_en50160",
 )
-VOLTAGE_COLUMNS = ("interval", "time", "peer", "bus", "phase", "v_pu")
-LINE_COLUMNS = ("line", "loading_max_percent", "interval", "time")
 _A = np.exp(2j * np.pi / 3)
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from lec_opt.errors import InputError
-from lec_opt.io.results import Results, SummaryKey
+from lec_opt.io.results import Results
+from lec_opt.io.schema import INTERVALS_FILE, SummaryKey
 from lec_opt.report.drawing import (
     PRIORITY_COLOURS,
     PRIORITY_NAMES,
@@ -95,7 +96,7 @@ def fig_foresight(results: Results | str | Path, out_dir: str | Path | None = No
     iv = res.intervals
     if "soc_end_myopic" not in iv.columns:
         raise InputError(
-            res.dir / "intervals.csv",
+            res.dir / INTERVALS_FILE,
             "no myopic path (solve the day with ces.policy = 'foresight')",
             field="soc_end_myopic",
         )
