@@ -34,10 +34,10 @@ from benchmarks.common import save, source, stats, timed
 from lec_opt import load_scenario
 from lec_opt.day.outputs import summary, write_day
 from lec_opt.day.run import run_day
-from lec_opt.io.results_folder import RESULTS_MANIFEST
+from lec_opt.io.schema import MANIFEST_FILE, SUMMARY_FILE, TIMING
 from lec_opt.market.priorities import PRIORITIES
 
-TIMING_FIELDS = ("solve_seconds", "matching_seconds")
+TIMING_FIELDS = TIMING
 
 
 def _cli() -> list[str]:
@@ -55,13 +55,13 @@ def cli_day(out: Path, *args: str) -> float:
 def same_files(a: Path, b: Path) -> dict:
     """Compare two day folders byte by byte, summary.json without its timing fields."""
     # lec-opt.json, the folder's manifest, records the command that wrote it (in-process or the CLI)
-    names = sorted(({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()}) - {RESULTS_MANIFEST})
+    names = sorted(({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()}) - {MANIFEST_FILE})
     differing = {}
     for name in names:
         pa, pb = a / name, b / name
         if not (pa.exists() and pb.exists()):
             differing[name] = "only in one folder"
-        elif name == "summary.json":
+        elif name == SUMMARY_FILE:
             ja, jb = (json.loads(p.read_text()) for p in (pa, pb))
             for key in TIMING_FIELDS:
                 ja.pop(key, None), jb.pop(key, None)

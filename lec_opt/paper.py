@@ -34,7 +34,7 @@ PROSUMER_REVENUE_RATIO = 1.61  # P2P / grid-only
 CONSUMER_BILL_RATIO = 0.72  # P2P / grid-only
 CES_SOC_BAND = (0.35, 0.80)
 
-# §5.5 on Fig. 12, by period of the day (lec_opt.day.periods): the priority the paper says the
+# §5.5 on Fig. 12, by period of the day (lec_opt.day.day_parts): the priority the paper says the
 # aggregator chooses there, and its words.
 FIG12_PRIORITY_BY_PERIOD = {
     "night": ("A", "A at the beginning of the day"),

@@ -373,3 +373,11 @@ def test_intervals_csv_carries_each_solved_levels_bound_and_gap(tmp_path):
         assert (bound <= count).all()
         assert np.allclose(gap, (count - bound) / count)
         assert (rows[f"level3_gap_{p}"].abs() <= 1e-6).all()  # no minimum trade: level 3 is an LP, optimal
+
+
+def test_a_failed_interval_task_is_an_error_record_naming_its_error():
+    """The day's MILP task (run by ``lec_opt.engine``) never raises: the day raises for it."""
+    from lec_opt.day.matching import match_task
+
+    record = match_task({"hash": "0", "scenario": None, "interval": 0})
+    assert record["status"] == "error" and record["error"].startswith("AttributeError")

@@ -22,7 +22,7 @@ from matplotlib.image import imread
 
 from lec_opt import InputError, LecOptError
 from lec_opt.day.outputs import write_day
-from lec_opt.io.results import DAY_FILES
+from lec_opt.io.schema import DAY_FILES
 from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.report import DPI, FIGSIZE, default_ring_interval, fig_demand_pv, fig_ring, render_figures, write_report
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from lec_opt.day.outputs import write_day
-from lec_opt.io.results import SummaryKey as K
+from lec_opt.io.schema import SummaryKey as K
 from lec_opt.report import write_report
 
 ARTEFACTS = os.environ.get("LEC_OPT_ARTEFACTS")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from lec_opt.day.periods import PERIODS, counts_by_period, day_periods, period_spans
+from lec_opt.day.day_parts import PERIODS, counts_by_period, day_periods, period_spans
 from lec_opt.day.selection import PAPER_CRITERION, choose, metrics_of
 from lec_opt.scenario.schema import Selection
 

@@ -15,6 +15,9 @@ stored energy, η_d·Pd per stored kWh, is what the aggregator's score uses. EVs
 Because a < Δπ and b < Δπ (Pd > π_sell and η_c η_d Pd < π_buy), the separation MILP
 (``lec_opt.model.coalitions``, like the least-core and stable-price LPs) may write min(·,·) as a
 maximised variable bounded by both arguments: it never gains by lowering it.
+
+The game as data, ``IntervalGame`` (importable from here as well), lives in
+``lec_opt.market.interval_game``, below both this module and the models that read it.
 """
 
 from __future__ import annotations
@@ -25,53 +28,11 @@ import numpy as np
 
 from lec_opt.errors import LecOptError
 from lec_opt.market.ces import CesParams
+from lec_opt.market.interval_game import IntervalGame
 from lec_opt.market.result import IntervalResult
 from lec_opt.model.coalitions import LeastCoreLP, Separator, stable_price_lp
 
 TOL = 1e-7
-
-
-@dataclass(frozen=True)
-class IntervalGame:
-    """A transferable-utility game; players are indexed 0..n-1."""
-
-    labels: tuple[str, ...]
-    supply: np.ndarray  # kWh each player can sell (0 for buyers and the CES)
-    demand: np.ndarray  # kWh each player needs
-    spread: float  # Δπ
-    ces: int | None = None  # index of the CES player, if any
-    ces_discharge_gain: float = 0.0  # a
-    ces_charge_gain: float = 0.0  # b
-    ces_discharge_kwh: float = 0.0  # E_dis
-    ces_charge_kwh: float = 0.0  # E_ch
-
-    @property
-    def n(self) -> int:
-        """Number of players."""
-        return len(self.labels)
-
-    def values(self, masks: np.ndarray) -> np.ndarray:
-        """v(T) for many coalitions at once; ``masks`` is (k, n) boolean."""
-        masks = np.atleast_2d(np.asarray(masks, dtype=bool))
-        s = masks @ self.supply
-        d = masks @ self.demand
-        v = self.spread * np.minimum(s, d)
-        if self.ces is not None:
-            with_ces = masks[:, self.ces]
-            v = v + with_ces * (
-                self.ces_discharge_gain * np.minimum(np.clip(d - s, 0, None), self.ces_discharge_kwh)
-                + self.ces_charge_gain * np.minimum(np.clip(s - d, 0, None), self.ces_charge_kwh)
-            )
-        return v
-
-    def value(self, mask) -> float:
-        """v(T) of one coalition given as a boolean mask over the players."""
-        return float(self.values(np.asarray(mask, dtype=bool)[None, :])[0])
-
-    @property
-    def grand_value(self) -> float:
-        """v(N): the value of the grand coalition."""
-        return self.value(np.ones(self.n, dtype=bool))
 
 
 def interval_game(result: IntervalResult, ces: CesParams, ces_player: bool = False) -> tuple[IntervalGame, np.ndarray]:

@@ -31,8 +31,9 @@ from lec_opt.analysis.game import (
 )
 from lec_opt.errors import InputError
 from lec_opt.io.atomic import write_csv, write_json
-from lec_opt.io.results import SummaryKey, load_day_results
+from lec_opt.io.results import load_day_results
 from lec_opt.io.results_folder import writing
+from lec_opt.io.schema import INTERVALS_FILE, STABILITY_FILE, SUMMARY_FILE, SummaryKey
 from lec_opt.market.ces import ces_params
 from lec_opt.market.greedy import matching_levels
 from lec_opt.market.outcome import result_from_matching
@@ -146,7 +147,7 @@ def executed_results(folder: Path) -> tuple[DayInputs, list[IntervalResult]]:
         result = result_from_matching(snap, ces, matching, scenario.bids.mu, scenario.bids.price_margin)
         if abs(result.soc_end - row.soc_end) > 1e-6:
             raise InputError(
-                res.dir / "intervals.csv",
+                res.dir / INTERVALS_FILE,
                 "the rebuilt SoC does not match: folder and scenario/data differ",
                 row=int(row.interval) + 2,
                 field="soc_end",
@@ -189,7 +190,7 @@ def write_stability(folder: str | Path, checks: list[IntervalStability]) -> dict
 
 def _write_stability(folder: Path, checks: list[IntervalStability]) -> dict:
     table = pd.DataFrame([c.row() for c in checks])
-    write_csv(folder / "stability.csv", table, float_format="%.9g")
+    write_csv(folder / STABILITY_FILE, table, float_format="%.9g")
     priced = [c for c in checks if c.prices is not None]
     if priced:
         rows = [
@@ -212,7 +213,7 @@ def _write_stability(folder: Path, checks: list[IntervalStability]) -> dict:
         "max_core_violation": float(max((c.max_violation for c in checks), default=0.0)),
         "ir_violations": int(sum(c.ir_violations for c in checks)),
     }
-    summary_path = folder / "summary.json"
+    summary_path = folder / SUMMARY_FILE
     summary = json.loads(summary_path.read_text())
     summary.update(keys)
     write_json(summary_path, summary)

@@ -88,8 +88,9 @@ def check_engine(engine: str | None) -> None:
 
 def run_power_flow(folder: Path, engine: str | None = None) -> None:
     """Power flows of every interval of a results folder, with a progress bar, then figures and a summary."""
-    from lec_opt.io.results import LINES_FILE, NETWORK_FILE, VOLTAGES_FILE, load_results
+    from lec_opt.io.results import load_results
     from lec_opt.io.results_folder import writing
+    from lec_opt.io.schema import LINES_FILE, NETWORK_FILE, SUMMARY_FILE, VOLTAGES_FILE
     from lec_opt.network.powerflow import power_flow_folder
     from lec_opt.report.drawing import FIGURES_DIR
     from lec_opt.report.figures import render_network_figures
@@ -113,7 +114,7 @@ def run_power_flow(folder: Path, engine: str | None = None) -> None:
         else f"[red]none of the {failed} flows converged[/red]"
     )
     console.print(
-        f"[green]wrote[/green] {folder / NETWORK_FILE}, {VOLTAGES_FILE}, {LINES_FILE}, summary.json (network), "
+        f"[green]wrote[/green] {folder / NETWORK_FILE}, {VOLTAGES_FILE}, {LINES_FILE}, {SUMMARY_FILE} (network), "
         + ", ".join(p.name for p in figures)
     )
 
@@ -149,6 +150,7 @@ def ieee_reference_cmd(
     no CES (1440 flows): network.csv, voltages.parquet and lines.csv to set beside its published solution."""
     from lec_opt.io.atomic import write_json
     from lec_opt.io.results_folder import writing
+    from lec_opt.io.schema import LINES_FILE, NETWORK_FILE, SUMMARY_FILE, VOLTAGES_FILE
     from lec_opt.network.powerflow import write_day_network
     from lec_opt.network.reference import ieee_reference_day
     from lec_opt.network.tables import network_totals
@@ -160,11 +162,11 @@ def ieee_reference_cmd(
         network = ieee_reference_day(loads, chosen, lambda done, total: bar.update(task, completed=done, total=total))
     with writing(out, "power-flow", overwrite=overwrite, command="lec-opt network ieee-reference") as folder:
         write_day_network(folder, network)
-        write_json(folder / "summary.json", {"network": {"engine": chosen, **network_totals(network.intervals)}})
+        write_json(folder / SUMMARY_FILE, {"network": {"engine": chosen, **network_totals(network.intervals)}})
     frame = network.intervals
     console.print(
         f"feeder import {frame.feeder_import_kwh.sum():.2f} kWh, losses {frame.losses_kwh.sum():.3f} kWh, "
         f"voltage {frame.v_min_pu.min():.4f}-{frame.v_max_pu.max():.4f} p.u., "
         f"{int((~frame.converged.astype(bool)).sum())} flows did not converge"
     )
-    console.print(f"[green]wrote[/green] {out}/ (network.csv, voltages.parquet, lines.csv, summary.json)")
+    console.print(f"[green]wrote[/green] {out}/ ({NETWORK_FILE}, {VOLTAGES_FILE}, {LINES_FILE}, {SUMMARY_FILE})")

@@ -133,9 +133,10 @@ def solve_day_cmd(
 
 def _print_day_summary(folder: Path) -> None:
     from lec_opt.io.results import read_summary
+    from lec_opt.io.schema import DAY_FILES, SUMMARY_FILE
     from lec_opt.report.summary import day_summary_rows, run_label
 
-    summary = read_summary(folder / "summary.json")
+    summary = read_summary(folder / SUMMARY_FILE)
     table = Table(title=f"{run_label(summary, folder.name)}: the day")
     rows = day_summary_rows(summary)
     table.add_column("")
@@ -145,9 +146,7 @@ def _print_day_summary(folder: Path) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    console.print(
-        f"[green]wrote[/green] {folder}/ (intervals.csv, trades.csv, settlement.csv, summary.json, scenario.toml)"
-    )
+    console.print(f"[green]wrote[/green] {folder}/ ({', '.join(DAY_FILES)})")
 
 
 def _print_interval(r) -> None:

@@ -1,15 +1,17 @@
 """Phase 1 of a day: every interval's P2P matchings, one process per core for the MILP.
 
 The matching of an interval does not depend on the CES state of charge (models/FORMULATION.md
-§3), so the intervals are independent: the MILP matchings run in a process pool, busiest first.
+§3), so the intervals are independent: the MILP matchings run as tasks of ``lec_opt.engine``'s
+local process pool, busiest first, and are put back in interval order.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 
+from lec_opt.engine.executors import execute
+from lec_opt.errors import LecOptError
 from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.outcome import has_willing_pair, trivial_matching
 from lec_opt.market.priorities import PRIORITIES
@@ -36,9 +38,14 @@ def match_interval(
     return solve_matching(snap, scenario, priorities)
 
 
-def _match_worker(args: tuple[Scenario, int]) -> tuple[int, dict[str, Matching]]:
-    scenario, t = args
-    return t, match_interval(_worker_day(scenario).snapshot(t), scenario, "milp")
+def match_task(payload: dict) -> dict:
+    """The MILP matchings of interval ``payload["interval"]`` of ``payload["scenario"]``'s day: a
+    record ``{"status": "ok", "matchings": {priority: Matching}}`` or an error record."""
+    try:
+        scenario, t = payload["scenario"], payload["interval"]
+        return {"status": "ok", "matchings": match_interval(_worker_day(scenario).snapshot(t), scenario, "milp")}
+    except Exception as err:  # noqa: BLE001 - the day stops and names the interval
+        return {"status": "error", "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
 
 
 _DAY_CACHE: dict[int, DayInputs] = {}
@@ -66,10 +73,17 @@ def all_matchings(
         return out  # type: ignore[return-value]
     # busy intervals first so that the pool ends together
     order = sorted(range(day.n_intervals), key=lambda t: -len(day.snapshot(t).sellers) * len(day.snapshot(t).buyers))
-    # forkserver: a forked child inherits HiGHS's thread-pool state without its threads and hangs
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        for done, (t, matchings) in enumerate(pool.map(_match_worker, [(scenario, t) for t in order]), start=1):
-            out[t] = matchings
+    payloads = [{"hash": str(t), "scenario": scenario, "interval": t} for t in order]
+    stream = execute(match_task, payloads, "local", workers, None, preload=("lec_opt.day.matching",))
+    try:
+        for done, (name, record) in enumerate(stream, start=1):
+            if record.get("status") != "ok":
+                raise LecOptError(
+                    f"the matchings of interval {name} failed: {record.get('error')}\n{record.get('traceback', '')}"
+                )
+            out[int(name)] = record["matchings"]
             if progress:
                 progress("matching", done, day.n_intervals)
+    finally:
+        stream.close()
     return out  # type: ignore[return-value]

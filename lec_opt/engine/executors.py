@@ -5,8 +5,9 @@ A task is ``function(payload)`` with a plain-data ``payload`` that has a ``"hash
 that returns a record and never raises for a problem of its own task (it returns an error record).
 Every executor yields ``(hash, record)`` as tasks finish, in the order they finish: callers that
 need an order restore it. The sweep runs one point per task, the period the matchings of one day
-(or part of one). The results do not depend on the executor (the greedy's bit for bit; the MILP's
-up to what its wall-clock time limits let HiGHS find on a busy machine).
+(or part of one), a day's MILP the matchings of one interval (``lec_opt.day.matching``). The
+results do not depend on the executor (the greedy's bit for bit; the MILP's up to what its
+wall-clock time limits let HiGHS find on a busy machine).
 """
 
 from __future__ import annotations

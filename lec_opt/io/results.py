@@ -8,7 +8,7 @@ so (``lec_opt.io.results_folder.require_complete``). Every file is read and chec
 anything uses it: a missing file, column or number is an ``InputError`` naming the file, row and
 field.
 
-The keys of summary.json that readers look up are named once, in ``SummaryKey``.
+The files, their columns and the keys of summary.json are named once, in ``lec_opt.io.schema``.
 """
 
 from __future__ import annotations
@@ -21,83 +21,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.io.results_folder import require_complete
-
-DAY_FILES = ("intervals.csv", "trades.csv", "settlement.csv", "summary.json", "scenario.toml")
-STABILITY_FILE = "stability.csv"
-NETWORK_FILE = "network.csv"  # power flows of a feeder day (lec_opt.network.powerflow)
-NETWORK_COLUMNS = ("interval", "converged", "v_min_pu", "v_max_pu", "line_loading_max_percent", "losses_kwh")
-VOLTAGES_FILE = "voltages.parquet"  # every peer's voltage in every interval of a feeder day
-VOLTAGE_COLUMNS = ("interval", "time", "peer", "bus", "phase", "v_pu")
-LINES_FILE = "lines.csv"  # each line's highest loading of a feeder day
-LINE_COLUMNS = ("line", "loading_max_percent", "interval", "time")
-INTERVAL_COLUMNS = (
-    "interval",
-    "time",
-    "supply_kwh",
-    "demand_kwh",
-    "alpha_kwh",
-    "ev_kwh",
-    "chosen",
-    "ces_charge_kwh",
-    "ces_discharge_kwh",
-    "grid_to_ces_kwh",
-    "ces_to_ev_kwh",
-    "soc_start",
-    "soc_end",
+from lec_opt.io.schema import (
+    DAY_FILES,
+    INTERVAL_COLUMNS,
+    INTERVALS_FILE,
+    LINE_COLUMNS,
+    LINES_FILE,
+    NETWORK_COLUMNS,
+    NETWORK_FILE,
+    PRIORITIES,
+    SCENARIO_FILE,
+    SETTLEMENT_COLUMNS,
+    SETTLEMENT_FILE,
+    STABILITY_COLUMNS,
+    STABILITY_FILE,
+    SUMMARY_FILE,
+    SWEEP_FILE,
+    TRADE_COLUMNS,
+    TRADES_FILE,
+    VOLTAGE_COLUMNS,
+    VOLTAGES_FILE,
+    priority_column,
+    swept_columns,
 )
-TRADE_COLUMNS = ("interval", "priority", "chosen", "seller", "buyer", "kwh")
-SETTLEMENT_COLUMNS = ("peer", "role", "revenue_usd", "revenue_grid_only_usd", "bill_usd", "bill_grid_only_usd")
-STABILITY_COLUMNS = ("interval", "max_violation")
-PRIORITIES = "ABC"
-
-
-class SummaryKey:
-    """Keys of summary.json (written by ``lec_opt.day.outputs.summary``) that readers look up."""
-
-    SCENARIO = "scenario"
-    METHOD = "method"
-    PRIORITY = "priority"
-    INTERVALS = "intervals"
-    INTERVAL_MINUTES = "interval_minutes"
-    PAPER = "paper"  # the paper's values: the two ratios and CES_SOC_BAND
-    CES_SOC_BAND = "ces_soc_band"
-    PROSUMER_REVENUE_RATIO = "prosumer_revenue_ratio"
-    CONSUMER_BILL_RATIO = "consumer_bill_ratio"
-    CES_SOC_MIN = "ces_soc_min"
-    CES_SOC_MAX = "ces_soc_max"
-    PROSUMER_REVENUE_P2P = "prosumer_revenue_p2p_usd"
-    PROSUMER_REVENUE_GRID_ONLY = "prosumer_revenue_grid_only_usd"
-    CONSUMER_BILL_P2P = "consumer_bill_p2p_usd"
-    CONSUMER_BILL_GRID_ONLY = "consumer_bill_grid_only_usd"
-    COMMUNITY_SAVING = "community_saving_usd"
-    SCORE = "score"
-    P2P_ENERGY = "p2p_energy_kwh"
-    GRID_IMPORT = "grid_import_kwh"
-    GRID_EXPORT = "grid_export_kwh"
-    CES_CHARGE = "ces_charge_kwh"
-    CES_DISCHARGE = "ces_discharge_kwh"
-    GRID_TO_CES = "grid_to_ces_kwh"
-    EV = "ev_kwh"
-    EV_FROM_CES = "ev_from_ces_kwh"
-    EV_FROM_GRID = "ev_from_grid_kwh"
-    PRIORITY_COUNTS = "priority_counts"
-    PRIORITY_COUNTS_BY_PERIOD = "priority_counts_by_period"
-    PERIOD_SPANS = "period_spans"
-    PRIORITY_BY_PERIOD = "priority_by_period"  # in PAPER: {period: {"priority", "words"}}
-    SELECTION_CRITERION = "selection_criterion"
-    DAY_VALUE = "day_value_usd"
-    MYOPIC_DAY_VALUE = "myopic_day_value_usd"
-    FORESIGHT_DAY_VALUE = "foresight_day_value_usd"
-    FORESIGHT_GAIN = "foresight_gain_usd"
-    FORESIGHT_GAIN_BY_PERIOD = "foresight_gain_by_period_usd"
-    TRANSACTIONS = "transactions"
-    FALLBACKS = "fallbacks"
-    SINGLE_PRIORITY_TOTALS = "single_priority_totals"
-    SOLVE_SECONDS = "solve_seconds"
-
 
 # --- one file each ----------------------------------------------------------------------------
 
@@ -146,7 +94,7 @@ def _check_numeric(frame: pd.DataFrame, path: Path, columns) -> None:
 
 def solved_priorities(intervals: pd.DataFrame) -> list[str]:
     """The priorities intervals.csv has columns for (``p2p_kwh_A`` ...), in order."""
-    return [p for p in PRIORITIES if f"p2p_kwh_{p}" in intervals.columns]
+    return [p for p in PRIORITIES if priority_column("p2p_kwh", p) in intervals.columns]
 
 
 def read_intervals(path: Path) -> pd.DataFrame:
@@ -154,11 +102,12 @@ def read_intervals(path: Path) -> pd.DataFrame:
     frame = read_csv(path, INTERVAL_COLUMNS, text=("time", "chosen"))
     priorities = solved_priorities(frame)
     if not priorities:
-        raise InputError(path, "missing column", field="p2p_kwh_A")
+        raise InputError(path, "missing column", field=priority_column("p2p_kwh", PRIORITIES[0]))
     for p in priorities:
-        if f"transactions_{p}" not in frame.columns:
-            raise InputError(path, "missing column", field=f"transactions_{p}")
-        _check_numeric(frame, path, [f"p2p_kwh_{p}", f"transactions_{p}"])
+        p2p, transactions = priority_column("p2p_kwh", p), priority_column("transactions", p)
+        if transactions not in frame.columns:
+            raise InputError(path, "missing column", field=transactions)
+        _check_numeric(frame, path, [p2p, transactions])
     bad = sorted(set(frame["chosen"].astype(str)) - set(priorities))
     if bad:
         raise InputError(path, f"chosen priority {bad[0]!r} has no p2p_kwh column", field="chosen")
@@ -232,7 +181,7 @@ class Results:
         from lec_opt.market.snapshot import build_day
         from lec_opt.scenario import load_scenario
 
-        return build_day(load_scenario(self.dir / "scenario.toml"))
+        return build_day(load_scenario(self.dir / SCENARIO_FILE))
 
     @property
     def priorities(self) -> list[str]:
@@ -257,7 +206,7 @@ class Results:
     def chosen_p2p_kwh(self) -> np.ndarray:
         """P2P energy per interval under the aggregator's chosen priority."""
         iv = self.intervals
-        return np.array([iv.at[i, f"p2p_kwh_{p}"] for i, p in zip(iv.index, iv["chosen"])], dtype=float)
+        return np.array([iv.at[i, priority_column("p2p_kwh", p)] for i, p in zip(iv.index, iv["chosen"])], dtype=float)
 
 
 def _folder(results_dir: str | Path) -> tuple[Path, dict]:
@@ -272,18 +221,18 @@ def load_day_results(results_dir: str | Path) -> Results:
         if not (folder / name).is_file():
             raise InputError(folder / name, "file not found (write the folder with `lec-opt solve-day`)")
     res = Results(folder, manifest=manifest)
-    res.intervals = read_intervals(folder / "intervals.csv")
-    res.trades = read_csv(folder / "trades.csv", TRADE_COLUMNS, text=("priority", "chosen"))
-    res.settlement = read_csv(folder / "settlement.csv", SETTLEMENT_COLUMNS, text=("role",))
-    res.summary = read_summary(folder / "summary.json")
-    res.scenario_text = (folder / "scenario.toml").read_text(encoding="utf-8")
+    res.intervals = read_intervals(folder / INTERVALS_FILE)
+    res.trades = read_csv(folder / TRADES_FILE, TRADE_COLUMNS, text=("priority", "chosen"))
+    res.settlement = read_csv(folder / SETTLEMENT_FILE, SETTLEMENT_COLUMNS, text=("role",))
+    res.summary = read_summary(folder / SUMMARY_FILE)
+    res.scenario_text = (folder / SCENARIO_FILE).read_text(encoding="utf-8")
     try:
         res.day  # noqa: B018 (the scenario and its data)
     except LecOptError as err:
-        raise InputError(folder / "scenario.toml", f"cannot read the day this scenario describes: {err}") from None
+        raise InputError(folder / SCENARIO_FILE, f"cannot read the day this scenario describes: {err}") from None
     if res.day.n_intervals != res.n_intervals:
         raise InputError(
-            folder / "intervals.csv",
+            folder / INTERVALS_FILE,
             f"{res.n_intervals} intervals, but scenario.toml gives {res.day.n_intervals}; the folder and its scenario disagree",
         )
     return res

@@ -47,8 +47,9 @@ from lec_opt.errors import InputError, LecOptError
 from lec_opt.io.folder_lock import acquire
 from lec_opt.io.paths import check_out_path
 from lec_opt.io.provenance import lec_opt_version, now_utc, scenario_hash, software_versions
+from lec_opt.io.schema import MANIFEST_FILE
 
-RESULTS_MANIFEST = "lec-opt.json"
+RESULTS_MANIFEST = MANIFEST_FILE
 FORMAT = "lec-opt results folder, version 1"
 COMPLETE = "complete"
 WRITING = "writing"

@@ -11,8 +11,8 @@ from typing import Any
 import tomli_w
 
 from lec_opt.io.atomic import atomic_open, write_text
+from lec_opt.io.schema import SCENARIO_FILE
 
-SCENARIO_FILE = "scenario.toml"
 NETWORK_COPY = "network.json"
 
 

@@ -22,7 +22,7 @@ from pyomo.contrib.appsi.solvers import Highs
 from lec_opt.errors import LecOptError
 
 if TYPE_CHECKING:
-    from lec_opt.analysis.game import IntervalGame
+    from lec_opt.market.interval_game import IntervalGame
 
 
 def _highs() -> Highs:

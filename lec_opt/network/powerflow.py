@@ -19,8 +19,9 @@ import pandas as pd
 
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import atomic_open, write_csv, write_json
-from lec_opt.io.results import LINES_FILE, NETWORK_FILE, VOLTAGES_FILE, load_day_results, read_summary
+from lec_opt.io.results import load_day_results, read_summary
 from lec_opt.io.results_folder import writing
+from lec_opt.io.schema import LINES_FILE, NETWORK_FILE, SUMMARY_FILE, VOLTAGES_FILE
 from lec_opt.network.bus_powers import BusPowers, bus_powers
 from lec_opt.network.engine import Engine, open_flow
 from lec_opt.network.feeder import Feeder, load_feeder
@@ -161,9 +162,9 @@ def power_flow_folder(
         engine,
         progress,
     )
-    summary = read_summary(Path(res.dir) / "summary.json")
+    summary = read_summary(Path(res.dir) / SUMMARY_FILE)
     summary["network"] = {"engine": str(engine), **network_totals(network.intervals)}
     with writing(res.dir, update=True, command="python: lec_opt.network.power_flow_folder") as folder:
         write_day_network(folder, network)
-        write_json(folder / "summary.json", summary)
+        write_json(folder / SUMMARY_FILE, summary)
     return network.intervals

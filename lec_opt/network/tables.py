@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lec_opt.io.results import LINE_COLUMNS, VOLTAGE_COLUMNS
+from lec_opt.io.schema import LINE_COLUMNS, VOLTAGE_COLUMNS
 from lec_opt.network.engine import FlowResults
 from lec_opt.network.feeder import BALANCED, PHASES, Feeder
 

@@ -26,42 +26,19 @@ from lec_opt.day.outputs import interval_table, totals, trade_table
 from lec_opt.day.run import DayRun
 from lec_opt.io.atomic import atomic_open, write_csv, write_json
 from lec_opt.io.scenario_copy import write_scenario_file
+from lec_opt.io.schema import (
+    ADDITIVE,
+    DAYS_FILE,
+    FIGURES_DIR,
+    PERIOD_INTERVALS_FILE,
+    PERIOD_NETWORK_FILES,
+    PERIOD_TRADES_FILE,
+    SUMMARY_FILE,
+)
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.scenario.schema import Scenario
 
-DAYS_FILE = "days.csv"
-INTERVALS_FILE = "intervals.parquet"
-TRADES_FILE = "trades.parquet"
-NETWORK_TABLES = {"intervals": "network.parquet", "voltages": "voltages.parquet", "lines": "lines.parquet"}
-SUMMARY_FILE = "summary.json"
-FIGURES_DIR = "figures"
 CLOCK = "site standard time (fixed UTC offset, no daylight saving)"
-
-# keys of the day layer's totals that add up over days (the SoC keys and ratios do not)
-_ADDITIVE = (
-    "p2p_energy_kwh",
-    "grid_import_kwh",
-    "grid_export_kwh",
-    "ces_charge_kwh",
-    "ces_discharge_kwh",
-    "grid_to_ces_kwh",
-    "ev_kwh",
-    "ev_from_ces_kwh",
-    "ev_from_grid_kwh",
-    "prosumer_revenue_p2p_usd",
-    "prosumer_revenue_grid_only_usd",
-    "consumer_bill_p2p_usd",
-    "consumer_bill_grid_only_usd",
-    "ev_bill_usd",
-    "ces_cash_usd",
-    "ces_degradation_usd",
-    "community_saving_usd",
-    "score",
-    "transactions",
-    "fallbacks",
-    "ces_full_cycles",
-    *(f"chosen_{p}" for p in PRIORITIES),
-)
 
 
 def full_cycles(discharge_kwh: float, capacity_kwh: float) -> float:
@@ -72,9 +49,9 @@ def full_cycles(discharge_kwh: float, capacity_kwh: float) -> float:
 def aggregate(days: pd.DataFrame) -> dict:
     """Totals of some rows of days.csv: sums, the SoC's min / max / end, the money ratios."""
     out = {"days": int(len(days))}
-    for key in _ADDITIVE:
-        value = days[key].sum()
-        out[key] = int(value) if key in ("transactions", "fallbacks") or key.startswith("chosen_") else float(value)
+    for field in ADDITIVE:  # the schema's fields that add up over days
+        value = days[field.name].sum()
+        out[field.name] = int(value) if field.integer else float(value)
     out["ces_soc_min"] = float(days.ces_soc_min.min())
     out["ces_soc_max"] = float(days.ces_soc_max.max())
     out["ces_soc_end"] = float(days.ces_soc_end.iloc[-1])
@@ -125,16 +102,16 @@ class PeriodOutputs:
         self.soc.append(np.array([s.result.soc_end for s in run.steps]))
         if self.folder is None:
             return
-        for name, file in NETWORK_TABLES.items() if network is not None else ():
+        for name, file in PERIOD_NETWORK_FILES.items() if network is not None else ():
             table = getattr(network, name).copy()
             table.insert(0, "date", row["date"])
             self._write(file, table)
         intervals = interval_table(run)
         intervals.insert(0, "date", row["date"])
-        self._write(INTERVALS_FILE, intervals)
+        self._write(PERIOD_INTERVALS_FILE, intervals)
         trades = trade_table(run, chosen_only=True).drop(columns="chosen")
         trades.insert(0, "date", row["date"])
-        self._write(TRADES_FILE, trades)
+        self._write(PERIOD_TRADES_FILE, trades)
 
     def _add_network(self, row: dict, network) -> None:
         from lec_opt.network.tables import day_network_columns, peer_day_extremes

@@ -17,7 +17,8 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from lec_opt.errors import InputError
-from lec_opt.io.results import STABILITY_FILE, Results, SummaryKey, in_core
+from lec_opt.io.results import Results, in_core
+from lec_opt.io.schema import STABILITY_FILE, SummaryKey
 from lec_opt.report.drawing import (
     PRIORITY_COLOURS,
     PRIORITY_NAMES,

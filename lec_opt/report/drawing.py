@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from lec_opt.io.atomic import atomic_open
 from lec_opt.io.results import Results, load_results
+from lec_opt.io.schema import FIGURES_DIR
 
 DPI = 100
 FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
@@ -40,7 +41,6 @@ FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
     "selection": (12.0, 7.0),
     "foresight": (11.0, 7.0),
 }
-FIGURES_DIR = "figures"
 
 PRIORITY_COLOURS = {"A": "#1f77b4", "B": "#ff7f0e", "C": "#2ca02c"}
 PRIORITY_NAMES = {

@@ -24,18 +24,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from lec_opt.analysis.sweep.table import SWEEP_FILE, swept_columns
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import write_text
 from lec_opt.io.provenance import SOFTWARE
-from lec_opt.io.results import LINES_FILE, NETWORK_FILE, STABILITY_FILE, VOLTAGES_FILE, Results, in_core, load_results
-from lec_opt.io.results import SummaryKey as K
-from lec_opt.io.results_folder import RESULTS_MANIFEST, writing
-from lec_opt.report.drawing import FIGURES_DIR
+from lec_opt.io.results import Results, in_core, load_results
+from lec_opt.io.results_folder import writing
+from lec_opt.io.schema import DESCRIPTIONS, FIGURES_DIR, REPORT_FILE, swept_columns
+from lec_opt.io.schema import SummaryKey as K
 from lec_opt.report.figures import render_figures
 from lec_opt.report.summary import cell, day_summary_rows, priority_rows, run_label
 
-REPORT_FILE = "report.html"
 FORMATS = ("html", "png")
 
 _CSS = """
@@ -149,20 +147,8 @@ CAPTIONS = {
     ),
 }
 
-# the files a report links to, when they are next to it: name -> what it holds
-FILES = {
-    "intervals.csv": "one row per interval: surplus, deficit, CES, EV, P2P energy under each priority, the choice",
-    "trades.csv": "every trade: interval, priority, seller, buyer, kWh, price",
-    "settlement.csv": "per peer: revenue or bill with P2P and grid-only",
-    "summary.json": "the day's totals (the numbers of the summary tables)",
-    "scenario.toml": "the scenario used, complete",
-    STABILITY_FILE: "per interval: the cooperative game's core check",
-    NETWORK_FILE: "per interval: the feeder's power flow",
-    VOLTAGES_FILE: "per interval and peer: the voltage at the peer's bus and phase",
-    LINES_FILE: "per line: its highest loading of the day and when",
-    SWEEP_FILE: "one row per run of the sweep: the swept fields and the metrics",
-    RESULTS_MANIFEST: "who wrote the folder, with which versions, when",
-}
+# the files a report links to, when they are next to it: name -> what it holds (the results schema's)
+FILES = DESCRIPTIONS
 
 
 @dataclass(frozen=True)

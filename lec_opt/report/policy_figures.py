@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from lec_opt.errors import InputError
-from lec_opt.io.results import Results, SummaryKey
+from lec_opt.io.results import Results
+from lec_opt.io.schema import INTERVALS_FILE, SummaryKey
 from lec_opt.report.drawing import (
     PRIORITY_COLOURS,
     PRIORITY_NAMES,
@@ -35,7 +36,7 @@ _PERIOD_SHADES = {
 
 def fig_selection(results: Results | str | Path, out_dir: str | Path | None = None) -> Path:
     """10. The aggregator's chosen priority over the day and its counts by period, beside the paper (Fig. 12)."""
-    from lec_opt.day.periods import PERIODS, counts_by_period, day_periods
+    from lec_opt.day.day_parts import PERIODS, counts_by_period, day_periods
     from lec_opt.paper import FIG12_PRIORITY_BY_PERIOD
 
     res = as_results(results)
@@ -95,7 +96,7 @@ def fig_foresight(results: Results | str | Path, out_dir: str | Path | None = No
     iv = res.intervals
     if "soc_end_myopic" not in iv.columns:
         raise InputError(
-            res.dir / "intervals.csv",
+            res.dir / INTERVALS_FILE,
             "no myopic path (solve the day with ces.policy = 'foresight')",
             field="soc_end_myopic",
         )

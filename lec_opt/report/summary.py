@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from lec_opt.io.results import PRIORITIES
-from lec_opt.io.results import SummaryKey as K
+from lec_opt.io.schema import PRIORITIES
+from lec_opt.io.schema import SummaryKey as K
 
 
 def cell(value, spec: str = ".3f") -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from lec_opt.analysis.sweep.figures import write_sweep_figures
-from lec_opt.analysis.sweep.table import SWEEP_FILE
 from lec_opt.errors import InputError
 from lec_opt.io.results import Results
+from lec_opt.io.schema import SWEEP_FILE
 from lec_opt.report.drawing import FIGURES_DIR, as_results
 
 

@@ -20,7 +20,7 @@ from lec_opt.analysis.sweep.spec import (
     parse_param,
     parse_values,
 )
-from lec_opt.analysis.sweep.table import SWEEP_FILE, TIMING, swept_columns
+from lec_opt.io.schema import SWEEP_FILE, TIMING, swept_columns
 
 __all__ = [
     "POINTS_DIR",

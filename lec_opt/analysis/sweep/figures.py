@@ -18,8 +18,8 @@ import pandas as pd
 
 from lec_opt.analysis.sizing import NET_BENEFIT
 from lec_opt.analysis.sweep.spec import format_value
-from lec_opt.analysis.sweep.table import swept_columns
 from lec_opt.io.atomic import atomic_open
+from lec_opt.io.schema import swept_columns
 
 # One figure per (group, field): the metrics of a group share a figure, one panel each.
 FIGURE_GROUPS: dict[str, tuple[str, ...]] = {

@@ -32,11 +32,11 @@ from lec_opt.engine.executors import check_executor
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import atomic_open, write_json
 from lec_opt.io.results_folder import writing
+from lec_opt.io.schema import FIGURES_DIR, SUMMARY_FILE
 from lec_opt.scenario import Scenario, load_scenario
 
 POINTS_DIR = "points"
 MATCHINGS_DIR = "matchings"  # period points: each day's matchings, shared by points that differ only in the CES
-FIGURES_DIR = "figures"
 RECORD_FILE = "sweep.json"  # the sweep: scenario, axes, points
 Progress = Callable[[int, int], None]  # (points done, points in the grid)
 
@@ -46,7 +46,7 @@ def _valid_record(record: Any, point: Point, keep: bool, folder: Path) -> bool:
         return False  # failed points are tried again
     if not isinstance(record.get("metrics"), dict):
         return False
-    return not keep or (folder / POINTS_DIR / point.hash / "summary.json").is_file()
+    return not keep or (folder / POINTS_DIR / point.hash / SUMMARY_FILE).is_file()
 
 
 def _load_finished(points: Sequence[Point], out: Path, keep: bool) -> dict[str, dict]:

@@ -17,29 +17,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lec_opt.io.schema import SummaryKey as K
+from lec_opt.io.schema import alone_column, priority_count_column
 from lec_opt.scenario import parse_scenario
 
 _SUMMARY_DROPPED = {
-    "scenario",
-    "method",
-    "priority",
-    "intervals",
-    "interval_minutes",
-    "paper",
-    "priority_counts",
-    "single_priority_totals",
-    "clock",
+    K.SCENARIO,
+    K.METHOD,
+    K.PRIORITY,
+    K.INTERVALS,
+    K.INTERVAL_MINUTES,
+    K.PAPER,
+    K.PRIORITY_COUNTS,
+    K.SINGLE_PRIORITY_TOTALS,
+    "clock",  # a period's
 }
 
 
 def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The day's summary as flat scalar metrics (priority counts and each priority alone flattened)."""
     out = {k: v for k, v in summary.items() if k not in _SUMMARY_DROPPED and not isinstance(v, (dict, list))}
-    for p, count in summary.get("priority_counts", {}).items():
-        out[f"priority_{p}"] = count
-    for p, totals in summary.get("single_priority_totals", {}).items():
-        out[f"alone_{p}_score"] = totals["score"]
-        out[f"alone_{p}_p2p_energy_kwh"] = totals["p2p_energy_kwh"]
+    for p, count in summary.get(K.PRIORITY_COUNTS, {}).items():
+        out[priority_count_column(p)] = count
+    for p, totals in summary.get(K.SINGLE_PRIORITY_TOTALS, {}).items():
+        out[alone_column(p, K.SCORE)] = totals[K.SCORE]
+        out[alone_column(p, K.P2P_ENERGY)] = totals[K.P2P_ENERGY]
     out.update(summary.get("network", {}))  # a period's network columns, over its days
     return out
 

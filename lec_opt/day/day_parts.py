@@ -1,4 +1,4 @@
-"""Periods of the day (night, morning shoulder, midday peak, afternoon shoulder, evening) from the sun.
+"""Parts of the day (night, morning shoulder, midday peak, afternoon shoulder, evening) from the sun.
 
 The paper describes its Fig. 12 by periods (§5.5): A "at the beginning of the day and towards the
 end", B "in the peak hours", C "during the daytime". lec-opt finds them in the community's PV
@@ -7,7 +7,7 @@ daylight runs from the first to the last interval with g ≥ ``DAYLIGHT_SHARE``�
 before it, evening after it, and daylight is cut into three equal thirds: morning shoulder,
 midday peak, afternoon shoulder (models/FORMULATION.md §7). Thirds, not a threshold on g: east
 and west roofs make the default day's PV nearly flat from 07:00 to 18:00, so "where g is high"
-would be most of the day.
+would be most of the day. (The parts of one day; ``lec_opt.period`` is a run of many days.)
 """
 
 from __future__ import annotations
