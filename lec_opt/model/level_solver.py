@@ -23,25 +23,12 @@ import numpy as np
 import pyomo.environ as pyo
 
 from lec_opt.market.result import LevelRecord, LevelStatus, Status
-from lec_opt.model.standard_form import bounds_and_integrality, compile_model, swallow_banner
+from lec_opt.model.standard_form import bounds_and_integrality, compile_model
+from lec_opt.solver.highs import INF, STATES, swallow_banner
 
-INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
 _HIGHS_ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap
 
-_Status = highspy.HighsModelStatus
-# HiGHS's model status -> the state a level record carries (any other: UNKNOWN)
-STATES = {
-    _Status.kOptimal: LevelStatus.OPTIMAL,
-    _Status.kInfeasible: LevelStatus.INFEASIBLE,
-    _Status.kUnboundedOrInfeasible: LevelStatus.INFEASIBLE_OR_UNBOUNDED,
-    _Status.kUnbounded: LevelStatus.UNBOUNDED,
-    _Status.kTimeLimit: LevelStatus.TIME_LIMIT,
-    _Status.kIterationLimit: LevelStatus.ITERATION_LIMIT,
-    _Status.kSolutionLimit: LevelStatus.NODE_LIMIT,  # mip_max_nodes reached
-    _Status.kObjectiveBound: LevelStatus.OBJECTIVE_LIMIT,
-    _Status.kObjectiveTarget: LevelStatus.OBJECTIVE_LIMIT,
-}
 # Above this many columns an LP level starts cold when its objective changed: the previous level's
 # basis is primal feasible for the new objective, and HiGHS then climbs from it by the primal
 # simplex, 5-15x slower on the transportation LPs of 1000 peers than a cold start, whose presolve
