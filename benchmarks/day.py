@@ -36,6 +36,7 @@ from lec_opt.day.outputs import summary, write_day
 from lec_opt.day.run import run_day
 from lec_opt.io.schema import MANIFEST_FILE, SUMMARY_FILE, TIMING
 from lec_opt.market.priorities import PRIORITIES
+from lec_opt.market.result import LevelStatus
 
 TIMING_FIELDS = TIMING
 
@@ -102,7 +103,7 @@ def level_stats(run, greedy) -> dict:
             s["intervals"] += 1
             s["proven_optimal"] += int(l4.bound is not None and l4.objective <= l4.bound + 1e-9)
             s["gaps"].append(l4.gap or 0.0)
-            kind = l4.status.split(":")[0] if l4.status.startswith("optimal") else l4.status
+            kind = l4.state.value if l4.state is LevelStatus.OPTIMAL else l4.status
             s["statuses"][kind] = s["statuses"].get(kind, 0) + 1
             mismatch += int(round(l4.objective) != r.transactions)
     for p, s in level4.items():

@@ -54,7 +54,7 @@ def _day(scenario, snaps) -> dict:
                 key = f"level_{lv.level}"
                 largest_gap[key] = max(largest_gap.get(key, 0.0), lv.gap or 0.0)
                 over_1pct[key] += (lv.gap or 0.0) > 0.01
-                statuses[f"{key}: {lv.status.split(':')[0].split(',')[0]}"] += 1
+                statuses[f"{key}: {lv.state.value}"] += 1
     return {
         "wall_seconds": wall,
         "p2p_kwh": p2p,

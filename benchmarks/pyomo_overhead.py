@@ -44,7 +44,7 @@ from lec_opt.market.greedy import match
 from lec_opt.market.outcome import has_willing_pair
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs, max_volume_closed_form, transactions_lower_bound
 from lec_opt.market.priorities import PRIORITIES, unique_priority_a_optimum
-from lec_opt.market.result import LevelRecord, Matching
+from lec_opt.market.result import LevelRecord, LevelStatus, Matching, Status
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import DUST_KWH, FLOW_EPS, THINNING_ROUNDS
 from lec_opt.scenario.schema import Scenario
@@ -322,7 +322,7 @@ class DirectMatching:
         gap = abs(best - bound) / max(1.0, abs(best))
         self.highs_seconds += run
         self.handover_seconds += (t_run - t) + (time.perf_counter() - t_done)
-        record = LevelRecord(level, name, "optimal", best, bound, gap, time.perf_counter() - t, run)
+        record = LevelRecord(level, name, Status(LevelStatus.OPTIMAL), best, bound, gap, time.perf_counter() - t, run)
         return record, flows
 
 
@@ -347,7 +347,9 @@ def _level4(
 
     if priority == "A" and unique_priority_a_optimum(snap, opts.candidate_pairs == "dense", min_trade):
         greedy = match(snap, "A", 0.0)
-        return LevelRecord(4, "transactions", "optimal: unique", len(greedy), len(greedy), 0.0), vector(greedy)
+        return LevelRecord(
+            4, "transactions", Status(LevelStatus.OPTIMAL, ": unique"), len(greedy), len(greedy), 0.0
+        ), vector(greedy)
     best = np.where(x > FLOW_EPS, x, 0.0)
     count, origin = int(np.sum(x >= DUST_KWH)), "the level-3 vertex"  # trades as the result counts them
     greedy = match(snap, priority, min_trade)
@@ -385,7 +387,9 @@ def _level4(
             if np.sum(x_lp >= DUST_KWH) >= count:
                 break
             best, count, origin = np.where(x_lp > FLOW_EPS, x_lp, 0.0), int(np.sum(x_lp >= DUST_KWH)), "thinned"
-    status = f"{'optimal: ' if count <= bound else ''}incumbent from {origin}"
+    status = Status(LevelStatus.INCUMBENT, f" {origin}")
+    if count <= bound:
+        status = Status(LevelStatus.OPTIMAL, f": {status}")
     gap = (count - bound) / max(1.0, count)
     return LevelRecord(4, "transactions", status, count, bound, gap, seconds, highs_seconds), best
 
@@ -407,7 +411,7 @@ def solve_direct(snap: IntervalSnapshot, scenario: Scenario, priorities=PRIORITI
         dm.fix_x(~allowed_pairs(snap, dm.pairs, price))
         if not shared:
             if dense and not price:
-                shared = [LevelRecord(1, "p2p", "closed form", max_volume_closed_form(snap))]
+                shared = [LevelRecord(1, "p2p", Status(LevelStatus.CLOSED_FORM), max_volume_closed_form(snap))]
             else:
                 shared = [dm.solve(1, "p2p", opts.level_time_limit_s, opts.mip_gap)[0]]
             dm.keep("p2p", shared[0].objective)

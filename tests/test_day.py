@@ -279,7 +279,7 @@ def test_faulty_days_run_to_the_end_with_correct_accounting(tmp_path, case):
 def test_a_solver_failure_falls_back_to_greedy_for_that_interval_only(tmp_path, monkeypatch):
     """HiGHS 'fails' at level 3 of interval 1 (day-time, with trades): that interval uses the
     greedy matching, is counted in `fallbacks` and flagged in intervals.csv; the others solve."""
-    from lec_opt.market.result import LevelRecord
+    from lec_opt.market.result import LevelRecord, LevelStatus, Status
     from lec_opt.model.level_solver import LevelFailed, LevelSolver
 
     data = _tiny_day(tmp_path / "data", [[0.1, 0.3, 0.2]] * 3, [[0, 0, 0], [1.0, 1.0, 1.0], [0.4, 0.4, 0.4]])
@@ -290,7 +290,7 @@ def test_a_solver_failure_falls_back_to_greedy_for_that_interval_only(tmp_path, 
     def flaky(solver, level, name, *args, **kwargs):
         if level == 3 and solver.m.name == "interval_1":
             calls["n"] += 1
-            raise LevelFailed(LevelRecord(level, name, "error", None, seconds=0.01))
+            raise LevelFailed(LevelRecord(level, name, Status(LevelStatus.ERROR), None, seconds=0.01))
         return real(solver, level, name, *args, **kwargs)
 
     monkeypatch.setattr(LevelSolver, "solve", flaky)

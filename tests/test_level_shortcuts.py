@@ -21,9 +21,11 @@ from hypothesis import strategies as st
 import lec_opt.model.level_solver as level_solver
 from lec_opt.market.ces import ces_params
 from lec_opt.market.priorities import PRIORITIES
+from lec_opt.market.result import LevelStatus, Status
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import _fix_level, add_level_constraints, solve_matching
+from lec_opt.model.shortcuts import CHAIN_C
 
 EXAMPLES = settings(
     max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -50,7 +52,7 @@ def plain_milp(snap, scenario, soc, priority: str) -> tuple[float, float, float]
     l3 = solver.solve(3, name, 60.0, 0.0)
     _fix_level(solver, name, l3, tolerance)
     l4 = solver.solve(4, "transactions", 60.0, 0.0)
-    assert all(lv.status.startswith("optimal") for lv in (l1, l3, l4)), (l1.status, l3.status, l4.status)
+    assert all(lv.state.optimal for lv in (l1, l3, l4)), (l1.status, l3.status, l4.status)
     return l1.objective, l3.objective, round(l4.objective)
 
 
@@ -78,7 +80,7 @@ def test_lp_levels_closed_form_and_level_4_bounds_against_the_plain_milp(case):
         assert l3.objective == pytest.approx(p3, rel=1e-5, abs=1e-5), priority
         assert len(matching.flows) == l4.objective
         assert l4.bound <= p4 <= l4.objective, (priority, l4.status, l4.bound, p4, l4.objective)
-        if l4.status.startswith("optimal"):
+        if l4.state.optimal:
             assert l4.objective == p4, (priority, l4.status)
 
 
@@ -99,9 +101,9 @@ def test_the_closed_form_is_used_where_it_holds_and_only_there():
             "degradation": 0.01,
         },
     )
-    statuses = {p: m.levels[0].status for p, m in solve_matching(HAND_A.snap, scenario, PRIORITIES).items()}
-    assert statuses["A"].startswith("optimal: closed form") and statuses["B"].startswith("optimal: closed form")
-    assert statuses["C"] == "optimal"
+    states = {p: m.levels[0].how for p, m in solve_matching(HAND_A.snap, scenario, PRIORITIES).items()}
+    assert states["A"].state is LevelStatus.CLOSED_FORM and states["B"].state is LevelStatus.CLOSED_FORM
+    assert states["C"] == Status(LevelStatus.OPTIMAL)
 
 
 @EXAMPLES
@@ -116,7 +118,7 @@ def test_level_3_of_a_in_closed_form_against_the_plain_milp(case, grid):
     snap = replace(snap, surplus_kwh=coarse(snap.surplus_kwh), deficit_kwh=coarse(snap.deficit_kwh))
     matching = _solved_as_large(snap, scenario, "A")
     l3 = matching.levels[1]
-    assert l3.status.startswith("optimal: closed form"), l3.status
+    assert l3.state is LevelStatus.CLOSED_FORM, l3.status
     _, p3, p4 = plain_milp(snap, scenario, soc, "A")
     assert l3.objective == pytest.approx(p3, rel=1e-5, abs=1e-5)
     l4 = matching.levels[2]
@@ -161,7 +163,7 @@ def test_nested_volume_against_the_lp(case):
     volume = flows.sum()
     assert volume == pytest.approx(_max_volume_lp(snap, pairs, allowed), rel=1e-9, abs=1e-12)
     matching = _solved_as_large(snap, scenario, "C")
-    assert matching.levels[0].status.startswith("optimal: closed form")
+    assert matching.levels[0].state is LevelStatus.CLOSED_FORM
     slack = scenario.solver.lexicographic_tolerance * max(1.0, volume)  # level 1 is kept within its tolerance
     assert volume - slack - 1e-12 <= sum(f[2] for f in matching.flows) <= volume + 1e-9
 
@@ -279,5 +281,5 @@ def test_level_3_of_c_along_the_chain_against_the_lp(case):
     assert float(pairs.margin_c @ flows) == pytest.approx(-lp.fun, rel=1e-7, abs=1e-9)
     matching = _solved_as_large(snap, scenario, "C")
     l3 = matching.levels[1]
-    assert l3.status.startswith("optimal: closed form, the min-cost flow"), l3.status
+    assert l3.how == CHAIN_C, l3.status
     assert l3.objective == pytest.approx(-lp.fun, rel=1e-6, abs=1e-8)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from lec_opt.market.ces import ces_params
+from lec_opt.market.result import LevelStatus, Status
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import _fix_level, _release, add_level_constraints
@@ -53,7 +54,7 @@ def test_each_level_solves_the_pyomo_model(case):
     kept = []
     for level, name in ((1, "p2p"), (2, "ces"), (3, "priority_c"), (4, "transactions")):
         record = solver.solve(level, name, 60.0, 0.0)
-        assert record.status == "optimal"
+        assert record.how == Status(LevelStatus.OPTIMAL)
         _into_pyomo(solver)
         assert_model_feasible(m, tol=1e-6)
         assert pyo.value(getattr(m, f"obj_{name}")) == pytest.approx(record.objective, rel=1e-7, abs=1e-7)

@@ -47,7 +47,7 @@ from lec_opt import build_day, load_scenario
 from lec_opt.day.interval import solve_snapshot
 from lec_opt.market.ces import ces_params, dispatch
 from lec_opt.market.priorities import PRIORITIES, priority_objective
-from lec_opt.market.result import LevelRecord
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.scenario.schema import Scenario
 
@@ -103,7 +103,7 @@ def check_against_greedy(milp, greedy, scenario: Scenario, soc: float) -> dict[s
         snap = mr.snapshot
         assert mr.method == "milp" and not mr.fallback, mr.fallback_reason
         statuses = [lv.status for lv in mr.levels]
-        assert all(status.startswith("optimal") for status in statuses[:3]), statuses
+        assert all(lv.state.optimal for lv in mr.levels[:3]), statuses
         # level 1: the greedy allocation is feasible, so the MILP moves at least as much
         l1 = level(mr, "p2p").objective
         assert l1 >= gr.p2p_kwh - HIGHS_TOL * max(1.0, gr.p2p_kwh)
@@ -155,7 +155,7 @@ def test_hand_solved_instances(priority, scenario):
     assert result.method == "milp" and not result.fallback
     statuses = [lv.status for lv in result.levels]
     # A with distinct sizes: solve.py skips level 4 (the level-3 optimum is unique)
-    assert all(status.startswith("optimal") for status in statuses), statuses
+    assert all(lv.state.optimal for lv in result.levels), statuses
     got = trade_set(result)
     assert set(got) == set(hand.trades)
     for pair, kwh in hand.trades.items():
@@ -263,10 +263,10 @@ def test_min_trade_is_respected_by_the_milp(scenario):
 # --- failure handling --------------------------------------------------------------------------
 
 
-def _check_fallback(result, scenario, soc, level_no: int, name: str, status: str):
+def _check_fallback(result, scenario, soc, level_no: int, name: str, state: LevelStatus):
     assert result.fallback and result.method == "greedy"
-    assert f"level {level_no} ({name})" in result.fallback_reason and status in result.fallback_reason
-    assert any(lv.level == level_no and lv.name == name and lv.status == status for lv in result.levels)
+    assert f"level {level_no} ({name}) ended {state.value} after" in result.fallback_reason
+    assert any(lv.level == level_no and lv.name == name and lv.how == Status(state) for lv in result.levels)
     greedy = greedy_result(result.snapshot, scenario, soc, result.priority)
     assert trade_set(result) == trade_set(greedy)
     check_result(result, scenario, soc)
@@ -278,12 +278,12 @@ def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
 
     def failing(solver, level_no, name, *args, **kwargs):
         if level_no == 3 and name == "priority_a":
-            raise LevelFailed(LevelRecord(3, name, "infeasible", None, seconds=0.01))
+            raise LevelFailed(LevelRecord(3, name, Status(LevelStatus.INFEASIBLE), None, seconds=0.01))
         return real(solver, level_no, name, *args, **kwargs)
 
     monkeypatch.setattr(LevelSolver, "solve", failing)
     results = solve_snapshot(HAND_A.snap, scenario, 0.5, PRIORITIES, "milp")
-    _check_fallback(results["A"], scenario, 0.5, 3, "priority_a", "infeasible")
+    _check_fallback(results["A"], scenario, 0.5, 3, "priority_a", LevelStatus.INFEASIBLE)
     for p in ("B", "C"):
         assert results[p].method == "milp" and not results[p].fallback
         check_result(results[p], scenario, 0.5)
@@ -291,7 +291,7 @@ def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
     assert level(results["B"], "p2p").objective == pytest.approx(4.5, rel=1e-6)
 
 
-@pytest.mark.parametrize("condition", ["infeasible", "maxTimeLimit", "unknown"])
+@pytest.mark.parametrize("condition", [LevelStatus.INFEASIBLE, LevelStatus.TIME_LIMIT, LevelStatus.UNKNOWN])
 def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
     """HiGHS itself reports no answer (infeasible, time limit before any solution, unknown)."""
     monkeypatch.setattr(LevelSolver, "_run", lambda self: condition)  # HiGHS not run: no solution either
@@ -312,7 +312,9 @@ def test_an_lp_level_stopped_by_its_time_limit_is_no_answer(monkeypatch, scenari
     def stopped(self):
         status = real(self)  # HiGHS solves: its solution is there, only the status says "stopped"
         calls["n"] += 1
-        return "maxTimeLimit" if calls["n"] == 1 else status  # the first run: level 3 of A (level 1 is closed form)
+        return (
+            LevelStatus.TIME_LIMIT if calls["n"] == 1 else status
+        )  # the first run: level 3 of A (level 1 is closed form)
 
     monkeypatch.setattr(LevelSolver, "_run", stopped)
     result = lec_opt.model.lexicographic.solve_matching(HAND_A.snap, scenario, ("A",))["A"]
@@ -326,7 +328,7 @@ def test_level_4_failure_keeps_the_incumbent(monkeypatch, scenario):
 
     def failing(solver, level_no, name, *args, **kwargs):
         if level_no == 4:
-            raise LevelFailed(LevelRecord(4, name, "maxTimeLimit", None, seconds=0.25))
+            raise LevelFailed(LevelRecord(4, name, Status(LevelStatus.TIME_LIMIT), None, seconds=0.25))
         return real(solver, level_no, name, *args, **kwargs)
 
     monkeypatch.setattr(LevelSolver, "solve", failing)
@@ -356,7 +358,7 @@ def _check_trivial(results, scenario, soc):
     for result in results.values():
         snap = result.snapshot
         assert result.method == "milp" and not result.fallback and result.trades == ()
-        assert all(lv.status.startswith("trivial") for lv in result.levels if lv.name != "ces")
+        assert all(lv.state is LevelStatus.TRIVIAL for lv in result.levels if lv.name != "ces")
         check_result(result, scenario, soc)
         # the only decision is the CES, dispatched exactly for everything the peers have
         best = dispatch(ces_params(scenario, snap, soc), snap.total_surplus_kwh, snap.total_deficit_kwh, snap.ev_kwh)

@@ -37,7 +37,7 @@ from lec_opt.io.schema import INTERVALS_FILE, STABILITY_FILE, SUMMARY_FILE, Summ
 from lec_opt.market.ces import ces_params
 from lec_opt.market.greedy import matching_levels
 from lec_opt.market.outcome import result_from_matching
-from lec_opt.market.result import IntervalResult, Matching
+from lec_opt.market.result import IntervalResult, LevelStatus, Matching, Status
 from lec_opt.market.snapshot import DayInputs
 from lec_opt.market.topology import positions
 
@@ -142,7 +142,9 @@ def executed_results(folder: Path) -> tuple[DayInputs, list[IntervalResult]]:
                 for s, b, x in zip(group.seller, group.buyer, group.kwh, strict=True)
             ]
         )
-        matching = Matching(row.chosen, tuple(flows), matching_levels(snap, row.chosen, flows, method), method)
+        matching = Matching(
+            row.chosen, tuple(flows), matching_levels(snap, row.chosen, flows, Status(LevelStatus(method))), method
+        )
         ces = ces_params(scenario, snap, float(row.soc_start))
         result = result_from_matching(snap, ces, matching, scenario.bids.mu, scenario.bids.price_margin)
         if abs(result.soc_end - row.soc_end) > 1e-6:

@@ -18,11 +18,11 @@ import numpy as np
 from lec_opt.day.selection import score_vector
 from lec_opt.market.ces import CesDispatch, ces_params
 from lec_opt.market.outcome import result_from_matching
-from lec_opt.market.result import IntervalResult, Matching
+from lec_opt.market.result import IntervalResult, LevelStatus, Matching, Status
 from lec_opt.market.settlement import settle
 from lec_opt.market.snapshot import DayInputs
 
-FORESIGHT_STATUS = "foresight schedule (day MILP)"
+FORESIGHT_STATUS = Status(LevelStatus.FORESIGHT)
 
 
 def day_value_usd(results: list[IntervalResult], degradation: float) -> float:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from lec_opt.market.priorities import priority_objective
-from lec_opt.market.result import LevelRecord, Matching
+from lec_opt.market.result import LevelRecord, LevelStatus, Matching, Status
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.market.topology import peer_distance
 
@@ -89,14 +89,14 @@ def greedy_matching(snap: IntervalSnapshot, priority: str, min_trade: float = 0.
     return Matching(
         priority,
         tuple(flows),
-        matching_levels(snap, priority, flows, "greedy"),
+        matching_levels(snap, priority, flows, Status(LevelStatus.GREEDY)),
         "greedy",
         seconds=time.perf_counter() - started,
     )
 
 
 def matching_levels(
-    snap: IntervalSnapshot, priority: str, flows: list[tuple[int, int, float]], status: str
+    snap: IntervalSnapshot, priority: str, flows: list[tuple[int, int, float]], status: Status
 ) -> tuple[LevelRecord, ...]:
     """Records of levels 1, 3 and 4 of a set of flows: P2P volume, priority objective, transactions."""
     i = np.array([f[0] for f in flows], dtype=int)

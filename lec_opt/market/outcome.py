@@ -16,11 +16,12 @@ import numpy as np
 from lec_opt.market.ces import CesDispatch, CesParams, dispatch
 from lec_opt.market.greedy import matching_levels
 from lec_opt.market.pricing import trade_prices
-from lec_opt.market.result import IntervalResult, LevelRecord, Matching, Trade
+from lec_opt.market.result import IntervalResult, LevelRecord, LevelStatus, Matching, Status, Trade
 from lec_opt.market.snapshot import IntervalSnapshot
 
 _TINY = 1e-12
-TRIVIAL = "trivial: no willing seller-buyer pair"
+EXACT_DISPATCH = Status(LevelStatus.EXACT_DISPATCH)
+TRIVIAL = Status(LevelStatus.TRIVIAL, ": no willing seller-buyer pair")
 
 
 def share_in_proportion(total: float, weights: np.ndarray) -> np.ndarray:
@@ -67,7 +68,7 @@ def result_from_matching(
     mu: str,
     price_margin: float,
     ces_out: CesDispatch | None = None,
-    ces_status: str = "exact dispatch",
+    ces_status: Status = EXACT_DISPATCH,
 ) -> IntervalResult:
     """A matching plus the exact CES dispatch from the CES state in ``ces`` (or the given ``ces_out``,
     e.g. the day's foresight schedule, with ``ces_status`` in its level record).

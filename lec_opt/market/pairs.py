@@ -113,8 +113,9 @@ def price_rule_optimum(
     gives every peer's total, and drawing the earliest energy first turns the chain flow back into
     pair flows, a forest of trades (models/FORMULATION.md §4).
     """
-    from scipy.optimize import linprog
     from scipy.sparse import coo_array
+
+    from lec_opt.solver.highs import linprog  # HiGHS only when the chain's LP is solved
 
     nested = nested_order(snap, pairs, allowed)
     if nested is None:
@@ -134,10 +135,10 @@ def price_rule_optimum(
     b_eq[n_s] = volume
     cost = np.concatenate([snap.ask[order], np.zeros(n_s - 1), -snap.bid[buyers]])
     upper = np.concatenate([snap.surplus_kwh[order], np.full(n_s - 1, np.inf), snap.deficit_kwh[buyers]])
-    lp = linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=np.column_stack([np.zeros(upper.size), upper]), method="highs")
-    if lp.status != 0:
+    x = linprog(cost, a_eq, b_eq, np.column_stack([np.zeros(upper.size), upper]))
+    if x is None:
         return None
-    sold, drawn = np.clip(lp.x[f], 0.0, None), np.clip(lp.x[g], 0.0, None)
+    sold, drawn = np.clip(x[f], 0.0, None), np.clip(x[g], 0.0, None)
     flows = np.zeros(len(pairs.seller))
     first, left = 0, sold.copy()  # the earliest chain energy not yet drawn
     for b in np.argsort(count[buyers], kind="stable"):

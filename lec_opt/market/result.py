@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from functools import cached_property
 
 import numpy as np
@@ -33,18 +34,97 @@ class Trade:
     price_usd_per_kwh: float
 
 
+class LevelStatus(Enum):
+    """How a level ended: HiGHS's model status, or how lec-opt answered it without HiGHS's word.
+
+    The value is the head of the status text that output files carry (``Status.text``).
+    """
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    INFEASIBLE_OR_UNBOUNDED = "infeasibleOrUnbounded"
+    UNBOUNDED = "unbounded"
+    TIME_LIMIT = "maxTimeLimit"
+    ITERATION_LIMIT = "maxIterations"
+    NODE_LIMIT = "maxNodes"  # HiGHS's mip_max_nodes reached
+    OBJECTIVE_LIMIT = "objectiveLimit"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+    CLOSED_FORM = "optimal: closed form"  # optimal without a solver (models/FORMULATION.md §4)
+    WITHIN_GAP = "proven within"  # a point proven within the accepted gap (``Status.proven``), not mip_gap
+    OUTSIDE_GAP = "from the bound"  # a point whose proven gap (``Status.proven``) is above the accepted one
+    INCUMBENT = "incumbent from"  # a candidate point whose gap the record's bound and gap state
+    NO_INCUMBENT = "no incumbent"
+    TRIVIAL = "trivial"  # no willing seller-buyer pair: nothing to decide
+    GREEDY = "greedy"  # the greedy matching's levels
+    MILP = "milp"  # levels recomputed from a MILP's flows (a results folder read back)
+    EXACT_DISPATCH = "exact dispatch"  # level 2 by ``lec_opt.market.ces.dispatch``
+    FORESIGHT = "foresight schedule (day MILP)"  # level 2 from the day's foresight schedule
+
+    @property
+    def optimal(self) -> bool:
+        """Proven optimal (by HiGHS, or in closed form)."""
+        return self in (LevelStatus.OPTIMAL, LevelStatus.CLOSED_FORM)
+
+
+@dataclass(frozen=True)
+class Status:
+    """A level's status as data: its ``state``, and the free text lec-opt adds (``detail``).
+
+    ``detail`` continues the head word for word, its own separator first (``": the relaxation meets
+    the minimum trade"``, ``" (after infeasible with presolve; retried without)"``), so ``text`` is the
+    status exactly as output files carry it; ``proven``: the gap that a ``WITHIN_GAP`` or
+    ``OUTSIDE_GAP`` head states.
+    """
+
+    state: LevelStatus
+    detail: str = ""
+    proven: float | None = None
+
+    @property
+    def text(self) -> str:
+        """The status as output files carry it: the head, then the detail."""
+        if self.state is LevelStatus.WITHIN_GAP:
+            return f"proven within {self.proven:.0%}{self.detail}"
+        if self.state is LevelStatus.OUTSIDE_GAP:
+            return f"{self.proven:.1%} from the bound{self.detail}"
+        return f"{self.state.value}{self.detail}"
+
+    def then(self, more: str) -> Status:
+        """This status with ``more`` appended to its detail (the state stays)."""
+        return replace(self, detail=self.detail + more)
+
+    def __str__(self) -> str:
+        """The text (in f-strings, as before the statuses were data)."""
+        return self.text
+
+
 @dataclass(frozen=True)
 class LevelRecord:
-    """One lexicographic level as solved: HiGHS status, objective, bound, gap, wall time."""
+    """One lexicographic level as solved: its status (``how``), objective, bound, gap, wall time."""
 
     level: int
     name: str
-    status: str
+    how: Status
     objective: float | None
     bound: float | None = None
     gap: float | None = None
     seconds: float = 0.0  # wall time of the level: Pyomo update + HiGHS
     highs_seconds: float | None = None  # HiGHS's own run time
+
+    @property
+    def state(self) -> LevelStatus:
+        """How the level ended, as an enum (compare this, never the text)."""
+        return self.how.state
+
+    @property
+    def status(self) -> str:
+        """The status text as output files carry it (``Status.text``)."""
+        return self.how.text
+
+    def then(self, more: str) -> LevelRecord:
+        """This record with ``more`` appended to its status's detail."""
+        return replace(self, how=self.how.then(more))
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import scipy.sparse
 
 from lec_opt.market.pairs import PairData, nested_order
 from lec_opt.market.snapshot import IntervalSnapshot
+from lec_opt.solver.highs import INF, solve_arrays
 
 CHAIN_NODES = 1000  # branch-and-bound nodes of the totals' MILP
-_INF = highspy.kHighsInf
 
 
 @dataclass(frozen=True)
@@ -90,14 +89,14 @@ def chain_totals(
     vals = np.concatenate([np.broadcast_to(np.asarray(x, dtype=float), len(c)) for _, c, x in entries])
     a = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(r_vol + 1, n))
     row_lower = np.concatenate(
-        [np.zeros(n_s), np.full(n_s, -_INF), np.zeros(n_s), np.full(n_b, -_INF), np.zeros(n_b), [-_INF]]
+        [np.zeros(n_s), np.full(n_s, -INF), np.zeros(n_s), np.full(n_b, -INF), np.zeros(n_b), [-INF]]
     )
-    row_upper = np.concatenate([np.zeros(n_s), np.zeros(n_s), np.full(n_s, _INF), np.zeros(n_b), np.full(n_b, _INF)])
-    row_upper = np.append(row_upper, _INF)
+    row_upper = np.concatenate([np.zeros(n_s), np.zeros(n_s), np.full(n_s, INF), np.zeros(n_b), np.full(n_b, INF)])
+    row_upper = np.append(row_upper, INF)
     if volume_at_least is not None:
         row_lower[r_vol] = volume_at_least
     col_lower = np.zeros(n)
-    col_upper = np.concatenate([supply, np.full(n_s - 1, _INF), demand, np.ones(n_s + n_b)])
+    col_upper = np.concatenate([supply, np.full(n_s - 1, INF), demand, np.ones(n_s + n_b)])
     cost = np.zeros(n)
     if name == "p2p":
         cost[g] = 1.0
@@ -108,33 +107,13 @@ def chain_totals(
         raise ValueError(f"{name} is no objective of the peers' totals")
     integer = np.zeros(n, dtype=np.int32)
     integer[np.concatenate([u, v])] = 1
-    h = highspy.Highs()
-    for option, setting in (options | {"mip_max_nodes": CHAIN_NODES}).items():
-        h.setOptionValue(option, setting)
-    h.passModel(
-        n,
-        a.shape[0],
-        a.nnz,
-        int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMaximize),
-        0.0,
-        cost,
-        col_lower,
-        col_upper,
-        row_lower,
-        row_upper,
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data,
-        integer,
-    )
-    h.run()
-    info = h.getInfo()
-    if info.primal_solution_status != 2:  # kSolutionStatusFeasible: no answer
+    bounds = (col_lower, col_upper, row_lower, row_upper)
+    run = solve_arrays(a, bounds, cost, integer, True, options | {"mip_max_nodes": CHAIN_NODES})
+    x = run.x
+    if x is None:  # no answer
         return None
-    x = np.asarray(h.getSolution().col_value, dtype=float)
     sold = np.zeros(len(snap.sellers))
     sold[order] = np.where(x[u] > 0.5, x[f], 0.0)
     bought = np.zeros(len(snap.buyers))
     bought[buyers] = np.where(x[v] > 0.5, x[g], 0.0)
-    return ChainTotals(sold, bought, float(info.mip_dual_bound), float(h.getRunTime()))
+    return ChainTotals(sold, bought, run.bound, run.highs_seconds)

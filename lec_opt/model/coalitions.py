@@ -16,22 +16,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.appsi.base import TerminationCondition
-from pyomo.contrib.appsi.solvers import Highs
 
 from lec_opt.errors import LecOptError
+from lec_opt.solver.highs import PyomoHighs
 
 if TYPE_CHECKING:
     from lec_opt.market.interval_game import IntervalGame
 
 
-def _highs() -> Highs:
-    solver = Highs()
-    solver.config.load_solution = False
-    solver.config.stream_solver = False
-    solver.config.mip_gap = 0.0
-    solver.highs_options = {"output_flag": False, "mip_abs_gap": 1e-9}
-    return solver
+def _highs() -> PyomoHighs:
+    """Exact HiGHS (gap 0, absolute 1e-9) that loads a solution only once it is checked."""
+    return PyomoHighs(0.0, {"output_flag": False, "mip_abs_gap": 1e-9}, load_solution=False)
 
 
 class Separator:
@@ -79,9 +74,9 @@ class Separator:
         for k in m.K:
             m.weight[k] = float(weights[k])
         res = self.solver.solve(m)
-        if res.termination_condition != TerminationCondition.optimal:
-            raise LecOptError(f"separation MILP ended {res.termination_condition.name}")
-        res.solution_loader.load_vars()
+        if not res.optimal:
+            raise LecOptError(f"separation MILP ended {res.condition}")
+        self.solver.load()
         mask = np.array([pyo.value(m.member[k]) > 0.5 for k in m.K])
         return self.game.value(mask) - float(np.asarray(weights)[mask].sum()), mask
 
@@ -131,9 +126,9 @@ class LeastCoreLP:
         """Solve the LP; returns (ε, φ). A non-optimal end is raised, not returned."""
         m = self.model
         res = self.solver.solve(m)
-        if res.termination_condition != TerminationCondition.optimal:
-            raise LecOptError(f"least-core LP ended {res.termination_condition.name}")
-        res.solution_loader.load_vars()
+        if not res.optimal:
+            raise LecOptError(f"least-core LP ended {res.condition}")
+        self.solver.load()
         return float(pyo.value(m.eps)), np.array([pyo.value(m.phi[k]) for k in m.K])
 
     def slack_is_forced(self, mask: np.ndarray, eps: float) -> bool:
@@ -144,10 +139,7 @@ class LeastCoreLP:
         m.slack = pyo.Objective(expr=sum(m.phi[k] for k in m.K if mask[k]), sense=pyo.maximize)
         try:
             res = self.solver.solve(m)
-            forced = (
-                res.termination_condition == TerminationCondition.optimal
-                and res.best_feasible_objective - (self.game.value(mask) - eps) <= 1e-8
-            )
+            forced = res.optimal and res.objective - (self.game.value(mask) - eps) <= 1e-8
         finally:
             m.del_component(m.slack)
             m.obj.activate()
@@ -188,9 +180,10 @@ def stable_price_lp(
     else:
         m.eps.fix(eps_fixed)
         m.obj = pyo.Objective(expr=sum(m.dev[k] for k in m.K))
-    res = _highs().solve(m)
-    if res.termination_condition != TerminationCondition.optimal:
-        raise LecOptError(f"stable-price LP ended {res.termination_condition.name}")
-    res.solution_loader.load_vars()
+    solver = _highs()
+    res = solver.solve(m)
+    if not res.optimal:
+        raise LecOptError(f"stable-price LP ended {res.condition}")
+    solver.load()
     gains = np.array([pyo.value(m.gain[r]) for r in m.R])
     return float(pyo.value(m.eps)), gains, np.array([pyo.value(phi[k]) for k in m.K])

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.appsi.base import TerminationCondition
-from pyomo.contrib.appsi.solvers import Highs
 
 from lec_opt.errors import LecOptError
+from lec_opt.solver.highs import PyomoHighs
 
 SOC_TOLERANCE = 1e-9  # the grid-recharge test SoC ≤ threshold, as the myopic rule applies it
 
@@ -120,16 +119,12 @@ def build_foresight_model(inp: ForesightInputs) -> pyo.ConcreteModel:
 def solve_foresight(inp: ForesightInputs, threads: int | None = None) -> ForesightSchedule:
     """Solve the day schedule to optimality with HiGHS; a solver failure raises (never swallowed)."""
     m = build_foresight_model(inp)
-    solver = Highs()
-    solver.config.stream_solver = False
-    solver.config.mip_gap = 1e-9
     options = {"output_flag": False, "mip_abs_gap": 1e-9, "random_seed": 0}
     if threads:
         options["threads"] = threads
-    solver.highs_options = options
-    res = solver.solve(m)
-    if res.termination_condition != TerminationCondition.optimal:
-        raise LecOptError(f"the foresight CES schedule was not solved to optimality: {res.termination_condition}")
+    res = PyomoHighs(1e-9, options).solve(m)  # the solution loaded into m
+    if not res.optimal:
+        raise LecOptError(f"the foresight CES schedule was not solved to optimality: {res.condition}")
     values = lambda var: np.array([max(pyo.value(var[t]), 0.0) for t in m.T])  # noqa: E731
     return ForesightSchedule(
         charge_from_peers_kwh=values(m.ces_from_peers),
@@ -138,5 +133,5 @@ def solve_foresight(inp: ForesightInputs, threads: int | None = None) -> Foresig
         discharge_to_ev_kwh=values(m.ces_to_evs),
         soc=np.array([pyo.value(m.soc[t]) for t in m.T_soc]),
         value_usd=float(pyo.value(m.obj_day_value)),
-        status=str(res.termination_condition.name),
+        status=res.condition,
     )

@@ -17,10 +17,11 @@ from lec_opt.market.greedy import match
 from lec_opt.market.outcome import share_in_proportion
 from lec_opt.market.pairs import BELOW, PairData, allowed_pairs, transactions_lower_bound
 from lec_opt.market.priorities import priority_a_face, unique_priority_a_optimum
-from lec_opt.market.result import LevelRecord
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.open_pairs import OpenPairs
+from lec_opt.model.sources import Origin, Source
 from lec_opt.scenario.schema import Scenario
 
 FLOW_EPS = 1e-9
@@ -112,17 +113,17 @@ def level_4(
         greedy = greedy_flows(snap, pairs, "A", 0.0)
         share_ces(solver, snap, pairs, greedy)
         set_incumbent(solver, pairs, greedy)
-        status = "optimal: the level-3 optimum is unique (strict inverse-Monge), no search needed"
+        status = Status(LevelStatus.OPTIMAL, ": the level-3 optimum is unique (strict inverse-Monge), no search needed")
         return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
     vertex = _flows(solver)
     greedy = greedy_flows(snap, pairs, priority, min_trade)
-    start, source = vertex, "the level-3 vertex"
+    start, source = vertex, Origin(Source.LEVEL3_VERTEX)
     if (
         greedy is not None
         and _trades(greedy) < _trades(vertex)
         and _keeps_levels(solver, levels, greedy, opts.lexicographic_tolerance)
     ):
-        start, source = greedy, "the greedy matching"
+        start, source = greedy, Origin(Source.GREEDY)
         share_ces(solver, snap, pairs, greedy)
     set_incumbent(solver, pairs, start)
     incumbent = _trades(start)
@@ -143,11 +144,11 @@ def level_4(
         finally:
             opened.open(allowed, opened.price_pairs)
         if on_face:
-            source = f"{source} (the pairs off A's optimal face closed)"
+            source = source.then(" (the pairs off A's optimal face closed)")
         incumbent = _trades(start)
-    status = f"incumbent from {source}"
+    status = Status(LevelStatus.INCUMBENT, f" {source}")
     if incumbent <= bound:
-        status = f"optimal: {status} meets the lower bound"
+        status = Status(LevelStatus.OPTIMAL, f": {status} meets the lower bound")
     elif opts.level4_node_limit > 0:
         saved = solver.x.copy()
         with opened.freed() if opened is not None else contextlib.nullcontext():
@@ -165,12 +166,12 @@ def level_4(
                     bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
                 if tree.objective is not None and tree.objective < incumbent - 0.5:
                     incumbent = float(round(tree.objective))
-                    status = f"{tree.status}: a node-limited search improved the {status}"
+                    status = tree.how.then(f": a node-limited search improved the {status}")
                     saved = solver.x.copy()
                 else:
-                    status = f"{tree.status}: a node-limited search kept the {status}"
+                    status = tree.how.then(f": a node-limited search kept the {status}")
             except LevelFailed as failed:
-                status = f"{failed.record.status}: a node-limited search kept the {status}"
+                status = failed.record.how.then(f": a node-limited search kept the {status}")
                 seconds += failed.record.seconds
         solver.x = saved
     return LevelRecord(
@@ -195,7 +196,7 @@ def _relaxations(
     pairs: PairData,
     opts,
     start: np.ndarray,
-    source: str,
+    source: Origin,
     bound: float,
     opened: OpenPairs,
 ):
@@ -214,7 +215,7 @@ def _relaxations(
         bound = max(bound, float(np.ceil(relaxed.objective - 1e-6)))
         vertex = _flows(solver)
         if _trades(vertex) < _trades(best):
-            best, best_source = vertex, "the vertex of its LP relaxation"
+            best, best_source = vertex, Origin(Source.RELAXED_VERTEX)
         for _ in range(THINNING_ROUNDS):
             outside = opened.x[(best <= FLOW_EPS) & ~opened.closed]
             solver.fix(outside, 0.0)
@@ -229,9 +230,9 @@ def _relaxations(
             best, thinned = thinner, True
     except LevelFailed as failed:  # the incumbent stands; only the bound may be weaker
         seconds += failed.record.seconds
-        best_source = f"{best_source} (an LP of level 4 ended {failed.record.status})"
+        best_source = best_source.then(f" (an LP of level 4 ended {failed.record.status})")
     if thinned:
-        best_source = f"{best_source}, thinned by the LP on its trades"
+        best_source = best_source.then(", thinned by the LP on its trades")
     solver.x = saved  # back to the incumbent, with the CES of the level-3 solution
     if best is not start:
         share_ces(solver, snap, pairs, best)

@@ -17,32 +17,18 @@ import itertools
 import math
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
 
-from lec_opt.market.result import LevelRecord
-from lec_opt.model.standard_form import bounds_and_integrality, compile_model, swallow_banner
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
+from lec_opt.model.standard_form import bounds_and_integrality, compile_model
+from lec_opt.solver.highs import INF, STATES, swallow_banner
 
-INF = highspy.kHighsInf
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
 _HIGHS_ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap
 
-_Status = highspy.HighsModelStatus
-# HiGHS's model status -> the status a level record carries
-STATUS_NAMES = {
-    _Status.kOptimal: "optimal",
-    _Status.kInfeasible: "infeasible",
-    _Status.kUnboundedOrInfeasible: "infeasibleOrUnbounded",
-    _Status.kUnbounded: "unbounded",
-    _Status.kTimeLimit: "maxTimeLimit",
-    _Status.kIterationLimit: "maxIterations",
-    _Status.kSolutionLimit: "maxNodes",  # mip_max_nodes reached
-    _Status.kObjectiveBound: "objectiveLimit",
-    _Status.kObjectiveTarget: "objectiveLimit",
-}
 # Above this many columns an LP level starts cold when its objective changed: the previous level's
 # basis is primal feasible for the new objective, and HiGHS then climbs from it by the primal
 # simplex, 5-15x slower on the transportation LPs of 1000 peers than a cold start, whose presolve
@@ -50,8 +36,10 @@ STATUS_NAMES = {
 # (python -m benchmarks scale). Below it (the default community's ~3000 columns) the warm start is
 # faster, and the answers stay as they are.
 LARGE_LP_COLUMNS = 50_000
-_SUSPECT = ("infeasible", "infeasibleOrUnbounded", "unknown", "error")  # tried once more without presolve
-_STOPPED = ("maxTimeLimit", "maxIterations", "maxNodes")  # a MIP keeps its incumbent, an LP has no answer
+# tried once more without presolve
+_SUSPECT = (LevelStatus.INFEASIBLE, LevelStatus.INFEASIBLE_OR_UNBOUNDED, LevelStatus.UNKNOWN, LevelStatus.ERROR)
+# a MIP keeps its incumbent, an LP has no answer
+_STOPPED = (LevelStatus.TIME_LIMIT, LevelStatus.ITERATION_LIMIT, LevelStatus.NODE_LIMIT)
 
 
 class LevelFailed(Exception):
@@ -305,10 +293,10 @@ class LevelSolver:
         finally:
             self.options["presolve"] = "choose"
 
-    def _run(self) -> str:
-        """One HiGHS run on the model as it stands; its status name."""
+    def _run(self) -> LevelStatus:
+        """One HiGHS run on the model as it stands; how it ended."""
         self.highs.run()
-        return STATUS_NAMES.get(self.highs.getModelStatus(), "unknown")
+        return STATES.get(self.highs.getModelStatus(), LevelStatus.UNKNOWN)
 
     def solve(
         self,
@@ -365,7 +353,7 @@ class LevelSolver:
                     record = self.solve(level, name, time_limit, gap, warm, node_limit, abs_gap)
             finally:
                 self._retrying = False
-            return replace(record, status=f"{record.status} (after {status} with presolve; retried without)")
+            return record.then(f" (after {status.value} with presolve; retried without)")
         highs_total = h.getRunTime()  # HiGHS's run time summed over this object's runs
         highs_seconds = highs_total - self._highs_seconds_so_far
         self._highs_seconds_so_far = highs_total
@@ -373,10 +361,12 @@ class LevelSolver:
         mip = info.mip_node_count >= 0
         has_answer = info.primal_solution_status == 2  # kSolutionStatusFeasible
         best = float(info.objective_function_value) if has_answer else None
-        bound = float(info.mip_dual_bound) if mip else (best if status == "optimal" else None)
-        record = LevelRecord(level, name, status, best, bound, relative_gap(best, bound), seconds, highs_seconds)
+        bound = float(info.mip_dual_bound) if mip else (best if status is LevelStatus.OPTIMAL else None)
+        record = LevelRecord(
+            level, name, Status(status), best, bound, relative_gap(best, bound), seconds, highs_seconds
+        )
         # a MIP stopped by a limit keeps a feasible incumbent; an LP stopped by one has no answer at all
-        if status == "optimal" or (status in _STOPPED and best is not None and mip):
+        if status is LevelStatus.OPTIMAL or (status in _STOPPED and best is not None and mip):
             self.x = np.asarray(h.getSolution().col_value, dtype=float)
             return record
         raise LevelFailed(record)

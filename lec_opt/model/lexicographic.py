@@ -197,14 +197,10 @@ def _check_ces_level(
     with solver.presolve_off():
         again = solver.solve(2, "ces", opts.level_time_limit_s, opts.mip_gap)
     if again.objective is not None and again.objective >= floor:
-        return replace(
-            again,
-            status=f"{again.status} (HiGHS with presolve gave {record.objective:.6g} < exact "
-            f"{exact:.6g}; solved again without presolve)",
+        return again.then(
+            f" (HiGHS with presolve gave {record.objective:.6g} < exact {exact:.6g}; solved again without presolve)"
         )
-    raise LevelFailed(
-        replace(again, status=f"{again.status} but {again.objective} is below the exact CES optimum {exact:.6g}")
-    )
+    raise LevelFailed(again.then(f" but {again.objective} is below the exact CES optimum {exact:.6g}"))
 
 
 def _lexicographic(

@@ -39,27 +39,19 @@ from dataclasses import replace
 import numpy as np
 
 from lec_opt.market.pairs import BELOW, PairData, allowed_pairs
-from lec_opt.market.result import LevelRecord
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model import rounding, totals_levels
 from lec_opt.model.held_totals import SEPARABLE, on_totals, with_totals
 from lec_opt.model.level4 import FLOW_EPS, set_incumbent, share_ces
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, LevelSolver, relative_gap
-from lec_opt.model.min_trade_search import AROUND, NODE_LIMIT, REACH_SHARE, Incumbent, search
+from lec_opt.model.min_trade_search import NODE_LIMIT, REACH_SHARE, Incumbent, search
 from lec_opt.model.small_trades import breaks_minimum
+from lec_opt.model.sources import Origin, Source
 from lec_opt.model.unlinked import NeedsLinks, Started, carry_over, named_columns
 
 ACCEPT_GAP = 0.01  # a level is answered once its incumbent is proven within 1 % of its bound
 EXACT_PAIRS = 400  # up to this many open pairs the search is cheap: no 1 % acceptance, mip_gap only
-TRADES_BEFORE, PREVIOUS, GREEDY = (
-    "the trades before this level, the rest solved again",
-    "the previous solution",
-    "the greedy matching",
-)
-SPARSE = "the sparsest vertex near the relaxation's optimum, its small trades moved onto their peers' trades"
-LOCAL_TOTALS = "the relaxation with the trades of its small trades' peers searched again on their totals"
-ON_TOTALS = "trades of at least m on the relaxation's peer totals"
-UNMOVED = (TRADES_BEFORE, PREVIOUS, GREEDY)  # the incumbents not yet improved by the local moves
 
 
 def close_small_pairs(solver: LevelSolver, pairs: PairData, min_trade: float) -> np.ndarray:
@@ -245,34 +237,36 @@ class MinTradeLevels:
         highs_seconds = 0.0
         rounded = rounding.rounded(self, name, flows)
         if rounded is not None:
-            found.append(("the relaxation with its small trades moved onto their peers' trades", rounded))
+            found.append((Origin(Source.ROUNDED), rounded))
         if not any(within(x, accept) for _, x in found):
             local = rounding.on_local_totals(self, name, flows)
             if local is not None:
-                found.append((LOCAL_TOTALS, local))
+                found.append((Origin(Source.LOCAL_TOTALS), local))
         if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
             sparse, hs = rounding.sparse_vertex(self, level, name, limit, bound, accept)
             highs_seconds += hs
             if sparse is not None:
-                found.append((SPARSE, sparse))
+                found.append((Origin(Source.SPARSE), sparse))
             solver.x = relaxed_x.copy()
         totals_tried = not any(within(x, gap if name in SEPARABLE else accept) for _, x in found)
         if totals_tried:  # optimal for the objectives of the totals; else polished by the local moves
             on_own = on_totals(self, relaxed_x, name)
             if on_own is not None:
-                found.append((ON_TOTALS, on_own if name in SEPARABLE else rounding.polished(self, name, on_own)))
+                found.append(
+                    (Origin(Source.ON_TOTALS), on_own if name in SEPARABLE else rounding.polished(self, name, on_own))
+                )
         previous = self.flows_of(before)
         if not any(within(x, accept) for _, x in found) and not breaks_minimum(previous, self.min_trade).any():
             kept, hs = self.with_trades(previous, level, name, limit, gap)
             highs_seconds += hs
             if kept is not None:
-                found.append((TRADES_BEFORE, kept))
+                found.append((Origin(Source.TRADES_BEFORE), kept))
         if not any(within(x, accept) for _, x in found):
             solver.x = relaxed_x.copy()
             repaired, hs = rounding.lp_rounds(self, level, name, limit, gap)
             highs_seconds += hs
             if repaired is not None:
-                found.append(("LP rounds on the relaxation's repaired trades", rounding.polished(self, name, repaired)))
+                found.append((Origin(Source.LP_ROUNDS), rounding.polished(self, name, repaired)))
         return found, totals_tried, highs_seconds
 
     def around(self, flows: np.ndarray, level: int, name: str, limit: float, accept: float):
@@ -306,7 +300,7 @@ class MinTradeLevels:
             flows = self._flows()
             if not breaks_minimum(flows, self.min_trade).any():
                 self.consistent(flows)
-                return replace(relaxation, status=f"{relaxation.status}: the relaxation meets the minimum trade")
+                return relaxation.then(": the relaxation meets the minimum trade")
             relaxed_x = solver.x.copy()
             found, totals_tried, hs = self._cheap(level, name, limit, gap, accept, bound, flows, relaxed_x, before)
         highs_seconds = (relaxation.highs_seconds or 0.0) + hs
@@ -318,13 +312,13 @@ class MinTradeLevels:
         previous = self.flows_of(before)
         solver.x = before
         if not breaks_minimum(previous, self.min_trade).any():
-            candidates.append((PREVIOUS, self.consistent(previous)))
+            candidates.append((Origin(Source.PREVIOUS), self.consistent(previous)))
         if greedy is not None:
             solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
             share_ces(solver, self.snap, self.pairs, greedy)
-            candidates.append((GREEDY, self.consistent(greedy)))
+            candidates.append((Origin(Source.GREEDY), self.consistent(greedy)))
         if level >= 3 and accept > gap:  # improved window by window (a small model is searched exactly)
-            windowed, hs = rounding.windowed(self, name, candidates, UNMOVED, bound, accept, limit)
+            windowed, hs = rounding.windowed(self, name, candidates, bound, accept, limit)
             started.highs_seconds += hs
             candidates += windowed
         return started
@@ -365,36 +359,36 @@ class MinTradeLevels:
             near, hs = self._neighbourhood(flows, level, name, limit, gap if level < 3 else accept, force)
             highs_seconds += hs
             if near is not None:
-                source = "the MILP around the relaxation with its trades kept" if force else AROUND
+                source = Origin(Source.AROUND_KEPT if force else Source.AROUND)
                 candidates.append((source, rounding.polished(self, name, near)))
         candidates = [(source, x) for source, x in candidates if self.is_point(x)]
         if not any(accepted(x) for _, x in candidates):  # the local moves on the candidates that had none yet
             candidates = [
-                (source, rounding.polished(self, name, x) if source in UNMOVED else x) for source, x in candidates
+                (source, rounding.polished(self, name, x) if source.unmoved else x) for source, x in candidates
             ]
         if name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             held, hs = with_totals(self, started.relaxed_x, level, name, limit, gap, NODE_LIMIT, started.totals_tried)
             highs_seconds += hs
             if held is not None and self.is_point(held):
-                candidates.append(("the MILP with every peer's total held at the relaxation's", held))
+                candidates.append((Origin(Source.HELD_TOTALS), held))
         around_tried = False  # level 3: the sub-MILP with the relaxation's trades free, once
         if level >= 3 and name in SEPARABLE and not any(accepted(x) for _, x in candidates):
             around_tried = True  # after the held totals, before the searches (models/FORMULATION.md §4)
             near, hs = self.around(flows, level, name, limit, accept)
             highs_seconds += hs
             if near is not None:
-                candidates.append((AROUND, near))
+                candidates.append((Origin(Source.AROUND), near))
         if candidates:
             source, best = max(candidates, key=lambda c: sign * solver.objective(name, c[1]))
-            now = Incumbent(best, solver.objective(name, best), bound, f"incumbent from {source}")
+            now = Incumbent(best, solver.objective(name, best), bound, Status(LevelStatus.INCUMBENT, f" {source}"))
         else:  # the search starts from nothing
-            now = Incumbent(started.relaxed_x, None, bound, "no incumbent")
+            now = Incumbent(started.relaxed_x, None, bound, Status(LevelStatus.NO_INCUMBENT))
         now.highs_seconds = highs_seconds
         solver.x = now.best
         if now.within(gap):
-            now.status = f"optimal: {now.status} within mip_gap of the relaxation's bound"
+            now.status = Status(LevelStatus.OPTIMAL, f": {now.status} within mip_gap of the relaxation's bound")
         elif now.within(accept):
-            now.status = f"{now.status}, proven within {accept:.0%} of the relaxation's bound"
+            now.status = now.status.then(f", proven within {accept:.0%} of the relaxation's bound")
         else:
             search(self, level, name, limit, gap, accept, flows, now, around_tried)
         gap_now = relative_gap(now.value, now.bound)

@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lec_opt.market.result import LevelRecord
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.model.level_solver import GAP_EQUAL, LevelFailed, relative_gap
 from lec_opt.model.reach import DUAL_MARGIN, bound_target, combined_bound, target_value, trade_losses
+from lec_opt.model.sources import Origin, Source
 
 if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
 
 NODE_LIMIT = 200  # branch-and-bound nodes of the MILP search when the incumbent misses the gap
+# the states of a search that ended with an answer (a node or time limit keeps the incumbent it found)
+ANSWERED = (LevelStatus.OPTIMAL, LevelStatus.NODE_LIMIT, LevelStatus.TIME_LIMIT)
 REACH_SHARE = 0.5  # the search closes the pairs that cannot reach the accepted gap when at most this share can
-AROUND = "the MILP around the relaxation on its trades and its small trades' peers"
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Incumbent:
     best: np.ndarray
     value: float | None
     bound: float
-    status: str
+    status: Status
     highs_seconds: float = 0.0
 
     def within(self, gap: float) -> bool:
@@ -167,17 +169,18 @@ def search(
                 if near is not None:
                     near_value = solver.objective(name, near)
                     if now.value is None or sign * near_value > sign * now.value + 1e-12:
-                        now.value, now.best, now.status = near_value, near, f"incumbent from {AROUND}"
+                        now.value, now.best = near_value, near
+                        now.status = Status(LevelStatus.INCUMBENT, f" {Origin(Source.AROUND)}")
                     if now.within(accept):
-                        now.status = f"{now.status}, proven within {accept:.0%} of the relaxation's bound"
+                        now.status = now.status.then(f", proven within {accept:.0%} of the relaxation's bound")
                         break
         last_closed = closed
         what = f" on the {np.count_nonzero(~closed & ~semi.never)} pairs that can reach {accept:.0%} of {stage}"
         tree, hs = node_limited(semi, level, name, limit, accept, closed, now.best, now.value is not None)
         now.highs_seconds += hs
-        ran_out = tree.status.startswith("maxNodes")
-        if tree.objective is None or tree.status.split(" ")[0] not in ("optimal", "maxNodes", "maxTimeLimit"):
-            now.status = f"{tree.status}: a node-limited search{what if closed.any() else ''} kept the {now.status}"
+        ran_out = tree.state is LevelStatus.NODE_LIMIT
+        if tree.objective is None or tree.state not in ANSWERED:
+            now.status = tree.how.then(f": a node-limited search{what if closed.any() else ''} kept the {now.status}")
             continue
         if closed.any():  # a point on a closed pair is worse than the target
             now.bound = combined_bound(now.bound, tree.bound, target, maximise)
@@ -187,12 +190,14 @@ def search(
         searched = f"a node-limited search{what if closed.any() else ''}"
         if now.value is None or sign * tree.objective > sign * now.value + 1e-12:
             now.value, now.best = tree.objective, solver.x.copy()
-            now.status = f"{tree.status}: {searched} improved the {now.status}"
+            now.status = tree.how.then(f": {searched} improved the {now.status}")
         else:
-            now.status = f"{tree.status}: {searched} kept the {now.status}"
+            now.status = tree.how.then(f": {searched} kept the {now.status}")
     solver.x = now.best
     final = relative_gap(now.value, now.bound)
-    if now.status.startswith("optimal:") and final is not None and final > gap:
+    if now.status.state is LevelStatus.OPTIMAL and final is not None and final > gap:
         # HiGHS's "optimal" means its search met the accepted gap, not this level's mip_gap
-        proven = f"proven within {accept:.0%}" if final <= accept else f"{final:.1%} from the bound"
-        now.status = f"{proven}:{now.status.removeprefix('optimal:')}"
+        if final <= accept:
+            now.status = Status(LevelStatus.WITHIN_GAP, now.status.detail, proven=accept)
+        else:
+            now.status = Status(LevelStatus.OUTSIDE_GAP, now.status.detail, proven=final)

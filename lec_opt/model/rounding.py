@@ -18,6 +18,7 @@ from lec_opt.model.level4 import FLOW_EPS, share_ces
 from lec_opt.model.level_solver import LOOSE, LevelFailed, relative_gap
 from lec_opt.model.reach import bound_target
 from lec_opt.model.small_trades import breaks_minimum, repair_small_trades
+from lec_opt.model.sources import Origin
 from lec_opt.model.totals_search import local_flows_on_totals
 from lec_opt.model.trade_moves import improve_trades
 from lec_opt.model.trade_windows import improve_by_windows
@@ -70,14 +71,13 @@ def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:
 def windowed(
     semi: MinTradeLevels,
     name: str,
-    candidates: list[tuple[str, np.ndarray]],
-    unmoved: tuple[str, ...],
+    candidates: list[tuple[Origin, np.ndarray]],
     bound: float,
     accept: float,
     limit: float,
-) -> tuple[list[tuple[str, np.ndarray]], float]:
-    """When no feasible candidate is within ``accept`` of ``bound``: the best one (polished first if its
-    source is one of ``unmoved``) with its trades improved window by window (``improve_by_windows``)
+) -> tuple[list[tuple[Origin, np.ndarray]], float]:
+    """When no feasible candidate is within ``accept`` of ``bound``: the best one (polished first if
+    the local moves have not improved it yet, ``Origin.unmoved``) with its trades improved window by window (``improve_by_windows``)
     until it is, then ``moved``; if the windows improve nothing, the next best one likewise (up to
     ``WINDOW_STARTS`` starts); ([(source, point)] of each start, [] if none is feasible; HiGHS s)."""
     solver = semi.solver
@@ -93,7 +93,7 @@ def windowed(
     options = solver.options | {"time_limit": limit}
     improved, seconds = [], 0.0
     for source, point in feasible[:WINDOW_STARTS]:
-        point = polished(semi, name, point) if source in unmoved else point
+        point = polished(semi, name, point) if source.unmoved else point
         stalled = False
         if not within(point):
             flows, s = improve_by_windows(
@@ -105,7 +105,7 @@ def windowed(
                 better is None or sign * solver.objective(name, better) <= sign * solver.objective(name, point) + 1e-12
             )
             point = point if better is None else better
-        improved.append((f"{source}, improved window by window", point))
+        improved.append((source.then(", improved window by window"), point))
         if within(point) or not stalled:  # a sweep that moved its start is followed by the search
             break
     return improved, seconds

@@ -14,17 +14,19 @@ from dataclasses import replace
 import numpy as np
 
 from lec_opt.market.pairs import PairData, allowed_pairs, max_volume_closed_form, nested_flows, price_rule_optimum
-from lec_opt.market.result import LevelRecord
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level4 import greedy_flows
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.open_pairs import OpenPairs
 
-CLOSED_FORM = "optimal: closed form min(Σs, Σr) over the willing peers"
-NESTED = "optimal: closed form, the buyers with the fewest allowed sellers served first (nested price rule)"
+CLOSED_FORM = Status(LevelStatus.CLOSED_FORM, " min(Σs, Σr) over the willing peers")
+NESTED = Status(
+    LevelStatus.CLOSED_FORM, ", the buyers with the fewest allowed sellers served first (nested price rule)"
+)
 FIXED_FLOWS = "the flows fixed at a maximum-volume matching (the CES sees only their total)"
-MONGE_A = "optimal: closed form, the north-west-corner (greedy A) solution of the Monge weights"
-CHAIN_C = "optimal: closed form, the min-cost flow along the sellers in price order (additive margins)"
+MONGE_A = Status(LevelStatus.CLOSED_FORM, ", the north-west-corner (greedy A) solution of the Monge weights")
+CHAIN_C = Status(LevelStatus.CLOSED_FORM, ", the min-cost flow along the sellers in price order (additive margins)")
 
 
 MODES = "modes"  # in a list of fixes: the CES modes fixed at level 2's answer (``fix_modes``)
@@ -85,10 +87,12 @@ def ces_on_fixed_flows(
         record = solver.solve(2, "ces", opts.level_time_limit_s, opts.mip_gap)
     finally:
         solver.unfix(open_cols)
-    return replace(record, status=f"{record.status}: {FIXED_FLOWS}")
+    return record.then(f": {FIXED_FLOWS}")
 
 
-def _completed(solver: LevelSolver, opened: OpenPairs, flows: np.ndarray, name: str, status: str, opts) -> LevelRecord:
+def _completed(
+    solver: LevelSolver, opened: OpenPairs, flows: np.ndarray, name: str, status: Status, opts
+) -> LevelRecord:
     """Level 3 at fixed flows: HiGHS completes the rest of the point (CES, grid, EV), which becomes
     the current solution; the record says which closed form gave the flows."""
     open_cols = opened.x[~opened.closed]
@@ -97,7 +101,7 @@ def _completed(solver: LevelSolver, opened: OpenPairs, flows: np.ndarray, name: 
         completed = solver.solve(3, name, opts.level_time_limit_s, 0.0)
     finally:
         solver.unfix(open_cols)
-    return replace(completed, status=status, bound=completed.objective, gap=0.0)
+    return replace(completed, how=status, bound=completed.objective, gap=0.0)
 
 
 def priority_c_closed_form(

@@ -3,23 +3,20 @@
 Every objective and constraint, an inactive constraint and a fixed variable included (HiGHS later
 switches rows and columns by their bounds): Pyomo's compiler walks what is not already in standard
 form, flat objectives and flat rows are read from their terms, a kept level's row is its
-objective's cost row (``compile_model``); each column's bounds and integrality read per domain, and
-the banner of the process's first HiGHS object swallowed (models/FORMULATION.md §4, "Hand-over to
-HiGHS").
+objective's cost row (``compile_model``); each column's bounds and integrality read per domain
+(models/FORMULATION.md §4, "Hand-over to HiGHS"; HiGHS itself is reached through
+``lec_opt.solver.highs`` only).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import operator
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse
-from pyomo.common.tee import capture_output
 from pyomo.core.base.var import ScalarVar, VarData
 from pyomo.core.expr import LinearExpression, MonomialTermExpression
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
@@ -27,13 +24,6 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 _ARGS = operator.attrgetter("args")
 _VARIABLES = {VarData, ScalarVar}  # a variable of an indexed component, a scalar variable
 _FIXED = operator.attrgetter("fixed")
-
-
-@functools.cache
-def swallow_banner() -> None:
-    """The first HiGHS object of a process prints a banner: made once, with the output captured."""
-    with capture_output(capture_fd=True):
-        highspy.Highs()
 
 
 def flat_linear(expr) -> tuple[tuple, tuple] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lec_opt.market.pairs import nested_flows
-from lec_opt.market.result import LevelRecord
+from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.model import rounding
 from lec_opt.model.chain_totals import chain_totals
 from lec_opt.model.level_solver import LOOSE, relative_gap
@@ -22,6 +22,13 @@ from lec_opt.model.totals_search import flows_on_totals
 
 if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
+
+
+def _proven(gap_now: float | None, gap: float, accept: float, detail: str) -> Status:
+    """Optimal when within ``gap`` of the bound, else proven within ``accept``."""
+    if (gap_now or 0.0) <= gap:
+        return Status(LevelStatus.OPTIMAL, detail)
+    return Status(LevelStatus.WITHIN_GAP, detail, proven=accept)
 
 
 def nested_volume(semi: MinTradeLevels, level: int, limit: float, gap: float, accept: float) -> LevelRecord | None:
@@ -47,10 +54,10 @@ def nested_volume(semi: MinTradeLevels, level: int, limit: float, gap: float, ac
     if kept is None:
         return None
     value = solver.objective("p2p")
-    status = "optimal" if (relative_gap(value, bound) or 0.0) <= gap else f"proven within {accept:.0%}"
-    what = "the nested volume over the peers of at least m (the relaxation's optimum), its small trades repaired"
+    what = ": the nested volume over the peers of at least m (the relaxation's optimum), its small trades repaired"
+    status = _proven(relative_gap(value, bound), gap, accept, what)
     # seconds 0.0: the caller (``MinTradeLevels.solve``) sets the level's wall time
-    return LevelRecord(level, "p2p", f"{status}: {what}", value, bound, relative_gap(value, bound), 0.0, highs_seconds)
+    return LevelRecord(level, "p2p", status, value, bound, relative_gap(value, bound), 0.0, highs_seconds)
 
 
 def on_chain(
@@ -76,8 +83,8 @@ def on_chain(
     gap_now = relative_gap(value, totals.bound)
     if point is None or (gap_now or 0.0) > accept:
         return None, totals.bound
-    status = "optimal" if (gap_now or 0.0) <= gap else f"proven within {accept:.0%}"
-    what = "trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
+    what = ": trades of at least m on the peer totals of the totals' MILP along the chain of nested sellers"
+    status = _proven(gap_now, gap, accept, what)
     highs_seconds += totals.seconds
     # seconds 0.0: the caller (``MinTradeLevels.solve``) sets the level's wall time
-    return LevelRecord(level, name, f"{status}: {what}", value, totals.bound, gap_now, 0.0, highs_seconds), None
+    return LevelRecord(level, name, status, value, totals.bound, gap_now, 0.0, highs_seconds), None

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 
-import highspy
 import numpy as np
 import scipy.sparse
 
 from lec_opt.market.pairs import PairData
+from lec_opt.solver.highs import INF, solve_arrays
 
 WINDOW_SELLERS = 8  # sellers of one window (6 was too few at 13:00, 10 slower everywhere)
 WINDOW_BUYERS = 5  # the cheapest buyers of each window seller that join its window
@@ -29,7 +29,6 @@ WINDOW_NODES = 200  # branch-and-bound nodes of one window's MILP
 # HiGHS's RENS and RINS sub-MIPs take two thirds of a window's time and find nothing its warm start
 # and its own tree do not: off in the windows
 WINDOW_OPTIONS = {"mip_max_nodes": WINDOW_NODES, "mip_heuristic_run_rens": False, "mip_heuristic_run_rins": False}
-_INF = highspy.kHighsInf
 
 
 def window_sellers(cost_rows: np.ndarray, seed: int, size: int) -> np.ndarray:
@@ -67,42 +66,26 @@ def _window_milp(
     cols = np.concatenate([arange, arange, arange, arange, n + arange, arange, n + arange])
     vals = np.concatenate([np.ones(3 * n), np.ones(n), -pairs.cap[k], np.ones(n), np.full(n, -min_trade)])
     a = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(n_s + n_b + 1 + 2 * n, 2 * n))
-    row_lower = np.concatenate([np.full(n_s + n_b, -_INF), [volume], np.full(n, -_INF), np.zeros(n)])
+    row_lower = np.concatenate([np.full(n_s + n_b, -INF), [volume], np.full(n, -INF), np.zeros(n)])
     row_upper = np.concatenate(
         [np.maximum(surplus[sellers] - sold, 0.0), np.maximum(deficit[buyers] - bought, 0.0), [volume], np.zeros(n)]
     )
-    row_upper = np.append(row_upper, np.full(n, _INF))
-    h = highspy.Highs()
-    for option, setting in (options | WINDOW_OPTIONS).items():
-        h.setOptionValue(option, setting)
-    h.passModel(
-        2 * n,
-        a.shape[0],
-        a.nnz,
-        int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMinimize),
-        0.0,
+    row_upper = np.append(row_upper, np.full(n, INF))
+    bounds = (np.zeros(2 * n), np.concatenate([pairs.cap[k], np.ones(n)]), row_lower, row_upper)
+    run = solve_arrays(
+        a,
+        bounds,
         np.concatenate([cost[k], np.zeros(n)]),
-        np.zeros(2 * n),
-        np.concatenate([pairs.cap[k], np.ones(n)]),
-        row_lower,
-        row_upper,
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data,
         np.concatenate([np.zeros(n, dtype=np.int32), np.ones(n, dtype=np.int32)]),
+        False,
+        options | WINDOW_OPTIONS,
+        start=np.concatenate([x[k], (x[k] > 0.0).astype(float)]),
     )
-    start = highspy.HighsSolution()
-    start.col_value = np.concatenate([x[k], (x[k] > 0.0).astype(float)]).tolist()
-    start.value_valid = True
-    h.setSolution(start)
-    h.run()
-    if h.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible: no answer
-        return x, float(h.getRunTime())
-    answer = np.asarray(h.getSolution().col_value, dtype=float)
+    if run.x is None:  # no answer
+        return x, run.highs_seconds
     out = x.copy()
-    out[k] = np.where(answer[n:] > 0.5, answer[:n], 0.0)
-    return out, float(h.getRunTime())
+    out[k] = np.where(run.x[n:] > 0.5, run.x[:n], 0.0)
+    return out, run.highs_seconds
 
 
 def improve_by_windows(

@@ -16,6 +16,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from lec_opt.model.level_solver import LevelSolver
+from lec_opt.model.sources import Origin
 
 if TYPE_CHECKING:
     from lec_opt.model.min_trade import MinTradeLevels
@@ -30,7 +31,7 @@ class Started:
     bound: float
     flows: np.ndarray  # the relaxation's flows, in pair order
     relaxed_x: np.ndarray  # the relaxation's point
-    candidates: list[tuple[str, np.ndarray]]
+    candidates: list[tuple[Origin, np.ndarray]]
     totals_tried: bool  # the search on the relaxation's peer totals ran and failed
     seconds: float  # wall time on the model of these points
     highs_seconds: float

@@ -27,7 +27,7 @@ from lec_opt.engine.executors import WorkerDied, execute
 from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import atomic_open
 from lec_opt.market.priorities import PRIORITIES
-from lec_opt.market.result import LevelRecord, Matching
+from lec_opt.market.result import LevelRecord, LevelStatus, Matching, Status
 from lec_opt.market.snapshot import DayInputs
 
 DayMatchings = list[dict[str, Matching]]  # [interval] -> {priority: matching}
@@ -71,7 +71,8 @@ def pack(intervals: Sequence[int], matchings: Sequence[dict[str, Matching]]) -> 
                 blocks.append(np.array(m.flows, dtype=np.float64))  # positions are small integers: exact
             sizes.append(len(m.flows))
             levels = tuple(
-                (lv.level, lv.name, lv.status, lv.objective, lv.bound, lv.gap, lv.seconds, lv.highs_seconds)
+                (lv.level, lv.name, lv.state.value, lv.how.detail, lv.how.proven)
+                + (lv.objective, lv.bound, lv.gap, lv.seconds, lv.highs_seconds)
                 for lv in m.levels
             )
             records.append((t, p, m.method, m.fallback, m.fallback_reason, m.seconds, levels))
@@ -85,6 +86,11 @@ def pack(intervals: Sequence[int], matchings: Sequence[dict[str, Matching]]) -> 
     }
 
 
+def _level(level: int, name: str, state: str, detail: str, proven: float | None, *numbers) -> LevelRecord:
+    """A level record from its packed plain values (``pack``)."""
+    return LevelRecord(level, name, Status(LevelStatus(state), detail, proven), *numbers)
+
+
 def unpack(packed: dict, n_intervals: int, out: DayMatchings | None = None) -> DayMatchings:
     """The matchings of ``pack``, filled into ``out`` (a day's list, created when None)."""
     out = out if out is not None else [{} for _ in range(n_intervals)]
@@ -94,7 +100,7 @@ def unpack(packed: dict, n_intervals: int, out: DayMatchings | None = None) -> D
     for row, (t, p, method, fallback, reason, seconds, levels) in enumerate(packed["records"]):
         a, b = int(cuts[row]), int(cuts[row + 1])
         flows = tuple(zip(seller[a:b], buyer[a:b], kwh[a:b]))
-        out[t][p] = Matching(p, flows, tuple(LevelRecord(*lv) for lv in levels), method, fallback, reason, seconds)
+        out[t][p] = Matching(p, flows, tuple(_level(*lv) for lv in levels), method, fallback, reason, seconds)
     return out
 
 
