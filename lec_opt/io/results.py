@@ -58,11 +58,7 @@ def read_csv(path: Path, columns: tuple[str, ...], text: tuple[str, ...] = ()) -
         raise InputError(path, "file not found") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InputError(path, f"not a readable CSV file ({err})") from None
-    for col in columns:
-        if col not in frame.columns:
-            raise InputError(path, "missing column", field=col)
-    _check_numeric(frame, path, [c for c in columns if c not in text])
-    return frame
+    return _checked(frame, path, columns, text)
 
 
 def read_parquet(
@@ -75,6 +71,11 @@ def read_parquet(
         raise InputError(path, "file not found") from None
     except (OSError, ValueError) as err:
         raise InputError(path, f"not a readable Parquet file ({err})") from None
+    return _checked(frame, path, columns, text)
+
+
+def _checked(frame: pd.DataFrame, path: Path, columns: tuple[str, ...], text: tuple[str, ...]) -> pd.DataFrame:
+    """The table read from ``path``, once its ``columns`` are there and numeric unless listed in ``text``."""
     for col in columns:
         if col not in frame.columns:
             raise InputError(path, "missing column", field=col)
