@@ -5,7 +5,7 @@
 - ``LeastCoreLP``: min ε with φ(T) ≥ v(T) − ε for the generated coalitions, φ(N) = v(N).
 - ``stable_price_lp``: the trades' P2P gains that minimise the largest excess, or the money moved.
 
-The game itself (``lec_opt.analysis.game.IntervalGame``) is plain numpy; these models only read
+The game itself (``lec_opt.market.interval_game.IntervalGame``) is plain numpy; these models only read
 its players' supply and demand, its gains and ``value``.
 """
 
