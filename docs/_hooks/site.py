@@ -296,7 +296,8 @@ def _type_name(annotation) -> str:
 
 def report_figures() -> str:
     """The report's figure captions and linked files, as the report writes them."""
-    from lec_opt.report.html import CAPTIONS, FILES
+    from lec_opt.report.captions import CAPTIONS
+    from lec_opt.report.html import FILES
 
     rows = ["| figure file | the paper's figure | what to look at |", "|---|---|---|"]
     for prefix, (paper, what) in CAPTIONS.items():
