@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from lec_opt.errors import InputError, LecOptError
-from lec_opt.scenario.schema import Network, Scenario
+from lec_opt.scenario.network import Network
+from lec_opt.scenario.schema import Scenario
 
 PHASES = ("a", "b", "c")
 BALANCED = "abc"  # a three-phase (balanced) load, or one whose phase the file does not tell

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from lec_opt.scenario.section import Section
 
 
-class CesCost(BaseModel):
+class CesCost(Section):
     """What the CES costs: capital per kWh and per kW, its lifetime, a discount rate and yearly O&M.
 
     Its annualised cost (``lec_opt.analysis.sizing``) is what a sizing sweep sets against the
     community's saving. No effect on the market: the paper's operating rules stay as they are.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     energy_usd_per_kwh: float = Field(ge=0.0, description="capital cost per kWh of capacity, $/kWh")
     power_usd_per_kw: float = Field(

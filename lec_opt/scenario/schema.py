@@ -10,10 +10,12 @@ import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, Strict, field_validator, model_validator
+from pydantic import Field, PrivateAttr, Strict, field_validator, model_validator
 
 from lec_opt.errors import InputError
 from lec_opt.scenario.cost import CesCost
+from lec_opt.scenario.network import Network
+from lec_opt.scenario.section import Section
 
 MINUTES_PER_DAY = 1440
 
@@ -23,11 +25,7 @@ Int = Annotated[int, Strict()]  # no true -> 1, no 5.0 -> 5
 Peer = Annotated[int, Strict()]  # range-checked against the community by check_peers
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Community(_Section):
+class Community(Section):
     """Who is in the community: peers on a ring or on a feeder, some of them prosumers with rooftop PV."""
 
     n_peers: Int | None = Field(None, ge=1, description="number of peers; omitted = as many as the data has")
@@ -66,7 +64,7 @@ class Community(_Section):
         return self.pv_kwp
 
 
-class Tariffs(_Section):
+class Tariffs(Section):
     """Grid tariffs in $/kWh (paper: California structure, buy 0.20, sell 0.09)."""
 
     buy: Price = Field(0.20, description="price to import from the grid, $/kWh")
@@ -82,7 +80,7 @@ class Tariffs(_Section):
         return self
 
 
-class CES(_Section):
+class CES(Section):
     """Community energy storage run by the aggregator (paper §3.2, eq. 2-3)."""
 
     capacity_kwh: float = Field(gt=0.0, description="usable energy capacity, kWh")
@@ -120,14 +118,14 @@ class CES(_Section):
         return self
 
 
-class Willingness(_Section):
+class Willingness(Section):
     """Who trades P2P (paper: willingness factors Wp, Wc)."""
 
     opt_out: list[Peer] = Field(default_factory=list, description="peers that never trade P2P (W fixed to 0)")
     min_trade_kwh: float = Field(0.0, ge=0.0, description="smallest P2P trade, kWh; 0 = no minimum")
 
 
-class Bids(_Section):
+class Bids(Section):
     """Priority C inputs: per-peer asks/bids and the trading-price factor mu (paper §4.3)."""
 
     file: str = Field("bids_asks.csv", description="CSV peer,ask,bid ($/kWh) in the data folder")
@@ -150,7 +148,7 @@ METRICS = (
 )
 
 
-class Selection(_Section):
+class Selection(Section):
     """How the aggregator picks the priority of an interval (models/FORMULATION.md §7)."""
 
     criterion: str | list[str] = Field(
@@ -176,7 +174,7 @@ class Selection(_Section):
     transaction_cost: Price = Field(0.0, description="$ per transaction, subtracted from the saving")
 
 
-class Solver(_Section):
+class Solver(Section):
     """HiGHS options and model switches."""
 
     level_time_limit_s: float = Field(
@@ -203,46 +201,7 @@ class Solver(_Section):
     threads: Int | None = Field(None, ge=1, description="HiGHS threads; omitted = HiGHS's default")
 
 
-class Network(_Section):
-    """The distribution feeder of a ``topology = "feeder"`` community (models/FORMULATION.md §11).
-
-    Bus and load names are the feeder's own (``net.bus.name``, ``net.asymmetric_load.name``).
-    """
-
-    source: Literal["ieee_european_lv"] | None = Field(
-        None, description="a built-in feeder: pandapower's IEEE European LV Test Feeder (906 LV buses, 55 loads)"
-    )
-    file: str | None = Field(
-        None, description="a pandapower network saved as JSON (pandapower.to_json); relative to the scenario"
-    )
-    loads: list[str] | None = Field(
-        None, description="the feeder load of each peer (peer 1 first); omitted = the feeder's loads in order"
-    )
-    ces_bus: str | None = Field(None, description="bus name of the CES; omitted = the transformer's LV bus")
-    ev_buses: list[str] | None = Field(
-        None, description="bus name of each EV charger (ev_1 first); omitted = every charger at the CES bus"
-    )
-    load_power_factor: float = Field(
-        0.95, gt=0.0, le=1.0, description="lagging power factor of household load in the power flow (PV at 1)"
-    )
-    engine: Literal["power-grid-model", "pandapower"] = Field(
-        "power-grid-model",
-        description="power-flow engine: power-grid-model (a day's intervals in one batch) or pandapower "
-        "(runpp_3ph, interval by interval); the same unbalanced flow",
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Network:
-        if (self.source is None) == (self.file is None):
-            raise ValueError(
-                "give exactly one of network.source (a built-in feeder) and network.file (a pandapower JSON)"
-            )
-        if self.loads is not None and len(set(self.loads)) != len(self.loads):
-            raise ValueError("a load is listed twice in network.loads")
-        return self
-
-
-class Site(_Section):
+class Site(Section):
     """Where the community is and its clock: solar geometry, PV weather and lighting hours of generated data.
 
     Clock time is the site's standard time all year (a fixed offset from UTC, no daylight saving).
@@ -275,7 +234,7 @@ class Site(_Section):
         return value
 
 
-class Period(_Section):
+class Period(Section):
     """The dates a multi-day run covers (``lec-opt solve-period``): a day is a period of one."""
 
     start: datetime.date | None = Field(
@@ -302,13 +261,13 @@ class Period(_Section):
         return value
 
 
-class Data(_Section):
+class Data(Section):
     """``[data]``: where the community's profiles are."""
 
     dir: str = Field(description="data folder (load, PV, EV, bids); relative to the scenario file")
 
 
-class Scenario(_Section):
+class Scenario(Section):
     """A whole study: community, interval, tariffs, CES, market rules, solver options, data."""
 
     name: str = Field(

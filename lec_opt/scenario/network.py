@@ -1,0 +1,48 @@
+"""The ``[network]`` section: the distribution feeder a ``topology = "feeder"`` community sits on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from lec_opt.scenario.section import Section
+
+
+class Network(Section):
+    """The distribution feeder of a ``topology = "feeder"`` community (models/FORMULATION.md §11).
+
+    Bus and load names are the feeder's own (``net.bus.name``, ``net.asymmetric_load.name``).
+    """
+
+    source: Literal["ieee_european_lv"] | None = Field(
+        None, description="a built-in feeder: pandapower's IEEE European LV Test Feeder (906 LV buses, 55 loads)"
+    )
+    file: str | None = Field(
+        None, description="a pandapower network saved as JSON (pandapower.to_json); relative to the scenario"
+    )
+    loads: list[str] | None = Field(
+        None, description="the feeder load of each peer (peer 1 first); omitted = the feeder's loads in order"
+    )
+    ces_bus: str | None = Field(None, description="bus name of the CES; omitted = the transformer's LV bus")
+    ev_buses: list[str] | None = Field(
+        None, description="bus name of each EV charger (ev_1 first); omitted = every charger at the CES bus"
+    )
+    load_power_factor: float = Field(
+        0.95, gt=0.0, le=1.0, description="lagging power factor of household load in the power flow (PV at 1)"
+    )
+    engine: Literal["power-grid-model", "pandapower"] = Field(
+        "power-grid-model",
+        description="power-flow engine: power-grid-model (a day's intervals in one batch) or pandapower "
+        "(runpp_3ph, interval by interval); the same unbalanced flow",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Network:
+        if (self.source is None) == (self.file is None):
+            raise ValueError(
+                "give exactly one of network.source (a built-in feeder) and network.file (a pandapower JSON)"
+            )
+        if self.loads is not None and len(set(self.loads)) != len(self.loads):
+            raise ValueError("a load is listed twice in network.loads")
+        return self
