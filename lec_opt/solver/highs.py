@@ -1,5 +1,6 @@
-"""HiGHS behind one boundary: the only module that imports highspy, Pyomo's APPSI HiGHS or
-scipy's HiGHS (STYLE.md, "One solver boundary, statuses as data").
+"""HiGHS behind one boundary: the only module that imports Pyomo's APPSI HiGHS or scipy's HiGHS,
+and highspy for every model but the interval model's levels (``lec_opt.model.level_solver`` still
+drives highspy itself; it is the one importer left to move here).
 
 Three ways in, each returning a result value whose status is a ``LevelStatus``:
 
