@@ -86,6 +86,15 @@ def check_engine(engine: str | None) -> None:
         raise LecOptError(f"--engine must be one of {', '.join(e.value for e in Engine)}, not {engine!r}")
 
 
+def with_engine(scenario, engine: str | None):
+    """The scenario with ``--engine`` in its ``[network]`` (so the folder's scenario.toml records
+    it); the scenario itself when none is given or it has no network. LecOptError for a bad name."""
+    check_engine(engine)
+    if engine is None or scenario.network is None:
+        return scenario
+    return scenario.model_copy(update={"network": scenario.network.model_copy(update={"engine": engine})})
+
+
 def run_power_flow(folder: Path, engine: str | None = None) -> None:
     """Power flows of every interval of a results folder, with a progress bar, then figures and a summary."""
     from lec_opt.io.results import load_results
@@ -156,7 +165,9 @@ def ieee_reference_cmd(
     from lec_opt.network.tables import network_totals
 
     check_engine(engine)
-    chosen = engine or "power-grid-model"
+    from lec_opt.network.engine import Engine
+
+    chosen = engine or Engine.POWER_GRID_MODEL.value
     with progress_bar("flows") as bar:
         task = bar.add_task("IEEE test case, 1-minute flows", total=None)
         network = ieee_reference_day(loads, chosen, lambda done, total: bar.update(task, completed=done, total=total))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lec_opt.cli.app import DataOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
-from lec_opt.cli.network import EngineOpt, check_engine
+from lec_opt.cli.network import EngineOpt, with_engine
 from lec_opt.cli.paths import OverwriteOpt, out_dir
 
 StartOpt = Annotated[
@@ -70,8 +70,7 @@ def solve_period_cmd(
 
     check_method_priority(method, priority)  # before the folder is claimed
     check_executor(executor, scheduler, workers)
-    check_engine(engine)
-    sc = with_period(_scenario(scenario, data), start, days)
+    sc = with_engine(with_period(_scenario(scenario, data), start, days), engine)
     dates, _ = period_days(sc)  # dates and data checked before the folder is claimed
     folder = out if out is not None else Path("results") / f"{sc.name}-{dates[0]}-{len(dates)}d-{method}"
     with claim(folder, overwrite=overwrite):
@@ -93,7 +92,6 @@ def solve_period_cmd(
                 overwrite=overwrite,
                 figures=figures,
                 power_flow=power_flow,
-                engine=engine,
                 executor=executor,
                 workers=workers,
                 scheduler=scheduler,

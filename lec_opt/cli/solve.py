@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, JsonOpt, MethodOpt, PriorityOpt, ScenarioOpt, _scenario, app, console, progress_bar
-from lec_opt.cli.network import EngineOpt, check_engine
+from lec_opt.cli.network import EngineOpt, with_engine
 from lec_opt.cli.paths import OverwriteOpt, out_dir
 from lec_opt.errors import LecOptError
 
@@ -98,9 +98,7 @@ def solve_day_cmd(
         sc = sc.model_copy(update={"ces": sc.ces.model_copy(update={"policy": ces_policy})})
     if power_flow and sc.community.topology != "feeder":
         raise LecOptError("--power-flow needs a feeder scenario (community.topology = 'feeder')")
-    check_engine(engine)
-    if engine is not None and sc.network is not None:  # recorded in the folder's scenario.toml
-        sc = sc.model_copy(update={"network": sc.network.model_copy(update={"engine": engine})})
+    sc = with_engine(sc, engine)
     if power_flow:  # the network's data and one trial flow, before the day is solved
         from lec_opt.network.powerflow import ready_feeder
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from lec_opt.cli.app import DataOpt, ScenarioOpt, _scenario, app, console, progress_bar
-from lec_opt.cli.network import EngineOpt, check_engine
+from lec_opt.cli.network import EngineOpt, with_engine
 from lec_opt.cli.paths import OverwriteOpt, input_file, out_dir
 from lec_opt.cli.period import DaysOpt, StartOpt
 
@@ -91,9 +91,7 @@ def sweep_cmd(
 
     given_sc = with_period(_scenario(scenario if scenario is not None else loaded.scenario, data), start, days)
     sc = with_folder_period(given_sc)
-    check_engine(engine)
-    if engine is not None and sc.network is not None:
-        sc = sc.model_copy(update={"network": sc.network.model_copy(update={"engine": engine})})
+    sc = with_engine(sc, engine)
     if sc is not given_sc:
         console.print(
             f"period: the data folder's {sc.period.days} days from {sc.period.start} "

@@ -17,9 +17,10 @@ from lec_opt.network.powerflow import DayNetwork, day_flows, ready_feeder
 class FeederFlows:
     """A scenario's feeder ready for many days' flows: checked, trial-flowed and converted once."""
 
-    def __init__(self, scenario, day, engine: Engine | str | None = None):
-        """``day``: any ``DayInputs`` of the run (it places the peers and chargers)."""
-        self.engine = Engine(engine or scenario.network.engine)
+    def __init__(self, scenario, day):
+        """``day``: any ``DayInputs`` of the run (it places the peers and chargers); the engine is
+        the scenario's ``network.engine``."""
+        self.engine = Engine(scenario.network.engine)
         self.feeder = ready_feeder(scenario, day, self.engine)
         self.flow = open_flow(self.feeder, self.engine)
         self.power_factor = scenario.network.load_power_factor

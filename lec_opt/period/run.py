@@ -162,7 +162,6 @@ def solve_period(
     overwrite: bool = False,
     figures: bool = True,
     power_flow: bool = False,
-    engine: str | None = None,
     **options,
 ) -> dict:
     """Solve the period and write its folder whole (``lec_opt.io.results_folder.writing``).
@@ -170,8 +169,8 @@ def solve_period(
     Each matched day is checkpointed in the partial folder (``checkpoints/``); a stopped run keeps
     it, and ``resume`` continues it: finished days are not matched again, the CES walk (cheap,
     sequential) is done again, and the files end byte for byte as an uninterrupted run's.
-    ``power_flow``: a feeder scenario's flows of every interval (``engine``: default the
-    scenario's), the feeder checked before any work. ``options``: ``executor``, ``workers``,
+    ``power_flow``: a feeder scenario's flows of every interval (on its ``network.engine``), the
+    feeder checked before any work. ``options``: ``executor``, ``workers``,
     ``scheduler``, ``progress`` of ``run_period``.
     """
     import shutil
@@ -179,7 +178,7 @@ def solve_period(
     from lec_opt.io.results_folder import writing
 
     inputs = period_days(scenario)  # bad data or dates stop the run before the folder is touched
-    network = feeder_flows(scenario, inputs[1][0], engine) if power_flow else None
+    network = feeder_flows(scenario, inputs[1][0]) if power_flow else None
     command = "python: lec_opt.solve_period"
     with writing(
         out, "period", scenario=scenario, resume=resume, overwrite=overwrite, keep_partial=True, command=command
@@ -201,11 +200,11 @@ def solve_period(
     return summary
 
 
-def feeder_flows(scenario: Scenario, day: DayInputs, engine: str | None = None):
+def feeder_flows(scenario: Scenario, day: DayInputs):
     """The scenario's feeder ready for a period's flows (``FeederFlows``), checked before any work;
     LecOptError for a ring community."""
     if scenario.community.topology != "feeder":
         raise LecOptError("power flows need a feeder scenario (community.topology = 'feeder')")
     from lec_opt.network.period_flows import FeederFlows
 
-    return FeederFlows(scenario, day, engine)
+    return FeederFlows(scenario, day)
