@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import time
@@ -60,3 +61,24 @@ def save(case: str, payload: dict) -> Path:
     path = RESULTS / f"{case}.json"
     write_json(path, {"case": case, "machine": machine(), **payload})
     return path
+
+
+def timed_run(command: list[str], what: str) -> dict:
+    """Run ``command`` as a subprocess: its wall seconds, the CPU seconds of all its processes (what
+    a shared machine cannot inflate), the peak RSS of its largest process and the load around it;
+    RuntimeError naming ``what`` when it fails."""
+    load_before = os.getloadavg()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{what} failed: {done.stderr[-2000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "wall_seconds": wall,
+        "cpu_seconds_all_processes": (usage.ru_utime + usage.ru_stime) - (before.ru_utime + before.ru_stime),
+        "peak_rss_gib": usage.ru_maxrss / 2**20,  # the largest single process (the client or a worker)
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }

@@ -10,15 +10,12 @@ most 15 min on 2 cores (aim 5), at most 4 GiB of memory and 500 MB of files.
 from __future__ import annotations
 
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.common import save
+from benchmarks.common import save, timed_run
 
 START = "2025-01-01"
 DAYS = 365
@@ -35,28 +32,17 @@ def run(days: int = DAYS) -> dict:
             *lec, "solve-period", "-s", "ieee_lv_feeder.toml", "--data", str(root / "data"), "--method", "greedy",
             "--power-flow", "--executor", "local", "--workers", "2", "--out", str(out),
         ]  # fmt: skip
-        load_before = os.getloadavg()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - started
-        if done.returncode:
-            raise RuntimeError(f"the feeder year failed: {done.stderr[-2000:]}")
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        timing = timed_run(command, "the feeder year")
         summary = json.loads((out / "summary.json").read_text())
         sizes = {p.relative_to(out).as_posix(): p.stat().st_size for p in out.rglob("*") if p.is_file()}
         return {
             "command": " ".join(command[2:]),
             "days": summary["days"],
             "intervals": summary["intervals"],
-            "wall_seconds": wall,
-            "cpu_seconds_all_processes": (usage.ru_utime + usage.ru_stime) - (before.ru_utime + before.ru_stime),
-            "peak_rss_gib": usage.ru_maxrss / 2**20,  # the largest single process (the client or a worker)
+            **timing,
             "files_mb": sum(sizes.values()) / 1e6,
             "file_bytes": sizes,
             "network": summary["network"],
-            "load_before": load_before,
-            "load_after": os.getloadavg(),
         }
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import save
+from benchmarks.common import save, timed_run
 
 REPO = Path(__file__).resolve().parent.parent
 START = datetime.date(2025, 1, 1)
@@ -83,28 +81,16 @@ def greedy_year(root: Path, data: Path) -> dict:
         *(sys.executable, "-m", "lec_opt", "solve-period", "-s", str(scenario), "--method", "greedy"),
         *("--executor", "local", "--workers", "2", "--out", str(out)),
     ]
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode:
-        raise RuntimeError(f"the greedy year failed: {done.stderr[-2000:]}")
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_kib = usage.ru_maxrss  # the largest single process (the client or a worker)
-    cpu = usage.ru_utime + usage.ru_stime  # every process of the run: what a shared machine cannot inflate
+    timing = timed_run(command, "the greedy year")
     import json
 
     summary = json.loads((out / "summary.json").read_text())
     sizes = {p.name: p.stat().st_size for p in out.iterdir() if p.is_file()}
     return {
         "command": " ".join(command[2:]),
-        "wall_seconds": wall,
-        "cpu_seconds_all_processes": cpu,
+        **timing,
         "goal_seconds": 300,
-        "peak_rss_gib": peak_kib / 2**20,
         "goal_rss_gib": 4,
-        "load_before": load_before,
-        "load_after": os.getloadavg(),
         "intervals": summary["intervals"],
         "days": summary["days"],
         "ces_full_cycles": summary["ces_full_cycles"],
