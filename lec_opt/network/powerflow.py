@@ -27,7 +27,7 @@ from lec_opt.network.engine import Engine, open_flow
 from lec_opt.network.feeder import Feeder, load_feeder
 from lec_opt.network.tables import line_peaks, network_rows, network_totals, peer_voltages
 
-CHUNK_INTERVALS = 48  # intervals a batch: the progress bar moves every 48 flows
+CHUNK_INTERVALS = 48  # intervals a batch when progress is shown: the bar moves every 48 flows
 Progress = Callable[[int, int], None]
 
 
@@ -57,12 +57,14 @@ class DayNetwork:
 
 
 def solve_flows(flow, powers: BusPowers, progress: Progress | None = None):
-    """``flow.solve`` over ``powers`` in runs of ``CHUNK_INTERVALS``, reporting progress between them."""
+    """``flow.solve`` over ``powers``: in runs of ``CHUNK_INTERVALS`` reporting progress between them,
+    or, without ``progress``, in one run (each interval is solved alone: the same results)."""
     from lec_opt.network.engine import FlowResults
 
     parts = []
-    for start in range(0, powers.n_intervals, CHUNK_INTERVALS):
-        stop = min(start + CHUNK_INTERVALS, powers.n_intervals)
+    chunk = CHUNK_INTERVALS if progress else max(powers.n_intervals, 1)
+    for start in range(0, powers.n_intervals, chunk):
+        stop = min(start + chunk, powers.n_intervals)
         parts.append(flow.solve(BusPowers(powers.p_kw[start:stop], powers.q_kvar[start:stop])))
         if progress:
             progress(stop, powers.n_intervals)

@@ -102,16 +102,14 @@ class PeriodOutputs:
         self.soc.append(np.array([s.result.soc_end for s in run.steps]))
         if self.folder is None:
             return
-        for name, file in PERIOD_NETWORK_FILES.items() if network is not None else ():
-            table = getattr(network, name).copy()
-            table.insert(0, "date", row["date"])
-            self._write(file, table)
-        intervals = interval_table(run)
-        intervals.insert(0, "date", row["date"])
-        self._write(PERIOD_INTERVALS_FILE, intervals)
-        trades = trade_table(run, chosen_only=True).drop(columns="chosen")
-        trades.insert(0, "date", row["date"])
-        self._write(PERIOD_TRADES_FILE, trades)
+        tables = {
+            PERIOD_INTERVALS_FILE: interval_table(run),
+            PERIOD_TRADES_FILE: trade_table(run, chosen_only=True).drop(columns="chosen"),
+        }
+        if network is not None:
+            tables.update({file: getattr(network, name) for name, file in PERIOD_NETWORK_FILES.items()})
+        for file, table in tables.items():  # each a row group of its Parquet file, the date in front
+            self._write(file, table.assign(date=row["date"])[["date", *table.columns]])
 
     def _add_network(self, row: dict, network) -> None:
         from lec_opt.network.tables import day_network_columns, peer_day_extremes
