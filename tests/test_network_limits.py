@@ -1,0 +1,162 @@
+"""The network's limits kept in every interval (lec_opt.day.network_limits, models/FORMULATION.md §12).
+
+By hand, on the two-bus line of tests/test_network.py (R1 = 0.05 Ω, R0 = 0.15 Ω, 100 A, the peer on
+phase a with the neutral return): the phase voltage with P injected is V = Vs + R_eff I, I = P / V,
+R_eff = (2 R1 + R0) / 3, so the most PV the bus takes at V <= v_max Vs is P = (V - Vs) V / R_eff, and at
+I <= I_max it is P = (Vs + R_eff I_max) I_max. The curtailment is what the peer exports beyond it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_network import _two_bus, five_bus_feeder
+
+from lec_opt.day.outputs import write_day
+from lec_opt.day.run import run_day
+from lec_opt.errors import LecOptError
+from lec_opt.market.network_rows import CesReach, CurtailmentRule, LimitRows, greedy_curtailment
+from lec_opt.model.network_level import network_level
+from lec_opt.scenario import load_scenario
+
+V_S = 400 / math.sqrt(3)
+R_EFF = (2 * 0.05 + 0.15) / 3
+
+
+def _two_bus_scenario(tmp_path, make_data, write_scenario, **network):
+    make_data("one", n_peers=1, n_ev=1)
+    _two_bus(tmp_path / "two.json", "a")
+    doc = {
+        "interval_minutes": 60,
+        "data": {"dir": "one"},
+        "community": {"topology": "feeder", "n_peers": 1, "prosumers": "all", "pv_kwp": 60.0},
+        "network": {"file": "two.json", "ces_bus": "B0", "ev_buses": ["B0"], "load_power_factor": 1.0, **network},
+    }
+    return load_scenario(write_scenario(doc))
+
+
+def _most_pv_kw(v_max_pu: float) -> float:
+    v = v_max_pu * V_S
+    return (v - V_S) * v / R_EFF / 1000.0
+
+
+@pytest.mark.parametrize("method", ["greedy", "milp"])
+def test_two_bus_curtailment_is_the_hand_value_of_the_voltage_limit(tmp_path, make_data, write_scenario, method):
+    scenario = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.05, cable_max_percent=1000.0)
+    run = run_day(scenario, method)
+    day = run.day
+    exported = day.pv_kwh[:, 0] - day.load_kwh[:, 0]  # kWh in an hour: kW
+    # the AC flow ends within 0.001 p.u. of v_max: the curtailment lies between the hand values there
+    low = np.clip(exported - _most_pv_kw(1.051), 0.0, None)
+    high = np.clip(exported - _most_pv_kw(1.049), 0.0, None)
+    curtailed = np.array([s.network.total_curtailed_kwh for s in run.steps])
+    assert (high > 1.0).sum() >= 4, "the limit must bind in several hours for the test to mean anything"
+    assert np.all(curtailed >= low - 1e-6) and np.all(curtailed <= high + 1e-6)
+    assert all(s.network.excess.within for s in run.steps)
+
+
+def test_two_bus_curtailment_is_the_hand_value_of_the_cable_limit(tmp_path, make_data, write_scenario):
+    scenario = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.5)
+    run = run_day(scenario, "greedy")
+    exported = run.day.pv_kwh[:, 0] - run.day.load_kwh[:, 0]
+    i_max = 100.0  # A: the line's rating
+    hand = np.clip(exported - (V_S + R_EFF * i_max) * i_max / 1000.0, 0.0, None)
+    curtailed = np.array([s.network.total_curtailed_kwh for s in run.steps])
+    assert hand.max() > 5.0
+    # 0.1 % of the rating (the loading tolerance) is 0.1 A: about 0.024 kW
+    assert np.abs(curtailed - hand).max() < 0.03
+
+
+def test_limits_off_change_nothing_and_enforced_writes_the_curtailment(tmp_path, make_data, write_scenario):
+    off = _two_bus_scenario(tmp_path, make_data, write_scenario)
+    plain = write_day(run_day(off, "greedy"), tmp_path / "off")
+    assert not (plain / "curtailment.csv").exists()
+    assert "curtailed_kwh" not in pd.read_csv(plain / "intervals.csv").columns
+    on = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.05, cable_max_percent=1000.0)
+    folder = write_day(run_day(on, "greedy"), tmp_path / "on")
+    intervals = pd.read_csv(folder / "intervals.csv")
+    per_peer = pd.read_csv(folder / "curtailment.csv")
+    settlement = pd.read_csv(folder / "settlement.csv")
+    assert intervals.curtailed_kwh.sum() == pytest.approx(per_peer.curtailed_kwh.sum())
+    assert settlement.curtailed_kwh.sum() == pytest.approx(per_peer.curtailed_kwh.sum())
+    assert (per_peer.lost_revenue_usd > 0).all()  # curtailed PV is PV not sold
+    assert set(intervals.network_status) <= {"within", "kept"}
+
+
+def test_a_band_the_empty_feeder_breaks_is_refused_before_any_work(tmp_path, make_data, write_scenario):
+    scenario = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced", v_min_pu=1.01, v_max_pu=1.1)
+    with pytest.raises(LecOptError, match="with no load at all"):
+        run_day(scenario, "greedy")
+
+
+def test_an_empty_band_is_refused(tmp_path, make_data, write_scenario):
+    with pytest.raises(Exception, match="v_min_pu"):
+        _two_bus_scenario(tmp_path, make_data, write_scenario, v_min_pu=1.05, v_max_pu=1.05)
+
+
+# --- level 0 against the greedy rule, on random linear limits ---------------------------------
+
+
+def _random_rows(rng, sellers: int, rows: int) -> tuple[LimitRows, np.ndarray, CesReach]:
+    """Overvoltage rows: curtailing lowers each row (a_c < 0), charging the CES lowers it too."""
+    a_c = -rng.uniform(0.2, 1.0, size=(rows, sellers)) * rng.uniform(0.0, 1.0, size=(1, sellers))
+    a_n = -rng.uniform(0.0, 0.8, size=rows)
+    surplus = rng.uniform(0.5, 3.0, size=sellers)
+    b = rng.uniform(-2.0, 0.5, size=rows)
+    reach = CesReach(
+        charge_max=rng.uniform(0.0, 2.0),
+        grid_charge_max=0.0,
+        leftover_surplus=float(surplus.sum()) * rng.uniform(0.0, 1.0),
+        discharge_max=rng.uniform(0.0, 2.0),
+    )
+    return LimitRows(a_c, a_n, b), surplus, reach
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_level0_curtails_no_more_than_the_greedy_rule_nor_equal_share(seed):
+    rows, surplus, reach = _random_rows(np.random.default_rng(seed), 6, 8)
+    least = network_level(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
+    greedy = greedy_curtailment(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
+    equal = network_level(rows, surplus, reach, 0.0, CurtailmentRule.EQUAL_SHARE)
+    if greedy.met:
+        assert least.met
+        assert least.curtailed_kwh.sum() <= greedy.curtailed_kwh.sum() + 1e-7
+    if equal.met:
+        assert least.curtailed_kwh.sum() <= equal.curtailed_kwh.sum() + 1e-7
+    for plan in (least, equal):
+        if plan.met:  # the plan keeps every row, and its band holds its own CES net charge
+            assert rows.residual(plan.curtailed_kwh, plan.net_charge_kwh).max() <= 1e-7
+            assert plan.band[0] - 1e-9 <= plan.net_charge_kwh <= plan.band[1] + 1e-9
+        assert np.all(plan.curtailed_kwh >= -1e-9) and np.all(plan.curtailed_kwh <= surplus + 1e-9)
+    shares = equal.curtailed_kwh / surplus
+    assert np.ptp(shares) < 1e-9
+
+
+def test_rows_nothing_can_keep_are_kept_as_nearly_as_possible():
+    rows = LimitRows(np.array([[-1.0, -1.0]]), np.array([0.0]), np.array([-10.0]))
+    surplus = np.array([1.0, 2.0])
+    reach = CesReach(0.0, 0.0, 0.0, 0.0)
+    plan = network_level(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
+    assert not plan.met
+    assert plan.violation == pytest.approx(7.0)
+    assert plan.curtailed_kwh == pytest.approx(surplus)
+    greedy = greedy_curtailment(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
+    assert not greedy.met and greedy.violation == pytest.approx(7.0)
+
+
+def test_the_five_bus_day_keeps_a_tight_band(tmp_path, small_data, write_scenario):
+    five_bus_feeder(tmp_path / "net.json")
+    doc = {
+        "interval_minutes": 30,
+        "community": {"topology": "feeder", "prosumers": "all", "pv_kwp": 25.0},
+        "network": {"file": "net.json", "ces_bus": "B3", "ev_buses": ["B2", "B4"], "limits": "enforced", "v_max_pu": 1.02},
+    }
+    scenario = load_scenario(write_scenario(doc))
+    for method in ("greedy", "milp"):
+        run = run_day(scenario, method)
+        statuses = {str(s.network.status) for s in run.steps}
+        assert "kept" in statuses and statuses <= {"within", "kept"}
+        assert max(s.network.excess.voltage_pu for s in run.steps) <= 1e-3
