@@ -45,7 +45,9 @@ def _most_pv_kw(v_max_pu: float) -> float:
 
 @pytest.mark.parametrize("method", ["greedy", "milp"])
 def test_two_bus_curtailment_is_the_hand_value_of_the_voltage_limit(tmp_path, make_data, write_scenario, method):
-    scenario = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.05, cable_max_percent=1000.0)
+    scenario = _two_bus_scenario(
+        tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.05, cable_max_percent=1000.0
+    )
     run = run_day(scenario, method)
     day = run.day
     exported = day.pv_kwh[:, 0] - day.load_kwh[:, 0]  # kWh in an hour: kW
@@ -75,7 +77,9 @@ def test_limits_off_change_nothing_and_enforced_writes_the_curtailment(tmp_path,
     plain = write_day(run_day(off, "greedy"), tmp_path / "off")
     assert not (plain / "curtailment.csv").exists()
     assert "curtailed_kwh" not in pd.read_csv(plain / "intervals.csv").columns
-    on = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.05, cable_max_percent=1000.0)
+    on = _two_bus_scenario(
+        tmp_path, make_data, write_scenario, limits="enforced", v_max_pu=1.05, cable_max_percent=1000.0
+    )
     folder = write_day(run_day(on, "greedy"), tmp_path / "on")
     intervals = pd.read_csv(folder / "intervals.csv")
     per_peer = pd.read_csv(folder / "curtailment.csv")
@@ -151,8 +155,14 @@ def test_the_five_bus_day_keeps_a_tight_band(tmp_path, small_data, write_scenari
     five_bus_feeder(tmp_path / "net.json")
     doc = {
         "interval_minutes": 30,
-        "community": {"topology": "feeder", "prosumers": "all", "pv_kwp": 25.0},
-        "network": {"file": "net.json", "ces_bus": "B3", "ev_buses": ["B2", "B4"], "limits": "enforced", "v_max_pu": 1.02},
+        "community": {"topology": "feeder", "prosumers": "all", "pv_kwp": 60.0},
+        "network": {
+            "file": "net.json",
+            "ces_bus": "B3",
+            "ev_buses": ["B2", "B4"],
+            "limits": "enforced",
+            "v_max_pu": 1.01,
+        },
     }
     scenario = load_scenario(write_scenario(doc))
     for method in ("greedy", "milp"):
@@ -160,3 +170,51 @@ def test_the_five_bus_day_keeps_a_tight_band(tmp_path, small_data, write_scenari
         statuses = {str(s.network.status) for s in run.steps}
         assert "kept" in statuses and statuses <= {"within", "kept"}
         assert max(s.network.excess.voltage_pu for s in run.steps) <= 1e-3
+
+
+class _BothLevels:
+    """Level 0 by the greedy rule and by the LP on the very same rows of every interval that needs it."""
+
+    def __init__(self):
+        self.pairs = []
+
+    def wrap(self, guard):
+        plain = guard._level0
+
+        def both(rows, surplus, reach, market_net):
+            plan = plain(rows, surplus, reach, market_net)
+            lp = network_level(rows, surplus, reach, market_net, guard.rule)
+            rule = greedy_curtailment(rows, surplus, reach, market_net, guard.rule)
+            self.pairs.append((lp, rule))
+            return plan
+
+        guard._level0 = both
+
+
+@pytest.mark.slow
+def test_the_high_pv_feeder_day_keeps_en_50160_and_the_lp_curtails_no_more_than_the_rule(tmp_path, monkeypatch):
+    """models/ieee_lv_high_pv_limits.toml (55 prosumers of 10 kWp): with limits off the noon voltage
+    passes 1.10 p.u. in many intervals; enforced, the AC flow of every interval of the folder stays
+    within the band up to 0.001 p.u. and every cable under 100 %."""
+    from lec_opt.day import network_limits
+    from lec_opt.network.powerflow import power_flow_folder
+
+    both = _BothLevels()
+    made = network_limits.IntervalLimits.__init__
+
+    def init(self, day, method):
+        made(self, day, method)
+        both.wrap(self)
+
+    monkeypatch.setattr(network_limits.IntervalLimits, "__init__", init)
+    run = run_day(load_scenario("ieee_lv_high_pv_limits"), "greedy")
+    folder = write_day(run, tmp_path / "day")
+    flows = power_flow_folder(folder)
+    assert flows.v_max_pu.max() <= 1.10 + 1e-3 and flows.v_min_pu.min() >= 0.90 - 1e-3
+    assert flows.line_loading_max_percent.max() <= 100.0 + 0.1
+    intervals = pd.read_csv(folder / "intervals.csv")
+    assert (intervals.network_status == "kept").sum() >= 20
+    assert intervals.curtailed_kwh.sum() > 1.0
+    assert len(both.pairs) >= 20
+    for lp, rule in both.pairs:
+        assert lp.curtailed_kwh.sum() <= rule.curtailed_kwh.sum() + 1e-7

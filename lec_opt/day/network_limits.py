@@ -32,7 +32,16 @@ from lec_opt.market.result import IntervalResult, Matching
 from lec_opt.market.snapshot import DayInputs, IntervalSnapshot
 from lec_opt.network.bus_powers import BusPowers, bus_powers
 from lec_opt.network.engine import open_flow
-from lec_opt.network.limits import Excess, Limits, OperatingPoint, check_no_load, excess, limit_rows
+from lec_opt.network.limits import (
+    VOLTAGE_TOLERANCE_PU,
+    Excess,
+    Limits,
+    OperatingPoint,
+    check_no_load,
+    excess,
+    headroom,
+    limit_rows,
+)
 from lec_opt.network.powerflow import ready_feeder
 from lec_opt.network.sensitivity import Sensitivities, sensitivities
 
@@ -111,7 +120,9 @@ class IntervalLimits:
         self.limits = Limits.of(network)
         self.rule = CurtailmentRule(network.curtailment)
         zero = np.zeros((1, day.n_peers))
-        check_no_load(self.flow.solve(self._powers(0, zero[0], zero[0], 0.0, 0.0)), self.limits, scenario.origin("network"))
+        check_no_load(
+            self.flow.solve(self._powers(0, zero[0], zero[0], 0.0, 0.0)), self.limits, scenario.origin("network")
+        )
         self._slopes: Sensitivities | None = None
 
     def _powers(self, t: int, load, pv, charge: float, discharge: float) -> BusPowers:
@@ -153,25 +164,33 @@ class IntervalLimits:
         return self._rounds(step, snap, matchings, soc, priorities, again, point)
 
     def _rounds(self, step0: Step, snap, matchings, soc, priorities, again, point) -> Step:
+        """Level 0 and the paper's levels again, re-linearised at each new point, until the AC flow
+        keeps every limit with one of them binding (no more curtailed than needed), ``MAX_ROUNDS`` at
+        most; the least-curtailing round that keeps the limits wins, else the last."""
         scenario = self.day.scenario
         reach = ces_reach(scenario, snap, soc, matchings)
         controls = (snap.sellers - 1, snap.n_peers)
-        step, market_net = step0, net_charge_kwh(step0.result)
+        market_net = net_charge_kwh(step0.result)
+        best = last = None
         for rounds in range(1, MAX_ROUNDS + 1):
             rows = limit_rows(point, self.slopes, *controls, snap.hours, self.limits, (snap.surplus_kwh, reach))
             plan = self._level0(rows, snap.surplus_kwh, reach, market_net)
             cut = curtailed_snapshot(snap, plan.curtailed_kwh)
             step = again(cut, match_interval(cut, scenario, self.method, priorities), plan.band)
             point, flows = self.point(snap, plan.curtailed_kwh, step.result)
-            over = excess(flows, self.limits)[0]
-            if over.within:
+            last = (step, plan, excess(flows, self.limits)[0], rounds)
+            if last[2].within and (best is None or plan.curtailed_kwh.sum() < best[1].curtailed_kwh.sum()):
+                best = last
+            binding = headroom(flows, self.limits) <= VOLTAGE_TOLERANCE_PU
+            if last[2].within and (binding or not plan.curtailed_kwh.any()):
                 break
+        step, plan, over, _ = best or last
         status = NetworkStatus.KEPT if over.within else NetworkStatus.RESIDUAL
         status = status if plan.met else NetworkStatus.INFEASIBLE
         per_peer = np.zeros(snap.n_peers)
         per_peer[snap.sellers - 1] = plan.curtailed_kwh
         lost = step0.settlement.revenue_usd - step.settlement.revenue_usd
-        return replace(step, network=IntervalNetwork(status, rounds, over, per_peer, lost))
+        return replace(step, network=IntervalNetwork(status, last[3], over, per_peer, lost))
 
     def _level0(self, rows, surplus, reach, market_net):
         if self.method == "milp":

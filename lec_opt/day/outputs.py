@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lec_opt.day.day_parts import PERIODS, counts_by_period, day_periods, period_spans
 from lec_opt.day import limits_outputs
+from lec_opt.day.day_parts import PERIODS, counts_by_period, day_periods, period_spans
 from lec_opt.day.foresight import day_value_usd, interval_values_usd
 from lec_opt.day.run import DayRun, Step
 from lec_opt.day.selection import metrics_of

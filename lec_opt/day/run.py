@@ -112,6 +112,7 @@ def walk(
     priorities: tuple[str, ...] = PRIORITIES,
     soc_start: float | None = None,
     guard: NetworkGuard | None = None,
+    done: Callable[[], None] | None = None,
 ) -> list[Step]:
     """Phase 2: the day in order from ``soc_start`` (default: the scenario's initial SoC; a period
     passes the previous day's end), following ``priority`` (best or one priority). ``guard``: the
@@ -127,6 +128,8 @@ def walk(
 
             step = guard.keep(step, matchings[t], soc, priorities, again)
         steps.append(step)
+        if done:
+            done()
         soc = step.result.soc_end
     return steps
 
@@ -163,16 +166,19 @@ def run_day(
     check_method_priority(method, priority)
     started = time.perf_counter()
     day = build_day(scenario)
-    workers = workers or min(os.cpu_count() or 1, 2 if method == "milp" else 1)
-    matchings = all_matchings(day, method, workers, progress)
-    matched = time.perf_counter()
     guard = None
     if scenario.network is not None and scenario.network.limits == "enforced":
         from lec_opt.day.network_limits import IntervalLimits  # pandapower and the flows only then
 
-        guard = IntervalLimits(day, method)
-    single = {p: walk(day, matchings, p, (p,), guard=guard) for p in PRIORITIES}
-    steps = walk(day, matchings, "best", guard=guard) if priority == "best" else single[priority]
+        guard = IntervalLimits(day, method)  # the feeder and the band checked before any work
+    workers = workers or min(os.cpu_count() or 1, 2 if method == "milp" else 1)
+    matchings = all_matchings(day, method, workers, progress)
+    matched = time.perf_counter()
+    walks = len(PRIORITIES) + (priority == "best")
+    ticks = iter(range(1, walks * day.n_intervals + 1))
+    done = (lambda: progress("network", next(ticks), walks * day.n_intervals)) if guard and progress else None
+    single = {p: walk(day, matchings, p, (p,), guard=guard, done=done) for p in PRIORITIES}
+    steps = walk(day, matchings, "best", guard=guard, done=done) if priority == "best" else single[priority]
     myopic = None
     if scenario.ces.policy == "foresight":
         from lec_opt.day.foresight import foresight_path

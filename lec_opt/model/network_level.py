@@ -22,7 +22,7 @@ import scipy.sparse
 
 from lec_opt.market.network_rows import CesReach, CurtailmentPlan, CurtailmentRule, LimitRows, plan_of
 from lec_opt.market.result import LevelStatus
-from lec_opt.solver.highs import INF, solve_arrays
+from lec_opt.solver.highs import INF, solve_arrays, swallow_banner
 
 OPTIONS = {"output_flag": False, "random_seed": 0, "threads": 1}
 # the LP's parts as models/FORMULATION.md §13 names them (tests/test_formulation.py checks the names)
@@ -48,6 +48,7 @@ def _lp(rows, surplus, reach: CesReach, rule, spend_leftover: bool, slack: float
     (n + Σc <= leftover + grid), else only from the grid (n <= grid)."""
     a_curt = _columns(rows, surplus, rule)
     k = a_curt.shape[1]
+    swallow_banner()
     equal = rule is CurtailmentRule.EQUAL_SHARE
     curtailed = np.array([surplus.sum()]) if equal else np.ones(k)  # Σc per unit of each column
     limits = np.hstack([a_curt, rows.a_n[:, None], -np.ones((rows.n_rows, 1))])

@@ -76,6 +76,20 @@ def excess(results: FlowResults, limits: Limits) -> list[Excess]:
     return out
 
 
+def headroom(results: FlowResults, limits: Limits, t: int = 0) -> float:
+    """How close interval ``t``'s flow comes to its nearest limit, in p.u. of voltage or hundredths of
+    a rating (negative: a limit is broken; -inf: no convergence)."""
+    if not results.converged[t]:
+        return -np.inf
+    v = results.v_pu[t]
+    room = [limits.v_max_pu - float(np.nanmax(v)), float(np.nanmin(v)) - limits.v_min_pu]
+    if results.line_loading_percent[t].size:
+        room.append((limits.cable_max_percent - float(np.nanmax(results.line_loading_percent[t]))) / 100.0)
+    if not np.isnan(results.trafo_loading_percent[t]):
+        room.append((limits.trafo_max_percent - float(results.trafo_loading_percent[t])) / 100.0)
+    return min(room)
+
+
 def check_no_load(results: FlowResults, limits: Limits, where: str) -> None:
     """LecOptError when the feeder with no load at all already breaks the band (``results``: that flow)."""
     v = results.v_pu[0]
