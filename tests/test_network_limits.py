@@ -88,6 +88,11 @@ def test_limits_off_change_nothing_and_enforced_writes_the_curtailment(tmp_path,
     assert settlement.curtailed_kwh.sum() == pytest.approx(per_peer.curtailed_kwh.sum())
     assert (per_peer.lost_revenue_usd > 0).all()  # curtailed PV is PV not sold
     assert set(intervals.network_status) <= {"within", "kept"}
+    from lec_opt.report.curtailment_figures import fig_curtailment
+
+    figure = fig_curtailment(folder)
+    assert figure is not None and figure.name == "16_curtailment.png" and figure.stat().st_size > 10_000
+    assert fig_curtailment(plain) is None
 
 
 def test_a_band_the_empty_feeder_breaks_is_refused_before_any_work(tmp_path, make_data, write_scenario):

@@ -35,7 +35,7 @@ def settlement_columns(run) -> dict:
     """settlement.csv's ``SETTLEMENT_LIMITS`` columns: per peer over the day."""
     curtailed = np.sum([s.network.curtailed_kwh for s in run.steps], axis=0)
     lost = np.sum([s.network.lost_revenue_usd for s in run.steps], axis=0)
-    return ordered(SETTLEMENT_LIMITS, {"curtailed_kwh": curtailed, "curtailment_cost_usd": lost})
+    return ordered(SETTLEMENT_LIMITS, {"curtailed_kwh": curtailed, "limits_cost_usd": lost})
 
 
 def curtailment_table(run) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def summary_block(run) -> dict:
         "rounds": int(sum(n.rounds for n in nets)),
         "curtailed_kwh": curtailed,
         "curtailed_percent_of_pv": 100.0 * curtailed / pv if pv > 0 else 0.0,
-        "curtailment_cost_usd": float(sum(n.lost_revenue_usd.sum() for n in nets)),
+        "limits_cost_usd": float(sum(n.lost_revenue_usd.sum() for n in nets)),
         "voltage_excess_max_pu": float(max(n.excess.voltage_pu for n in nets)),
         "loading_excess_max_percent": float(max(max(n.excess.cable_percent, n.excess.trafo_percent) for n in nets)),
     }

@@ -300,7 +300,12 @@ SETTLEMENT = (
 )
 SETTLEMENT_LIMITS = (  # with [network] limits = "enforced"
     Field("curtailed_kwh", "kWh", "PV the peer curtailed for the network", required=False),
-    Field("curtailment_cost_usd", "USD", "revenue the curtailment cost the peer (same SoC, no limits)", required=False),
+    Field(
+        "limits_cost_usd",
+        "USD",
+        "revenue the network's limits cost the peer: without them (same SoC) minus with them",
+        required=False,
+    ),
 )
 SETTLEMENT_COLUMNS = names(f for f in SETTLEMENT if f.required)
 CURTAILMENT_COLUMNS = ("interval", "time", "peer", "curtailed_kwh", "lost_revenue_usd")
