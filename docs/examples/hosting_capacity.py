@@ -115,3 +115,34 @@ ax.set_title("10 kWp a household: the CES's bus")
 plt.show()
 avoided = ces_table.loc["transformer", "curtailed_kwh"] - ces_table.loc["far end", "curtailed_kwh"]
 print(f"The CES at the far end avoids {avoided:.1f} kWh of the curtailment it leaves at the transformer")
+
+# %% [markdown]
+# ## Who gives up what: `least` against `equal_share`
+#
+# `curtailment = "least"` (the default) curtails as little PV as the limits allow, so it falls on the
+# houses at the far end of the long branches, whose export raises the voltage most.
+# `"equal_share"` asks every seller for the same share of its surplus: more PV is lost in all, but
+# no house carries it alone. The same 10 kWp day, CES at the transformer, under both rules; each
+# prosumer's curtailment against its cable distance from the transformer:
+
+# %%
+from lec_opt.report.curtailment_figures import distance_from_source_m
+
+per_rule = {}
+for rule in ("least", "equal_share"):
+    network = enforced.network.model_copy(update={"curtailment": rule})
+    run = lec_opt.run_day(enforced.model_copy(update={"network": network}), method="greedy")
+    per_rule[rule] = sum(s.network.curtailed_kwh for s in run.steps)
+metres = distance_from_source_m(run.day)
+fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
+for rule, marker in (("least", "o"), ("equal_share", "s")):
+    ax.scatter(metres, per_rule[rule], marker=marker, label=f"{rule}: {per_rule[rule].sum():.1f} kWh in all")
+ax.set_xlabel("cable distance of the prosumer's bus from the transformer, m")
+ax.set_ylabel("PV curtailed in the day, kWh")
+ax.legend()
+plt.show()
+for rule, kwh in per_rule.items():
+    print(
+        f"{rule}: {kwh.sum():.1f} kWh curtailed, by {int((kwh > 1e-6).sum())} of {kwh.size} prosumers; "
+        f"the most by one prosumer {kwh.max():.2f} kWh"
+    )

@@ -31,7 +31,7 @@ from lec_opt.market.network_rows import CesReach, CurtailmentRule, greedy_curtai
 from lec_opt.market.result import IntervalResult, Matching
 from lec_opt.market.snapshot import DayInputs, IntervalSnapshot
 from lec_opt.network.bus_powers import BusPowers, bus_powers
-from lec_opt.network.engine import open_flow
+from lec_opt.network.engine import FlowResults, open_flow
 from lec_opt.network.limits import (
     VOLTAGE_TOLERANCE_PU,
     Excess,
@@ -42,10 +42,12 @@ from lec_opt.network.limits import (
     headroom,
     limit_rows,
 )
-from lec_opt.network.powerflow import ready_feeder
+from lec_opt.network.powerflow import day_powers, ready_feeder
 from lec_opt.network.sensitivity import Sensitivities, sensitivities
 
 MAX_ROUNDS = 3
+SCREEN_MARGIN = 0.01  # p.u. (and hundredths of a rating): an interval the linear model puts this far inside
+# every limit needs no AC flow of its own (its headroom, predicted from the day's flows at rest)
 CURTAILED_OUT = 1e-9  # kWh: a seller left with no more surplus than this is no longer a seller
 
 
@@ -124,6 +126,8 @@ class IntervalLimits:
             self.flow.solve(self._powers(0, zero[0], zero[0], 0.0, 0.0)), self.limits, scenario.origin("network")
         )
         self._slopes: Sensitivities | None = None
+        self._at_rest = None  # the day's flows with nothing curtailed and the CES idle
+        self._flows: dict[tuple, FlowResults] = {}  # each AC flow run, by its injections (walks share points)
 
     def _powers(self, t: int, load, pv, charge: float, discharge: float) -> BusPowers:
         day = self.day
@@ -142,24 +146,50 @@ class IntervalLimits:
             self._slopes = sensitivities(self.flow, self.feeder, point, tuple(range(day.n_peers + 1)))
         return self._slopes
 
-    def point(self, snap: IntervalSnapshot, curtailed: np.ndarray, result: IntervalResult) -> OperatingPoint:
-        """The AC flow of ``result`` with the sellers' ``curtailed`` kWh."""
+    def predicted_headroom(self, t: int, net_kwh: float) -> float:
+        """Interval ``t``'s headroom (``lec_opt.network.limits.headroom``) with the CES's net charge
+        ``net_kwh`` and nothing curtailed, by the linear model from the day's flows at rest."""
+        day = self.day
+        if self._at_rest is None:
+            zeros = np.zeros(day.n_intervals)
+            self._at_rest = self.flow.solve(
+                day_powers(self.feeder, day, zeros, zeros, day.scenario.network.load_power_factor)
+            )
+        rest, slopes, ces = self._at_rest, self.slopes, day.n_peers
+        injected = -net_kwh / day.hours
+        moved = replace(
+            rest,
+            converged=rest.converged[t : t + 1],
+            v_pu=rest.v_pu[t : t + 1] + slopes.dv_dkw[None, :, :, ces] * injected,
+            line_loading_percent=rest.line_loading_percent[t : t + 1] + slopes.dloading_dkw[None, :, ces] * injected,
+            trafo_loading_percent=rest.trafo_loading_percent[t : t + 1]
+            + (0.0 if slopes.dtrafo_dkw is None else slopes.dtrafo_dkw[ces] * injected),
+        )
+        return headroom(moved, self.limits)
+
+    def point(self, snap: IntervalSnapshot, curtailed: np.ndarray, result: IntervalResult):
+        """The AC flow of ``result`` with the sellers' ``curtailed`` kWh: its ``OperatingPoint`` and
+        ``FlowResults`` (a flow already run with the same injections is not run again)."""
         charge = float(result.seller_to_ces_kwh.sum()) + result.grid_to_ces_kwh
         discharge = float(result.ces_to_buyer_kwh.sum()) + result.ces_to_ev_kwh
-        pv = snap.pv_kwh.copy()
-        pv[snap.sellers - 1] -= curtailed
-        flows = self.flow.solve(self._powers(snap.index, snap.load_kwh, pv, charge, discharge))
+        key = (snap.index, charge, discharge, snap.sellers.tobytes(), np.asarray(curtailed, float).tobytes())
+        if key not in self._flows:
+            pv = snap.pv_kwh.copy()
+            pv[snap.sellers - 1] -= curtailed
+            self._flows[key] = self.flow.solve(self._powers(snap.index, snap.load_kwh, pv, charge, discharge))
+        flows = self._flows[key]
         trafo = float(flows.trafo_loading_percent[0])
         return OperatingPoint(flows.v_pu[0], flows.line_loading_percent[0], trafo, curtailed, charge - discharge), flows
 
     def keep(self, step: Step, matchings, soc: float, priorities, again) -> Step:
         """``step`` when its AC flow keeps the limits, else the interval solved again in rounds."""
         snap = step.result.snapshot
-        none = np.zeros(len(snap.sellers))
-        point, flows = self.point(snap, none, step.result)
+        zeros = np.zeros(snap.n_peers)
+        if self.predicted_headroom(snap.index, net_charge_kwh(step.result)) >= SCREEN_MARGIN:
+            return replace(step, network=IntervalNetwork(NetworkStatus.WITHIN, 0, Excess(0.0, 0.0, 0.0), zeros, zeros))
+        point, flows = self.point(snap, np.zeros(len(snap.sellers)), step.result)
         over = excess(flows, self.limits)[0]
         if over.within:
-            zeros = np.zeros(snap.n_peers)
             return replace(step, network=IntervalNetwork(NetworkStatus.WITHIN, 0, over, zeros, zeros))
         return self._rounds(step, snap, matchings, soc, priorities, again, point)
 

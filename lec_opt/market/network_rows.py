@@ -17,7 +17,7 @@ from enum import StrEnum
 import numpy as np
 
 ROW_TOLERANCE = 1e-9  # a row is kept when it is broken by no more than this (p.u.)
-_SEARCH_STEPS = 80  # golden-section steps of the CES's best net charge (the interval shrinks 0.618 a step)
+_GRID, _ZOOMS = 33, 6  # the CES's least-violating net charge: a grid of 33, zoomed 6 times (to 16^-6 of the range)
 
 
 class CurtailmentRule(StrEnum):
@@ -111,16 +111,13 @@ def best_net_charge(rows: LimitRows, reach: CesReach, c: np.ndarray, preferred: 
     band_lo, band_hi = rows.band(c)
     if max(lo, band_lo) <= min(hi, band_hi):
         return float(np.clip(preferred, max(lo, band_lo), min(hi, band_hi)))
-    worst = lambda n: float(rows.residual(c, n).max(initial=0.0))  # noqa: E731 - convex in n
-    ratio = (np.sqrt(5.0) - 1.0) / 2.0
-    a, b = lo, hi
-    for _ in range(_SEARCH_STEPS):
-        x1, x2 = b - ratio * (b - a), a + ratio * (b - a)
-        if worst(x1) <= worst(x2):
-            b = x2
-        else:
-            a = x1
-    return 0.5 * (a + b)
+    base = rows.a_c @ c - rows.b
+    for _ in range(_ZOOMS):  # the worst row over a grid of n, zooming in on the best cell: convex in n
+        grid = np.linspace(lo, hi, _GRID)
+        worst = np.max(base[:, None] + rows.a_n[:, None] * grid[None, :], axis=0, initial=0.0)
+        k = int(np.argmin(worst))
+        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, _GRID - 1)]
+    return float(0.5 * (lo + hi))
 
 
 def greedy_curtailment(
