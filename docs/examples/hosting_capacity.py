@@ -31,6 +31,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 import lec_opt
+from lec_opt.report.curtailment_figures import distance_from_source_m
 
 base = lec_opt.load_scenario("ieee_lv_high_pv.toml")  # every peer a prosumer (10 kWp as shipped)
 scenario = base.model_copy(update={"interval_minutes": 15})
@@ -126,8 +127,6 @@ print(f"The CES at the far end avoids {avoided:.1f} kWh of the curtailment it le
 # prosumer's curtailment against its cable distance from the transformer:
 
 # %%
-from lec_opt.report.curtailment_figures import distance_from_source_m
-
 per_rule = {}
 for rule in ("least", "equal_share"):
     network = enforced.network.model_copy(update={"curtailment": rule})
