@@ -223,3 +223,31 @@ def test_the_high_pv_feeder_day_keeps_en_50160_and_the_lp_curtails_no_more_than_
     assert len(both.pairs) >= 20
     for lp, rule in both.pairs:
         assert lp.curtailed_kwh.sum() <= rule.curtailed_kwh.sum() + 1e-7
+
+
+def test_an_interval_no_lever_can_fix_is_recorded_infeasible_and_the_day_goes_on(tmp_path, make_data, write_scenario):
+    """A 1 km line (0.5 Ω) and v_min = 0.995 p.u.: the evening load alone pulls phase a below it, the
+    CES sits at the source (no lever on the voltage) and curtailment could only lower it further."""
+    import pandapower as pp
+    from test_network import _ext_grid, _line, _load
+
+    net = pp.create_empty_network()
+    pp.create_bus(net, 0.4, name="B0")
+    pp.create_bus(net, 0.4, name="B1")
+    _ext_grid(net, 0)
+    _line(net, 0, 1, 1000, r=0.5, r0=1.5, max_i_ka=0.1)
+    _load(net, 1, "LOAD1", "a")
+    pp.to_json(net, str(tmp_path / "long.json"))
+    scenario = _two_bus_scenario(
+        tmp_path, make_data, write_scenario, limits="enforced", v_min_pu=0.995, v_max_pu=1.5, cable_max_percent=1000.0
+    )
+    network = scenario.network.model_copy(update={"file": str(tmp_path / "long.json")})
+    run = run_day(scenario.model_copy(update={"network": network}), "milp")
+    statuses = [str(s.network.status) for s in run.steps]
+    assert "infeasible" in statuses and len(statuses) == 24
+    for s in run.steps:
+        if s.network.status == "infeasible":
+            assert s.network.excess.voltage_pu > 1e-3  # the violation left, recorded
+            assert s.network.total_curtailed_kwh == 0.0  # curtailing would not have helped
+    summary = write_day(run, tmp_path / "day") / "summary.json"
+    assert '"infeasible": 0' not in summary.read_text()

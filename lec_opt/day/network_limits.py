@@ -215,8 +215,7 @@ class IntervalLimits:
             if last[2].within and (binding or not plan.curtailed_kwh.any()):
                 break
         step, plan, over, _ = best or last
-        status = NetworkStatus.KEPT if over.within else NetworkStatus.RESIDUAL
-        status = status if plan.met else NetworkStatus.INFEASIBLE
+        status = NetworkStatus.KEPT if over.within else NetworkStatus.RESIDUAL if plan.met else NetworkStatus.INFEASIBLE
         per_peer = np.zeros(snap.n_peers)
         per_peer[snap.sellers - 1] = plan.curtailed_kwh
         lost = step0.settlement.revenue_usd - step.settlement.revenue_usd
