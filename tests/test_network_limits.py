@@ -251,3 +251,51 @@ def test_an_interval_no_lever_can_fix_is_recorded_infeasible_and_the_day_goes_on
             assert s.network.total_curtailed_kwh == 0.0  # curtailing would not have helped
     summary = write_day(run, tmp_path / "day") / "summary.json"
     assert '"infeasible": 0' not in summary.read_text()
+
+
+def _random_feeder(path, rng) -> None:
+    """A random radial LV feeder: 6 buses on a random tree, cables of 30-120 m, four single-phase loads."""
+    import pandapower as pp
+    from test_network import _ext_grid, _line, _load
+
+    net = pp.create_empty_network()
+    for k in range(6):
+        pp.create_bus(net, 0.4, name=f"B{k}")
+    _ext_grid(net, 0)
+    for k in range(1, 6):
+        _line(net, int(rng.integers(0, k)), k, float(rng.uniform(30, 120)), max_i_ka=0.4)
+    for n, bus in enumerate(rng.choice(np.arange(1, 6), size=4, replace=False), start=1):
+        _load(net, int(bus), f"LOAD{n}", "abc"[int(rng.integers(0, 3))])
+    pp.to_json(net, str(path))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(tmp_path, small_data, write_scenario, seed):
+    """Every level 0 of a day on a random feeder, solved by the three ways on the very same rows
+    (sensitivities of the real flow): least <= the greedy rule, least <= equal_share."""
+    from lec_opt.day import network_limits
+
+    _random_feeder(tmp_path / "net.json", np.random.default_rng(seed))
+    doc = {
+        "interval_minutes": 60,
+        "community": {"topology": "feeder", "prosumers": "all", "pv_kwp": 60.0},
+        "network": {"file": "net.json", "ces_bus": "B1", "ev_buses": ["B1", "B1"], "limits": "enforced", "v_max_pu": 1.02},
+    }
+    compared = []
+    made = network_limits.IntervalLimits._level0
+
+    def level0(self, rows, surplus, reach, market_net):
+        least = network_level(rows, surplus, reach, market_net, CurtailmentRule.LEAST)
+        equal = network_level(rows, surplus, reach, market_net, CurtailmentRule.EQUAL_SHARE)
+        rule = greedy_curtailment(rows, surplus, reach, market_net, CurtailmentRule.LEAST)
+        compared.append((least.curtailed_kwh.sum(), equal.curtailed_kwh.sum(), rule.curtailed_kwh.sum()))
+        return made(self, rows, surplus, reach, market_net)
+
+    network_limits.IntervalLimits._level0 = level0
+    try:
+        run_day(load_scenario(write_scenario(doc)), "greedy")
+    finally:
+        network_limits.IntervalLimits._level0 = made
+    assert len(compared) >= 3, "the limits must bind for the test to mean anything"
+    for least, equal, rule in compared:
+        assert least <= equal + 1e-6 * (1 + equal) and least <= rule + 1e-6 * (1 + rule)

@@ -24,7 +24,13 @@ from lec_opt.market.network_rows import CesReach, CurtailmentPlan, CurtailmentRu
 from lec_opt.market.result import LevelStatus
 from lec_opt.solver.highs import INF, solve_arrays, swallow_banner
 
-OPTIONS = {"output_flag": False, "random_seed": 0, "threads": 1}
+OPTIONS = {
+    "output_flag": False,
+    "random_seed": 0,
+    "threads": 1,
+    "primal_feasibility_tolerance": 1e-9,  # rows in p.u.: 1e-7 would be 1e-4 kWh of curtailment
+    "dual_feasibility_tolerance": 1e-9,
+}
 # the LP's parts as models/FORMULATION.md §13 names them (tests/test_formulation.py checks the names)
 COLUMNS = ("curtailed", "net_charge", "violation")
 ROWS = ("network_limit", "ces_from_leftover")
