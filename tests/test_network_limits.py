@@ -299,3 +299,11 @@ def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(t
     assert len(compared) >= 3, "the limits must bind for the test to mean anything"
     for least, equal, rule in compared:
         assert least <= equal + 1e-6 * (1 + equal) and least <= rule + 1e-6 * (1 + rule)
+
+
+def test_one_interval_alone_refuses_the_limits_rather_than_ignore_them(tmp_path, make_data, write_scenario):
+    from lec_opt import solve_interval
+
+    scenario = _two_bus_scenario(tmp_path, make_data, write_scenario, limits="enforced")
+    with pytest.raises(LecOptError, match="kept by a whole day"):
+        solve_interval(scenario, interval="12:00", method="greedy")
