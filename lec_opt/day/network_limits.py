@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 
 from lec_opt.day.matching import match_interval
 from lec_opt.day.run import Step
 from lec_opt.market.ces import ces_params
-from lec_opt.market.network_rows import CesReach, CurtailmentRule, greedy_curtailment
+from lec_opt.market.network_rows import CesReach, CurtailmentPlan, CurtailmentRule, greedy_curtailment
 from lec_opt.market.result import IntervalResult, Matching
 from lec_opt.market.snapshot import DayInputs, IntervalSnapshot
 from lec_opt.network.bus_powers import BusPowers, bus_powers
@@ -76,6 +77,19 @@ class IntervalNetwork:
         return float(self.curtailed_kwh.sum())
 
 
+class Round(NamedTuple):
+    """One round of an interval's rounds: the step solved, the level-0 plan, the AC flow's excess."""
+
+    step: Step
+    plan: CurtailmentPlan
+    over: Excess
+
+    @property
+    def curtailed(self) -> float:
+        """The round's total curtailment, kWh."""
+        return float(self.plan.curtailed_kwh.sum())
+
+
 def net_charge_kwh(result: IntervalResult) -> float:
     """The CES's net charge E_ch - E_dis of an interval's result (kWh)."""
     charge = float(result.seller_to_ces_kwh.sum()) + result.grid_to_ces_kwh
@@ -121,18 +135,18 @@ class IntervalLimits:
         self.flow = open_flow(self.feeder, network.engine)
         self.limits = Limits.of(network)
         self.rule = CurtailmentRule(network.curtailment)
-        zero = np.zeros((1, day.n_peers))
-        check_no_load(
-            self.flow.solve(self._powers(0, zero[0], zero[0], 0.0, 0.0)), self.limits, scenario.origin("network")
-        )
+        zero = np.zeros(day.n_peers)
+        no_load = self._powers(0, zero, zero, 0.0, 0.0, with_ev=False)
+        check_no_load(self.flow.solve(no_load), self.limits, scenario.origin("network"))
         self._slopes: Sensitivities | None = None
         self._at_rest = None  # the day's flows with nothing curtailed and the CES idle
         self._flows: dict[tuple, FlowResults] = {}  # each AC flow run, by its injections (walks share points)
 
-    def _powers(self, t: int, load, pv, charge: float, discharge: float) -> BusPowers:
+    def _powers(self, t: int, load, pv, charge: float, discharge: float, with_ev: bool = True) -> BusPowers:
+        """Interval ``t``'s ``BusPowers`` with these loads, PV and CES flows (kWh), its EV demand or none."""
         day = self.day
         ev = day.ev_charger_kwh[t : t + 1] if day.ev_charger_kwh is not None else day.ev_kwh[t : t + 1, None]
-        ev = ev if load.any() else np.zeros_like(ev)
+        ev = ev if with_ev else np.zeros_like(ev)
         pf = day.scenario.network.load_power_factor
         return bus_powers(self.feeder, load[None, :], pv[None, :], [charge], [discharge], ev, day.hours, pf)
 
@@ -202,24 +216,27 @@ class IntervalLimits:
         controls = (snap.sellers - 1, snap.n_peers)
         market_net = net_charge_kwh(step0.result)
         best = last = None
-        for rounds in range(1, MAX_ROUNDS + 1):
+        for number in range(1, MAX_ROUNDS + 1):  # noqa: B007 - the rounds run are recorded after the loop
             rows = limit_rows(point, self.slopes, *controls, snap.hours, self.limits, (snap.surplus_kwh, reach))
             plan = self._level0(rows, snap.surplus_kwh, reach, market_net)
             cut = curtailed_snapshot(snap, plan.curtailed_kwh)
             step = again(cut, match_interval(cut, scenario, self.method, priorities), plan.band)
             point, flows = self.point(snap, plan.curtailed_kwh, step.result)
-            last = (step, plan, excess(flows, self.limits)[0], rounds)
-            if last[2].within and (best is None or plan.curtailed_kwh.sum() < best[1].curtailed_kwh.sum()):
+            last = Round(step, plan, excess(flows, self.limits)[0])
+            if last.over.within and (best is None or last.curtailed < best.curtailed):
                 best = last
             binding = headroom(flows, self.limits) <= VOLTAGE_TOLERANCE_PU
-            if last[2].within and (binding or not plan.curtailed_kwh.any()):
+            if last.over.within and (binding or not plan.curtailed_kwh.any()):
                 break
-        step, plan, over, _ = best or last
-        status = NetworkStatus.KEPT if over.within else NetworkStatus.RESIDUAL if plan.met else NetworkStatus.INFEASIBLE
+        kept = best or last
+        if kept.over.within:
+            status = NetworkStatus.KEPT
+        else:
+            status = NetworkStatus.RESIDUAL if kept.plan.met else NetworkStatus.INFEASIBLE
         per_peer = np.zeros(snap.n_peers)
-        per_peer[snap.sellers - 1] = plan.curtailed_kwh
-        lost = step0.settlement.revenue_usd - step.settlement.revenue_usd
-        return replace(step, network=IntervalNetwork(status, last[3], over, per_peer, lost))
+        per_peer[snap.sellers - 1] = kept.plan.curtailed_kwh
+        lost = step0.settlement.revenue_usd - kept.step.settlement.revenue_usd
+        return replace(kept.step, network=IntervalNetwork(status, number, kept.over, per_peer, lost))
 
     def _level0(self, rows, surplus, reach, market_net):
         if self.method == "milp":
