@@ -203,7 +203,7 @@ def test_level_2_from_the_level_1_trades_is_the_milp_optimum(case, min_trade):
     volume = semi.solve(1, "p2p", 60.0, 1e-9, None)
     assume(volume.state.optimal)
     solver.set_bound(m.level_p2p, volume.objective - 1e-9)
-    kept, _ = semi.with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
+    kept, _ = semi.with_trades(semi.flows_of(solver.x), 2, "ces", 60.0, 1e-9)
     assert kept is not None
     exact = solver.solve(2, "ces", 600.0, 0.0).objective  # the MILP itself (min_trade on, binaries integer)
     assert solver.objective("ces", kept) >= exact - 1e-7 * max(1.0, abs(exact))

@@ -110,7 +110,7 @@ def _unlinked(snap, scenario) -> tuple[LevelSolver, MinTradeLevels]:
     ces = ces_params(scenario, snap, 0.5)
     m, pairs = build_interval_model(snap, scenario, ces, links=False)
     add_level_constraints(m)
-    solver = LevelSolver(m, scenario.seed, tight=True)
+    solver = LevelSolver(m, scenario.seed, tight=True, linked=False)
     return solver, MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
 
 
@@ -129,9 +129,8 @@ def test_a_flow_below_the_minimum_is_no_point_without_linking_rows():
     solver.solve(1, "p2p", 60.0, 0.0)  # a point of the model: its CES columns, shared below
 
     def point(flows):
-        solver.x = solver.x.copy()
-        share_ces(solver, snap, semi.pairs, flows)  # what each peer has left goes to the CES or the grid
-        return semi.consistent(flows)
+        shared = share_ces(solver, snap, semi.pairs, flows, solver.x.copy())  # what each peer has left: CES or grid
+        return semi.consistent(flows, shared)
 
     flows = np.zeros(len(semi.x))
     flows[0] = 0.05  # below m = 0.1
@@ -147,7 +146,7 @@ def test_unwilling_peers_and_the_price_rule_close_flows_without_linking_rows():
     and frees them after, never the pairs closed for good."""
     snap, scenario = _two_by_two(opt_out=(4,))
     solver, semi = _unlinked(snap, scenario)
-    lp = solver.highs.getLp
+    lp = solver.problem.held_lp
     upper = lambda: np.asarray(lp().col_upper_)[semi.x]  # noqa: E731
     unwilling = ~snap.willing_buyer[semi.pairs.buyer]
     bad = ~semi.pairs.price_ok

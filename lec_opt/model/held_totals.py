@@ -43,10 +43,7 @@ def on_totals(semi: MinTradeLevels, point: np.ndarray, name: str) -> np.ndarray 
     flows = flows_on_totals(sold, bought, semi.pairs, allowed, semi.min_trade, cost)
     if flows is None:
         return None
-    solver = semi.solver
-    current, solver.x = solver.x, point
-    found = semi.consistent(flows)
-    solver.x = current
+    found = semi.consistent(flows, point)  # y, W of ``point`` set from these flows too
     return found if semi.is_point(found) else None
 
 
@@ -75,52 +72,47 @@ def with_totals(
     solver, m, pairs = semi.solver, semi.solver.m, semi.pairs
     others = [solver.cols(v) for v in (m.seller_to_ces, m.seller_export, m.ces_to_buyer, m.grid_to_buyer)]
     of_seller, of_buyer = np.stack(others[:2]), np.stack(others[2:])  # (2, peers) each
-    changed: list[np.ndarray] = []
     highs_seconds = 0.0
     point = relaxed_x
     try:
-        with semi.relaxed():
-            for rounds in range(TOTAL_ROUNDS + 1):
-                sold, bought = peer_totals(semi, point)
-                small_s, small_b = breaks_minimum(sold, semi.min_trade), breaks_minimum(bought, semi.min_trade)
-                if not (small_s.any() or small_b.any()):
-                    break
-                if rounds == TOTAL_ROUNDS:
-                    return None, highs_seconds
-                raised: list[np.ndarray] = []
-                for (ces, grid), small, energy in (
-                    (of_seller, small_s, semi.snap.surplus_kwh),
-                    (of_buyer, small_b, semi.snap.deficit_kwh),
-                ):
-                    ces, grid, left = ces[small], grid[small], energy[small] - semi.min_trade
-                    solver.fix(ces[ces >= 0], 0.0)
-                    grid, left = grid[grid >= 0], left[grid >= 0]
-                    solver.highs.changeColsBounds(
-                        grid.size, grid.astype(np.int32), solver.col_lower[grid], np.maximum(left, 0.0)
-                    )
-                    raised += [ces[ces >= 0], grid]
-                changed += raised
-                try:
-                    record = solver.solve(level, name, limit, gap)
-                except LevelFailed:  # they cannot all trade m: closed instead
-                    for cols in raised:
-                        solver.unfix(cols)
-                    closing = semi.x[(small_s[pairs.seller] | small_b[pairs.buyer]) & ~semi.never]
-                    solver.fix(closing, 0.0)
-                    changed.append(closing)
-                    record = solver.solve(level, name, limit, gap)
-                highs_seconds += record.highs_seconds or 0.0
-                point = solver.x.copy()
-        found = None if point is relaxed_x and totals_tried else on_totals(semi, point, name)
-        if found is not None:
-            return found, highs_seconds
-        held = np.concatenate([c[c >= 0] for c in others])
-        solver.fix(held, point[held])
-        changed.append(held)
-        record = solver.solve(level, name, limit, gap, node_limit=node_limit, abs_gap=GAP_EQUAL)
-        return solver.x.copy(), highs_seconds + (record.highs_seconds or 0.0)
+        with solver.restored() as changed:
+            with semi.relaxed():
+                for rounds in range(TOTAL_ROUNDS + 1):
+                    sold, bought = peer_totals(semi, point)
+                    small_s, small_b = breaks_minimum(sold, semi.min_trade), breaks_minimum(bought, semi.min_trade)
+                    if not (small_s.any() or small_b.any()):
+                        break
+                    if rounds == TOTAL_ROUNDS:
+                        return None, highs_seconds
+                    raised: list[np.ndarray] = []
+                    for (ces, grid), small, energy in (
+                        (of_seller, small_s, semi.snap.surplus_kwh),
+                        (of_buyer, small_b, semi.snap.deficit_kwh),
+                    ):
+                        ces, grid, left = ces[small], grid[small], energy[small] - semi.min_trade
+                        solver.fix(ces[ces >= 0], 0.0)
+                        grid, left = grid[grid >= 0], left[grid >= 0]
+                        solver.set_bounds(grid, solver.col_lower[grid], np.maximum(left, 0.0))
+                        raised += [ces[ces >= 0], grid]
+                    changed += raised
+                    try:
+                        record = solver.solve(level, name, limit, gap)
+                    except LevelFailed:  # they cannot all trade m: closed instead
+                        for cols in raised:
+                            solver.unfix(cols)
+                        closing = semi.x[(small_s[pairs.seller] | small_b[pairs.buyer]) & ~semi.never]
+                        solver.fix(closing, 0.0)
+                        changed.append(closing)
+                        record = solver.solve(level, name, limit, gap)
+                    highs_seconds += record.highs_seconds or 0.0
+                    point = solver.x.copy()
+            found = None if point is relaxed_x and totals_tried else on_totals(semi, point, name)
+            if found is not None:
+                return found, highs_seconds
+            held = np.concatenate([c[c >= 0] for c in others])
+            solver.fix(held, point[held])
+            changed.append(held)
+            record = solver.solve(level, name, limit, gap, node_limit=node_limit, abs_gap=GAP_EQUAL)
+            return solver.x.copy(), highs_seconds + (record.highs_seconds or 0.0)
     except LevelFailed:
         return None, highs_seconds
-    finally:
-        for cols in changed:
-            solver.unfix(cols)

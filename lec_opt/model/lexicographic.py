@@ -118,7 +118,7 @@ def _solution_flows(
     m = solver.m
     x = np.maximum(solver.values(m.p2p), 0.0)
     dust = (x > 0.0) & (x < DUST_KWH)
-    if hasattr(m, "transaction"):  # with the matching binaries: a flow on a pair with y = 0 is dust
+    if solver.linked:  # with the matching binaries: a flow on a pair with y = 0 is dust
         dust |= (x > 0.0) & (solver.values(m.transaction) < 0.5)
     dust_s = np.bincount(pairs.seller[dust], weights=x[dust], minlength=len(m.I)).astype(float)
     dust_b = np.bincount(pairs.buyer[dust], weights=x[dust], minlength=len(m.J)).astype(float)
@@ -273,7 +273,7 @@ def _on_one_model(
     if lp_levels and links:
         for row in (m.transaction_needs_seller, m.transaction_needs_buyer, m.trade_cap):
             row.deactivate()
-    solver = LevelSolver(m, scenario.seed, opts.threads, tight=not lp_levels)
+    solver = LevelSolver(m, scenario.seed, opts.threads, tight=not lp_levels, linked=links)
     if lp_levels and links:  # no matching binary can bind at levels 1-3 (models/FORMULATION.md §4): LPs
         solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
     build_seconds = time.perf_counter() - started + spent

@@ -84,7 +84,7 @@ class MinTradeLevels:
     ):
         self.solver, self.snap, self.pairs, self.min_trade, self.carried = solver, snap, pairs, min_trade, carried
         m = solver.m
-        self.linked = hasattr(m, "transaction")
+        self.linked = solver.linked
         self.x = solver.cols(m.p2p)
         small = close_small_pairs(solver, pairs, min_trade)
         self.open_pairs = int(np.count_nonzero(~small))  # what the accepted gap depends on, in either model
@@ -107,7 +107,7 @@ class MinTradeLevels:
             self.solver.activate(self.solver.m.price_pairs_only, on)
             return
         bad = ~self.pairs.price_ok & ~self._closed
-        if on:
+        if on:  # a state that holds over the priority's levels: not scoped
             self.solver.fix(self.x[bad], 0.0)
         else:
             self.solver.unfix(self.x[bad])
@@ -135,32 +135,29 @@ class MinTradeLevels:
             solver.set_integer(self.binaries, True)
 
     @contextlib.contextmanager
-    def modes_fixed(self) -> Iterator[None]:
-        """The CES modes fixed at the current solution's values (and not integer) inside the block:
-        with the relaxed matching binaries every solve is then an LP, warm-started from the last basis."""
+    def modes_fixed(self, point: np.ndarray) -> Iterator[None]:
+        """The CES modes fixed at ``point``'s values (and not integer) inside the block: with the
+        relaxed matching binaries every solve is then an LP, warm-started from the last basis."""
         solver, m = self.solver, self.solver.m
         modes = np.concatenate([solver.cols(m.charging), solver.cols(m.discharging)])
         modes = modes[modes >= 0]
-        solver.fix(modes, np.round(solver.x[modes]))
+        solver.fix(modes, np.round(point[modes]))
         solver.set_integer((m.charging, m.discharging), False)
         try:
             yield
-        finally:
+        finally:  # bounds first, then integrality, as they were changed
             solver.unfix(modes)
             solver.set_integer((m.charging, m.discharging), True)
-
-    def _flows(self) -> np.ndarray:
-        return self.flows_of(self.solver.x)
 
     def flows_of(self, solution: np.ndarray) -> np.ndarray:
         """The flows of ``solution`` in pair order, solver dust (<= FLOW_EPS) as 0."""
         x = solution[self.x]
         return np.where(x > FLOW_EPS, x, 0.0)
 
-    def consistent(self, flows: np.ndarray) -> np.ndarray:
-        """The current solution with these flows and y, W set from them (y = 1 exactly where x > 0)."""
-        set_incumbent(self.solver, self.pairs, flows)
-        return self.solver.x.copy()
+    def consistent(self, flows: np.ndarray, point: np.ndarray) -> np.ndarray:
+        """``point`` with these flows and y, W set from them (y = 1 exactly where x > 0), written into
+        ``point`` itself (the caller's array); a copy of it."""
+        return set_incumbent(self.solver, self.pairs, flows, point).copy()
 
     def with_trades(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float
@@ -170,14 +167,12 @@ class MinTradeLevels:
         Exact at level 2: the CES objective sees the trades only through their total (models/FORMULATION.md §4).
         """
         solver, open_ = self.solver, ~self.never  # the never-trading pairs stay fixed at 0 throughout
-        solver.fix(self.x[open_], flows[open_])
         try:
-            record = solver.solve(level, name, limit, gap)
+            with solver.fixed(self.x[open_], flows[open_]):
+                record = solver.solve(level, name, limit, gap)
             return solver.x.copy(), record.highs_seconds or 0.0
         except LevelFailed:
             return None, 0.0
-        finally:
-            solver.unfix(self.x[open_])
 
     def _neighbourhood(
         self, flows: np.ndarray, level: int, name: str, limit: float, gap: float, force: bool
@@ -202,19 +197,17 @@ class MinTradeLevels:
         closed = ~keep & ~free & ~self.never
         if level >= 3 and np.count_nonzero(free) > REACH_SHARE * np.count_nonzero(~self.never):
             return None, 0.0
-        solver.fix(self.y[keep], 1.0)
-        solver.set_lower(self.x[keep], m)
-        solver.fix(self.x[closed], 0.0)
-        solver.fix(self.y[closed], 0.0)
         changed = keep | closed
         try:
-            record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
+            with solver.restored(self.x[changed], self.y[changed]):
+                solver.fix(self.y[keep], 1.0)
+                solver.set_bounds(self.x[keep], m)
+                solver.fix(self.x[closed], 0.0)
+                solver.fix(self.y[closed], 0.0)
+                record = solver.solve(level, name, limit, gap, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
             return solver.x.copy(), record.highs_seconds or 0.0
         except LevelFailed:
             return None, 0.0
-        finally:
-            solver.unfix(self.x[changed])
-            solver.unfix(self.y[changed])
 
     def _cheap(
         self,
@@ -235,11 +228,11 @@ class MinTradeLevels:
         within = lambda x, g: (relative_gap(solver.objective(name, x), bound) or 0.0) <= g  # noqa: E731
         found: list[tuple[str, np.ndarray]] = []
         highs_seconds = 0.0
-        rounded = rounding.rounded(self, name, flows)
+        rounded = rounding.rounded(self, name, flows, relaxed_x)
         if rounded is not None:
             found.append((Origin(Source.ROUNDED), rounded))
         if not any(within(x, accept) for _, x in found):
-            local = rounding.on_local_totals(self, name, flows)
+            local = rounding.on_local_totals(self, name, flows, relaxed_x)
             if local is not None:
                 found.append((Origin(Source.LOCAL_TOTALS), local))
         if level >= 3 and name not in SEPARABLE and not any(within(x, accept) for _, x in found):
@@ -247,7 +240,6 @@ class MinTradeLevels:
             highs_seconds += hs
             if sparse is not None:
                 found.append((Origin(Source.SPARSE), sparse))
-            solver.x = relaxed_x.copy()
         totals_tried = not any(within(x, gap if name in SEPARABLE else accept) for _, x in found)
         if totals_tried:  # optimal for the objectives of the totals; else polished by the local moves
             on_own = on_totals(self, relaxed_x, name)
@@ -262,8 +254,7 @@ class MinTradeLevels:
             if kept is not None:
                 found.append((Origin(Source.TRADES_BEFORE), kept))
         if not any(within(x, accept) for _, x in found):
-            solver.x = relaxed_x.copy()
-            repaired, hs = rounding.lp_rounds(self, level, name, limit, gap)
+            repaired, hs = rounding.lp_rounds(self, level, name, limit, gap, relaxed_x)
             highs_seconds += hs
             if repaired is not None:
                 found.append((Origin(Source.LP_ROUNDS), rounding.polished(self, name, repaired)))
@@ -297,9 +288,9 @@ class MinTradeLevels:
         with self.relaxed():
             relaxation = solver.solve(level, name, limit, gap)  # LevelFailed: nothing keeps the levels
             bound = relaxation.bound if chain_bound is None else min(relaxation.bound, chain_bound)
-            flows = self._flows()
+            flows = self.flows_of(solver.x)
             if not breaks_minimum(flows, self.min_trade).any():
-                self.consistent(flows)
+                solver.keep(self.consistent(flows, solver.x.copy()))
                 return relaxation.then(": the relaxation meets the minimum trade")
             relaxed_x = solver.x.copy()
             found, totals_tried, hs = self._cheap(level, name, limit, gap, accept, bound, flows, relaxed_x, before)
@@ -307,16 +298,13 @@ class MinTradeLevels:
         started = Started(name, bound, flows, relaxed_x, [], totals_tried, 0.0, highs_seconds)
         candidates = started.candidates
         for source, x in found:
-            solver.x = x
-            candidates.append((source, self.consistent(self.flows_of(x))))
+            candidates.append((source, self.consistent(self.flows_of(x), x)))
         previous = self.flows_of(before)
-        solver.x = before
         if not breaks_minimum(previous, self.min_trade).any():
-            candidates.append((Origin(Source.PREVIOUS), self.consistent(previous)))
-        if greedy is not None:
-            solver.x = relaxed_x.copy()  # the CES of the relaxation, shared over what each peer has left
-            share_ces(solver, self.snap, self.pairs, greedy)
-            candidates.append((Origin(Source.GREEDY), self.consistent(greedy)))
+            candidates.append((Origin(Source.PREVIOUS), self.consistent(previous, before)))
+        if greedy is not None:  # the CES of the relaxation, shared over what each peer has left
+            shared = share_ces(solver, self.snap, self.pairs, greedy, relaxed_x.copy())
+            candidates.append((Origin(Source.GREEDY), self.consistent(greedy, shared)))
         if level >= 3 and accept > gap:  # improved window by window (a small model is searched exactly)
             windowed, hs = rounding.windowed(self, name, candidates, bound, accept, limit)
             started.highs_seconds += hs
@@ -384,7 +372,7 @@ class MinTradeLevels:
         else:  # the search starts from nothing
             now = Incumbent(started.relaxed_x, None, bound, Status(LevelStatus.NO_INCUMBENT))
         now.highs_seconds = highs_seconds
-        solver.x = now.best
+        solver.keep(now.best)
         if now.within(gap):
             now.status = Status(LevelStatus.OPTIMAL, f": {now.status} within mip_gap of the relaxation's bound")
         elif now.within(accept):

@@ -73,21 +73,20 @@ def node_limited(
     (its record, HiGHS s), the record with no objective if it failed (``LevelFailed`` without
     an incumbent to keep). Its answer, if any, is left in the solver."""
     solver = semi.solver
-    solver.x = start
     warm = warm_start_exists and not (semi.flows_of(start)[closed] > 0).any()
-    solver.fix(semi.x[closed], 0.0)
-    solver.fix(semi.y[closed], 0.0)
     try:
-        # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
-        tree = solver.solve(level, name, limit, accept, warm=warm, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL)
+        with solver.restored(semi.x[closed], semi.y[closed]):
+            solver.fix(semi.x[closed], 0.0)
+            solver.fix(semi.y[closed], 0.0)
+            # stop once the relative gap of models/FORMULATION.md §4 is proven (no absolute stop before it)
+            tree = solver.solve(
+                level, name, limit, accept, start=start if warm else None, node_limit=NODE_LIMIT, abs_gap=GAP_EQUAL
+            )
         return tree, tree.highs_seconds or 0.0
     except LevelFailed as failed:
         if not warm_start_exists:
             raise  # nothing to fall back on: the level fails
         return failed.record, 0.0
-    finally:
-        solver.unfix(semi.x[closed])
-        solver.unfix(semi.y[closed])
 
 
 def losses_at_relaxation(
@@ -102,20 +101,16 @@ def losses_at_relaxation(
     with semi.relaxed():
         solver.set_integer(modes, False)
         try:
-            record = solver.solve(level, name, limit, gap)
+            record, duals = solver.solve_with_duals(level, name, limit, gap)
         except LevelFailed:
             return None, float("nan"), 0.0
         finally:
             solver.set_integer(modes, True)
-        info = solver.highs.getInfo()
         losses = None
-        if info.dual_solution_status == 2 and info.num_dual_infeasibilities == 0:  # kSolutionStatusFeasible
-            duals = np.asarray(solver.highs.getSolution().col_dual)
-            x, y = semi.x, semi.y
-            losses = trade_losses(
-                duals[x], duals[y], solver.x[x], solver.x[y], semi.pairs.cap, semi.min_trade, maximise
-            )
-    solver.x = before
+        if duals is not None:  # HiGHS's reduced costs, dual feasible
+            x, y, lp = semi.x, semi.y, solver.x
+            losses = trade_losses(duals[x], duals[y], lp[x], lp[y], semi.pairs.cap, semi.min_trade, maximise)
+    solver.keep(before)
     return losses, record.objective, record.highs_seconds or 0.0
 
 
@@ -193,7 +188,7 @@ def search(
             now.status = tree.how.then(f": {searched} improved the {now.status}")
         else:
             now.status = tree.how.then(f": {searched} kept the {now.status}")
-    solver.x = now.best
+    solver.keep(now.best)
     final = relative_gap(now.value, now.bound)
     if now.status.state is LevelStatus.OPTIMAL and final is not None and final > gap:
         # HiGHS's "optimal" means its search met the accepted gap, not this level's mip_gap

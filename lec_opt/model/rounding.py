@@ -40,21 +40,22 @@ def repair_args(semi: MinTradeLevels, name: str) -> tuple:
     return semi.pairs, semi.snap.surplus_kwh, semi.snap.deficit_kwh, allowed, cost, semi.min_trade
 
 
-def rounded(semi: MinTradeLevels, name: str, flows: np.ndarray) -> np.ndarray | None:
+def rounded(semi: MinTradeLevels, name: str, flows: np.ndarray, ces_of: np.ndarray) -> np.ndarray | None:
     """The relaxation's ``flows`` with their small trades moved onto their peers' trades
-    (``repair_small_trades``; no solve), then ``moved``; None if the repair fails."""
+    (``repair_small_trades``; no solve), then ``moved`` with the CES totals of ``ces_of``; None if
+    the repair fails."""
     args = repair_args(semi, name)
     repaired = repair_small_trades(flows, *args)
-    return None if repaired is None else moved(semi, repaired, args)
+    return None if repaired is None else moved(semi, repaired, args, ces_of)
 
 
-def on_local_totals(semi: MinTradeLevels, name: str, flows: np.ndarray) -> np.ndarray | None:
+def on_local_totals(semi: MinTradeLevels, name: str, flows: np.ndarray, ces_of: np.ndarray) -> np.ndarray | None:
     """The relaxation's ``flows`` with the trades among its small trades' peers searched again on
     those peers' totals (``local_flows_on_totals``, cheapest pairs first; no solve), then ``moved``;
-    None if that fails. Every peer keeps its total: the CES and grid columns stay as they are."""
+    None if that fails. Every peer keeps its total: the CES and grid columns stay as they are (``ces_of``'s)."""
     pairs, surplus, deficit, allowed, cost, m = args = repair_args(semi, name)
     local = local_flows_on_totals(flows, pairs, allowed, m, cost, (surplus, deficit))
-    return None if local is None else moved(semi, local, args)
+    return None if local is None else moved(semi, local, args, ces_of)
 
 
 def polished(semi: MinTradeLevels, name: str, point: np.ndarray) -> np.ndarray:
@@ -111,54 +112,52 @@ def windowed(
     return improved, seconds
 
 
-def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarray | None = None) -> np.ndarray | None:
+def moved(semi: MinTradeLevels, flows: np.ndarray, args: tuple, ces_of: np.ndarray) -> np.ndarray | None:
     """``flows`` (which keep the minimum) improved by local moves (``improve_trades``), with the
-    CES totals of ``ces_of`` (default: the current solution) shared over what each peer has left:
-    a point of the MILP, or None if it breaks a row. Neither ``ces_of`` nor the current solution
-    is changed (the point is built on a copy)."""
-    solver = semi.solver
+    CES totals of ``ces_of`` shared over what each peer has left: a point of the MILP, or None if it
+    breaks a row. ``ces_of`` is not changed (the point is built on a copy)."""
     improved = improve_trades(flows, *args)
-    before = solver.x
-    solver.x = (before if ces_of is None else ces_of).copy()
-    share_ces(solver, semi.snap, semi.pairs, improved)
-    point = semi.consistent(improved)
-    solver.x = before
+    shared = share_ces(semi.solver, semi.snap, semi.pairs, improved, ces_of.copy())
+    point = semi.consistent(improved, shared)
     return point if semi.is_point(point) else None
 
 
-def lp_rounds(semi: MinTradeLevels, level: int, name: str, limit: float, gap: float) -> tuple[np.ndarray | None, float]:
-    """The relaxation's small trades moved onto their peers' trades (``repair_small_trades``), then
-    the LP over the trades that remain, each kept >= m, every other pair closed; (solution or None, HiGHS s).
+def lp_rounds(
+    semi: MinTradeLevels, level: int, name: str, limit: float, gap: float, start: np.ndarray
+) -> tuple[np.ndarray | None, float]:
+    """The small trades of ``start`` (the relaxation's answer) moved onto their peers' trades
+    (``repair_small_trades``), then the LP over the trades that remain, each kept >= m, every other
+    pair closed; (solution or None, HiGHS s).
 
-    Called in the relaxed state on the relaxation's answer. Every step only adds bounds to the
-    MILP, so the answer is MILP-feasible.
+    Called in the relaxed state. Every step only adds bounds to the MILP, so the answer is MILP-feasible.
     """
     solver = semi.solver
     args = repair_args(semi, name)
     highs_seconds = 0.0
     best = None
     sign = 1.0 if solver.maximise[f"obj_{name}"] else -1.0
-    with semi.modes_fixed():
+    point = start
+    with semi.modes_fixed(start):
         for _ in range(REPAIR_ROUNDS):
-            flows = repair_small_trades(semi.flows_of(solver.x), *args)
+            flows = repair_small_trades(semi.flows_of(point), *args)
             if flows is None:
                 break
             trades = flows > FLOW_EPS
             others = ~trades & ~semi.never
-            solver.set_lower(semi.x[trades], semi.min_trade)
             try:
-                solver.fix(semi.x[others], 0.0)  # the best point on these trades: MILP-feasible
-                record = solver.solve(level, name, limit, gap)
-                highs_seconds += record.highs_seconds or 0.0
-                if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
-                    best = solver.x.copy()
-                solver.unfix(semi.x[others])  # the other pairs open again: a better point with new small trades?
-                again = solver.solve(level, name, limit, gap)
-                highs_seconds += again.highs_seconds or 0.0
+                with solver.restored(semi.x[~semi.never]):
+                    solver.set_bounds(semi.x[trades], semi.min_trade)
+                    solver.fix(semi.x[others], 0.0)  # the best point on these trades: MILP-feasible
+                    record = solver.solve(level, name, limit, gap)
+                    highs_seconds += record.highs_seconds or 0.0
+                    if best is None or sign * solver.objective(name) > sign * solver.objective(name, best):
+                        best = solver.x.copy()
+                    solver.unfix(semi.x[others])  # the other pairs open again: a better point with new small trades?
+                    again = solver.solve(level, name, limit, gap)
+                    highs_seconds += again.highs_seconds or 0.0
             except LevelFailed:
                 break
-            finally:
-                solver.unfix(semi.x[~semi.never])
+            point = solver.x
             if not breaks_minimum(semi.flows_of(solver.x), semi.min_trade).any():
                 best = solver.x.copy()  # the LP over every pair kept the minimum: no better point here
                 break
@@ -189,4 +188,5 @@ def sparse_vertex(
         return None, 0.0
     finally:
         solver.set_bound(row, -LOOSE if maximise else LOOSE)
-    return rounded(semi, name, semi.flows_of(semi.solver.x)), record.highs_seconds or 0.0
+    vertex = solver.x
+    return rounded(semi, name, semi.flows_of(vertex), vertex), record.highs_seconds or 0.0

@@ -67,11 +67,9 @@ def carry_over(semi: MinTradeLevels, started: Started) -> Started:
     before = semi.solver.x
 
     def moved(point: np.ndarray) -> np.ndarray:
-        semi.solver.x = before.copy()
-        semi.solver.x[ours_cols] = point[theirs_cols]
-        return semi.consistent(semi.flows_of(semi.solver.x))
+        ours = before.copy()
+        ours[ours_cols] = point[theirs_cols]
+        return semi.consistent(semi.flows_of(ours), ours)
 
     candidates = [(source, moved(x)) for source, x in started.candidates]
-    carried = replace(started, relaxed_x=moved(started.relaxed_x), candidates=candidates, columns=None)
-    semi.solver.x = before
-    return carried
+    return replace(started, relaxed_x=moved(started.relaxed_x), candidates=candidates, columns=None)
