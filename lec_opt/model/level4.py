@@ -22,10 +22,11 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.model.sources import Origin, Source
+from lec_opt.model.tolerances import DUST_KWH, FLOW_EPS
 from lec_opt.scenario.schema import Scenario
 
-FLOW_EPS = 1e-9
-DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
+__all__ = ["DUST_KWH", "FLOW_EPS", "greedy_flows", "level_4", "set_incumbent", "share_ces"]
+
 THINNING_ROUNDS = 5  # restricted LPs of level 4, each on the trades of the last: a fixed amount of work
 
 

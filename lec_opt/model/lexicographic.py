@@ -32,7 +32,8 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
 from lec_opt.model.level_solver import LOOSE, LevelFailed, LevelSolver
-from lec_opt.model.min_trade import MinTradeLevels, NeedsLinks, Started
+from lec_opt.model.min_trade.carry_over import NeedsLinks, Started
+from lec_opt.model.min_trade.levels import MinTradeLevels
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.model.shortcuts import (
     MODES,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from lec_opt.market.pairs import BELOW, PairData  # BELOW: within it of m meets the minimum, of 0 is closed
-from lec_opt.model.level4 import FLOW_EPS
+from lec_opt.model.tolerances import FLOW_EPS
 
 _EPS = 1e-12  # a move must lower the cost by more than this per kWh
 MAX_MOVES = 200

@@ -8,7 +8,7 @@ node k, node k passes energy on to node k + 1, buyer j draws at the node of its 
 With a minimum trade m every peer's total is 0 or at least m (a sum of trades of at least m): one
 binary per peer, m·u ≤ total ≤ energy·u. Every point of the level's MILP gives totals that are a
 point of this one with the same value, so its optimum bounds the level, usually more tightly than
-the relaxation; trades of at least m on its totals (``lec_opt.model.totals_search``) attain it.
+the relaxation; trades of at least m on its totals (``lec_opt.model.min_trade.totals_search``) attain it.
 About two columns and three rows per peer instead of two columns and four rows per pair: HiGHS
 solves it in milliseconds, limited by ``CHAIN_NODES`` nodes.
 """

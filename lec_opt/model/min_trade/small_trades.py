@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lec_opt.market.pairs import BELOW, PairData
-from lec_opt.model.level4 import FLOW_EPS
-from lec_opt.model.totals_search import local_flows_on_totals
+from lec_opt.model.min_trade.totals_search import local_flows_on_totals
+from lec_opt.model.tolerances import FLOW_EPS
 
 _EPS = 1e-12
 REPAIR_PASSES = 3  # passes over the small trades: one that cannot be shifted now may be after the others

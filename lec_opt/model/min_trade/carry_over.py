@@ -10,16 +10,13 @@ twice, and the candidates found without the linking rows stay candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
 
 from lec_opt.model.level_solver import LevelSolver
+from lec_opt.model.min_trade.context import MinTradeContext
 from lec_opt.model.sources import Origin
-
-if TYPE_CHECKING:
-    from lec_opt.model.min_trade import MinTradeLevels
 
 
 @dataclass
@@ -57,19 +54,19 @@ def named_columns(solver: LevelSolver) -> dict:
     }
 
 
-def carry_over(semi: MinTradeLevels, started: Started) -> Started:
-    """``started`` with its points moved to ``semi``'s model (every variable the two models share, by
+def carry_over(ctx: MinTradeContext, started: Started) -> Started:
+    """``started`` with its points moved to ``ctx``'s model (every variable the two models share, by
     name; y, W set from the flows)."""
-    ours = named_columns(semi.solver)
+    ours = named_columns(ctx.solver)
     common = [key for key in started.columns if key in ours]
     theirs_cols = np.array([started.columns[key] for key in common], dtype=np.int64)
     ours_cols = np.array([ours[key] for key in common], dtype=np.int64)
-    before = semi.solver.x
+    before = ctx.solver.x
 
     def moved(point: np.ndarray) -> np.ndarray:
         ours = before.copy()
         ours[ours_cols] = point[theirs_cols]
-        return semi.consistent(semi.flows_of(ours), ours)
+        return ctx.consistent(ctx.flows_of(ours), ours)
 
     candidates = [(source, moved(x)) for source, x in started.candidates]
     return replace(started, relaxed_x=moved(started.relaxed_x), candidates=candidates, columns=None)
