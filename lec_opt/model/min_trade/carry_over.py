@@ -1,7 +1,7 @@
 """The model without linking rows first (models/FORMULATION.md §4, "Levels with a minimum trade",
 step 0): where a level got there, and that carried over to the model with the linking rows.
 
-A level that no point on flows only answers within the accepted gap raises ``NeedsLinks`` with its
+A level that no point on flows only answers within the accepted gap returns ``NeedsLinks`` with its
 ``Started`` state (bound, the relaxation's flows and point, the candidates so far, the time spent);
 the model with linking rows goes on from it (``carry_over``): the steps on flows only are not run
 twice, and the candidates found without the linking rows stay candidates.
@@ -35,13 +35,13 @@ class Started:
     columns: dict | None = None  # (variable component, index) -> column of the model of these points
 
 
-class NeedsLinks(Exception):
-    """A level of the model without linking rows that no cheap point answers within the accepted
-    gap: the interval goes on on the model with them, from where this level got (``started``)."""
+@dataclass(frozen=True)
+class NeedsLinks:
+    """The outcome of a level of the model without linking rows that no cheap point answers within
+    the accepted gap: the interval goes on on the model with them, from where this level got
+    (``started``)."""
 
-    def __init__(self, started: Started):
-        super().__init__(f"level {started.name}: no point within the accepted gap without the linking rows")
-        self.started = started
+    started: Started
 
 
 def named_columns(solver: LevelSolver) -> dict:

@@ -185,13 +185,15 @@ class MinTradeLevels:
         """Priority C's rule on or off (``MinTradeContext.price_rule``)."""
         self.ctx.price_rule(on)
 
-    def solve(self, level: int, name: str, limit: float, gap: float, greedy: np.ndarray | None) -> LevelRecord:
+    def solve(
+        self, level: int, name: str, limit: float, gap: float, greedy: np.ndarray | None
+    ) -> LevelRecord | NeedsLinks:
         """Level ``level`` (objective ``obj_<name>``) with the minimum; its answer left in the solver.
 
         ``greedy``: the greedy matching's flows in pair order (None if not a candidate). Every
         incumbent is checked against every row, bound and integrality of the MILP as HiGHS holds it
         (the levels kept so far included) before it may count. Without the linking rows, a level no
-        point on flows only answers within the accepted gap raises ``NeedsLinks``.
+        point on flows only answers within the accepted gap returns ``NeedsLinks``.
         """
         ctx, solver = self.ctx, self.ctx.solver
         t0, earlier = time.perf_counter(), 0.0  # the level's wall time, its own steps' too
@@ -208,7 +210,7 @@ class MinTradeLevels:
             ctx.within(name, x, started.bound, accept) and ctx.is_point(x) for _, x in started.candidates
         ):
             wall = time.perf_counter() - t0  # the steps below search the MILP
-            raise NeedsLinks(replace(started, seconds=wall, columns=named_columns(solver)))
+            return NeedsLinks(replace(started, seconds=wall, columns=named_columns(solver)))
         now, around_tried = incumbent(ctx, task, started)
         solver.keep(now.best)
         if now.within(gap):
