@@ -98,6 +98,15 @@ def greedy_flows(snap: IntervalSnapshot, pairs: PairData, priority: str, min_tra
     return flows
 
 
+def _unique_a(solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData) -> LevelRecord:
+    """Level 4 of A when level 3's optimum is unique: the greedy A itself (the solver's vertex may
+    differ from that point by slack-sized flows), left in the solver; optimal, no search."""
+    greedy = greedy_flows(snap, pairs, "A", 0.0)
+    solver.keep(set_incumbent(solver, pairs, greedy, share_ces(solver, snap, pairs, greedy, solver.x.copy())))
+    status = Status(LevelStatus.OPTIMAL, ": the level-3 optimum is unique (strict inverse-Monge), no search needed")
+    return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
+
+
 def level_4(
     solver: LevelSolver,
     snap: IntervalSnapshot,
@@ -116,11 +125,7 @@ def level_4(
     min_trade = scenario.willingness.min_trade_kwh
     dense = opts.candidate_pairs == "dense"
     if priority == "A" and unique_priority_a_optimum(snap, dense, min_trade):
-        # the solver's vertex may differ from that point by slack-sized flows: take the point itself
-        greedy = greedy_flows(snap, pairs, "A", 0.0)
-        solver.keep(set_incumbent(solver, pairs, greedy, share_ces(solver, snap, pairs, greedy, solver.x.copy())))
-        status = Status(LevelStatus.OPTIMAL, ": the level-3 optimum is unique (strict inverse-Monge), no search needed")
-        return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
+        return _unique_a(solver, snap, pairs)
     vertex = _flows(solver)
     greedy = greedy_flows(snap, pairs, priority, min_trade)
     start, source = vertex, Origin(Source.LEVEL3_VERTEX)
@@ -156,33 +161,45 @@ def level_4(
     if incumbent <= bound:
         status = Status(LevelStatus.OPTIMAL, f": {status} meets the lower bound")
     elif opts.level4_node_limit > 0:
-        saved = solver.x.copy()
-        with opened.freed() if opened is not None else contextlib.nullcontext():
-            try:
-                tree = solver.solve(
-                    4,
-                    "transactions",
-                    opts.level4_time_limit_s,
-                    opts.level4_mip_gap,
-                    start=solver.x,
-                    node_limit=opts.level4_node_limit,
-                )
-                seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
-                if tree.bound is not None and np.isfinite(tree.bound):
-                    bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
-                if tree.objective is not None and tree.objective < incumbent - 0.5:
-                    incumbent = float(round(tree.objective))
-                    status = tree.how.then(f": a node-limited search improved the {status}")
-                    saved = solver.x.copy()
-                else:
-                    status = tree.how.then(f": a node-limited search kept the {status}")
-            except LevelFailed as failed:
-                status = failed.record.how.then(f": a node-limited search kept the {status}")
-                seconds += failed.record.seconds
-        solver.keep(saved)
+        incumbent, bound, status, spent = _node_search(solver, opts, opened, incumbent, bound, status)
+        seconds, highs_seconds = seconds + spent[0], highs_seconds + spent[1]
     return LevelRecord(
         4, "transactions", status, incumbent, bound, relative_gap(incumbent, bound), seconds, highs_seconds
     )
+
+
+def _node_search(
+    solver: LevelSolver, opts, opened: OpenPairs | None, incumbent: float, bound: float, status: Status
+) -> tuple[float, float, Status, tuple[float, float]]:
+    """HiGHS's search of level 4's MILP from the incumbent in the solver, limited by
+    ``level4_node_limit`` nodes (the LP levels' closed pairs freed meanwhile); (the incumbent's
+    trades, the bound, the status, (seconds, HiGHS seconds)). The better point is left in the solver."""
+    saved = solver.x.copy()
+    seconds = highs_seconds = 0.0
+    with opened.freed() if opened is not None else contextlib.nullcontext():
+        try:
+            tree = solver.solve(
+                4,
+                "transactions",
+                opts.level4_time_limit_s,
+                opts.level4_mip_gap,
+                start=solver.x,
+                node_limit=opts.level4_node_limit,
+            )
+            seconds, highs_seconds = tree.seconds, tree.highs_seconds or 0.0
+            if tree.bound is not None and np.isfinite(tree.bound):
+                bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
+            if tree.objective is not None and tree.objective < incumbent - 0.5:
+                incumbent = float(round(tree.objective))
+                status = tree.how.then(f": a node-limited search improved the {status}")
+                saved = solver.x.copy()
+            else:
+                status = tree.how.then(f": a node-limited search kept the {status}")
+        except LevelFailed as failed:
+            status = failed.record.how.then(f": a node-limited search kept the {status}")
+            seconds = failed.record.seconds
+    solver.keep(saved)
+    return incumbent, bound, status, (seconds, highs_seconds)
 
 
 def _trades(flows: np.ndarray) -> float:
