@@ -37,6 +37,7 @@ import scipy.sparse
 
 import lec_opt.model.level_solver as level_solver
 import lec_opt.model.lexicographic as lex
+import lec_opt.solver.problem as highs_problem
 from benchmarks.common import save, source, stats
 from lec_opt import build_day, load_scenario
 from lec_opt.market.ces import ces_params
@@ -67,7 +68,8 @@ def instrumented():
     ``solvers`` are the LevelSolver objects made meanwhile. Only ``perf_counter`` calls are added."""
     clock = {"build": 0.0, "compile": 0.0, "solve_calls": 0.0, "highs": 0.0, "solvers": []}
     cls = level_solver.LevelSolver
-    saved = (lex.build_interval_model, lex.add_level_constraints, cls.__init__, cls.solve, cls._run)
+    problem = highs_problem.Problem
+    saved = (lex.build_interval_model, lex.add_level_constraints, cls.__init__, cls.solve, problem.run)
     depth = {"solve": 0}
 
     def timed(fn, key):
@@ -96,20 +98,20 @@ def instrumented():
             if depth["solve"] == 0:
                 clock["solve_calls"] += time.perf_counter() - t
 
-    def run(self):
-        before = self.highs.getRunTime()
+    def run(self, *args, **kwargs):
+        before = self.run_time()
         try:
-            return saved[4](self)
+            return saved[4](self, *args, **kwargs)
         finally:
-            clock["highs"] += self.highs.getRunTime() - before  # HiGHS's own clock, as the direct side's
+            clock["highs"] += self.run_time() - before  # HiGHS's own clock, as the direct side's
 
     lex.build_interval_model, lex.add_level_constraints = timed(saved[0], "build"), timed(saved[1], "build")
-    cls.__init__, cls.solve, cls._run = init, solve, run
+    cls.__init__, cls.solve, problem.run = init, solve, run
     try:
         yield clock
     finally:
         lex.build_interval_model, lex.add_level_constraints = saved[0], saved[1]
-        cls.__init__, cls.solve, cls._run = saved[2], saved[3], saved[4]
+        cls.__init__, cls.solve, problem.run = saved[2], saved[3], saved[4]
 
 
 def timed_pyomo(fn) -> tuple[object, dict]:
@@ -439,7 +441,7 @@ def same_lp(solver: level_solver.LevelSolver, dm: DirectMatching) -> dict:
     """lec_opt's HiGHS object and the direct one hold the same LP: columns matched by variable name,
     then bounds, costs and integrality per column and the rows as a set (asserted)."""
     dm.flush()  # lec_opt sends a change at once, the direct side at its next solve
-    a, b = solver.highs.getLp(), dm.h.getLp()
+    a, b = solver.problem.held_lp(), dm.h.getLp()
     assert (a.num_col_, a.num_row_) == (b.num_col_, b.num_row_), ((a.num_col_, a.num_row_), (b.num_col_, b.num_row_))
     name_of = {solver.column[id(v)]: v.name for v in solver.m.component_data_objects(pyo.Var) if id(v) in solver.column}
     col = {name: k for k, name in name_of.items()}

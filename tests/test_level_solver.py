@@ -125,7 +125,7 @@ def test_kept_level_rows_are_the_pyomo_rows(case):
     _fix_level(solver, "p2p", record, 1e-6)
     record = solver.solve(3, "priority_b", 60.0, 0.0)
     _fix_level(solver, "priority_b", record, 1e-6)
-    lp = solver.highs.getLp()
+    lp = solver.problem.held_lp()
     a = lp.a_matrix_
     ours = scipy.sparse.csc_matrix((a.value_, a.index_, a.start_), shape=(lp.num_row_, lp.num_col_))
     ours_rows = _rows(ours, lp.row_lower_, lp.row_upper_)  # a row switched off is free: left out
@@ -153,7 +153,7 @@ def test_objective_cost_rows_are_the_pyomo_rows(case, links):
     snap, scenario, soc = case
     m, _ = build_interval_model(snap, scenario, ces_params(scenario, snap, soc), links=links)
     add_level_constraints(m)
-    solver = LevelSolver(m, scenario.seed)
+    solver = LevelSolver(m, scenario.seed, linked=links)
     assert {"obj_priority_a", "obj_transactions_relaxed"} <= {
         o.name for o in m.component_objects(pyo.Objective) if flat_linear(o.expr) is not None
     }
@@ -191,10 +191,10 @@ def test_an_absolute_gap_holds_for_its_own_solve_only(case):
     solver = LevelSolver(_with_levels(build_interval_model(snap, scenario, ces)[0]), scenario.seed, tight=True)
     solver.activate(solver.m.min_trade)
     loose = solver.solve(1, "p2p", 60.0, 0.0, abs_gap=0.5)
-    assert solver.highs.getOptionValue("mip_abs_gap")[1] == 0.5
+    assert solver.problem.option("mip_abs_gap") == 0.5
     assert abs(loose.objective - loose.bound) <= 0.5 + 1e-9
     exact = solver.solve(1, "p2p", 60.0, 0.0).objective
-    assert solver.highs.getOptionValue("mip_abs_gap")[1] == 1e-6  # HiGHS's default
+    assert solver.problem.option("mip_abs_gap") == 1e-6  # HiGHS's default
     fresh = LevelSolver(_with_levels(build_interval_model(snap, scenario, ces)[0]), scenario.seed, tight=True)
     fresh.activate(fresh.m.min_trade)
     assert exact == pytest.approx(fresh.solve(1, "p2p", 60.0, 0.0).objective, abs=1e-9)

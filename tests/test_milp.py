@@ -15,6 +15,7 @@ level 4 keeping slack flows, trades with y = 0) each have a regression test at t
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -50,6 +51,7 @@ from lec_opt.market.priorities import PRIORITIES, priority_objective
 from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.model.level_solver import LevelFailed, LevelSolver
 from lec_opt.scenario.schema import Scenario
+from lec_opt.solver.problem import Problem, Run
 
 MILP_EXAMPLES = settings(
     max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -294,7 +296,8 @@ def test_level_3_failure_falls_back_to_the_greedy(monkeypatch, scenario):
 @pytest.mark.parametrize("condition", [LevelStatus.INFEASIBLE, LevelStatus.TIME_LIMIT, LevelStatus.UNKNOWN])
 def test_highs_without_an_answer_falls_back(monkeypatch, scenario, condition):
     """HiGHS itself reports no answer (infeasible, time limit before any solution, unknown)."""
-    monkeypatch.setattr(LevelSolver, "_run", lambda self: condition)  # HiGHS not run: no solution either
+    no_answer = Run(condition, False, None, None, float("nan"), None, 0.0)
+    monkeypatch.setattr(Problem, "run", lambda self, duals=False: no_answer)  # HiGHS not run: no solution either
     results = solve_snapshot(HAND["B"].snap, scenario, 0.5, PRIORITIES, "milp")
     for p, result in results.items():
         # level 1 of A and B is closed form (dense pairs, no price rule): HiGHS first runs at level 2
@@ -306,17 +309,16 @@ def test_an_lp_level_stopped_by_its_time_limit_is_no_answer(monkeypatch, scenari
     """Levels 1-3 are LPs here: an LP stopped by the wall-clock safety net has no answer even when
     HiGHS reports an objective, so the priority falls back to the greedy and says so (a MIP stopped
     the same way keeps its feasible incumbent)."""
-    real = LevelSolver._run
+    real = Problem.run
     calls = {"n": 0}
 
-    def stopped(self):
-        status = real(self)  # HiGHS solves: its solution is there, only the status says "stopped"
+    def stopped(self, duals=False):
+        run = real(self, duals)  # HiGHS solves: its solution is there, only the status says "stopped"
         calls["n"] += 1
-        return (
-            LevelStatus.TIME_LIMIT if calls["n"] == 1 else status
-        )  # the first run: level 3 of A (level 1 is closed form)
+        # the first run: level 3 of A (level 1 is closed form)
+        return dataclasses.replace(run, state=LevelStatus.TIME_LIMIT) if calls["n"] == 1 else run
 
-    monkeypatch.setattr(LevelSolver, "_run", stopped)
+    monkeypatch.setattr(Problem, "run", stopped)
     result = lec_opt.model.lexicographic.solve_matching(HAND_A.snap, scenario, ("A",))["A"]
     assert result.fallback and "level 3 (priority_a) ended maxTimeLimit" in result.fallback_reason
 
@@ -351,7 +353,7 @@ def no_milp(monkeypatch):
 
     monkeypatch.setattr(lec_opt.model.lexicographic, "solve_milp", forbidden)
     monkeypatch.setattr(lec_opt.model.lexicographic, "solve_matching", forbidden)
-    monkeypatch.setattr(LevelSolver, "_run", forbidden)
+    monkeypatch.setattr(Problem, "run", forbidden)
 
 
 def _check_trivial(results, scenario, soc):

@@ -16,17 +16,23 @@ from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.chain_totals import chain_totals
-from lec_opt.model.held_totals import on_totals, peer_totals, with_totals
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching
-from lec_opt.model.min_trade import ACCEPT_GAP, MinTradeLevels, breaks_minimum, close_small_pairs
-from lec_opt.model.min_trade_search import closable, losses_at_relaxation
-from lec_opt.model.reach import bound_target, combined_bound, target_value, trade_losses
-from lec_opt.model.rounding import repair_args
-from lec_opt.model.small_trades import repair_small_trades
-from lec_opt.model.totals_levels import on_chain
-from lec_opt.model.trade_moves import improve_trades
+from lec_opt.model.min_trade.chain_totals import chain_totals
+from lec_opt.model.min_trade.context import LevelTask, close_small_pairs
+from lec_opt.model.min_trade.levels import ACCEPT_GAP, MinTradeLevels
+from lec_opt.model.min_trade.nested_totals import on_chain
+from lec_opt.model.min_trade.peer_totals import on_totals, with_totals
+from lec_opt.model.min_trade.reduced_cost_fixing import (
+    bound_target,
+    closable,
+    combined_bound,
+    losses_at_relaxation,
+    target_value,
+    trade_losses,
+)
+from lec_opt.model.min_trade.small_trades import breaks_minimum, repair_small_trades
+from lec_opt.model.min_trade.trade_moves import improve_trades
 from tests.helpers import instances, make_snapshot, with_options
 
 EXAMPLES = settings(
@@ -129,7 +135,7 @@ def test_accepted_levels_are_within_1_percent_relative(monkeypatch):
     """With the 1 % acceptance on (EXACT_PAIRS 0) on small instances whose objectives are below 1,
     every level answered "proven within 1 %" is within 1 % of its bound relative to its value, and
     one called "optimal" is within mip_gap (a search that met only the accepted gap says so)."""
-    import lec_opt.model.min_trade as min_trade
+    import lec_opt.model.min_trade.levels as min_trade
 
     monkeypatch.setattr(min_trade, "EXACT_PAIRS", 0)
     accepted = 0
@@ -203,7 +209,7 @@ def test_level_2_from_the_level_1_trades_is_the_milp_optimum(case, min_trade):
     volume = semi.solve(1, "p2p", 60.0, 1e-9, None)
     assume(volume.state.optimal)
     solver.set_bound(m.level_p2p, volume.objective - 1e-9)
-    kept, _ = semi.with_trades(semi._flows(), 2, "ces", 60.0, 1e-9)
+    kept, _ = semi.ctx.with_trades(semi.ctx.flows_of(solver.x), LevelTask(2, "ces", 60.0, 1e-9, 1e-9))
     assert kept is not None
     exact = solver.solve(2, "ces", 600.0, 0.0).objective  # the MILP itself (min_trade on, binaries integer)
     assert solver.objective("ces", kept) >= exact - 1e-7 * max(1.0, abs(exact))
@@ -279,7 +285,7 @@ def test_later_passes_repair_what_the_first_cannot(monkeypatch):
     """Peers with energies of 0.5-3 m (as on the default day's edges): a small trade that cannot be
     shifted in the first pass often can once its neighbours' small trades were; more passes repair
     strictly more of these vertices, each one valid."""
-    import lec_opt.model.small_trades as small_trades
+    import lec_opt.model.min_trade.small_trades as small_trades
 
     monkeypatch.setattr(small_trades, "_closed_and_refilled", lambda net: None)  # the passes alone
     m = 0.01
@@ -299,7 +305,7 @@ def test_closing_what_no_pass_can_shift_and_placing_its_volume_again_repairs_mor
     one trade only): the small trades that no pass can shift, closed, with their volume placed again
     between peers with room, repair strictly more vertices; each is valid and keeps at least the P2P
     volume (a new trade of m may place a little more)."""
-    import lec_opt.model.small_trades as small_trades
+    import lec_opt.model.min_trade.small_trades as small_trades
 
     m = 0.01
     refill = small_trades._closed_and_refilled
@@ -486,13 +492,13 @@ def test_reachable_pairs_hold_the_optimum(case, min_trade, priority, level):
     except LevelFailed:
         assume(False)
     maximise = solver.maximise[f"obj_{name}"]
-    losses, lp, _ = losses_at_relaxation(semi, level, name, 60.0, 1e-9)
+    losses, lp, _ = losses_at_relaxation(semi.ctx, LevelTask(level, name, 60.0, 1e-9, 1e-9))
     assert losses is not None
-    trades = optimum[semi.x] > 1e-7
+    trades = optimum[semi.ctx.x] > 1e-7
     slack = lp - value if maximise else value - lp
     assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (losses[trades], lp, value)
     target = value - 1e-9 if maximise else value + 1e-9  # a hair worse than the optimum
-    closed = closable(semi, losses, lp, target, maximise)  # None: too few to close, the search keeps all
+    closed = closable(semi.ctx, losses, lp, target, maximise)  # None: too few to close, the search keeps all
     assert closed is None or not (trades & closed).any()
 
 
@@ -544,21 +550,21 @@ def test_priority_c_on_the_relaxations_totals(case, min_trade):
     m = solver.m
     m.level_p2p_bound.set_value(value - 1e-6 * max(1.0, value))
     solver.set_bound(m.level_p2p, value - 1e-6 * max(1.0, value))
-    with semi.relaxed():
+    with semi.ctx.relaxed():
         bound = solver.solve(3, "priority_c", 60.0, 1e-9).objective
     relaxed_x = solver.x.copy()
-    sold, bought = peer_totals(semi, relaxed_x)
-    own = on_totals(semi, relaxed_x, "priority_c")  # without a solve, on the relaxation's own totals
+    sold, bought = semi.ctx.peer_totals(relaxed_x)
+    own = on_totals(semi.ctx, relaxed_x, "priority_c")  # without a solve, on the relaxation's own totals
     if own is not None:
         assert solver.is_feasible(own)
         assert solver.objective("priority_c", own) == pytest.approx(bound, abs=1e-9)
-    held, _ = with_totals(semi, relaxed_x, 3, "priority_c", 60.0, 1e-9, 200)
+    held, _ = with_totals(semi.ctx, LevelTask(3, "priority_c", 60.0, 1e-9, 1e-9), relaxed_x, node_limit=200)
     assume(held is not None)
     assert solver.is_feasible(held)  # the MILP as HiGHS holds it: min_trade on, binaries integer
-    assert not breaks_minimum(semi.flows_of(held), min_trade).any()
+    assert not breaks_minimum(semi.ctx.flows_of(held), min_trade).any()
     if not (breaks_minimum(sold, min_trade).any() or breaks_minimum(bought, min_trade).any()):
         assert solver.objective("priority_c", held) == pytest.approx(bound, abs=1e-9)
-        np.testing.assert_allclose(peer_totals(semi, held)[0], sold, atol=1e-8)
+        np.testing.assert_allclose(semi.ctx.peer_totals(held)[0], sold, atol=1e-8)
 
 
 def test_losses_of_the_optimums_trades_are_within_the_lp_gap():
@@ -576,8 +582,8 @@ def test_losses_of_the_optimums_trades_are_within_the_lp_gap():
             solver, semi = _semi_continuous(snap, scenario)
             name = f"priority_{priority.lower()}"
             value, optimum = _milp_optimum(solver, priority, 3)
-            losses, lp, _ = losses_at_relaxation(semi, 3, name, 60.0, 1e-9)
-            trades = optimum[semi.x] > 1e-7
+            losses, lp, _ = losses_at_relaxation(semi.ctx, LevelTask(3, name, 60.0, 1e-9, 1e-9))
+            trades = optimum[semi.ctx.x] > 1e-7
             slack = lp - value if solver.maximise[f"obj_{name}"] else value - lp
             assert losses[trades].sum() <= slack + 1e-7 * max(1.0, abs(lp)), (seed, priority)
             bites += losses[trades].sum() > 1e-6
@@ -599,12 +605,12 @@ def test_the_totals_milp_bounds_the_level_between_the_milp_and_its_relaxation():
             solver, semi = _semi_continuous(snap, scenario)
             exact, _ = _milp_optimum(solver, priority, level)
             kept = float(solver.m.level_p2p_bound.value) if level == 3 else None
-            totals = chain_totals(snap, semi.pairs, repair_args(semi, name)[3], m, name, kept, solver.options)
-            with semi.relaxed():
+            totals = chain_totals(snap, semi.ctx.pairs, semi.ctx.repair_args(name)[3], m, name, kept, solver.options)
+            with semi.ctx.relaxed():
                 relaxed = solver.solve(level, name, 60.0, 1e-9).objective
             assert exact - 1e-7 <= totals.bound <= relaxed + 1e-7, (seed, name)
             tighter += totals.bound < relaxed - 1e-6
-            record, bound = on_chain(semi, level, name, 60.0, 1e-9, 1e-9)
+            record, bound = on_chain(semi.ctx, LevelTask(level, name, 60.0, 1e-9, 1e-9))
             if record is not None:
                 answered += 1
                 assert record.objective == pytest.approx(exact, abs=1e-7), (seed, name)

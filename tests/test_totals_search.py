@@ -11,8 +11,8 @@ import highspy
 import numpy as np
 import pytest
 
-from lec_opt.model import totals_search
-from lec_opt.model.totals_search import flows_on_totals, local_flows_on_totals
+from lec_opt.model.min_trade import totals_search
+from lec_opt.model.min_trade.totals_search import flows_on_totals, local_flows_on_totals
 
 M = 0.01
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from lec_opt.model.trade_windows import improve_by_windows, window_sellers
+from lec_opt.model.min_trade.trade_windows import improve_by_windows, window_sellers
 
 M = 0.01
 OPTIONS = {

@@ -13,12 +13,14 @@ from lec_opt import build_day, load_scenario
 from lec_opt.market.ces import ces_params
 from lec_opt.market.pairs import allowed_pairs, candidate_pairs
 from lec_opt.market.priorities import PRIORITIES
-from lec_opt.model import lexicographic, rounding
+from lec_opt.model import lexicographic
 from lec_opt.model.build import build_interval_model
 from lec_opt.model.level4 import share_ces
 from lec_opt.model.level_solver import LevelSolver
 from lec_opt.model.lexicographic import add_level_constraints, solve_matching, solve_milp
-from lec_opt.model.min_trade import MinTradeLevels, Started
+from lec_opt.model.min_trade import window_sweep
+from lec_opt.model.min_trade.carry_over import Started
+from lec_opt.model.min_trade.levels import MinTradeLevels
 from tests.helpers import instances, make_snapshot, with_options
 
 EXAMPLES = settings(
@@ -110,7 +112,7 @@ def _unlinked(snap, scenario) -> tuple[LevelSolver, MinTradeLevels]:
     ces = ces_params(scenario, snap, 0.5)
     m, pairs = build_interval_model(snap, scenario, ces, links=False)
     add_level_constraints(m)
-    solver = LevelSolver(m, scenario.seed, tight=True)
+    solver = LevelSolver(m, scenario.seed, tight=True, linked=False)
     return solver, MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh)
 
 
@@ -125,21 +127,20 @@ def test_a_flow_below_the_minimum_is_no_point_without_linking_rows():
     HiGHS holds accept it."""
     snap, scenario = _two_by_two()
     solver, semi = _unlinked(snap, scenario)
-    assert not semi.linked
+    assert not semi.ctx.linked
     solver.solve(1, "p2p", 60.0, 0.0)  # a point of the model: its CES columns, shared below
 
     def point(flows):
-        solver.x = solver.x.copy()
-        share_ces(solver, snap, semi.pairs, flows)  # what each peer has left goes to the CES or the grid
-        return semi.consistent(flows)
+        shared = share_ces(solver, snap, semi.ctx.pairs, flows, solver.x.copy())  # what each peer has left: CES or grid
+        return semi.ctx.consistent(flows, shared)
 
-    flows = np.zeros(len(semi.x))
+    flows = np.zeros(len(semi.ctx.x))
     flows[0] = 0.05  # below m = 0.1
     small = point(flows)
     assert solver.is_feasible(small)
-    assert not semi.is_point(small)
+    assert not semi.ctx.is_point(small)
     flows[0] = 0.1
-    assert semi.is_point(point(flows))
+    assert semi.ctx.is_point(point(flows))
 
 
 def test_unwilling_peers_and_the_price_rule_close_flows_without_linking_rows():
@@ -147,17 +148,17 @@ def test_unwilling_peers_and_the_price_rule_close_flows_without_linking_rows():
     and frees them after, never the pairs closed for good."""
     snap, scenario = _two_by_two(opt_out=(4,))
     solver, semi = _unlinked(snap, scenario)
-    lp = solver.highs.getLp
-    upper = lambda: np.asarray(lp().col_upper_)[semi.x]  # noqa: E731
-    unwilling = ~snap.willing_buyer[semi.pairs.buyer]
-    bad = ~semi.pairs.price_ok
+    lp = solver.problem.held_lp
+    upper = lambda: np.asarray(lp().col_upper_)[semi.ctx.x]  # noqa: E731
+    unwilling = ~snap.willing_buyer[semi.ctx.pairs.buyer]
+    bad = ~semi.ctx.pairs.price_ok
     assert unwilling.any() and (bad & ~unwilling).any()
     assert np.all(upper()[unwilling] == 0.0) and np.all(upper()[~unwilling] > 0.0)
     semi.price_rule(True)
-    assert np.all(upper()[bad | unwilling] == 0.0) and np.all(semi.never == (bad | unwilling))
+    assert np.all(upper()[bad | unwilling] == 0.0) and np.all(semi.ctx.never == (bad | unwilling))
     semi.price_rule(False)
     assert np.all(upper()[unwilling] == 0.0) and np.all(upper()[~unwilling] > 0.0)
-    assert np.array_equal(semi.never, unwilling)
+    assert np.array_equal(semi.ctx.never, unwilling)
 
 
 @pytest.mark.parametrize("stall", [False, True])
@@ -170,7 +171,7 @@ def test_a_second_window_sweep_only_when_the_first_improves_nothing(monkeypatch,
     scenario = with_options(base, willingness={"min_trade_kwh": 0.01})
     day = build_day(base)
     starts, ends = [], []
-    improve = rounding.improve_by_windows
+    improve = window_sweep.improve_by_windows
 
     def spy(flows, *args, **kwargs):
         starts.append(flows.copy())
@@ -181,7 +182,7 @@ def test_a_second_window_sweep_only_when_the_first_improves_nothing(monkeypatch,
         ends.append(better.copy())
         return better, seconds
 
-    monkeypatch.setattr(rounding, "improve_by_windows", spy)
+    monkeypatch.setattr(window_sweep, "improve_by_windows", spy)
     noon = day.snapshot(day.interval_at(12 * 60))
     b = solve_milp(noon, scenario, base.ces.soc_initial, ("B",))["B"].levels[2]
     assert "improved window by window" in b.status

@@ -22,30 +22,36 @@ from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.level_solver import LevelFailed, LevelSolver, relative_gap
 from lec_opt.model.open_pairs import OpenPairs
 from lec_opt.model.sources import Origin, Source
+from lec_opt.model.tolerances import DUST_KWH, FLOW_EPS
 from lec_opt.scenario.schema import Scenario
 
-FLOW_EPS = 1e-9
-DUST_KWH = 1e-6  # flows below this are solver tolerance, not trades
+__all__ = ["DUST_KWH", "FLOW_EPS", "greedy_flows", "level_4", "set_incumbent", "share_ces"]
+
 THINNING_ROUNDS = 5  # restricted LPs of level 4, each on the trades of the last: a fixed amount of work
 
 
-def set_incumbent(solver: LevelSolver, pairs: PairData, flows: np.ndarray) -> None:
-    """Set x to ``flows`` (pair order) and y, W consistently (y = 1 exactly where x > 0): a level-4 incumbent.
+def set_incumbent(solver: LevelSolver, pairs: PairData, flows: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The point ``x`` (the caller's array, written in place) with its flows set to ``flows`` (pair
+    order) and y, W consistently (y = 1 exactly where x > 0): a level-4 incumbent; ``x``.
 
     A peer that trades is willing, one that does not gets W = 0 (an unwilling peer never trades).
     """
     m = solver.m
     trades = flows > FLOW_EPS
-    solver.set_values(m.p2p, flows)
-    if not hasattr(m, "transaction"):  # the LP levels without linking rows: no matching binaries
-        return
-    solver.set_values(m.transaction, trades.astype(float))
-    solver.set_values(m.willing_seller, (np.bincount(pairs.seller[trades], minlength=len(m.I)) > 0).astype(float))
-    solver.set_values(m.willing_buyer, (np.bincount(pairs.buyer[trades], minlength=len(m.J)) > 0).astype(float))
+    solver.put(x, m.p2p, flows)
+    if not solver.linked:  # the LP levels without linking rows: no matching binaries
+        return x
+    solver.put(x, m.transaction, trades.astype(float))
+    solver.put(x, m.willing_seller, (np.bincount(pairs.seller[trades], minlength=len(m.I)) > 0).astype(float))
+    solver.put(x, m.willing_buyer, (np.bincount(pairs.buyer[trades], minlength=len(m.J)) > 0).astype(float))
+    return x
 
 
-def share_ces(solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, flows: np.ndarray) -> None:
-    """Keep the CES totals of the current solution, split over what each peer has left after ``flows``."""
+def share_ces(
+    solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, flows: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """The point ``x`` (the caller's array, written in place) with its CES totals kept and split over
+    what each peer has left after ``flows``; ``x``."""
     m = solver.m
     sold = np.bincount(pairs.seller, weights=flows, minlength=len(snap.sellers)).astype(float)
     bought = np.bincount(pairs.buyer, weights=flows, minlength=len(snap.buyers)).astype(float)
@@ -55,10 +61,11 @@ def share_ces(solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData, flow
     ):
         left = np.clip(left, 0.0, None)
         # the flows may move up to the level-1 slack more than the solution's: never share more than is left
-        total = min(float(solver.values(ces_var).sum()), float(left.sum()))
+        total = min(float(solver.values(ces_var, x).sum()), float(left.sum()))
         share = share_in_proportion(total, left)
-        solver.set_values(ces_var, share)
-        solver.set_values(grid_var, left - share)
+        solver.put(x, ces_var, share)
+        solver.put(x, grid_var, left - share)
+    return x
 
 
 def _keeps_levels(solver: LevelSolver, levels: list[LevelRecord], flows: np.ndarray, tolerance: float) -> bool:
@@ -91,6 +98,15 @@ def greedy_flows(snap: IntervalSnapshot, pairs: PairData, priority: str, min_tra
     return flows
 
 
+def _unique_a(solver: LevelSolver, snap: IntervalSnapshot, pairs: PairData) -> LevelRecord:
+    """Level 4 of A when level 3's optimum is unique: the greedy A itself (the solver's vertex may
+    differ from that point by slack-sized flows), left in the solver; optimal, no search."""
+    greedy = greedy_flows(snap, pairs, "A", 0.0)
+    solver.keep(set_incumbent(solver, pairs, greedy, share_ces(solver, snap, pairs, greedy, solver.x.copy())))
+    status = Status(LevelStatus.OPTIMAL, ": the level-3 optimum is unique (strict inverse-Monge), no search needed")
+    return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
+
+
 def level_4(
     solver: LevelSolver,
     snap: IntervalSnapshot,
@@ -109,12 +125,7 @@ def level_4(
     min_trade = scenario.willingness.min_trade_kwh
     dense = opts.candidate_pairs == "dense"
     if priority == "A" and unique_priority_a_optimum(snap, dense, min_trade):
-        # the solver's vertex may differ from that point by slack-sized flows: take the point itself
-        greedy = greedy_flows(snap, pairs, "A", 0.0)
-        share_ces(solver, snap, pairs, greedy)
-        set_incumbent(solver, pairs, greedy)
-        status = Status(LevelStatus.OPTIMAL, ": the level-3 optimum is unique (strict inverse-Monge), no search needed")
-        return LevelRecord(4, "transactions", status, _trades(greedy), _trades(greedy), 0.0)
+        return _unique_a(solver, snap, pairs)
     vertex = _flows(solver)
     greedy = greedy_flows(snap, pairs, priority, min_trade)
     start, source = vertex, Origin(Source.LEVEL3_VERTEX)
@@ -124,8 +135,8 @@ def level_4(
         and _keeps_levels(solver, levels, greedy, opts.lexicographic_tolerance)
     ):
         start, source = greedy, Origin(Source.GREEDY)
-        share_ces(solver, snap, pairs, greedy)
-    set_incumbent(solver, pairs, start)
+        solver.keep(share_ces(solver, snap, pairs, greedy, solver.x.copy()))
+    solver.keep(set_incumbent(solver, pairs, start, solver.x.copy()))
     incumbent = _trades(start)
     volume = levels[0].objective or 0.0
     slack = opts.lexicographic_tolerance * max(1.0, volume)
@@ -150,33 +161,45 @@ def level_4(
     if incumbent <= bound:
         status = Status(LevelStatus.OPTIMAL, f": {status} meets the lower bound")
     elif opts.level4_node_limit > 0:
-        saved = solver.x.copy()
-        with opened.freed() if opened is not None else contextlib.nullcontext():
-            try:
-                tree = solver.solve(
-                    4,
-                    "transactions",
-                    opts.level4_time_limit_s,
-                    opts.level4_mip_gap,
-                    warm=True,
-                    node_limit=opts.level4_node_limit,
-                )
-                seconds, highs_seconds = seconds + tree.seconds, highs_seconds + (tree.highs_seconds or 0.0)
-                if tree.bound is not None and np.isfinite(tree.bound):
-                    bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
-                if tree.objective is not None and tree.objective < incumbent - 0.5:
-                    incumbent = float(round(tree.objective))
-                    status = tree.how.then(f": a node-limited search improved the {status}")
-                    saved = solver.x.copy()
-                else:
-                    status = tree.how.then(f": a node-limited search kept the {status}")
-            except LevelFailed as failed:
-                status = failed.record.how.then(f": a node-limited search kept the {status}")
-                seconds += failed.record.seconds
-        solver.x = saved
+        incumbent, bound, status, spent = _node_search(solver, opts, opened, incumbent, bound, status)
+        seconds, highs_seconds = seconds + spent[0], highs_seconds + spent[1]
     return LevelRecord(
         4, "transactions", status, incumbent, bound, relative_gap(incumbent, bound), seconds, highs_seconds
     )
+
+
+def _node_search(
+    solver: LevelSolver, opts, opened: OpenPairs | None, incumbent: float, bound: float, status: Status
+) -> tuple[float, float, Status, tuple[float, float]]:
+    """HiGHS's search of level 4's MILP from the incumbent in the solver, limited by
+    ``level4_node_limit`` nodes (the LP levels' closed pairs freed meanwhile); (the incumbent's
+    trades, the bound, the status, (seconds, HiGHS seconds)). The better point is left in the solver."""
+    saved = solver.x.copy()
+    seconds = highs_seconds = 0.0
+    with opened.freed() if opened is not None else contextlib.nullcontext():
+        try:
+            tree = solver.solve(
+                4,
+                "transactions",
+                opts.level4_time_limit_s,
+                opts.level4_mip_gap,
+                start=solver.x,
+                node_limit=opts.level4_node_limit,
+            )
+            seconds, highs_seconds = tree.seconds, tree.highs_seconds or 0.0
+            if tree.bound is not None and np.isfinite(tree.bound):
+                bound = max(bound, float(np.ceil(tree.bound - 1e-6)))
+            if tree.objective is not None and tree.objective < incumbent - 0.5:
+                incumbent = float(round(tree.objective))
+                status = tree.how.then(f": a node-limited search improved the {status}")
+                saved = solver.x.copy()
+            else:
+                status = tree.how.then(f": a node-limited search kept the {status}")
+        except LevelFailed as failed:
+            status = failed.record.how.then(f": a node-limited search kept the {status}")
+            seconds = failed.record.seconds
+    solver.keep(saved)
+    return incumbent, bound, status, (seconds, highs_seconds)
 
 
 def _trades(flows: np.ndarray) -> float:
@@ -218,12 +241,9 @@ def _relaxations(
             best, best_source = vertex, Origin(Source.RELAXED_VERTEX)
         for _ in range(THINNING_ROUNDS):
             outside = opened.x[(best <= FLOW_EPS) & ~opened.closed]
-            solver.fix(outside, 0.0)
-            try:
+            with solver.fixed(outside, 0.0):
                 within = solver.solve(4, "transactions_relaxed", opts.level4_time_limit_s, 0.0)
                 seconds, highs_seconds = seconds + within.seconds, highs_seconds + (within.highs_seconds or 0.0)
-            finally:
-                solver.unfix(outside)
             thinner = _flows(solver)
             if _trades(thinner) >= _trades(best):
                 break
@@ -233,8 +253,7 @@ def _relaxations(
         best_source = best_source.then(f" (an LP of level 4 ended {failed.record.status})")
     if thinned:
         best_source = best_source.then(", thinned by the LP on its trades")
-    solver.x = saved  # back to the incumbent, with the CES of the level-3 solution
-    if best is not start:
-        share_ces(solver, snap, pairs, best)
-        set_incumbent(solver, pairs, best)
+    if best is not start:  # the CES of the level-3 solution shared over what each peer has left
+        saved = set_incumbent(solver, pairs, best, share_ces(solver, snap, pairs, best, saved))
+    solver.keep(saved)  # back to the incumbent
     return best, best_source, bound, seconds, highs_seconds

@@ -5,9 +5,14 @@ and every constraint, an inactive one as a free row) and hands HiGHS that matrix
 (models/FORMULATION.md §4, "Hand-over to HiGHS"). Between levels only what changes reaches HiGHS:
 the active objective's costs, row bounds (a level kept or released, a constraint switched on or
 off), column bounds (a flow closed or freed) and integrality. The current solution is one vector
-over the compiled columns: ``values`` reads a variable component from it, ``set_values`` writes an
-incumbent into it. A level that ends without an answer raises ``LevelFailed`` with its record
+over the compiled columns, set by each level's answer (or ``keep``): ``values`` reads a variable
+component from it or from any point, ``put`` writes into a point the caller owns. A level that ends without an answer raises ``LevelFailed`` with its record
 (status, bound, gap, time), never silently.
+
+HiGHS itself is reached only through ``lec_opt.solver.problem.Problem`` (the solver boundary): this
+module says what to change and reads each run's ``Run`` value. Bound changes that hold for a step
+only are scoped: ``with solver.bounds(cols, lower, upper):`` or ``with solver.fixed(cols, value):``
+give the columns back their own bounds when the block ends, however it ends.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import math
 import time
 from collections.abc import Iterable, Iterator
 
-import highspy
 import numpy as np
 import pyomo.environ as pyo
 
 from lec_opt.market.result import LevelRecord, LevelStatus, Status
 from lec_opt.model.standard_form import bounds_and_integrality, compile_model
-from lec_opt.solver.highs import INF, STATES, swallow_banner
+from lec_opt.solver.highs import INF
+from lec_opt.solver.problem import GAP_EQUAL, Problem, Run, relative_gap
+
+__all__ = ["GAP_EQUAL", "LOOSE", "LevelFailed", "LevelSolver", "relative_gap"]
 
 _NO_NODE_LIMIT = 2**31 - 1  # HiGHS's default mip_max_nodes
 _HIGHS_ABS_GAP = 1e-6  # HiGHS's default mip_abs_gap
@@ -51,31 +58,22 @@ class LevelFailed(Exception):
 
 
 LOOSE = 1e20  # HiGHS's infinite bound: a released level constraint binds nothing
-GAP_EQUAL = 1e-9  # an answer and a bound this close are equal: gap 0 (models/FORMULATION.md §4, "Gap")
-
-
-def relative_gap(best: float | None, bound: float | None) -> float | None:
-    """The relative MIP gap |best - bound| / |best| (Gurobi's MIPGap, CPLEX's miprelgap), or None
-    when either is unknown: 0 when the two agree within ``GAP_EQUAL`` (both 0 included), infinite
-    when best = 0 != bound (models/FORMULATION.md §4, "Gap")."""
-    if best is None or bound is None or not np.isfinite(bound):
-        return None
-    apart = abs(best - bound)
-    if apart <= GAP_EQUAL:
-        return 0.0
-    return math.inf if best == 0.0 else apart / abs(best)
 
 
 class LevelSolver:
     """HiGHS for the levels of one interval model: choose an objective, solve, record."""
 
-    def __init__(self, m: pyo.ConcreteModel, seed: int, threads: int | None = None, tight: bool = False):
+    def __init__(
+        self, m: pyo.ConcreteModel, seed: int, threads: int | None = None, tight: bool = False, linked: bool = True
+    ):
         """Compile ``m`` and hand it to HiGHS.
 
         ``tight``: feasibility tolerances of 1e-9 instead of HiGHS's 1e-6 (semi-continuous trades:
-        x >= min_trade y must not be met only to within 1e-6 kWh).
+        x >= min_trade y must not be met only to within 1e-6 kWh). ``linked``: the model variant,
+        built with its linking rows (the matching binaries y, W; ``build_interval_model(links=...)``).
         """
         self.m = m
+        self.linked = linked
         self._compile(m)
         self.options: dict[str, object] = {
             "output_flag": False,
@@ -113,7 +111,7 @@ class LevelSolver:
         self.col_lower, self.col_upper = lower, upper
         self.cost, self.cost_offset = compiled.cost, compiled.cost_offset
         self.maximise = {o.name: o.sense == pyo.maximize for o in m.component_objects(pyo.Objective)}
-        self.x = np.zeros(n)  # the current solution
+        self._x = np.zeros(n)  # the current solution
         self._rows_of(compiled.entries, compiled.rhs)
         self.a = compiled.a.tocsc()
         self.a.eliminate_zeros()
@@ -140,29 +138,8 @@ class LevelSolver:
                 self._row_offset[name] = pyo.value(bound) - rhs[k]
 
     def _hand_over(self) -> None:
-        """The matrix, bounds and integrality to a new HiGHS object (no objective yet), as numpy
-        arrays (highspy copies them at C speed; a ``HighsLp``'s fields would convert each entry)."""
-        a, n = self.a, self.n
-        swallow_banner()
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.passModel(
-            n,
-            a.shape[0],
-            a.nnz,
-            int(highspy.MatrixFormat.kColwise),
-            int(highspy.ObjSense.kMinimize),
-            0.0,
-            np.zeros(n),
-            self.col_lower,
-            self.col_upper,
-            self.row_lower,
-            self.row_upper,
-            a.indptr.astype(np.int32),
-            a.indices.astype(np.int32),
-            a.data,
-            self.integer.astype(np.int32),  # HighsVarType: 0 continuous, 1 integer
-        )
+        """The matrix, bounds and integrality to HiGHS (``Problem``), no objective yet."""
+        self.problem = Problem(self.a, self.col_lower, self.col_upper, self.row_lower, self.row_upper, self.integer)
 
     @property
     def large(self) -> bool:
@@ -186,7 +163,7 @@ class LevelSolver:
         idx = np.array(rows, dtype=np.int32)
         lower = self.row_lower[idx] if on else np.full(idx.size, -INF)
         upper = self.row_upper[idx] if on else np.full(idx.size, INF)
-        self.highs.changeRowsBounds(idx.size, idx, lower, upper)
+        self.problem.set_rows_bounds(idx, lower, upper)
 
     def activate(self, constraint: pyo.Constraint, on: bool = True) -> None:
         """Switch a constraint component on or off (its rows get their bounds, or none)."""
@@ -204,27 +181,63 @@ class LevelSolver:
             self.row_lower[k] = rhs
         else:
             self.row_upper[k] = rhs
-        self.highs.changeRowBounds(k, float(self.row_lower[k]), float(self.row_upper[k]))
+        self.problem.set_row_bounds(k, float(self.row_lower[k]), float(self.row_upper[k]))
 
     def fix(self, cols: np.ndarray, value: float | np.ndarray = 0.0) -> None:
-        """Columns fixed to ``value`` (one for all, or one per column; equal bounds) until ``unfix``."""
-        cols = np.asarray(cols, dtype=np.int32)
-        if cols.size:
-            full = np.array(np.broadcast_to(np.asarray(value, dtype=float), cols.shape))
-            self.highs.changeColsBounds(cols.size, cols, full, full)
+        """Columns fixed to ``value`` (one for all, or one per column) until ``unfix``: for a state
+        that outlives one step (``OpenPairs``, the CES modes of levels 3-4); a step's own changes
+        are scoped (``fixed``, ``bounds``, ``restored``)."""
+        self.set_bounds(cols, value, value)
 
-    def set_lower(self, cols: np.ndarray, value: float) -> None:
-        """Columns with lower bound ``value`` (their own upper bound) until ``unfix``."""
+    def unfix(self, cols: np.ndarray) -> None:
+        """Columns back to their own bounds."""
         cols = np.asarray(cols, dtype=np.int32)
         if cols.size:
-            self.highs.changeColsBounds(cols.size, cols, np.full(cols.size, value), self.col_upper[cols])
+            self.problem.set_cols_bounds(cols, self.col_lower[cols], self.col_upper[cols])
+
+    def set_bounds(self, cols: np.ndarray, lower: float | np.ndarray, upper: float | np.ndarray | None = None) -> None:
+        """Columns with bounds [``lower``, ``upper``] (scalars or one per column; ``upper`` None:
+        their own upper bound) until ``unfix``."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if cols.size:
+            spread = lambda v: np.array(np.broadcast_to(np.asarray(v, dtype=float), cols.shape))  # noqa: E731
+            self.problem.set_cols_bounds(cols, spread(lower), self.col_upper[cols] if upper is None else spread(upper))
+
+    @contextlib.contextmanager
+    def restored(self, *cols: np.ndarray) -> Iterator[list[np.ndarray]]:
+        """Change bounds freely inside the block; at its end, however it ends, the columns of ``cols``
+        and of every array appended to the yielded list get their own bounds back, in that order."""
+        changed = list(cols)
+        try:
+            yield changed
+        finally:
+            for group in changed:
+                self.unfix(group)
+
+    @contextlib.contextmanager
+    def bounds(
+        self, cols: np.ndarray, lower: float | np.ndarray, upper: float | np.ndarray | None = None
+    ) -> Iterator[None]:
+        """Columns with bounds [``lower``, ``upper``] inside the block (``set_bounds``), then their own."""
+        self.set_bounds(cols, lower, upper)
+        try:
+            yield
+        finally:
+            self.unfix(cols)
+
+    @contextlib.contextmanager
+    def fixed(self, cols: np.ndarray, value: float | np.ndarray = 0.0) -> Iterator[None]:
+        """Columns fixed to ``value`` inside the block (``fix``), then back to their own bounds."""
+        self.fix(cols, value)
+        try:
+            yield
+        finally:
+            self.unfix(cols)
 
     def is_feasible(self, x: np.ndarray, tolerance: float = 1e-8) -> bool:
         """Does ``x`` meet every row and column bound HiGHS holds now, and integrality, within ``tolerance``?"""
-        lp = self.highs.getLp()
         tol = lambda b: tolerance * np.maximum(1.0, np.abs(np.where(np.isfinite(b), b, 0.0)))  # noqa: E731
-        col_lower, col_upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
-        row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+        col_lower, col_upper, row_lower, row_upper = self.problem.held_bounds()
         ax = self.a @ x
         integer = self._integer_now  # as HiGHS holds it (``set_integer`` is the only change)
         return bool(
@@ -235,42 +248,47 @@ class LevelSolver:
             and np.all(np.abs(x[integer] - np.round(x[integer])) <= 1e-9)
         )
 
-    def unfix(self, cols: np.ndarray) -> None:
-        """Columns back to their own bounds."""
-        cols = np.asarray(cols, dtype=np.int32)
-        if cols.size:
-            self.highs.changeColsBounds(cols.size, cols, self.col_lower[cols], self.col_upper[cols])
-
     def set_integer(self, variables: Iterable[pyo.Var], integer: bool) -> None:
         """Integrality of these components' columns on (their own domain) or off (relaxed)."""
         cols = np.concatenate([self.cols(v) for v in variables])
         cols = cols[(cols >= 0)]
         cols = cols[self.integer[cols]].astype(np.int32)
         if cols.size:
-            kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
-            self.highs.changeColsIntegrality(cols.size, cols, np.full(cols.size, kind))
+            self.problem.set_integer(cols, integer)
             self._integer_now[cols] = integer
 
     # --- the solution ----------------------------------------------------------------------------
 
-    def values(self, var: pyo.Var) -> np.ndarray:
-        """``var``'s entries in index order from the current solution (a column-less entry: its value, or 0)."""
+    @property
+    def x(self) -> np.ndarray:
+        """The current solution over the compiled columns: the last level's answer, or the point
+        the caller ``keep``s; read it, never write into it (points are values: ``put`` into a copy)."""
+        return self._x
+
+    def keep(self, x: np.ndarray) -> None:
+        """``x`` becomes the current solution (a level's answer left in the solver)."""
+        self._x = x
+
+    def values(self, var: pyo.Var, x: np.ndarray | None = None) -> np.ndarray:
+        """``var``'s entries in index order from ``x`` (default: the current solution; a column-less
+        entry: its value, or 0)."""
         cols = self.cols(var)
-        out = self.x[np.maximum(cols, 0)]
+        out = (self._x if x is None else x)[np.maximum(cols, 0)]
         missing = cols < 0
         if missing.any():
             out[missing] = [v.value or 0.0 for v, gone in zip(var.values(), missing) if gone]
         return out
 
-    def value(self, var: pyo.Var) -> float:
-        """A scalar variable's value in the current solution."""
-        return float(self.values(var)[0])
+    def value(self, var: pyo.Var, x: np.ndarray | None = None) -> float:
+        """A scalar variable's value in ``x`` (default: the current solution)."""
+        return float(self.values(var, x)[0])
 
-    def set_values(self, var: pyo.Var, values: np.ndarray) -> None:
-        """Write ``values`` (index order) into the current solution, e.g. an incumbent."""
+    def put(self, x: np.ndarray, var: pyo.Var, values: np.ndarray) -> np.ndarray:
+        """Write ``values`` (``var``'s index order) into the point ``x`` (the caller's own array); ``x``."""
         cols = self.cols(var)
         keep = cols >= 0
-        self.x[cols[keep]] = np.asarray(values, dtype=float)[keep]
+        x[cols[keep]] = np.asarray(values, dtype=float)[keep]
+        return x
 
     def objective(self, name: str, x: np.ndarray | None = None) -> float:
         """Objective ``obj_<name>`` at ``x`` (default: the current solution), correctly rounded.
@@ -280,7 +298,7 @@ class LevelSolver:
         matching often is) must be judged the same way on every machine.
         """
         key = f"obj_{name}"
-        return math.fsum(self.cost[key] * (self.x if x is None else x)) + self.cost_offset[key]
+        return math.fsum(self.cost[key] * (self._x if x is None else x)) + self.cost_offset[key]
 
     # --- solving ---------------------------------------------------------------------------------
 
@@ -293,18 +311,13 @@ class LevelSolver:
         finally:
             self.options["presolve"] = "choose"
 
-    def _run(self) -> LevelStatus:
-        """One HiGHS run on the model as it stands; how it ended."""
-        self.highs.run()
-        return STATES.get(self.highs.getModelStatus(), LevelStatus.UNKNOWN)
-
     def solve(
         self,
         level: int,
         name: str,
         time_limit: float,
         gap: float,
-        warm: bool = False,
+        start: np.ndarray | None = None,
         node_limit: int | None = None,
         abs_gap: float = _HIGHS_ABS_GAP,
     ) -> LevelRecord:
@@ -312,22 +325,28 @@ class LevelSolver:
 
         ``node_limit`` bounds a MIP search by branch-and-bound nodes (deterministic work); a MIP
         stops at ``gap`` relative to its incumbent or at ``abs_gap`` absolute, whichever comes first;
-        ``time_limit`` is wall-clock, a safety net whose binding the status names. ``warm``: start
-        a MIP from the current solution.
+        ``time_limit`` is wall-clock, a safety net whose binding the status names. ``start``: a
+        point a MIP starts from (its first incumbent when feasible).
 
         A suspicious status (infeasible, unknown, error) is tried once more without presolve:
         HiGHS 1.16's MIP presolve has declared feasible small models infeasible.
         """
+        return self._solve(level, name, time_limit, gap, start, node_limit, abs_gap, False)[0]
+
+    def solve_with_duals(
+        self, level: int, name: str, time_limit: float, gap: float
+    ) -> tuple[LevelRecord, np.ndarray | None]:
+        """``solve`` an LP, and its columns' reduced costs (None when HiGHS has no dual feasible ones)."""
+        return self._solve(level, name, time_limit, gap, None, None, _HIGHS_ABS_GAP, True)
+
+    def _set_objective_and_options(self, name: str, time_limit: float, gap: float, node_limit, abs_gap) -> None:
+        """The objective ``obj_<name>`` and the options of one run to HiGHS (an option only when it changed)."""
         key = f"obj_{name}"
-        h = self.highs
-        started = time.perf_counter()
         large_lp = self.large and not self._integer_now.any()
         if large_lp and name != self._last_objective:
-            h.clearSolver()  # a large LP starts cold when its objective changed (models/FORMULATION.md §4)
+            self.problem.clear_solver()  # a large LP starts cold when its objective changed (models/FORMULATION.md §4)
         self._last_objective = name
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize if self.maximise[key] else highspy.ObjSense.kMinimize)
-        h.changeObjectiveOffset(self.cost_offset[key])
-        h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), self.cost[key])
+        self.problem.set_objective(self.maximise[key], self.cost_offset[key], self.cost[key])
         # HiGHS's time limit counts its run time summed over every run of this object: add the spent
         options = self.options | {
             "time_limit": self._highs_seconds_so_far + time_limit,
@@ -337,36 +356,38 @@ class LevelSolver:
         }
         for option, setting in options.items():
             if self._options_set.get(option) != setting:  # HiGHS keeps an option until it is changed
-                h.setOptionValue(option, setting)
+                self.problem.set_option(option, setting)
                 self._options_set[option] = setting
-        if warm:
-            start = highspy.HighsSolution()
-            start.col_value = self.x.tolist()
-            start.value_valid = True
-            h.setSolution(start)
-        status = self._run()
+
+    def _solve(self, level, name, time_limit, gap, start, node_limit, abs_gap, duals) -> tuple[LevelRecord, object]:
+        """``solve``, and the reduced costs when ``duals``."""
+        started = time.perf_counter()
+        self._set_objective_and_options(name, time_limit, gap, node_limit, abs_gap)
+        if start is not None:
+            self.problem.set_start(start)
+        run = self.problem.run(duals)
         seconds = time.perf_counter() - started
-        if status in _SUSPECT and not self._retrying:
+        if run.state in _SUSPECT and not self._retrying:
             self._retrying = True
             try:
                 with self.presolve_off():
-                    record = self.solve(level, name, time_limit, gap, warm, node_limit, abs_gap)
+                    record, reduced = self._solve(level, name, time_limit, gap, start, node_limit, abs_gap, duals)
             finally:
                 self._retrying = False
-            return record.then(f" (after {status.value} with presolve; retried without)")
-        highs_total = h.getRunTime()  # HiGHS's run time summed over this object's runs
-        highs_seconds = highs_total - self._highs_seconds_so_far
-        self._highs_seconds_so_far = highs_total
-        info = h.getInfo()
-        mip = info.mip_node_count >= 0
-        has_answer = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        best = float(info.objective_function_value) if has_answer else None
-        bound = float(info.mip_dual_bound) if mip else (best if status is LevelStatus.OPTIMAL else None)
-        record = LevelRecord(
-            level, name, Status(status), best, bound, relative_gap(best, bound), seconds, highs_seconds
-        )
+            return record.then(f" (after {run.state.value} with presolve; retried without)"), reduced
+        record = self._record(level, name, run, seconds)
         # a MIP stopped by a limit keeps a feasible incumbent; an LP stopped by one has no answer at all
-        if status is LevelStatus.OPTIMAL or (status in _STOPPED and best is not None and mip):
-            self.x = np.asarray(h.getSolution().col_value, dtype=float)
-            return record
+        if run.state is LevelStatus.OPTIMAL or (run.state in _STOPPED and run.x is not None and run.mip):
+            self._x = run.x
+            return record, run.duals
         raise LevelFailed(record)
+
+    def _record(self, level: int, name: str, run: Run, seconds: float) -> LevelRecord:
+        """The level's record of one run (HiGHS's seconds: those since the record before)."""
+        highs_seconds = run.run_time - self._highs_seconds_so_far
+        self._highs_seconds_so_far = run.run_time
+        best = run.objective
+        bound = run.bound if run.mip else (best if run.state is LevelStatus.OPTIMAL else None)
+        return LevelRecord(
+            level, name, Status(run.state), best, bound, relative_gap(best, bound), seconds, highs_seconds
+        )

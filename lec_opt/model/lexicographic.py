@@ -25,24 +25,16 @@ from pyomo.common.gc_manager import PauseGC
 from lec_opt.market.ces import CesParams, ces_params, dispatch
 from lec_opt.market.greedy import greedy_matching
 from lec_opt.market.outcome import as_fallback, result_from_matching, trades_of
-from lec_opt.market.pairs import PairData, allowed_pairs
+from lec_opt.market.pairs import PairData
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, LevelRecord, Matching
 from lec_opt.market.snapshot import IntervalSnapshot
 from lec_opt.model.build import build_interval_model
-from lec_opt.model.level4 import DUST_KWH, greedy_flows, level_4
+from lec_opt.model.level4 import DUST_KWH, level_4
 from lec_opt.model.level_solver import LOOSE, LevelFailed, LevelSolver
-from lec_opt.model.min_trade import MinTradeLevels, NeedsLinks, Started
-from lec_opt.model.open_pairs import OpenPairs
-from lec_opt.model.shortcuts import (
-    MODES,
-    ces_on_fixed_flows,
-    fix_modes,
-    priority_a_closed_form,
-    priority_c_closed_form,
-    release_modes,
-    volume_closed_form,
-)
+from lec_opt.model.level_strategies import LevelStrategy, ModelVariant, level_strategy
+from lec_opt.model.min_trade.carry_over import NeedsLinks, Started
+from lec_opt.model.shortcuts import MODES, release_modes
 from lec_opt.scenario.schema import Scenario
 
 
@@ -98,14 +90,6 @@ def _release(solver: LevelSolver, names: list[str]) -> None:
         _set_level_bound(solver, name, -LOOSE if solver.maximise[f"obj_{name}"] else LOOSE)
 
 
-def _solve_level(solver: LevelSolver, semi: MinTradeLevels | None, snap, pairs, priority, level, name, opts):
-    """One of levels 1-3: a plain solve, or with a minimum trade the semi-continuous steps."""
-    if semi is None:
-        return solver.solve(level, name, opts.level_time_limit_s, opts.mip_gap)
-    greedy = greedy_flows(snap, pairs, priority, semi.min_trade)
-    return semi.solve(level, name, opts.level_time_limit_s, opts.mip_gap, greedy)
-
-
 def _solution_flows(
     solver: LevelSolver, pairs: PairData
 ) -> tuple[list[tuple[int, int, float]], np.ndarray, np.ndarray]:
@@ -118,7 +102,7 @@ def _solution_flows(
     m = solver.m
     x = np.maximum(solver.values(m.p2p), 0.0)
     dust = (x > 0.0) & (x < DUST_KWH)
-    if hasattr(m, "transaction"):  # with the matching binaries: a flow on a pair with y = 0 is dust
+    if solver.linked:  # with the matching binaries: a flow on a pair with y = 0 is dust
         dust |= (x > 0.0) & (solver.values(m.transaction) < 0.5)
     dust_s = np.bincount(pairs.seller[dust], weights=x[dust], minlength=len(m.I)).astype(float)
     dust_b = np.bincount(pairs.buyer[dust], weights=x[dust], minlength=len(m.J)).astype(float)
@@ -243,6 +227,62 @@ def _lexicographic(
     return {p: out[p] for p in priorities}
 
 
+def _model(
+    snap: IntervalSnapshot, scenario: Scenario, ces: CesParams, ces_level: bool, links: bool
+) -> tuple[LevelSolver, PairData, ModelVariant]:
+    """The interval model, with its level constraints, handed to HiGHS; its variant (``links``: with
+    its linking rows, which a minimum trade or a level-4 search needs)."""
+    opts = scenario.solver
+    lp_levels = scenario.willingness.min_trade_kwh == 0
+    # the linking rows: the MILP levels need them; the LP levels only for a node-limited level-4 search
+    variant = ModelVariant(lp_levels, links and (not lp_levels or opts.level4_node_limit > 0))
+    m, pairs = build_interval_model(snap, scenario, ces, links=variant.links)
+    add_level_constraints(m)
+    if lp_levels and not ces_level:
+        for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
+            z.domain = pyo.UnitInterval
+    if lp_levels and variant.links:
+        for row in (m.transaction_needs_seller, m.transaction_needs_buyer, m.trade_cap):
+            row.deactivate()
+    solver = LevelSolver(m, scenario.seed, opts.threads, tight=not lp_levels, linked=variant.links)
+    if lp_levels and variant.links:  # no matching binary can bind at levels 1-3 (models/FORMULATION.md §4): LPs
+        solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
+    return solver, pairs, variant
+
+
+@dataclass
+class _Pass:
+    """The levels before level 3 in the current pass of levels 1-2 (A and B share them), the names
+    of what they keep, and the price rule of the pass (None before the first)."""
+
+    shared: list[LevelRecord]
+    fixes: list[str]
+    price_pairs: bool | None = None
+
+
+def _levels_1_2(
+    solver: LevelSolver,
+    strategy: LevelStrategy,
+    snap: IntervalSnapshot,
+    ces: CesParams,
+    opts,
+    priority: str,
+    ces_level: bool,
+    now: _Pass,
+) -> NeedsLinks | None:
+    """Levels 1 (and 2, ``ces_level``) of the pass, each kept for the next (``now``)."""
+    for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
+        record = strategy.solve(priority, level, name, None)
+        if isinstance(record, NeedsLinks):
+            return record
+        if name == "ces":
+            record = _check_ces_level(solver, snap, ces, record, opts)
+        now.shared.append(record)
+        now.fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
+        now.fixes += strategy.after_level(name)
+    return None
+
+
 def _on_one_model(
     snap: IntervalSnapshot,
     scenario: Scenario,
@@ -262,78 +302,40 @@ def _on_one_model(
     opts = scenario.solver
     out: dict[str, object] = {}
     started = time.perf_counter()
-    lp_levels = scenario.willingness.min_trade_kwh == 0
-    # the linking rows: the MILP levels need them; the LP levels only for a node-limited level-4 search
-    links = links and (not lp_levels or opts.level4_node_limit > 0)
-    m, pairs = build_interval_model(snap, scenario, ces, links=links)
-    add_level_constraints(m)
-    if lp_levels and not ces_level:
-        for z in (m.charging, m.discharging):  # the CES is not decided here: its modes need no branching
-            z.domain = pyo.UnitInterval
-    if lp_levels and links:
-        for row in (m.transaction_needs_seller, m.transaction_needs_buyer, m.trade_cap):
-            row.deactivate()
-    solver = LevelSolver(m, scenario.seed, opts.threads, tight=not lp_levels)
-    if lp_levels and links:  # no matching binary can bind at levels 1-3 (models/FORMULATION.md §4): LPs
-        solver.set_integer((m.transaction, m.willing_seller, m.willing_buyer), False)
+    solver, pairs, variant = _model(snap, scenario, ces, ces_level, links)
     build_seconds = time.perf_counter() - started + spent
-    opened = OpenPairs(solver) if lp_levels else None
-    semi = None if lp_levels else MinTradeLevels(solver, snap, pairs, scenario.willingness.min_trade_kwh, carried)
-    pass_price_pairs = None  # the price rule of the current pass of levels 1-2
-    shared: list[LevelRecord] = []  # the levels before level 3 in the current pass (A and B share them)
-    shared_fixes: list[str] = []
+    strategy = level_strategy(variant, solver, snap, pairs, scenario, carried)
+    now = _Pass([], [])
     for k, priority in enumerate(priorities):
         t0 = time.perf_counter()
         price_pairs = priority == "C"
-        if price_pairs != pass_price_pairs or priority == "C":
-            _release(solver, shared_fixes)
-            shared, shared_fixes, pass_price_pairs = [], [], price_pairs
-            if semi is not None:  # the MILP levels keep the price rule as a row, or fixed flows
-                semi.price_rule(price_pairs)
-        if opened is not None:  # every priority: the previous one's level 4 left its incumbent in y
-            opened.open(allowed_pairs(snap, pairs, price_pairs), price_pairs)
+        if price_pairs != now.price_pairs or priority == "C":
+            _release(solver, now.fixes)
+            now = _Pass([], [], price_pairs)
+            strategy.begin_pass(price_pairs)  # the MILP levels keep the price rule as a row, or fixed flows
+        strategy.begin_priority(price_pairs)
         run = _Run([], [])
         try:
-            if not shared:
-                for level, name in ((1, "p2p"), (2, "ces")) if ces_level else ((1, "p2p"),):
-                    record = None
-                    if name == "p2p" and lp_levels and opts.candidate_pairs == "dense":
-                        record = volume_closed_form(solver, snap, pairs, price_pairs)
-                    if name == "ces" and lp_levels and opts.candidate_pairs == "dense" and solver.large:
-                        record = ces_on_fixed_flows(solver, snap, pairs, opened, price_pairs, opts)
-                    if record is None:
-                        record = _solve_level(solver, semi, snap, pairs, priority, level, name, opts)
-                    if name == "ces":
-                        record = _check_ces_level(solver, snap, ces, record, opts)
-                    shared.append(record)
-                    shared_fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
-                    if name == "ces" and lp_levels and solver.large:
-                        shared_fixes += fix_modes(solver)
-            run.levels = list(shared)
-            name = f"priority_{priority.lower()}"
-            record = None
-            if lp_levels and opts.candidate_pairs == "dense" and solver.large:
-                if priority == "A":
-                    record = priority_a_closed_form(solver, snap, pairs, opened, opts)
-                elif priority == "C":
-                    record = priority_c_closed_form(solver, snap, pairs, opened, run.levels[0].objective, opts)
-            if record is None:
-                record = _solve_level(solver, semi, snap, pairs, priority, 3, name, opts)
+            needs = None if now.shared else _levels_1_2(solver, strategy, snap, ces, opts, priority, ces_level, now)
+            if needs is None:
+                run.levels = list(now.shared)
+                name = f"priority_{priority.lower()}"
+                record = strategy.solve(priority, 3, name, run.levels[0].objective)
+                needs = record if isinstance(record, NeedsLinks) else None
+            if needs is not None:  # the level's own seconds so far go on in its record; the levels before it again
+                return out, priorities[k:], needs.started, time.perf_counter() - t0 - needs.started.seconds
             run.levels.append(record)
             run.fixes += _fix_level(solver, name, record, opts.lexicographic_tolerance)
-            run.levels.append(level_4(solver, snap, scenario, pairs, priority, run.levels, opened))
+            run.levels.append(level_4(solver, snap, scenario, pairs, priority, run.levels, strategy.opened))
             out[priority] = read(
                 solver, pairs, priority, run.levels, sum(lv.seconds for lv in run.levels), build_seconds
             )
-        except NeedsLinks as needs:
-            # the level's own seconds so far go on in its record; the levels before it are solved again
-            return out, priorities[k:], needs.started, time.perf_counter() - t0 - needs.started.seconds
         except LevelFailed as failed:
             greedy = greedy_matching(snap, priority, scenario.willingness.min_trade_kwh)
-            matching = as_fallback(greedy, failed.record, run.levels or list(shared))
+            matching = as_fallback(greedy, failed.record, run.levels or list(now.shared))
             out[priority] = from_fallback(replace(matching, seconds=time.perf_counter() - t0))
-            _release(solver, shared_fixes)
-            shared, shared_fixes = [], []
+            _release(solver, now.fixes)
+            now.shared, now.fixes = [], []
         _release(solver, run.fixes)
     return out, (), None, 0.0
 

@@ -81,12 +81,8 @@ def ces_on_fixed_flows(
     flows = nested_flows(snap, pairs, allowed_pairs(snap, pairs, price_pairs))
     if flows is None:
         return None
-    open_cols = opened.x[~opened.closed]
-    solver.fix(open_cols, flows[~opened.closed])
-    try:
+    with solver.fixed(opened.x[~opened.closed], flows[~opened.closed]):
         record = solver.solve(2, "ces", opts.level_time_limit_s, opts.mip_gap)
-    finally:
-        solver.unfix(open_cols)
     return record.then(f": {FIXED_FLOWS}")
 
 
@@ -95,12 +91,8 @@ def _completed(
 ) -> LevelRecord:
     """Level 3 at fixed flows: HiGHS completes the rest of the point (CES, grid, EV), which becomes
     the current solution; the record says which closed form gave the flows."""
-    open_cols = opened.x[~opened.closed]
-    solver.fix(open_cols, flows[~opened.closed])
-    try:
+    with solver.fixed(opened.x[~opened.closed], flows[~opened.closed]):
         completed = solver.solve(3, name, opts.level_time_limit_s, 0.0)
-    finally:
-        solver.unfix(open_cols)
     return replace(completed, how=status, bound=completed.objective, gap=0.0)
 
 

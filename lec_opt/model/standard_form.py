@@ -5,7 +5,7 @@ switches rows and columns by their bounds): Pyomo's compiler walks what is not a
 form, flat objectives and flat rows are read from their terms, a kept level's row is its
 objective's cost row (``compile_model``); each column's bounds and integrality read per domain
 (models/FORMULATION.md §4, "Hand-over to HiGHS"; HiGHS itself is reached through
-``lec_opt.solver.highs`` only).
+``lec_opt.solver`` only).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""HiGHS behind one boundary: the only module that imports Pyomo's APPSI HiGHS or scipy's HiGHS,
-and highspy for every model but the interval model's levels (``lec_opt.model.level_solver`` still
-drives highspy itself; it is the one importer left to move here).
+"""HiGHS behind one boundary: with ``lec_opt.solver.problem`` (the interval model's levels, a
+persistent problem) the only module that imports highspy, Pyomo's APPSI HiGHS or scipy's HiGHS.
 
 Three ways in, each returning a result value whose status is a ``LevelStatus``:
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from lec_opt.market.pairs import BELOW, PairData  # BELOW: within it of m meets the minimum, of 0 is closed
-from lec_opt.model.level4 import FLOW_EPS
+from lec_opt.model.tolerances import FLOW_EPS
 
 _EPS = 1e-12  # a move must lower the cost by more than this per kWh
 MAX_MOVES = 200
@@ -113,14 +113,9 @@ class _Moves:
         best = int(np.argmin(gain))
         return float(gain[best]), [(t[best], -d[best]), (k[best], d[best])]
 
-    def cycle(self, x: np.ndarray, delta: float) -> list:
-        """The changes of a negative cycle of step ``delta`` (Bellman-Ford on the residual graph), or [].
-
-        Nodes: sellers, buyers, and one node each for the sellers' and the buyers' room. Arcs: seller
-        i -> buyer j raises (i, j) (cost +c, where x + δ ends in [m, cap]); buyer j -> seller i lowers
-        it (cost -c, where x - δ ends at 0 or >= m); seller room -> seller i where i has δ left, seller
-        -> seller room (it sells less); buyer j -> buyer room where j still needs δ, buyer room ->
-        buyer (it buys less). A simple cycle changes each pair on it once and keeps the volume."""
+    def _residual_arcs(self, x: np.ndarray, delta: float) -> tuple:
+        """The residual graph of step ``delta`` at ``x`` (``cycle``'s nodes and arcs): each arc's tail,
+        head, weight, pair (-1 for a room arc) and step, and the number of nodes."""
         p, cost, m = self.pairs, self.cost, self.m
         n_s, n_b = len(self.surplus), len(self.deficit)
         seller_room, buyer_room = n_s + n_b, n_s + n_b + 1
@@ -155,6 +150,18 @@ class _Moves:
         weight = np.concatenate([cost[up], -cost[down], np.zeros(room_arcs)])
         pair = np.concatenate([up, down, np.full(room_arcs, -1)])
         step = np.concatenate([np.full(up.size, delta), np.full(down.size, -delta), np.zeros(room_arcs)])
+        return tail, head, weight, pair, step, nodes
+
+    def cycle(self, x: np.ndarray, delta: float) -> list:
+        """The changes of a negative cycle of step ``delta`` (Bellman-Ford on the residual graph), or [].
+
+        Nodes: sellers, buyers, and one node each for the sellers' and the buyers' room. Arcs: seller
+        i -> buyer j raises (i, j) (cost +c, where x + δ ends in [m, cap]); buyer j -> seller i lowers
+        it (cost -c, where x - δ ends at 0 or >= m); seller room -> seller i where i has δ left, seller
+        -> seller room (it sells less); buyer j -> buyer room where j still needs δ, buyer room ->
+        buyer (it buys less). A simple cycle changes each pair on it once and keeps the volume."""
+        cost = self.cost
+        tail, head, weight, pair, step, nodes = self._residual_arcs(x, delta)
         dist, parent, changed = np.zeros(nodes), np.full(nodes, -1), np.ones(nodes, dtype=bool)
         for _ in range(nodes + 1):  # a node still improving after |nodes| rounds leads to a negative cycle
             arcs = np.flatnonzero(changed[tail])

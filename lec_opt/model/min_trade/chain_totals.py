@@ -8,7 +8,7 @@ node k, node k passes energy on to node k + 1, buyer j draws at the node of its 
 With a minimum trade m every peer's total is 0 or at least m (a sum of trades of at least m): one
 binary per peer, m·u ≤ total ≤ energy·u. Every point of the level's MILP gives totals that are a
 point of this one with the same value, so its optimum bounds the level, usually more tightly than
-the relaxation; trades of at least m on its totals (``lec_opt.model.totals_search``) attain it.
+the relaxation; trades of at least m on its totals (``lec_opt.model.min_trade.totals_search``) attain it.
 About two columns and three rows per peer instead of two columns and four rows per pair: HiGHS
 solves it in milliseconds, limited by ``CHAIN_NODES`` nodes.
 """
@@ -38,6 +38,41 @@ class ChainTotals:
     seconds: float
 
 
+def _rows(
+    columns: tuple, n: int, node: np.ndarray, supply: np.ndarray, demand: np.ndarray, m: float
+) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """The totals' MILP's rows over its ``columns`` (f, t, g, u, v) and their bounds: node balances
+    (= 0), f - s u <= 0, f - m u >= 0, g - r v <= 0, g - m v >= 0, the volume Σ g (free, last)."""
+    f, t, g, u, v = columns
+    n_s, n_b = len(f), len(g)
+    r_bal, r_fu, r_fl = np.arange(n_s), n_s + np.arange(n_s), 2 * n_s + np.arange(n_s)
+    r_gu, r_gl, r_vol = 3 * n_s + np.arange(n_b), 3 * n_s + n_b + np.arange(n_b), 3 * n_s + 2 * n_b
+    entries = [
+        (r_bal, f, 1.0),
+        (r_bal[1:], t, 1.0),
+        (r_bal[:-1], t, -1.0),
+        (node, g, -1.0),
+        (r_fu, f, 1.0),
+        (r_fu, u, -supply),
+        (r_fl, f, 1.0),
+        (r_fl, u, -m),
+        (r_gu, g, 1.0),
+        (r_gu, v, -demand),
+        (r_gl, g, 1.0),
+        (r_gl, v, -m),
+        (np.full(n_b, r_vol), g, 1.0),
+    ]
+    rows = np.concatenate([np.asarray(r) for r, _, _ in entries])
+    cols = np.concatenate([c for _, c, _ in entries])
+    vals = np.concatenate([np.broadcast_to(np.asarray(x, dtype=float), len(c)) for _, c, x in entries])
+    a = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(r_vol + 1, n))
+    row_lower = np.concatenate(
+        [np.zeros(n_s), np.full(n_s, -INF), np.zeros(n_s), np.full(n_b, -INF), np.zeros(n_b), [-INF]]
+    )
+    row_upper = np.concatenate([np.zeros(n_s), np.zeros(n_s), np.full(n_s, INF), np.zeros(n_b), np.full(n_b, INF)])
+    return a, row_lower, np.append(row_upper, INF)
+
+
 def chain_totals(
     snap: IntervalSnapshot,
     pairs: PairData,
@@ -65,34 +100,8 @@ def chain_totals(
     f, t, g = np.arange(n_s), n_s + np.arange(n_s - 1), 2 * n_s - 1 + np.arange(n_b)
     u, v = 2 * n_s - 1 + n_b + np.arange(n_s), 3 * n_s - 1 + n_b + np.arange(n_b)
     n = 3 * n_s - 1 + 2 * n_b
-    node = count[buyers] - 1
-    # rows: node balances (= 0), f - s u <= 0, f - m u >= 0, g - r v <= 0, g - m v >= 0, the volume
-    r_bal, r_fu, r_fl = np.arange(n_s), n_s + np.arange(n_s), 2 * n_s + np.arange(n_s)
-    r_gu, r_gl, r_vol = 3 * n_s + np.arange(n_b), 3 * n_s + n_b + np.arange(n_b), 3 * n_s + 2 * n_b
-    entries = [
-        (r_bal, f, 1.0),
-        (r_bal[1:], t, 1.0),
-        (r_bal[:-1], t, -1.0),
-        (node, g, -1.0),
-        (r_fu, f, 1.0),
-        (r_fu, u, -supply),
-        (r_fl, f, 1.0),
-        (r_fl, u, -m),
-        (r_gu, g, 1.0),
-        (r_gu, v, -demand),
-        (r_gl, g, 1.0),
-        (r_gl, v, -m),
-        (np.full(n_b, r_vol), g, 1.0),
-    ]
-    rows = np.concatenate([np.asarray(r) for r, _, _ in entries])
-    cols = np.concatenate([c for _, c, _ in entries])
-    vals = np.concatenate([np.broadcast_to(np.asarray(x, dtype=float), len(c)) for _, c, x in entries])
-    a = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(r_vol + 1, n))
-    row_lower = np.concatenate(
-        [np.zeros(n_s), np.full(n_s, -INF), np.zeros(n_s), np.full(n_b, -INF), np.zeros(n_b), [-INF]]
-    )
-    row_upper = np.concatenate([np.zeros(n_s), np.zeros(n_s), np.full(n_s, INF), np.zeros(n_b), np.full(n_b, INF)])
-    row_upper = np.append(row_upper, INF)
+    a, row_lower, row_upper = _rows((f, t, g, u, v), n, count[buyers] - 1, supply, demand, m)
+    r_vol = a.shape[0] - 1
     if volume_at_least is not None:
         row_lower[r_vol] = volume_at_least
     col_lower = np.zeros(n)

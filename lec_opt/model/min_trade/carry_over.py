@@ -1,7 +1,7 @@
 """The model without linking rows first (models/FORMULATION.md §4, "Levels with a minimum trade",
 step 0): where a level got there, and that carried over to the model with the linking rows.
 
-A level that no point on flows only answers within the accepted gap raises ``NeedsLinks`` with its
+A level that no point on flows only answers within the accepted gap returns ``NeedsLinks`` with its
 ``Started`` state (bound, the relaxation's flows and point, the candidates so far, the time spent);
 the model with linking rows goes on from it (``carry_over``): the steps on flows only are not run
 twice, and the candidates found without the linking rows stay candidates.
@@ -10,16 +10,13 @@ twice, and the candidates found without the linking rows stay candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
 
 from lec_opt.model.level_solver import LevelSolver
+from lec_opt.model.min_trade.context import MinTradeContext
 from lec_opt.model.sources import Origin
-
-if TYPE_CHECKING:
-    from lec_opt.model.min_trade import MinTradeLevels
 
 
 @dataclass
@@ -38,13 +35,13 @@ class Started:
     columns: dict | None = None  # (variable component, index) -> column of the model of these points
 
 
-class NeedsLinks(Exception):
-    """A level of the model without linking rows that no cheap point answers within the accepted
-    gap: the interval goes on on the model with them, from where this level got (``started``)."""
+@dataclass(frozen=True)
+class NeedsLinks:
+    """The outcome of a level of the model without linking rows that no cheap point answers within
+    the accepted gap: the interval goes on on the model with them, from where this level got
+    (``started``)."""
 
-    def __init__(self, started: Started):
-        super().__init__(f"level {started.name}: no point within the accepted gap without the linking rows")
-        self.started = started
+    started: Started
 
 
 def named_columns(solver: LevelSolver) -> dict:
@@ -57,21 +54,19 @@ def named_columns(solver: LevelSolver) -> dict:
     }
 
 
-def carry_over(semi: MinTradeLevels, started: Started) -> Started:
-    """``started`` with its points moved to ``semi``'s model (every variable the two models share, by
+def carry_over(ctx: MinTradeContext, started: Started) -> Started:
+    """``started`` with its points moved to ``ctx``'s model (every variable the two models share, by
     name; y, W set from the flows)."""
-    ours = named_columns(semi.solver)
+    ours = named_columns(ctx.solver)
     common = [key for key in started.columns if key in ours]
     theirs_cols = np.array([started.columns[key] for key in common], dtype=np.int64)
     ours_cols = np.array([ours[key] for key in common], dtype=np.int64)
-    before = semi.solver.x
+    before = ctx.solver.x
 
     def moved(point: np.ndarray) -> np.ndarray:
-        semi.solver.x = before.copy()
-        semi.solver.x[ours_cols] = point[theirs_cols]
-        return semi.consistent(semi.flows_of(semi.solver.x))
+        ours = before.copy()
+        ours[ours_cols] = point[theirs_cols]
+        return ctx.consistent(ctx.flows_of(ours), ours)
 
     candidates = [(source, moved(x)) for source, x in started.candidates]
-    carried = replace(started, relaxed_x=moved(started.relaxed_x), candidates=candidates, columns=None)
-    semi.solver.x = before
-    return carried
+    return replace(started, relaxed_x=moved(started.relaxed_x), candidates=candidates, columns=None)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lec_opt.market.pairs import BELOW, PairData
-from lec_opt.model.level4 import FLOW_EPS
-from lec_opt.model.totals_search import local_flows_on_totals
+from lec_opt.model.min_trade.totals_search import local_flows_on_totals
+from lec_opt.model.tolerances import FLOW_EPS
 
 _EPS = 1e-12
 REPAIR_PASSES = 3  # passes over the small trades: one that cannot be shifted now may be after the others
@@ -166,6 +166,90 @@ def _cheapest_path(
     return None if best is None else best[1]
 
 
+class _Repair:
+    """The flows ``x`` and each peer's room (sellers, then buyers) while the passes repair them, both
+    changed in place (``net`` reads the same arrays)."""
+
+    def __init__(self, x: np.ndarray, room: np.ndarray, net: _Network, allowed: np.ndarray, min_trade: float):
+        self.x, self.room, self.net, self.allowed, self.m = x, room, net, allowed, min_trade
+        self.pairs, self.cost, self.n_s = net.pairs, net.cost, net.n_s
+
+    def apply(self, changes: list[tuple[int, float]]) -> None:
+        x, room, pairs, n_s = self.x, self.room, self.pairs, self.n_s
+        for pair, change in changes:
+            x[pair] = 0.0 if abs(x[pair] + change) <= BELOW else x[pair] + change
+            room[pairs.seller[pair]] -= change
+            room[n_s + pairs.buyer[pair]] -= change
+
+    def tried(self, build) -> list[tuple[int, float]] | None:
+        """The changes ``build`` finds from the current flows, which are left as they were."""
+        x, room = self.x, self.room
+        saved_x, saved_room = x.copy(), room.copy()
+        try:
+            return build()
+        finally:
+            x[:], room[:] = saved_x, saved_room
+
+    def closing(self, k: int, f: float, i: int, j: int) -> list[tuple[int, float]] | None:
+        """The trade closed: its energy shifted along the cheaper path, from its buyer or its seller."""
+        net = self.net
+        first = [(k, -f)]
+        self.apply(first)
+        found = [p for p in (_cheapest_path(net, f, j, True), _cheapest_path(net, f, i, False)) if p is not None]
+        return None if not found else first + min(found, key=lambda p: sum(self.cost[q] * c for q, c in p))
+
+    def raising(self, k: int, f: float, i: int, j: int) -> list[tuple[int, float]] | None:
+        """The trade raised to m: its buyer sheds m - f off another trade (unless it has room), its
+        seller sells m - f more (from its room, or along a path as a seller that sold too much)."""
+        x, room, net, n_s, cost = self.x, self.room, self.net, self.n_s, self.cost
+        d = self.m - f
+        if not self.allowed[k] or x[k] + d > self.pairs.cap[k] + BELOW:
+            return None
+        changes = [(k, d)]
+        self.apply(changes)
+        if room[n_s + j] < -BELOW:
+            ours = net.of_buyer[j][net.can_lower(net.of_buyer[j], d)]
+            ours = ours[ours != k]
+            if not ours.size:
+                return None
+            shed = [(int(ours[np.argmax(cost[ours])]), -d)]
+            self.apply(shed)
+            changes += shed
+        if room[i] < -BELOW:
+            path = _cheapest_path(net, d, i, True, first=i)
+            if path is None:
+                return None
+            changes += path
+        return changes
+
+    def passes(self) -> None:
+        """Up to ``REPAIR_PASSES`` passes over the small trades, smallest first (ties by pair order),
+        each closed or raised, whichever costs less; a pass that repairs nothing ends them."""
+        x, pairs, m, cost = self.x, self.pairs, self.m, self.cost
+        for _ in range(REPAIR_PASSES):
+            small = np.flatnonzero(breaks_minimum(x, m))
+            if not small.size:
+                return
+            progress = False
+            for k in small[np.argsort(x[small], kind="stable")]:
+                if not breaks_minimum(x[k : k + 1], m)[0]:  # an earlier shift raised it, or closed it
+                    continue
+                f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
+                options = [
+                    c
+                    for c in (
+                        self.tried(lambda: self.closing(k, f, i, j)),
+                        self.tried(lambda: self.raising(k, f, i, j)),
+                    )
+                    if c
+                ]
+                if options:  # else left for the next pass: its peers' trades may have changed meanwhile
+                    self.apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
+                    progress = True
+            if not progress:
+                return
+
+
 def repair_small_trades(
     flows: np.ndarray,
     pairs: PairData,
@@ -191,65 +275,7 @@ def repair_small_trades(
         ]
     )
     net = _Network(x, pairs, room, cost, allowed, n_s, min_trade)
-
-    def apply(changes: list[tuple[int, float]]) -> None:
-        for pair, change in changes:
-            x[pair] = 0.0 if abs(x[pair] + change) <= BELOW else x[pair] + change
-            room[pairs.seller[pair]] -= change
-            room[n_s + pairs.buyer[pair]] -= change
-
-    def tried(build) -> list[tuple[int, float]] | None:
-        """The changes ``build`` finds from the current flows, which are left as they were."""
-        saved_x, saved_room = x.copy(), room.copy()
-        try:
-            return build()
-        finally:
-            x[:], room[:] = saved_x, saved_room
-
-    def closing(k: int, f: float, i: int, j: int) -> list[tuple[int, float]] | None:
-        first = [(k, -f)]
-        apply(first)
-        found = [p for p in (_cheapest_path(net, f, j, True), _cheapest_path(net, f, i, False)) if p is not None]
-        return None if not found else first + min(found, key=lambda p: sum(cost[q] * c for q, c in p))
-
-    def raising(k: int, f: float, i: int, j: int) -> list[tuple[int, float]] | None:
-        """The trade raised to m: its buyer sheds m - f off another trade (unless it has room), its
-        seller sells m - f more (from its room, or along a path as a seller that sold too much)."""
-        d = min_trade - f
-        if not allowed[k] or x[k] + d > pairs.cap[k] + BELOW:
-            return None
-        changes = [(k, d)]
-        apply(changes)
-        if room[n_s + j] < -BELOW:
-            ours = net.of_buyer[j][net.can_lower(net.of_buyer[j], d)]
-            ours = ours[ours != k]
-            if not ours.size:
-                return None
-            shed = [(int(ours[np.argmax(cost[ours])]), -d)]
-            apply(shed)
-            changes += shed
-        if room[i] < -BELOW:
-            path = _cheapest_path(net, d, i, True, first=i)
-            if path is None:
-                return None
-            changes += path
-        return changes
-
-    for _ in range(REPAIR_PASSES):
-        small = np.flatnonzero(breaks_minimum(x, min_trade))
-        if not small.size:
-            return x
-        progress = False
-        for k in small[np.argsort(x[small], kind="stable")]:
-            if not breaks_minimum(x[k : k + 1], min_trade)[0]:  # an earlier shift raised it, or closed it
-                continue
-            f, i, j = float(x[k]), int(pairs.seller[k]), int(pairs.buyer[k])
-            options = [c for c in (tried(lambda: closing(k, f, i, j)), tried(lambda: raising(k, f, i, j))) if c]
-            if options:  # else left for the next pass: its peers' trades may have changed meanwhile
-                apply(min(options, key=lambda c: sum(cost[q] * change for q, change in c)))
-                progress = True
-        if not progress:
-            break
+    _Repair(x, room, net, allowed, min_trade).passes()
     if not breaks_minimum(x, min_trade).any():
         return x
     # what is left: the trades among the small trades' peers searched again on their totals, or the

@@ -1,7 +1,7 @@
 """Trades improved window by window: the MILP of a few neighbouring sellers' trades, every other
 trade fixed (models/FORMULATION.md §4, "Levels with a minimum trade", step 3(g)).
 
-The local moves (``lec_opt.model.trade_moves``) change a few trades by one step δ; the better points
+The local moves (``lec_opt.model.min_trade.trade_moves``) change a few trades by one step δ; the better points
 of priorities A and B often differ from the repaired relaxation in dozens of trades of different
 sizes at once. A *window* is ``WINDOW_SELLERS`` sellers whose costs to the buyers are alike (for
 priority B: sellers close to each other) and the buyers they trade with or could trade with most

@@ -13,13 +13,18 @@ the accepted gap of the bound (``bound_target``), to find a better incumbent, an
 would prove the incumbent v within the accepted gap (``target_value``): then either the search's
 bound is better than T, and the search's own gap holds, or the bound is T, and every answer at
 least as good as v is within the accepted gap of it.
+
+``losses_at_relaxation`` solves that LP relaxation and reads each pair's loss; ``closable`` says
+which pairs a search towards a target may close.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lec_opt.model.level4 import FLOW_EPS
+from lec_opt.model.level_solver import LevelFailed
+from lec_opt.model.min_trade.context import REACH_SHARE, LevelTask, MinTradeContext
+from lec_opt.model.tolerances import FLOW_EPS
 
 TARGET_SHARE = 1.0 - 1e-6  # of the accepted gap: the target's own rounding stays inside it
 DUAL_MARGIN = 1e-7  # per unit of |b'|: the duals are feasible within HiGHS's dual tolerance, not exactly
@@ -70,3 +75,39 @@ def combined_bound(bound: float, tree_bound: float | None, target: float, maximi
     if tree_bound is None or not np.isfinite(tree_bound):
         return bound
     return min(bound, max(tree_bound, target)) if maximise else max(bound, min(tree_bound, target))
+
+
+def closable(
+    ctx: MinTradeContext, losses: np.ndarray | None, lp: float, target: float | None, maximise: bool
+) -> np.ndarray | None:
+    """The open pairs that no point at least as good as ``target`` trades on (``trade_losses`` against
+    the LP optimum ``lp``), when closing them leaves at most ``REACH_SHARE`` of the open pairs; else None."""
+    if losses is None or target is None:
+        return None
+    slack = (lp - target if maximise else target - lp) + DUAL_MARGIN * max(1.0, abs(lp))
+    open_ = ~ctx.never
+    reach = (losses <= slack) & open_
+    return open_ & ~reach if np.count_nonzero(reach) <= REACH_SHARE * np.count_nonzero(open_) else None
+
+
+def losses_at_relaxation(ctx: MinTradeContext, task: LevelTask) -> tuple[np.ndarray | None, float, float]:
+    """Each pair's least loss as a trade (``trade_losses``) at the level's LP relaxation with the CES
+    modes continuous too; (losses or None, the LP's optimum, HiGHS s). The current solution is kept."""
+    solver, m = ctx.solver, ctx.solver.m
+    before = solver.x.copy()
+    maximise = solver.maximise[f"obj_{task.name}"]
+    modes = (m.charging, m.discharging)
+    with ctx.relaxed():
+        solver.set_integer(modes, False)
+        try:
+            record, duals = solver.solve_with_duals(task.level, task.name, task.limit, task.gap)
+        except LevelFailed:
+            return None, float("nan"), 0.0
+        finally:
+            solver.set_integer(modes, True)
+        losses = None
+        if duals is not None:  # HiGHS's reduced costs, dual feasible
+            x, y, lp = ctx.x, ctx.y, solver.x
+            losses = trade_losses(duals[x], duals[y], lp[x], lp[y], ctx.pairs.cap, ctx.min_trade, maximise)
+    solver.keep(before)
+    return losses, record.objective, record.highs_seconds or 0.0
