@@ -270,7 +270,9 @@ def _random_feeder(path, rng) -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(tmp_path, small_data, write_scenario, seed):
+def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(
+    tmp_path, small_data, write_scenario, seed
+):
     """Every level 0 of a day on a random feeder, solved by the three ways on the very same rows
     (sensitivities of the real flow): least <= the greedy rule, least <= equal_share."""
     from lec_opt.day import network_limits
@@ -279,7 +281,13 @@ def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(t
     doc = {
         "interval_minutes": 60,
         "community": {"topology": "feeder", "prosumers": "all", "pv_kwp": 60.0},
-        "network": {"file": "net.json", "ces_bus": "B1", "ev_buses": ["B1", "B1"], "limits": "enforced", "v_max_pu": 1.02},
+        "network": {
+            "file": "net.json",
+            "ces_bus": "B1",
+            "ev_buses": ["B1", "B1"],
+            "limits": "enforced",
+            "v_max_pu": 1.02,
+        },
     }
     compared = []
     made = network_limits.IntervalLimits._level0

@@ -14,6 +14,9 @@ from lec_opt.io.atomic import atomic_open, write_text
 from lec_opt.io.schema import SCENARIO_FILE
 
 NETWORK_COPY = "network.json"
+# [network]'s limit settings: written only when the limits are enforced, so a scenario with limits
+# off writes the scenario.toml it wrote before they existed (the defaults read back the same)
+LIMIT_KEYS = ("limits", "curtailment", "v_min_pu", "v_max_pu", "cable_max_percent", "trafo_max_percent")
 
 
 def toml_ready(value: Any) -> Any:
@@ -29,6 +32,9 @@ def write_scenario_file(folder: Path, scenario: dict[str, Any]) -> None:
     """Write ``folder/scenario.toml`` from a scenario's JSON dump; a ``network.file`` is copied to
     ``folder/network.json`` and named relatively (scenario paths are relative to the file)."""
     network = scenario.get("network") or {}
+    if network and network.get("limits", "off") == "off":
+        network = {k: v for k, v in network.items() if k not in LIMIT_KEYS}
+        scenario = {**scenario, "network": network}
     if network.get("file"):
         with atomic_open(folder / NETWORK_COPY, "wb") as handle:
             handle.write(Path(network["file"]).read_bytes())

@@ -27,7 +27,7 @@ from lec_opt.solver.highs import INF, solve_arrays, swallow_banner
 OPTIONS = {
     "output_flag": False,
     "random_seed": 0,
-    "threads": 1,
+    # no "threads": HiGHS's scheduler is one per process, made by its first run; a later other value fails the run
     "primal_feasibility_tolerance": 1e-9,  # rows in p.u.: 1e-7 would be 1e-4 kWh of curtailment
     "dual_feasibility_tolerance": 1e-9,
 }
@@ -70,13 +70,17 @@ def _lp(rows, surplus, reach: CesReach, rule, spend_leftover: bool, slack: float
 
 def least_violation(rows: LimitRows, surplus: np.ndarray, reach: CesReach, rule: CurtailmentRule) -> float:
     """The least σ such that every row can hold up to σ (0 when all can hold)."""
-    best = INF
+    best, states = INF, []
     for spend in (True, False):
         run = _lp(rows, surplus, reach, rule, spend, None)
+        states.append(run.state)
         if run.state is LevelStatus.OPTIMAL and run.x is not None:
             best = min(best, float(run.x[-1]))
     if best == INF:
-        raise RuntimeError("the least-violation LP of the network level did not solve; it has no empty feasible set")
+        raise RuntimeError(
+            f"the least-violation LP of the network level ended {[str(s) for s in states]} "
+            f"({rows.n_rows} rows, {surplus.size} sellers, reach {reach}); it has no empty feasible set"
+        )
     return best
 
 

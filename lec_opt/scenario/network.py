@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, model_validator
 
 from lec_opt.scenario.section import Section
-
-LIMIT_FIELDS = ("limits", "curtailment", "v_min_pu", "v_max_pu", "cable_max_percent", "trafo_max_percent")
 
 
 class Network(Section):
@@ -52,16 +50,6 @@ class Network(Section):
     v_max_pu: float = Field(1.10, gt=0.0, description="highest bus-phase voltage allowed, p.u. (EN 50160: 1.10)")
     cable_max_percent: float = Field(100.0, gt=0.0, description="highest cable loading allowed, % of rated current")
     trafo_max_percent: float = Field(100.0, gt=0.0, description="highest transformer loading allowed, % of rating")
-
-    @model_serializer(mode="wrap")
-    def _limits_only_when_enforced(self, handler: SerializerFunctionWrapHandler) -> dict:
-        """The limits' settings are written (a results folder's scenario.toml) only when they act: a
-        scenario with ``limits = "off"`` writes the same file it wrote before they existed."""
-        data = handler(self)
-        if self.limits == "off":
-            for key in LIMIT_FIELDS:
-                data.pop(key, None)
-        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> Network:
