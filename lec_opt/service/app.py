@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,6 +88,12 @@ def create_app(aggregator: Aggregator, deadline_seconds: float | None = None) ->
     @app.exception_handler(ServiceError)
     async def refused(_request: Request, err: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=err.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        # where and why, without echoing the input (it may be NaN, which JSON cannot carry, or anything)
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in err.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     def caller(authorization: Annotated[str | None, Header(description="Bearer <token>")] = None) -> Caller:
         return aggregator.caller(authorization)
