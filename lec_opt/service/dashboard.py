@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DASHBOARD_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>lec-opt aggregator</title>
+<title>lec-opt aggregator</title><link rel="icon" href="data:,">
 <style>
 body { font-family: system-ui, sans-serif; margin: 1rem; color: #222; }
 table { border-collapse: collapse; font-size: 0.85rem; }

@@ -36,7 +36,7 @@ def day_view(session: Session, community: Community) -> dict[str, Any]:
     """The day so far: each cleared interval's choice, P2P energy and SoC, and the live interval."""
     rows = session.scalars(select(ClearedInterval).order_by(ClearedInterval.interval)).all()
     live = next_interval(session)
-    received = session.scalars(select(Reading.peer).where(Reading.interval == live)).all() if rows or live == 0 else []
+    received = session.scalars(select(Reading.peer).where(Reading.interval == live)).all()
     return {
         "scenario": community.scenario.name,
         "method": community.method,
