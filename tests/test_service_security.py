@@ -32,7 +32,9 @@ def service(tmp_path_factory):
     agg = Aggregator(Community(load_scenario(), "greedy"), db, OPERATOR)
     with TestClient(create_app(agg)) as client:
         for t in range(3):
-            assert client.post("/operator/readings", headers=OP, json=bulk_body(agg.community.day, t)).status_code == 200
+            assert (
+                client.post("/operator/readings", headers=OP, json=bulk_body(agg.community.day, t)).status_code == 200
+            )
         tokens = {p: client.post(f"/operator/peers/{p}/token", headers=OP).json()["token"] for p in (1, 2)}
         yield client, agg, tokens
 

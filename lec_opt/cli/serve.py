@@ -91,7 +91,9 @@ def replay_cmd(
     token = _token()
     with progress_bar("intervals") as bar:
         task = bar.add_task("replaying", total=None)
-        n = replay(_scenario(scenario, data_dir), url, token, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        n = replay(
+            _scenario(scenario, data_dir), url, token, progress=lambda d, t: bar.update(task, completed=d, total=t)
+        )
     console.print(f"[green]posted[/green] {n} intervals to {url}")
 
 

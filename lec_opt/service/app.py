@@ -3,7 +3,6 @@
 ``/readings`` and ``/peers/me`` a peer's, ``/api/day`` either; ``/``, ``/health`` and
 ``/openapi.json`` hold no data."""
 
-
 import threading
 from contextlib import asynccontextmanager
 from typing import Annotated

@@ -25,6 +25,7 @@ class Community:
     method: str
 
     def __post_init__(self) -> None:
+        """Refuse a method lec-opt does not have, and the foresight policy (it needs the whole day)."""
         if self.method not in METHODS:
             raise LecOptError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.scenario.ces.policy != "myopic":

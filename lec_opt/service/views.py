@@ -43,8 +43,13 @@ def day_view(session: Session, community: Community) -> dict[str, Any]:
         "interval_minutes": community.day.interval_minutes,
         "intervals": [
             {
-                "time": r.time, "chosen": r.chosen, "p2p_kwh": r.p2p_kwh, "soc_start": r.soc_start,
-                "soc_end": r.soc_end, "grid_import_kwh": r.grid_import_kwh, "grid_export_kwh": r.grid_export_kwh,
+                "time": r.time,
+                "chosen": r.chosen,
+                "p2p_kwh": r.p2p_kwh,
+                "soc_start": r.soc_start,
+                "soc_end": r.soc_end,
+                "grid_import_kwh": r.grid_import_kwh,
+                "grid_export_kwh": r.grid_export_kwh,
                 "filled_peers": r.filled_peers,
             }
             for r in rows
