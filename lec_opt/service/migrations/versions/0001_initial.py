@@ -156,7 +156,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_trades_seller"), ["seller"], unique=False)
 
 
-
 def downgrade() -> None:
     """Revert this revision."""
     with op.batch_alter_table("trades", schema=None) as batch_op:
