@@ -72,7 +72,7 @@ class Aggregator:
         """Store one interval's readings, then clear every interval that is complete, in order."""
         with self.lock:
             with self.sessions() as session, session.begin():
-                counts = readings.store(session, self.community, time_, meters, caller.name)
+                counts = readings.store(session, self.community, time_, meters, caller)
             cleared = clearing.clear_ready(self.sessions, self.community)
         out = {o.value: n for o, n in counts.items()}
         return {**out, "cleared": [self.community.day.start(t) for t in cleared]}

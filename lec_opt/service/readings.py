@@ -11,6 +11,7 @@ from enum import Enum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lec_opt.service.auth import Caller, Role
 from lec_opt.service.community import Community
 from lec_opt.service.db import Audit, ClearedInterval, Reading, ReadingSource
 from lec_opt.service.errors import Conflict, Invalid
@@ -50,7 +51,7 @@ def check(community: Community, time: str, meters: list[Meter]) -> int:
     return t
 
 
-def store(session: Session, community: Community, time: str, meters: list[Meter], actor: str) -> dict[Outcome, int]:
+def store(session: Session, community: Community, time: str, meters: list[Meter], caller: Caller) -> dict[Outcome, int]:
     """Write the readings of one interval in ``session``'s transaction, or raise before writing any."""
     t = check(community, time, meters)
     stored = {r.peer: r for r in session.scalars(select(Reading).where(Reading.interval == t))}
@@ -69,7 +70,7 @@ def store(session: Session, community: Community, time: str, meters: list[Meter]
             )
         else:
             outcomes.append(Outcome.REPLACED)
-    source = ReadingSource.PEER if actor.startswith("peer") else ReadingSource.OPERATOR
+    source = ReadingSource.PEER if caller.role is Role.PEER else ReadingSource.OPERATOR
     for m, outcome in zip(meters, outcomes):
         if outcome is Outcome.ACCEPTED:
             session.add(Reading(interval=t, peer=m.peer, load_kwh=m.load_kwh, pv_kwh=m.pv_kwh, source=source))
@@ -80,5 +81,5 @@ def store(session: Session, community: Community, time: str, meters: list[Meter]
     detail = {"time": time, **{o.value: n for o, n in counts.items()}}
     if len(meters) == 1:
         detail.update(peer=meters[0].peer, load_kwh=meters[0].load_kwh, pv_kwh=meters[0].pv_kwh)
-    session.add(Audit(actor=actor, action="readings", detail=json.dumps(detail)))
+    session.add(Audit(actor=caller.name, action="readings", detail=json.dumps(detail)))
     return counts
