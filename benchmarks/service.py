@@ -42,18 +42,25 @@ def _pct(values: list[float]) -> dict:
     return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)), "n": len(values)}
 
 
-async def _peer(client: httpx.AsyncClient, token: str, rows: list[dict], lat: list, clearing: list) -> None:
+async def _peer(
+    client: httpx.AsyncClient, token: str, rows: list[dict], lat: list, clearing: list, retries: list
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     for body in rows:
         started = time.perf_counter()
-        r = await client.post("/readings", headers=headers, json=body)
+        for attempt in range(5):  # a connection the server closed is retried: a reading is accepted once
+            try:
+                r = await client.post("/readings", headers=headers, json=body)
+                break
+            except httpx.TransportError:
+                retries.append(attempt)
         seconds = time.perf_counter() - started
         r.raise_for_status()
         (clearing if r.json()["cleared"] else lat).append(seconds)
 
 
-async def _day(url: str, tokens: dict[int, str], day) -> tuple[float, list, list]:
-    lat, clearing = [], []
+async def _day(url: str, tokens: dict[int, str], day) -> tuple[float, list, list, list]:
+    lat, clearing, retries = [], [], []
     limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
         tasks = []
@@ -62,16 +69,17 @@ async def _day(url: str, tokens: dict[int, str], day) -> tuple[float, list, list
                 {"time": day.start(t), "load_kwh": float(day.load_kwh[t, p - 1]), "pv_kwh": float(day.pv_kwh[t, p - 1])}
                 for t in range(day.n_intervals)
             ]
-            tasks.append(_peer(client, token, rows, lat, clearing))
+            tasks.append(_peer(client, token, rows, lat, clearing, retries))
         started = time.perf_counter()
         await asyncio.gather(*tasks)
-        return time.perf_counter() - started, lat, clearing
+        return time.perf_counter() - started, lat, clearing, retries
 
 
 def _serve(db: str, method: str) -> subprocess.Popen:
     env = {**os.environ, "LEC_OPT_OPERATOR_TOKEN": TOKEN}
     cmd = [sys.executable, "-m", "lec_opt", "serve", "--db", db, "--port", str(PORT), "--method", method]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(Path(db.removeprefix("sqlite:///")).with_suffix(".log"), "w")  # noqa: SIM115 - closed with the process
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(600):
         try:
             if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
@@ -94,7 +102,7 @@ def run_method(method: str, work: Path) -> dict:
             p: httpx.post(f"{url}/operator/peers/{p}/token", headers=op).json()["token"]
             for p in range(1, day.n_peers + 1)
         }
-        wall, lat, clearing = asyncio.run(_day(url, tokens, day))
+        wall, lat, clearing, retries = asyncio.run(_day(url, tokens, day))
         folder = export(url, TOKEN, work / f"service-{method}")
     finally:
         server.terminate()
@@ -112,6 +120,7 @@ def run_method(method: str, work: Path) -> dict:
         "intervals": day.n_intervals,
         "readings": len(lat) + len(clearing),
         "wall_seconds": wall,
+        "retried_posts": len(retries),
         "readings_per_second": (len(lat) + len(clearing)) / wall,
         "reading_latency_seconds": _pct(lat),
         "clearing_post_latency_seconds": _pct(clearing),

@@ -68,7 +68,7 @@ def serve_cmd(
     community = Community(_scenario(scenario, data), method)
     aggregator = Aggregator(community, db, _token())
     console.print(f"serving {community.scenario.name} ({method}) on http://{host}:{port}/ with {_safe(db)}")
-    uvicorn.run(create_app(aggregator, deadline), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(aggregator, deadline), host=host, port=port, log_level="warning", timeout_keep_alive=60)
 
 
 def _safe(url: str) -> str:
