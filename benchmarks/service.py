@@ -6,7 +6,8 @@ token, posts its reading of every interval in order, not waiting for the clearin
 clears when its last reading is in). Measured: the wall time of the day, the latency of a reading
 (p50, p99), the latency of a post that cleared an interval and the clearing's own seconds inside
 the service (p50, p99), the database's size, and the ratio of the wall time to ``lec-opt
-solve-day``'s on the same data (a subprocess, timed the same way). The export must equal
+solve-day``'s on the same data (a subprocess, timed the same way). The same day is also replayed in bulk (the operator's one post per
+interval, as ``lec-opt replay``), timed against solve-day too. The export must equal
 solve-day's folder (intervals.csv, trades.csv, settlement.csv byte for byte; summary.json but its
 timings). Methods: ``LEC_OPT_BENCH_SERVICE_METHODS`` (default ``greedy,milp``).
 """
@@ -30,7 +31,7 @@ from benchmarks.common import save, timed_run
 from benchmarks.day import same_files
 from lec_opt import load_scenario
 from lec_opt.market.snapshot import build_day
-from lec_opt.service.client import export
+from lec_opt.service.client import bulk_body, export, request
 from lec_opt.service.db import ClearedInterval
 
 TOKEN = "benchmark-operator-token-0123456789"
@@ -107,6 +108,7 @@ def run_method(method: str, work: Path) -> dict:
     finally:
         server.terminate()
         server.wait()
+    bulk = _bulk(method, work, day)
     engine = create_engine(f"sqlite:///{db_file}")
     with engine.connect() as conn:
         inside = [row.seconds for row in conn.execute(select(ClearedInterval.seconds))]
@@ -130,7 +132,26 @@ def run_method(method: str, work: Path) -> dict:
         "solve_day": solve,
         "ratio_to_solve_day": wall / solve["wall_seconds"],
         "export_equals_solve_day": same_files(folder, work / method),
+        "bulk": {**bulk, "ratio_to_solve_day": bulk["wall_seconds"] / solve["wall_seconds"]},
     }
+
+
+def _bulk(method: str, work: Path, day) -> dict:
+    """The same day replayed by the operator in bulk (``lec-opt replay``: one post per interval)."""
+    server = _serve(f"sqlite:///{work / f'{method}-bulk.db'}", method)
+    try:
+        latencies = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=600) as client:
+            started = time.perf_counter()
+            for t in range(day.n_intervals):
+                t0 = time.perf_counter()
+                request(client, "POST", "/operator/readings", token=TOKEN, json=bulk_body(day, t))
+                latencies.append(time.perf_counter() - t0)
+            wall = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait()
+    return {"wall_seconds": wall, "post_and_clear_latency_seconds": _pct(latencies)}
 
 
 def main() -> None:
@@ -149,6 +170,11 @@ def main() -> None:
             f"{m:<8} {r['wall_seconds']:>8.1f} {r['solve_day']['wall_seconds']:>11.1f} {r['ratio_to_solve_day']:>6.1f} "
             f"{rl['p50'] * 1e3:>7.1f}/{rl['p99'] * 1e3:<8.1f} {cl['p50'] * 1e3:>8.1f}/{cl['p99'] * 1e3:<8.1f} "
             f"{r['database_bytes'] / 2**20:>6.1f} {r['export_equals_solve_day']['identical']}"
+        )
+    for m, r in results.items():
+        b = r["bulk"]
+        print(
+            f"{m} in bulk (one post per interval, as lec-opt replay): {b['wall_seconds']:.1f} s, {b['ratio_to_solve_day']:.1f}x solve-day"
         )
     print(save("service", {"note": "100 peers, one day of 288 intervals, 127.0.0.1, SQLite", "methods": results}))
 

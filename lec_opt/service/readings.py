@@ -54,8 +54,9 @@ def check(community: Community, time: str, meters: list[Meter]) -> int:
 def store(session: Session, community: Community, time: str, meters: list[Meter], caller: Caller) -> dict[Outcome, int]:
     """Write the readings of one interval in ``session``'s transaction, or raise before writing any."""
     t = check(community, time, meters)
-    stored = {r.peer: r for r in session.scalars(select(Reading).where(Reading.interval == t))}
-    cleared = session.get(ClearedInterval, t) is not None
+    peers = [m.peer for m in meters]
+    stored = {r.peer: r for r in session.scalars(select(Reading).where(Reading.interval == t, Reading.peer.in_(peers)))}
+    cleared = session.scalar(select(ClearedInterval.interval).where(ClearedInterval.interval == t)) is not None
     outcomes = []
     for m in meters:
         old = stored.get(m.peer)
