@@ -153,3 +153,12 @@ def test_a_peer_posts_only_its_own_reading(service):
     with agg.sessions() as s:
         audit = s.scalars(select(Audit.actor).where(Audit.action == "readings")).all()
     assert "peer 2" not in audit
+
+
+def test_a_new_token_revokes_the_old_one(service):
+    client, _, _ = service
+    old = client.post("/operator/peers/7/token", headers=OP).json()["token"]
+    assert client.get("/peers/me/statement", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    new = client.post("/operator/peers/7/token", headers=OP).json()["token"]
+    assert client.get("/peers/me/statement", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert client.get("/peers/me/statement", headers={"Authorization": f"Bearer {new}"}).json()["peer"] == 7

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from lec_opt.service import clearing, readings
-from lec_opt.service.auth import Caller, authenticate, new_token, token_hash
+from lec_opt.service.auth import Caller, authenticate, new_token, peer_with_token, token_hash
 from lec_opt.service.community import Community
 from lec_opt.service.db import Audit, Meta, Peer, Reading, make_engine
 from lec_opt.service.errors import Conflict, NotFound
@@ -35,6 +35,8 @@ class Aggregator:
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    live: int = field(default=0, init=False)  # the first interval not cleared (kept under the lock)
+    tokens: dict[str, int] = field(default_factory=dict, init=False)  # token sha256 -> peer, as looked up
 
     def start(self) -> None:
         """Migrate, register the community (or check it is the one stored), clear what is ready."""
@@ -45,6 +47,8 @@ class Aggregator:
             self._register(session)
         with self.lock:
             clearing.clear_ready(self.sessions, self.community)
+            with self.sessions() as session:
+                self.live = clearing.next_interval(session)
 
     def stop(self) -> None:
         """Close the database connections."""
@@ -65,17 +69,30 @@ class Aggregator:
 
     def caller(self, header: str | None) -> Caller:
         """The caller of a request's Authorization header (401 when there is none that is valid)."""
-        with self.sessions() as session:
-            return authenticate(session, header, self.operator_token)
+        return authenticate(header, self.operator_token, self._peer_of)
+
+    def _peer_of(self, sha256: str) -> int | None:
+        peer = self.tokens.get(sha256)
+        if peer is None:
+            with self.sessions() as session:
+                peer = peer_with_token(session, sha256)
+            if peer is not None:
+                self.tokens[sha256] = peer
+        return peer
 
     def post(self, time_: str, meters: list[readings.Meter], caller: Caller) -> dict:
         """Store one interval's readings, then clear every interval that is complete, in order."""
         with self.lock:
             with self.sessions() as session, session.begin():
                 counts = readings.store(session, self.community, time_, meters, caller)
-            cleared = clearing.clear_ready(self.sessions, self.community)
+            # only the live interval's readings can complete it (and let the next ones follow)
+            cleared = clearing.clear_ready(self.sessions, self.community) if self._is_live(time_) else []
+            self.live += len(cleared)
         out = {o.value: n for o, n in counts.items()}
         return {**out, "cleared": [self.community.day.start(t) for t in cleared]}
+
+    def _is_live(self, time_: str) -> bool:
+        return self.community.interval(time_) == self.live
 
     def clear_until(self, time_: str, caller: Caller) -> list[str]:
         """The deadline rule: clear every interval up to ``time_``, a missing reading filled by persistence."""
@@ -89,12 +106,14 @@ class Aggregator:
                         return done
                     clearing.clear_interval(session, self.community, t, fill=True, actor=caller.name)
                 done.append(self.community.day.start(t))
+                self.live = t + 1
 
     def reopen(self, time_: str, caller: Caller) -> dict:
         """The operator's correction: undo the clearing of ``time_`` and every later interval."""
         t = self.community.interval(time_)
         with self.lock, self.sessions() as session, session.begin():
             n = clearing.reopen(session, t)
+            self.live = min(self.live, t)
             session.add(Audit(actor=caller.name, action="reopen", detail=json.dumps({"time": time_, "reopened": n})))
         return {"reopened": n, "from": time_}
 
@@ -105,6 +124,7 @@ class Aggregator:
             row = session.get(Peer, peer)
             if row is None:
                 raise NotFound(f"peer {peer} is not a peer of the community (1..{self.community.n_peers})")
+            self.tokens = {h: p for h, p in self.tokens.items() if p != peer}  # the old token stops working
             row.token_sha256 = token_hash(token)
             session.add(Audit(actor=caller.name, action="token", detail=json.dumps({"peer": peer})))
         return token

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -57,8 +58,9 @@ def check_operator_token(token: str | None) -> str:
     return token
 
 
-def authenticate(session: Session, header: str | None, operator_token: str) -> Caller:
-    """The caller an ``Authorization: Bearer <token>`` header names, or Unauthorized."""
+def authenticate(header: str | None, operator_token: str, peer_of: Callable[[str], int | None]) -> Caller:
+    """The caller an ``Authorization: Bearer <token>`` header names, or Unauthorized; ``peer_of`` finds
+    the peer whose token has a sha256 (``peer_with_token``)."""
     if not header:
         raise Unauthorized("this route needs a token: Authorization: Bearer <token>")
     scheme, _, token = header.partition(" ")
@@ -66,10 +68,15 @@ def authenticate(session: Session, header: str | None, operator_token: str) -> C
         raise Unauthorized("malformed token: expected Authorization: Bearer <token>")
     if hmac.compare_digest(token.encode(), operator_token.encode()):
         return Caller(Role.OPERATOR)
-    peer = session.scalar(select(Peer.peer).where(Peer.token_sha256 == token_hash(token)))
+    peer = peer_of(token_hash(token))
     if peer is None:
         raise Unauthorized("unknown token")
     return Caller(Role.PEER, peer)
+
+
+def peer_with_token(session: Session, sha256: str) -> int | None:
+    """The peer whose token has this sha256, or None."""
+    return session.scalar(select(Peer.peer).where(Peer.token_sha256 == sha256))
 
 
 def require(caller: Caller, role: Role) -> Caller:
