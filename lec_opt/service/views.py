@@ -102,7 +102,7 @@ def export(session: Session, community: Community, first: int, last: int) -> dic
     day = community.day_with({s.index: arrays[s.index] for s in steps})
     run = DayRun(day, community.method, "best", steps, single, seconds, seconds)
     intervals = interval_table(run)
-    filled = dict(session.execute(select(ClearedInterval.interval, ClearedInterval.filled_peers)).tuples().all())
+    filled = {t: n for t, n in session.execute(select(ClearedInterval.interval, ClearedInterval.filled_peers))}
     if any(filled.get(s.index) for s in steps):  # flagged wherever a filled reading was used
         intervals[FILLED_COLUMN] = [filled[s.index] for s in steps]
     scenario = community.scenario.model_dump(mode="json", exclude={"base"})
