@@ -66,15 +66,23 @@ def serve_process(db: str, port: int, method: str = "greedy", *extra: str) -> su
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def reset_postgres(url: str) -> None:
-    """Drop every table of the test database (each test starts from an empty one)."""
-    from sqlalchemy import create_engine, text
+@contextlib.contextmanager
+def postgres_schema(url: str):
+    """A URL on a schema of its own in the test database (tests run in parallel on one database)."""
+    import uuid
 
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"lec_opt_test_{uuid.uuid4().hex[:12]}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 def _pg_bin(name: str) -> str | None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from service_support import OPERATOR, postgres_url, reset_postgres, same_results, thread_server  # noqa: F401
+from service_support import OPERATOR, postgres_schema, postgres_url, same_results, thread_server  # noqa: F401
 
 from lec_opt.day.outputs import write_day
 from lec_opt.day.run import DayRun, run_day
@@ -39,9 +39,9 @@ def solved(tmp_path_factory):
 def _db(backend: str, tmp_path, request) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'service.db'}"
-    url = request.getfixturevalue("postgres_url")
-    reset_postgres(url)
-    return url
+    schema = postgres_schema(request.getfixturevalue("postgres_url"))
+    request.addfinalizer(lambda: schema.__exit__(None, None, None))
+    return schema.__enter__()
 
 
 def _replayed(db: str, method: str, out, intervals=None, last=None):

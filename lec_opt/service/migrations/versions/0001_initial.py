@@ -17,7 +17,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Apply this revision."""
+    """Apply this revision: every table, parents first."""
+    _create_audit_log()
+    _create_cleared_intervals()
+    _create_meta()
+    _create_peers()
+    _create_ces_state()
+    _create_priority_summaries()
+    _create_readings()
+    _create_settlements()
+    _create_trades()
+
+
+def _create_audit_log() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -27,6 +39,9 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+
+
+def _create_cleared_intervals() -> None:
     op.create_table(
         "cleared_intervals",
         sa.Column("interval", sa.Integer(), autoincrement=False, nullable=False),
@@ -47,12 +62,18 @@ def upgrade() -> None:
         sa.Column("cleared_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("interval"),
     )
+
+
+def _create_meta() -> None:
     op.create_table(
         "meta",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+
+
+def _create_peers() -> None:
     op.create_table(
         "peers",
         sa.Column("peer", sa.Integer(), autoincrement=False, nullable=False),
@@ -63,6 +84,8 @@ def upgrade() -> None:
     with op.batch_alter_table("peers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_peers_token_sha256"), ["token_sha256"], unique=True)
 
+
+def _create_ces_state() -> None:
     op.create_table(
         "ces_state",
         sa.Column("interval", sa.Integer(), nullable=False),
@@ -75,6 +98,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("interval", "path"),
     )
+
+
+def _create_priority_summaries() -> None:
     op.create_table(
         "priority_summaries",
         sa.Column("interval", sa.Integer(), nullable=False),
@@ -90,6 +116,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("interval", "priority"),
     )
+
+
+def _create_readings() -> None:
     op.create_table(
         "readings",
         sa.Column("interval", sa.Integer(), autoincrement=False, nullable=False),
@@ -108,6 +137,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("interval", "peer"),
     )
+
+
+def _create_settlements() -> None:
     op.create_table(
         "settlements",
         sa.Column("interval", sa.Integer(), nullable=False),
@@ -134,6 +166,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("interval", "peer"),
     )
+
+
+def _create_trades() -> None:
     op.create_table(
         "trades",
         sa.Column("id", sa.Integer(), nullable=False),
