@@ -19,7 +19,7 @@ import time
 import zlib
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from lec_opt.day.matching import match_interval
@@ -95,7 +95,7 @@ def clear_interval(session: Session, community: Community, t: int, *, fill: bool
 
 def _store(session: Session, best: Step, single: dict[str, Step], filled: int, seconds: float) -> None:
     r, t = best.result, best.index
-    blob = zlib.compress(pickle.dumps({"best": best, "single": single}, protocol=5))
+    blob = zlib.compress(pickle.dumps({"best": best, "single": single}, protocol=5), 1)
     session.add(
         ClearedInterval(
             interval=t,
@@ -116,29 +116,31 @@ def _store(session: Session, best: Step, single: dict[str, Step], filled: int, s
         )
     )
     session.flush()  # the interval's row first: the rows below refer to it
+    summaries, trades = [], []
     for p, pr in best.results.items():
         status = "|".join(lv.status for lv in pr.levels)
-        session.add(
-            PrioritySummary(
-                interval=t, priority=p, p2p_kwh=pr.p2p_kwh, transactions=pr.transactions, score=best.scores[p],
-                status=status, fallback=bool(pr.fallback),
-            )
+        summaries.append(
+            {"interval": t, "priority": p, "p2p_kwh": pr.p2p_kwh, "transactions": pr.transactions,
+             "score": best.scores[p], "status": status, "fallback": bool(pr.fallback)}
         )  # fmt: skip
-        for tr in pr.trades:
-            session.add(
-                TradeRow(
-                    interval=t, priority=p, chosen=p == best.chosen, seller=int(tr.seller), buyer=int(tr.buyer),
-                    kwh=tr.kwh, price_usd_per_kwh=tr.price_usd_per_kwh,
-                )
-            )  # fmt: skip
-    session.add(CesState(interval=t, path=PathName.BEST, soc_start=r.soc_start, soc_end=r.soc_end))
-    for p, s in single.items():
-        session.add(CesState(interval=t, path=PathName(p), soc_start=s.result.soc_start, soc_end=s.result.soc_end))
+        trades += [
+            {"interval": t, "priority": p, "chosen": p == best.chosen, "seller": int(tr.seller),
+             "buyer": int(tr.buyer), "kwh": tr.kwh, "price_usd_per_kwh": tr.price_usd_per_kwh}
+            for tr in pr.trades
+        ]  # fmt: skip
+    paths = [(PathName.BEST, best)] + [(PathName(p), s) for p, s in single.items()]
+    socs = [
+        {"interval": t, "path": path, "soc_start": s.result.soc_start, "soc_end": s.result.soc_end} for path, s in paths
+    ]
     m = best.settlement
-    for i in range(len(m.revenue_usd)):
-        values = {name: float(getattr(m, name)[i]) for name in SETTLED}
-        flags = {"is_seller": bool(m.is_seller[i]), "is_buyer": bool(m.is_buyer[i])}
-        session.add(SettlementRow(interval=t, peer=i + 1, **flags, **values))
+    columns = {name: getattr(m, name).tolist() for name in (*SETTLED, "is_seller", "is_buyer")}
+    money = [
+        {"interval": t, "peer": i + 1, **{name: values[i] for name, values in columns.items()}}
+        for i in range(len(m.revenue_usd))
+    ]
+    for table, rows in ((PrioritySummary, summaries), (TradeRow, trades), (CesState, socs), (SettlementRow, money)):
+        if rows:  # Core's executemany: one statement for the rows, no ORM objects
+            session.execute(insert(table), rows)
 
 
 def ready(session: Session, community: Community, t: int) -> bool:

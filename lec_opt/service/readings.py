@@ -8,12 +8,12 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from lec_opt.service.auth import Caller, Role
 from lec_opt.service.community import Community
-from lec_opt.service.db import Audit, ClearedInterval, Reading, ReadingSource
+from lec_opt.service.db import Audit, ClearedInterval, Reading, ReadingSource, now
 from lec_opt.service.errors import Conflict, Invalid
 
 
@@ -72,10 +72,22 @@ def store(session: Session, community: Community, time: str, meters: list[Meter]
         else:
             outcomes.append(Outcome.REPLACED)
     source = ReadingSource.PEER if caller.role is Role.PEER else ReadingSource.OPERATOR
+    new = [
+        {
+            "interval": t,
+            "peer": m.peer,
+            "load_kwh": m.load_kwh,
+            "pv_kwh": m.pv_kwh,
+            "source": source,
+            "received_at": now(),
+        }
+        for m, outcome in zip(meters, outcomes)
+        if outcome is Outcome.ACCEPTED
+    ]
+    if new:
+        session.execute(insert(Reading), new)
     for m, outcome in zip(meters, outcomes):
-        if outcome is Outcome.ACCEPTED:
-            session.add(Reading(interval=t, peer=m.peer, load_kwh=m.load_kwh, pv_kwh=m.pv_kwh, source=source))
-        elif outcome is Outcome.REPLACED:
+        if outcome is Outcome.REPLACED:
             old = stored[m.peer]
             old.load_kwh, old.pv_kwh, old.source = m.load_kwh, m.pv_kwh, source
     counts = {o: outcomes.count(o) for o in Outcome}
