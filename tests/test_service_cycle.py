@@ -85,6 +85,16 @@ def test_a_different_reading_for_a_cleared_interval_is_409_and_corrected_by_reop
     assert "reopen" in audit
 
 
+def test_a_correction_of_a_later_interval_clears_the_reopened_ones(service):
+    client, agg, _ = service
+    for t in range(3):
+        _post(client, agg, t)
+    client.post("/operator/reopen", headers=OP, json={"time": "00:00"})
+    assert _cleared(agg) == []
+    corrected = _post(client, agg, 2, peers=[9], load_kwh=0.25).json()  # 00:10, while 00:00 is live
+    assert corrected["replaced"] == 1 and corrected["cleared"] == ["00:00", "00:05", "00:10"]
+
+
 def test_the_deadline_fills_missing_readings_by_persistence_and_flags_them(service, tmp_path):
     client, agg, _ = service
     _post(client, agg, 0)

@@ -37,6 +37,7 @@ class Aggregator:
     lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     live: int = field(default=0, init=False)  # the first interval not cleared (kept under the lock)
     tokens: dict[str, int] = field(default_factory=dict, init=False)  # token sha256 -> peer, as looked up
+    reopened: bool = field(default=False, init=False)  # a correction reopened intervals: check them at the next post
 
     def start(self) -> None:
         """Migrate, register the community (or check it is the one stored), clear what is ready."""
@@ -85,9 +86,12 @@ class Aggregator:
         with self.lock:
             with self.sessions() as session, session.begin():
                 counts = readings.store(session, self.community, time_, meters, caller)
-            # only the live interval's readings can complete it (and let the next ones follow)
-            cleared = clearing.clear_ready(self.sessions, self.community) if self._is_live(time_) else []
+            # only the live interval's readings can complete it (and let the next ones follow), or any
+            # after a reopening (the readings stay: a correction of a later interval completes it)
+            due = self._is_live(time_) or self.reopened
+            cleared = clearing.clear_ready(self.sessions, self.community) if due else []
             self.live += len(cleared)
+            self.reopened = False
         out = {o.value: n for o, n in counts.items()}
         return {**out, "cleared": [self.community.day.start(t) for t in cleared]}
 
@@ -114,6 +118,7 @@ class Aggregator:
         with self.lock, self.sessions() as session, session.begin():
             n = clearing.reopen(session, t)
             self.live = min(self.live, t)
+            self.reopened = True
             session.add(Audit(actor=caller.name, action="reopen", detail=json.dumps({"time": time_, "reopened": n})))
         return {"reopened": n, "from": time_}
 
