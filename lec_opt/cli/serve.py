@@ -42,7 +42,7 @@ def _token() -> str:
 def serve_cmd(
     scenario: ScenarioOpt = None,
     data: DataOpt = None,
-    method: MethodOpt = "greedy",
+    method: MethodOpt = "milp",
     db: Annotated[
         str, typer.Option("--db", help="database URL: sqlite:///FILE (default) or postgresql+psycopg://...")
     ] = "sqlite:///lec-opt-service.db",
