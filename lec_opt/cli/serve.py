@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from lec_opt.cli.app import DataOpt, MethodOpt, ScenarioOpt, _scenario, app, console, progress_bar
-from lec_opt.cli.paths import input_dir
+from lec_opt.cli.paths import OverwriteOpt, input_dir, out_dir
 from lec_opt.errors import LecOptError
 
 TOKEN_ENV = "LEC_OPT_OPERATOR_TOKEN"
@@ -99,11 +99,11 @@ def replay_cmd(
 
 @app.command("export")
 def export_cmd(
-    out: Annotated[Path, typer.Option("--out", help="results folder to write")],
+    out: Annotated[Path, typer.Option("--out", parser=out_dir, help="results folder to write")],
     url: UrlOpt = DEFAULT_URL,
     first: Annotated[str | None, typer.Option("--from", help="first interval, HH:MM")] = None,
     last: Annotated[str | None, typer.Option("--to", help="last interval, HH:MM")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a folder lec-opt did not write")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write what the service cleared as a results folder in solve-day's format (report and game read it)."""
     _service()
