@@ -5,7 +5,8 @@ intervals): the greedy day's own time, then the 288 three-phase flows of its cho
 power-grid-model (one batch) and with pandapower (``runpp_3ph`` interval by interval), in one run,
 so that their ratio holds on any machine; and the same day with the CES at the transformer (bus 1),
 mid-feeder (bus 452, 140 m) and at its far end (bus 882, 296 m): how the noon voltage rise and the
-evening minimum move with it.
+evening minimum move with it. Then the network's limits on the high-PV feeder
+(``benchmarks.network_limits``): the enforced day against the limits-off day, both with flows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 import numpy as np
 
 from benchmarks.common import save
+from benchmarks.network_limits import limits_case
+from benchmarks.network_limits import report as limits_report
 from lec_opt.day.run import run_day
 from lec_opt.io.shipped import MODELS_DIR
 from lec_opt.network.engine import Engine
@@ -74,6 +77,7 @@ def run() -> dict:
         "ratio_flows_to_greedy_day": {k: v / greedy_s for k, v in per_engine.items()},
         "pandapower_over_power_grid_model": per_engine["pandapower"] / per_engine["power-grid-model"],
         "ces_bus": ces,
+        "limits": limits_case(),
     }
 
 
@@ -90,6 +94,7 @@ def report(payload: dict) -> str:
             f"  {bus:>4}: {c['noon_v_max_pu']:.4f}  {c['evening_v_min_pu']:.4f}  "
             f"{c['day_v_min_pu']:.4f}-{c['day_v_max_pu']:.4f}  {c['line_loading_max_percent']:.1f}  {c['losses_kwh']:.2f}"
         )
+    lines.append(limits_report(payload["limits"]))
     return "\n".join(lines)
 
 

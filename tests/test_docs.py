@@ -319,3 +319,15 @@ def test_the_scenarios_guide_holds_the_table_of_every_key():
     site.check_scenario_keys(page)
     with pytest.raises(ValueError, match="python docs/_hooks/site.py"):
         site.check_scenario_keys(page.replace("| `ces.k` |", "| `ces.kk` |"))
+
+
+@pytest.mark.slow
+def test_the_hosting_example_shows_limits_off_enforced_and_both_rules(site):
+    text = _text((site / "examples" / "hosting_capacity" / "index.html").read_text(encoding="utf-8"))
+    assert re.search(r"Enforced, 10 kWp a household stays inside the band \(highest 1\.10\d\d p\.u\.\)", text)
+    assert re.search(r"The CES at the far end avoids \d+\.\d kWh", text)
+    least = re.search(r"least: (\d+\.\d) kWh curtailed, by (\d+) of 55 prosumers", text)
+    equal = re.search(r"equal_share: (\d+\.\d) kWh curtailed, by (\d+) of 55 prosumers", text)
+    assert least and equal
+    assert float(least.group(1)) < float(equal.group(1))  # the least rule curtails least in all
+    assert int(least.group(2)) < int(equal.group(2))  # and asks fewer prosumers

@@ -93,3 +93,12 @@ def test_foresight_model_components_are_exactly_those_of_section_10():
     in_model = {c.local_name: _kind(c) for c in m.component_objects(KINDS, descend_into=True)}
     in_model = {n: k for n, k in in_model.items() if not n.endswith(("_domain", "_index"))}
     assert in_model == _documented_foresight()
+
+
+def test_the_network_level_lp_is_named_in_section_13():
+    from lec_opt.model import network_level
+
+    section = FORMULATION.read_text(encoding="utf-8").split("## 13.")[1]
+    names = (*network_level.COLUMNS, *network_level.ROWS, *network_level.OBJECTIVES.values())
+    missing = [name for name in names if not re.search(rf"\b{name}\b", section)]
+    assert not missing, f"models/FORMULATION.md §13 does not name {missing}"

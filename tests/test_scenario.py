@@ -337,7 +337,7 @@ def test_missing_base_file_names_the_base(write_scenario):
     assert Path(err.file) == path and err.field == "base"
     assert "base 'gone.toml'" in str(err) and str(path.parent / "gone.toml") in str(err)
     assert (
-        "no shipped scenario of that name (shipped: ieee_lv_feeder.toml, ieee_lv_high_pv.toml, paper_15min.toml"
+        "no shipped scenario of that name (shipped: ieee_lv_feeder.toml, ieee_lv_high_pv.toml, ieee_lv_high_pv_limits.toml, paper_15min.toml"
         in str(err)
     )
     in_a_folder = write_scenario({"base": "sub/gone.toml", "name": "y"}, name="y.toml", full=False)

@@ -113,7 +113,7 @@ def solve_day_cmd(
                     task,
                     completed=done,
                     total=total,
-                    description=f"{sc.name}: {method} {'matchings' if phase == 'matching' else 'CES dispatch'}",
+                    description=f"{sc.name}: {method} {PHASE_WORDS.get(phase, 'CES dispatch')}",
                 )
 
             run = run_day(sc, method, priority, workers, progress)
@@ -127,6 +127,9 @@ def solve_day_cmd(
             from lec_opt.cli.results import report_cmd
 
             report_cmd(folder)
+
+
+PHASE_WORDS = {"matching": "matchings", "network": "CES dispatch within the network's limits"}
 
 
 def _print_day_summary(folder: Path) -> None:

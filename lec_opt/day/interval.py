@@ -77,6 +77,11 @@ def solve_interval(
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    if scenario.network is not None and scenario.network.limits == "enforced":
+        raise LecOptError(
+            f"{scenario.origin('network')}: network.limits = 'enforced' is kept by a whole day (solve-day, run_day), "
+            "whose power flows check every interval; one interval alone is solved without the limits: set limits = 'off'"
+        )
     day = build_day(scenario)
     snap = day.snapshot(interval_index(day, interval))
     soc = scenario.ces.soc_initial if soc is None else soc

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lec_opt.day import limits_outputs
 from lec_opt.day.day_parts import PERIODS, counts_by_period, day_periods, period_spans
 from lec_opt.day.foresight import day_value_usd, interval_values_usd
 from lec_opt.day.run import DayRun, Step
@@ -23,6 +24,7 @@ from lec_opt.io.atomic import write_csv, write_json
 from lec_opt.io.results_folder import writing
 from lec_opt.io.scenario_copy import write_scenario_file
 from lec_opt.io.schema import (
+    CURTAILMENT_FILE,
     INTERVAL_BACK,
     INTERVAL_FRONT,
     INTERVAL_MYOPIC,
@@ -126,6 +128,8 @@ def summary(run: DayRun) -> dict:
     # an interval falls back when any priority solved in it had to (all are solved for the choice)
     out[K.FALLBACKS] = sum(any(r.fallback for r in s.results.values()) for s in run.steps)
     out[K.SINGLE_PRIORITY_TOTALS] = {p: totals(steps, soc0) for p, steps in run.single.items()}
+    if limits_outputs.enforced(run):
+        out[K.NETWORK_LIMITS] = limits_outputs.summary_block(run)
     out[K.SCENARIO] = run.day.scenario.name
     out[K.METHOD] = run.method
     out[K.PRIORITY] = run.priority
@@ -202,6 +206,8 @@ def _interval_row(run: DayRun, step: Step, period: str) -> dict:
         mr = run.myopic_steps[step.index].result
         myopic = {"soc_end_myopic": mr.soc_end, "value_usd_myopic": day_value_usd([mr], deg)}
         row.update(ordered(INTERVAL_MYOPIC, myopic))
+    if step.network is not None:
+        row.update(limits_outputs.interval_columns(step))
     return row
 
 
@@ -250,7 +256,10 @@ def settlement_table(run: DayRun) -> pd.DataFrame:
     columns["saving_usd"] = (columns["revenue_usd"] - columns["revenue_grid_only_usd"]) + (
         columns["bill_grid_only_usd"] - columns["bill_usd"]
     )
-    return pd.DataFrame(ordered(SETTLEMENT, columns))
+    frame = pd.DataFrame(ordered(SETTLEMENT, columns))
+    if limits_outputs.enforced(run):
+        frame = frame.assign(**limits_outputs.settlement_columns(run))
+    return frame
 
 
 def default_out_dir(scenario_name: str, method: str, priority: str) -> Path:
@@ -274,6 +283,8 @@ def write_day(run: DayRun, out: str | Path | None = None, *, overwrite: bool = F
         write_csv(folder / INTERVALS_FILE, interval_table(run), float_format="%.9g")
         write_csv(folder / TRADES_FILE, trade_table(run), float_format="%.9g")
         write_csv(folder / SETTLEMENT_FILE, settlement_table(run), float_format="%.9g")
+        if limits_outputs.enforced(run):
+            write_csv(folder / CURTAILMENT_FILE, limits_outputs.curtailment_table(run), float_format="%.9g")
         write_scenario_file(folder, scenario)
         write_json(folder / SUMMARY_FILE, summary(run))
     return out

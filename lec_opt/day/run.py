@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from lec_opt.day.matching import Progress, all_matchings
 from lec_opt.day.selection import choose, score_vector
@@ -24,11 +26,26 @@ from lec_opt.market.outcome import result_from_matching
 from lec_opt.market.priorities import PRIORITIES
 from lec_opt.market.result import IntervalResult, Matching
 from lec_opt.market.settlement import IntervalSettlement, settle
-from lec_opt.market.snapshot import DayInputs, build_day
+from lec_opt.market.snapshot import DayInputs, IntervalSnapshot, build_day
 from lec_opt.scenario.schema import Scenario
 
 DAY_PRIORITIES = ("best", *PRIORITIES)  # "best": the aggregator's choice in each interval
 METHODS = ("milp", "greedy")
+
+
+class NetworkGuard(Protocol):
+    """What ``walk`` needs of the network's limits (``lec_opt.day.network_limits.IntervalLimits``)."""
+
+    def keep(
+        self,
+        step: Step,
+        matchings: dict[str, Matching],
+        soc: float,
+        priorities: tuple[str, ...],
+        again: Callable[[IntervalSnapshot, dict[str, Matching], tuple[float, float]], Step],
+    ) -> Step:
+        """``step`` if its flow keeps the limits, else the interval solved again within them."""
+        ...
 
 
 def check_method_priority(method: str, priority: str) -> None:
@@ -48,6 +65,7 @@ class Step:
     settlements: dict[str, IntervalSettlement]
     scores: dict[str, float]
     chosen: str
+    network: object | None = None  # with [network] limits enforced: its IntervalNetwork (lec_opt.day.network_limits)
 
     @property
     def result(self) -> IntervalResult:
@@ -61,11 +79,23 @@ class Step:
 
 
 def _step(
-    day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, priorities: tuple[str, ...], priority: str
+    day: DayInputs,
+    t: int,
+    matchings: dict[str, Matching],
+    soc: float,
+    priorities: tuple[str, ...],
+    priority: str,
+    snap: IntervalSnapshot | None = None,
+    band: tuple[float, float] | None = None,
 ) -> Step:
+    """Every priority of interval ``t`` dispatched from ``soc``, settled and scored, and the choice.
+    ``snap``: the interval as the market sees it (default: the day's; a curtailed one under network
+    limits); ``band``: the CES net charge's band the network's limits leave (kWh; default: none)."""
     scenario = day.scenario
-    snap = day.snapshot(t)
+    snap = snap if snap is not None else day.snapshot(t)
     ces = ces_params(scenario, snap, soc)
+    if band is not None:
+        ces = replace(ces, net_min_kwh=band[0], net_max_kwh=band[1])
     results, money, vectors = {}, {}, {}
     for p in priorities:
         results[p] = result_from_matching(snap, ces, matchings[p], scenario.bids.mu, scenario.bids.price_margin)
@@ -90,14 +120,25 @@ def walk(
     priority: str,
     priorities: tuple[str, ...] = PRIORITIES,
     soc_start: float | None = None,
+    guard: NetworkGuard | None = None,
+    done: Callable[[], None] | None = None,
 ) -> list[Step]:
     """Phase 2: the day in order from ``soc_start`` (default: the scenario's initial SoC; a period
-    passes the previous day's end), following ``priority`` (best or one priority)."""
+    passes the previous day's end), following ``priority`` (best or one priority). ``guard``: the
+    network's limits kept in every interval (``lec_opt.day.network_limits``)."""
     soc = day.scenario.ces.soc_initial if soc_start is None else soc_start
     steps = []
     for t in range(day.n_intervals):
         step = _step(day, t, matchings[t], soc, priorities, priority)
+        if guard is not None:
+
+            def again(snap, curtailed_matchings, band, t=t, soc=soc):
+                return _step(day, t, curtailed_matchings, soc, priorities, priority, snap, band)
+
+            step = guard.keep(step, matchings[t], soc, priorities, again)
         steps.append(step)
+        if done:
+            done()
         soc = step.result.soc_end
     return steps
 
@@ -134,11 +175,19 @@ def run_day(
     check_method_priority(method, priority)
     started = time.perf_counter()
     day = build_day(scenario)
+    guard = None
+    if scenario.network is not None and scenario.network.limits == "enforced":
+        from lec_opt.day.network_limits import IntervalLimits  # pandapower and the flows only then
+
+        guard = IntervalLimits(day, method)  # the feeder and the band checked before any work
     workers = workers or min(os.cpu_count() or 1, 2 if method == "milp" else 1)
     matchings = all_matchings(day, method, workers, progress)
     matched = time.perf_counter()
-    single = {p: walk(day, matchings, p, (p,)) for p in PRIORITIES}
-    steps = walk(day, matchings, "best") if priority == "best" else single[priority]
+    walks = len(PRIORITIES) + (priority == "best")
+    ticks = iter(range(1, walks * day.n_intervals + 1))
+    done = (lambda: progress("network", next(ticks), walks * day.n_intervals)) if guard and progress else None
+    single = {p: walk(day, matchings, p, (p,), guard=guard, done=done) for p in PRIORITIES}
+    steps = walk(day, matchings, "best", guard=guard, done=done) if priority == "best" else single[priority]
     myopic = None
     if scenario.ces.policy == "foresight":
         from lec_opt.day.foresight import foresight_path

@@ -68,6 +68,7 @@ STABILITY_FILE = "stability.csv"  # the cooperative game check (lec_opt.analysis
 NETWORK_FILE = "network.csv"  # power flows of a feeder day (lec_opt.network.powerflow)
 VOLTAGES_FILE = "voltages.parquet"  # every peer's voltage in every interval of a feeder day (or period)
 LINES_FILE = "lines.csv"  # each line's highest loading of a feeder day
+CURTAILMENT_FILE = "curtailment.csv"  # each peer's curtailed PV per interval, [network] limits enforced
 # a period's folder
 DAYS_FILE = "days.csv"
 PERIOD_INTERVALS_FILE = "intervals.parquet"
@@ -143,6 +144,7 @@ class SummaryKey:
     TRANSACTIONS = "transactions"
     FALLBACKS = "fallbacks"
     SINGLE_PRIORITY_TOTALS = "single_priority_totals"
+    NETWORK_LIMITS = "network_limits"  # [network] limits enforced: lec_opt.day.limits_outputs.summary_block
     SOLVE_SECONDS = "solve_seconds"
     MATCHING_SECONDS = "matching_seconds"
 
@@ -245,6 +247,13 @@ INTERVAL_MYOPIC = (
     Field("soc_end_myopic", "fraction", "the myopic path's state of charge at the end", required=False),
     Field("value_usd_myopic", "USD", "the interval's value on the myopic path", required=False),
 )
+INTERVAL_LIMITS = (  # with [network] limits = "enforced" (lec_opt.day.network_limits)
+    Field("curtailed_kwh", "kWh", "PV the community curtailed to keep the network's limits", required=False),
+    Field("network_status", "", "within, kept, residual or infeasible (models/FORMULATION.md §13)", required=False),
+    Field("network_rounds", "count", "level-0 solves the interval needed", required=False),
+    Field("voltage_excess_pu", "p.u.", "how far the AC flow is outside the voltage band", required=False),
+    Field("loading_excess_percent", "%", "how far a cable or the transformer is over its limit", required=False),
+)
 INTERVAL_COLUMNS = names(f for f in (*INTERVAL_FRONT, *INTERVAL_BACK) if f.required)  # a reader needs these
 
 
@@ -289,7 +298,17 @@ SETTLEMENT = (
     Field("bill_grid_only_usd", "USD", "bill buying from the grid only"),
     Field("saving_usd", "USD", "revenue gained plus bill saved against grid-only", required=False),
 )
+SETTLEMENT_LIMITS = (  # with [network] limits = "enforced"
+    Field("curtailed_kwh", "kWh", "PV the peer curtailed for the network", required=False),
+    Field(
+        "limits_cost_usd",
+        "USD",
+        "revenue the network's limits cost the peer: without them (same SoC) minus with them",
+        required=False,
+    ),
+)
 SETTLEMENT_COLUMNS = names(f for f in SETTLEMENT if f.required)
+CURTAILMENT_COLUMNS = ("interval", "time", "peer", "curtailed_kwh", "lost_revenue_usd")
 STABILITY_COLUMNS = ("interval", "max_violation")
 
 # --- the network tables (lec_opt.network.tables) -----------------------------------------------

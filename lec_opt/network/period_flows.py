@@ -26,7 +26,12 @@ class FeederFlows:
         self.power_factor = scenario.network.load_power_factor
 
     def day(self, day, run) -> DayNetwork:
-        """The flows of every interval of a walked day (``DayRun``'s chosen CES dispatch)."""
+        """The flows of every interval of a walked day (``DayRun``'s chosen CES dispatch, and each
+        peer's curtailment when the day kept the network's limits)."""
         charge = np.array([s.result.ces_charge_kwh for s in run.steps])
         discharge = np.array([s.result.ces_discharge_kwh for s in run.steps])
-        return day_flows(self.feeder, day, charge, discharge, self.power_factor, self.engine, flow=self.flow)
+        kept = run.steps and run.steps[0].network is not None
+        curtailed = np.array([s.network.curtailed_kwh for s in run.steps]) if kept else None
+        return day_flows(
+            self.feeder, day, charge, discharge, self.power_factor, self.engine, flow=self.flow, curtailed_kwh=curtailed
+        )

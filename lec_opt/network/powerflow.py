@@ -21,7 +21,7 @@ from lec_opt.errors import LecOptError
 from lec_opt.io.atomic import atomic_open, write_csv, write_json
 from lec_opt.io.results import load_day_results, read_summary
 from lec_opt.io.results_folder import writing
-from lec_opt.io.schema import LINES_FILE, NETWORK_FILE, SUMMARY_FILE, VOLTAGES_FILE
+from lec_opt.io.schema import CURTAILMENT_FILE, LINES_FILE, NETWORK_FILE, SUMMARY_FILE, VOLTAGES_FILE
 from lec_opt.network.bus_powers import BusPowers, bus_powers
 from lec_opt.network.engine import Engine, open_flow
 from lec_opt.network.feeder import Feeder, load_feeder
@@ -71,10 +71,30 @@ def solve_flows(flow, powers: BusPowers, progress: Progress | None = None):
     return FlowResults(*(np.concatenate([getattr(p, f) for p in parts]) for f in FlowResults.__dataclass_fields__))
 
 
-def day_powers(feeder: Feeder, day, ces_charge_kwh: np.ndarray, ces_discharge_kwh: np.ndarray, power_factor: float):
-    """The day's ``BusPowers`` with the given CES dispatch (load, PV and EV demand from ``day``)."""
+def day_powers(
+    feeder: Feeder,
+    day,
+    ces_charge_kwh: np.ndarray,
+    ces_discharge_kwh: np.ndarray,
+    power_factor: float,
+    curtailed_kwh: np.ndarray | None = None,
+):
+    """The day's ``BusPowers`` with the given CES dispatch (load, PV and EV demand from ``day``), each
+    peer's PV less ``curtailed_kwh`` ([interval, peer], when the network's limits were kept)."""
     ev = day.ev_charger_kwh if day.ev_charger_kwh is not None else day.ev_kwh[:, None]
-    return bus_powers(feeder, day.load_kwh, day.pv_kwh, ces_charge_kwh, ces_discharge_kwh, ev, day.hours, power_factor)
+    pv = day.pv_kwh if curtailed_kwh is None else day.pv_kwh - curtailed_kwh
+    return bus_powers(feeder, day.load_kwh, pv, ces_charge_kwh, ces_discharge_kwh, ev, day.hours, power_factor)
+
+
+def curtailment_of(folder: Path, n_intervals: int, n_peers: int) -> np.ndarray | None:
+    """A results folder's curtailment.csv as [interval, peer] kWh (None when the day had no limits)."""
+    path = Path(folder) / CURTAILMENT_FILE
+    if not path.exists():
+        return None
+    table = pd.read_csv(path)
+    out = np.zeros((n_intervals, n_peers))
+    np.add.at(out, (table.interval.to_numpy(int), table.peer.to_numpy(int) - 1), table.curtailed_kwh.to_numpy(float))
+    return out
 
 
 def day_flows(
@@ -86,10 +106,12 @@ def day_flows(
     engine: Engine | str = Engine.POWER_GRID_MODEL,
     progress: Progress | None = None,
     flow=None,
+    curtailed_kwh: np.ndarray | None = None,
 ) -> DayNetwork:
-    """A power flow of every interval of ``day`` (``DayInputs``) with the given CES dispatch.
-    ``flow``: the feeder already opened for ``engine`` (``open_flow``), for a run of many days."""
-    powers = day_powers(feeder, day, ces_charge_kwh, ces_discharge_kwh, power_factor)
+    """A power flow of every interval of ``day`` (``DayInputs``) with the given CES dispatch and
+    curtailment (``day_powers``). ``flow``: the feeder already opened for ``engine`` (``open_flow``),
+    for a run of many days."""
+    powers = day_powers(feeder, day, ces_charge_kwh, ces_discharge_kwh, power_factor, curtailed_kwh)
     flow = flow if flow is not None else open_flow(feeder, engine)
     times = [day.start(t) for t in range(day.n_intervals)]
     return as_tables(feeder, flow, solve_flows(flow, powers, progress), powers, day.hours, times)
@@ -163,6 +185,7 @@ def power_flow_folder(
         scenario.network.load_power_factor,
         engine,
         progress,
+        curtailed_kwh=curtailment_of(res.dir, day.n_intervals, day.n_peers),
     )
     summary = read_summary(Path(res.dir) / SUMMARY_FILE)
     summary["network"] = {"engine": str(engine), **network_totals(network.intervals)}

@@ -29,7 +29,8 @@ class Sensitivities:
     """A linearised flow: the point's values and their derivatives per kW injected by each control.
 
     ``v0_pu``: [bus, phase] over the flow's buses; ``dv_dkw``: [bus, phase, control];
-    ``loading0_percent``: [line]; ``dloading_dkw``: [line, control]; ``controls``: the
+    ``loading0_percent``: [line]; ``dloading_dkw``: [line, control]; ``trafo0_percent`` and
+    ``dtrafo_dkw`` [control]: the most loaded transformer (NaN without one); ``controls``: the
     ``BusPowers`` rows, in the order of the last axis.
     """
 
@@ -38,6 +39,8 @@ class Sensitivities:
     loading0_percent: np.ndarray
     dloading_dkw: np.ndarray
     controls: tuple[int, ...]
+    trafo0_percent: float = float("nan")
+    dtrafo_dkw: np.ndarray | None = None
 
     def voltages(self, injection_kw: np.ndarray) -> np.ndarray:
         """The linear model's [bus, phase] voltages with ``injection_kw`` (one value per control)."""
@@ -77,10 +80,13 @@ def sensitivities(
     dv = (results.v_pu[plus] - results.v_pu[minus]) / (2 * step_kw)  # [control, bus, phase]
     loading = results.line_loading_percent
     dl = (loading[plus] - loading[minus]) / (2 * step_kw)  # [control, line]
+    trafo = results.trafo_loading_percent
     return Sensitivities(
         v0_pu=results.v_pu[0],
         dv_dkw=np.moveaxis(dv, 0, -1),
         loading0_percent=loading[0],
         dloading_dkw=dl.T,
         controls=tuple(controls),
+        trafo0_percent=float(trafo[0]),
+        dtrafo_dkw=(trafo[plus] - trafo[minus]) / (2 * step_kw),
     )

@@ -122,6 +122,11 @@ def run_period(
     """
     check_method_priority(method, priority)
     check_executor(executor, scheduler, workers)
+    if scenario.network is not None and scenario.network.limits == "enforced":
+        raise LecOptError(
+            f"{scenario.origin('network')}: network.limits = 'enforced' is kept by solve-day (one day at a time); "
+            "a period with the limits enforced is not supported yet: set limits = 'off' or solve the days one by one"
+        )
     dates, days = inputs or period_days(scenario)
     workers = workers or min(os.cpu_count() or 1, 2)  # the walk runs in the client beside them
     if isinstance(store, (str, Path)):

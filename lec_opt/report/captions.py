@@ -78,6 +78,12 @@ CAPTIONS = {
         "The feeder's cables coloured and widened by their highest loading of the day (lines.csv), the most "
         "loaded named with when: the cables to reinforce first.",
     ),
+    "16": (
+        "none (lec-opt's network limits)",
+        "Each prosumer's PV curtailed over the day to keep the network's limits, and the revenue the limits "
+        "cost it, against its cable distance from the transformer: under 'least' the far end gives up most, "
+        "under 'equal_share' everyone the same share of its surplus.",
+    ),
     "sweep_": (
         "none (lec-opt's parameter sweep)",
         "A sweep's metrics against one swept field (sweep.csv): one panel per metric, one line per value of the "

@@ -38,6 +38,7 @@ FIGSIZE: dict[str, tuple[float, float]] = {  # inches; pixels = inches * DPI
     "feeder_map": (10.0, 9.0),
     "peer_voltages": (11.0, 7.0),
     "feeder_cables": (10.0, 9.0),
+    "curtailment": (11.0, 6.5),
     "selection": (12.0, 7.0),
     "foresight": (11.0, 7.0),
 }

@@ -54,6 +54,10 @@ def render_figures(
             paths.append(fig_foresight(res, out_dir))
         if res.network is not None:
             paths += render_network_figures(res, out_dir)
+        if res.settlement is not None and "curtailed_kwh" in res.settlement.columns:
+            from lec_opt.report.curtailment_figures import fig_curtailment  # pandapower: feeder days only
+
+            paths.append(fig_curtailment(res, out_dir))
     if res.sweep is not None:
         paths += fig_sweeps(res, out_dir)
     return paths

@@ -72,7 +72,7 @@ def fig_feeder_map(
     """13. The feeder map of the interval furthest from 1 p.u., with its trades; None without coordinates."""
     from lec_opt.network.engine import open_flow
     from lec_opt.network.feeder import bus_coordinates, load_feeder
-    from lec_opt.network.powerflow import day_powers
+    from lec_opt.network.powerflow import curtailment_of, day_powers
 
     res = as_results(results)
     t = worst_interval(res.network) if interval is None else int(interval)
@@ -91,6 +91,7 @@ def fig_feeder_map(
         iv.ces_charge_kwh.to_numpy(float),
         iv.ces_discharge_kwh.to_numpy(float),
         day.scenario.network.load_power_factor,
+        curtailment_of(res.dir, day.n_intervals, day.n_peers),
     )
     flow = open_flow(feeder, day.scenario.network.engine)  # the interval again, for every bus's voltage
     lowest = flow.solve(powers.interval(t)).v_pu[0].min(axis=1)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from lec_opt.scenario.section import Section
+
+LIMIT_FIELDS = ("limits", "curtailment", "v_min_pu", "v_max_pu", "cable_max_percent", "trafo_max_percent")
 
 
 class Network(Section):
@@ -36,6 +38,30 @@ class Network(Section):
         description="power-flow engine: power-grid-model (a day's intervals in one batch) or pandapower "
         "(runpp_3ph, interval by interval); the same unbalanced flow",
     )
+    limits: Literal["off", "enforced"] = Field(
+        "off",
+        description="'enforced': every interval keeps the voltage band and the cable and transformer limits "
+        "through PV curtailment and the CES (models/FORMULATION.md §13); 'off': the flows only report",
+    )
+    curtailment: Literal["least", "equal_share"] = Field(
+        "least",
+        description="with limits enforced: 'least' total curtailment (it falls where it helps most) or "
+        "'equal_share' (every prosumer gives up the same share of its surplus)",
+    )
+    v_min_pu: float = Field(0.90, gt=0.0, description="lowest bus-phase voltage allowed, p.u. (EN 50160: 0.90)")
+    v_max_pu: float = Field(1.10, gt=0.0, description="highest bus-phase voltage allowed, p.u. (EN 50160: 1.10)")
+    cable_max_percent: float = Field(100.0, gt=0.0, description="highest cable loading allowed, % of rated current")
+    trafo_max_percent: float = Field(100.0, gt=0.0, description="highest transformer loading allowed, % of rating")
+
+    @model_serializer(mode="wrap")
+    def _limits_only_when_enforced(self, handler: SerializerFunctionWrapHandler) -> dict:
+        """The limits' settings are written (a results folder's scenario.toml) only when they act: a
+        scenario with ``limits = "off"`` writes the same file it wrote before they existed."""
+        data = handler(self)
+        if self.limits == "off":
+            for key in LIMIT_FIELDS:
+                data.pop(key, None)
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> Network:
@@ -45,4 +71,9 @@ class Network(Section):
             )
         if self.loads is not None and len(set(self.loads)) != len(self.loads):
             raise ValueError("a load is listed twice in network.loads")
+        if self.v_min_pu >= self.v_max_pu:
+            raise ValueError(
+                f"network.v_min_pu = {self.v_min_pu} must be below network.v_max_pu = {self.v_max_pu}: "
+                "the voltage band would be empty"
+            )
         return self

@@ -313,6 +313,11 @@ class Scenario(Section):
             raise ValueError("community.topology = 'feeder' needs a [network] section (source or file)")
         if self.community.topology == "ring" and self.network is not None:
             raise ValueError("a [network] section needs community.topology = 'feeder'")
+        if self.network is not None and self.network.limits == "enforced" and self.ces.policy == "foresight":
+            raise ValueError(
+                "network.limits = 'enforced' needs ces.policy = 'myopic': the limits are kept interval by "
+                "interval, the foresight schedule plans the whole day at once"
+            )
         return self
 
     @field_validator("interval_minutes")

@@ -21,6 +21,7 @@ from lec_opt.io.schema import SummaryKey as K
 from lec_opt.io.schema import alone_column, priority_count_column
 from lec_opt.scenario import parse_scenario
 
+LIMITS_COLUMNS = ("curtailed_kwh", "curtailed_percent_of_pv", "limits_cost_usd", "voltage_excess_max_pu")
 _SUMMARY_DROPPED = {
     K.SCENARIO,
     K.METHOD,
@@ -43,6 +44,11 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
         out[alone_column(p, K.SCORE)] = totals[K.SCORE]
         out[alone_column(p, K.P2P_ENERGY)] = totals[K.P2P_ENERGY]
     out.update(summary.get("network", {}))  # a period's network columns, over its days
+    limits = summary.get(K.NETWORK_LIMITS)
+    if limits:  # a day that kept the network's limits: what it curtailed and what that cost
+        out.update({key: limits[key] for key in LIMITS_COLUMNS})
+        for status in ("residual", "infeasible"):
+            out[f"network_intervals_{status}"] = limits["intervals"][status]
     return out
 
 
