@@ -25,11 +25,15 @@ class Community:
     method: str
 
     def __post_init__(self) -> None:
-        """Refuse a method lec-opt does not have, and the foresight policy (it needs the whole day)."""
+        """Refuse a method lec-opt does not have, the foresight policy (it needs the whole day) and enforced
+        network limits (their rounds of power flows are solve-day's)."""
         if self.method not in METHODS:
             raise LecOptError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.scenario.ces.policy != "myopic":
             raise LecOptError("the service clears each interval as it comes: it needs ces.policy = 'myopic'")
+        network = self.scenario.network
+        if network is not None and getattr(network, "limits", "off") == "enforced":
+            raise LecOptError("the service does not keep network.limits = 'enforced' (solve-day's power-flow rounds)")
 
     @cached_property
     def day(self) -> DayInputs:
