@@ -31,6 +31,7 @@ CASES = {
     "min-trade": "min_trade",
     "min-trade-floor": "min_trade_floor",
     "period": "period",
+    "service": "service",
 }
 
 

@@ -369,9 +369,32 @@ def _invocation(command, parameter, option, value, good: dict[str, Path]) -> lis
 
 
 @pytest.fixture(scope="module")
-def good_paths(small, day_a, tmp_path_factory) -> dict[str, Path]:
+def service(small, tmp_path_factory):
+    """``lec-opt export``'s source: the aggregator service on the small community, its day replayed
+    (tests/test_service_*.py test the service; here it only feeds the export's folder rules)."""
+    from service_support import OPERATOR, thread_server
+
+    from lec_opt.scenario import load_scenario
+    from lec_opt.service.aggregator import Aggregator
+    from lec_opt.service.app import create_app
+    from lec_opt.service.client import replay
+    from lec_opt.service.community import Community
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('service') / 'service.db'}"
+    before = os.environ.get("LEC_OPT_OPERATOR_TOKEN")
+    os.environ["LEC_OPT_OPERATOR_TOKEN"] = OPERATOR
+    try:
+        with thread_server(create_app(Aggregator(Community(load_scenario(small), "greedy"), db, OPERATOR))) as url:
+            replay(load_scenario(small), url, OPERATOR)
+            yield url
+    finally:
+        os.environ.pop("LEC_OPT_OPERATOR_TOKEN") if before is None else os.environ.update(LEC_OPT_OPERATOR_TOKEN=before)
+
+
+@pytest.fixture(scope="module")
+def good_paths(small, day_a, service, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("good")
-    return {"file": small, "folder": small.parent / "data", "results": day_a, "out": root / "new"}
+    return {"file": small, "folder": small.parent / "data", "results": day_a, "out": root / "new", "url": service}
 
 
 @pytest.mark.parametrize(("command", "parameter", "option", "role"), PATHS, ids=lambda v: str(v))
@@ -470,6 +493,7 @@ VALID = {
         "--out",
         out,
     ],
+    ("export",): lambda g, out: ["export", "--url", g["url"], "--out", out],
     ("report",): lambda g, folder: ["report", folder],
     ("power-flow",): lambda g, folder: ["power-flow", folder],
     ("game",): lambda g, folder: ["game", folder, "--samples", "20"],

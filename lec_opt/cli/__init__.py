@@ -15,7 +15,7 @@ import sys
 from rich.console import Console
 
 # the command modules register in this order, which is the order of ``lec-opt --help``
-from lec_opt.cli import data, solve, period, results, sweep, network  # noqa: F401  isort: skip
+from lec_opt.cli import data, solve, period, results, sweep, network, serve  # noqa: F401  isort: skip
 from lec_opt.cli.app import DataOpt, JsonOpt, ScenarioOpt, _scenario, app, console, data_app
 from lec_opt.errors import LecOptError
 

@@ -122,7 +122,8 @@ def summary(run: DayRun) -> dict:
     periods = _periods(run)
     out[K.SELECTION_CRITERION] = list(metrics_of(run.day.scenario.selection))
     out[K.PERIOD_SPANS] = period_spans(periods, run.day.interval_minutes)
-    out[K.PRIORITY_COUNTS_BY_PERIOD] = counts_by_period(periods, [s.chosen for s in run.steps], PRIORITIES)
+    steps_periods = periods[[s.index for s in run.steps]]  # the whole day's, or a part's (the service's export)
+    out[K.PRIORITY_COUNTS_BY_PERIOD] = counts_by_period(steps_periods, [s.chosen for s in run.steps], PRIORITIES)
     out.update(_foresight_summary(run, periods))
     # an interval falls back when any priority solved in it had to (all are solved for the choice)
     out[K.FALLBACKS] = sum(any(r.fallback for r in s.results.values()) for s in run.steps)
@@ -132,7 +133,7 @@ def summary(run: DayRun) -> dict:
     out[K.SCENARIO] = run.day.scenario.name
     out[K.METHOD] = run.method
     out[K.PRIORITY] = run.priority
-    out[K.INTERVALS] = run.day.n_intervals
+    out[K.INTERVALS] = len(run.steps)
     out[K.INTERVAL_MINUTES] = run.day.interval_minutes
     out[K.PAPER] = _paper_values() if compares_with_paper(run.day.data_dir) else None
     out[K.SOLVE_SECONDS] = run.solve_seconds

@@ -105,6 +105,15 @@ def _step(
     return Step(t, results, money, {p: v[0] for p, v in vectors.items()}, chosen)
 
 
+def step_interval(
+    day: DayInputs, t: int, matchings: dict[str, Matching], soc: float, priorities: tuple[str, ...], priority: str
+) -> Step:
+    """One interval of a SoC path, as ``walk`` takes it: every priority in ``priorities`` dispatched
+    from ``soc``, settled and scored, and ``priority`` followed ("best": the aggregator's choice).
+    The aggregator service (``lec_opt.service``) clears a live interval with it."""
+    return _step(day, t, matchings, soc, priorities, priority)
+
+
 def walk(
     day: DayInputs,
     matchings: list[dict[str, Matching]],

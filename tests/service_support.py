@@ -1,0 +1,136 @@
+"""Shared by the service's tests: a server on 127.0.0.1 (in a thread, or as a ``lec-opt serve``
+process), a PostgreSQL database, and comparing a results folder with ``solve-day``'s."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lec_opt.io.schema import TIMING
+
+OPERATOR = "operator-token-for-the-tests-0123456789"
+PG_ENV = "LEC_OPT_TEST_DATABASE_URL"  # set by .ci/run: a PostgreSQL database the tests may empty
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, seconds: float = 60.0) -> None:
+    give_up = time.monotonic() + seconds
+    while time.monotonic() < give_up:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"no service at {url}")
+
+
+@contextlib.contextmanager
+def thread_server(app):
+    """The app served by uvicorn in a thread on a free port; yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(url)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def serve_process(db: str, port: int, method: str = "greedy", *extra: str) -> subprocess.Popen:
+    """``lec-opt serve`` as its own process (so that it can be killed with SIGKILL)."""
+    env = {**os.environ, "LEC_OPT_OPERATOR_TOKEN": OPERATOR}
+    cmd = [sys.executable, "-m", "lec_opt", "serve", "--db", db, "--port", str(port), "--method", method, *extra]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str):
+    """A URL on a schema of its own in the test database (tests run in parallel on one database)."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"lec_opt_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def _pg_bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+@contextlib.contextmanager
+def throwaway_postgres():
+    """A PostgreSQL cluster in a temporary folder (initdb, pg_ctl), as the postgres user when run as root."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip(f"no PostgreSQL: set {PG_ENV} or apt-get install postgresql")
+    folder = Path(tempfile.mkdtemp(prefix="lec-opt-pg-"))
+    as_user = []
+    if os.geteuid() == 0:  # initdb refuses root
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    data = folder / "data"
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
+    run(initdb, "-D", str(data), "-A", "trust", "-U", "lec", "--no-sync")
+    opts = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(folder / "log"), "start")
+    try:
+        yield f"postgresql+psycopg://lec@127.0.0.1:{port}/postgres"
+    finally:
+        run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL URL: ``LEC_OPT_TEST_DATABASE_URL`` (CI), else a throwaway local cluster."""
+    url = os.environ.get(PG_ENV)
+    if url:
+        yield url
+        return
+    with throwaway_postgres() as url:
+        yield url
+
+
+def same_results(ours: Path, theirs: Path) -> None:
+    """Two results folders hold the same values: the three tables byte for byte, summary.json but its timings."""
+    for name in ("intervals.csv", "trades.csv", "settlement.csv"):
+        assert (ours / name).read_text() == (theirs / name).read_text(), name
+    a, b = (json.loads((folder / "summary.json").read_text()) for folder in (ours, theirs))
+    for key in TIMING:
+        assert key in a and key in b
+        a.pop(key), b.pop(key)
+    assert a == b
