@@ -43,26 +43,17 @@ def _day_with_flows(path) -> tuple[float, object, dict]:
 
 
 def _comparing(pairs: list):
-    """IntervalLimits whose level 0 also runs the LP on the same rows (the day follows the rule)."""
-    made = network_limits.IntervalLimits.__init__
+    """A level 0 that also runs the LP on the same rows (the day follows its own rule); it records
+    (the LP's curtailment, the rule's)."""
+    rule = network_limits.IntervalLimits._level0
 
-    def init(self, day, method):
-        made(self, day, method)
-        rule = self._level0
+    def both(self, rows, surplus, reach, market_net):
+        plan = rule(self, rows, surplus, reach, market_net)
+        lp = network_level(rows, surplus, reach, self.rule)
+        pairs.append((lp.curtailed_kwh.sum(), plan.curtailed_kwh.sum()))
+        return plan
 
-        def both(rows, surplus, reach, market_net):
-            plan = rule(rows, surplus, reach, market_net)
-            pairs.append(
-                (
-                    network_level(rows, surplus, reach, market_net, self.rule).curtailed_kwh.sum(),
-                    plan.curtailed_kwh.sum(),
-                )
-            )
-            return plan
-
-        self._level0 = both
-
-    return made, init
+    return rule, both
 
 
 def _cli(path: Path, out: Path) -> dict:
@@ -81,12 +72,12 @@ def limits_case() -> dict:
         warm["enforced"].append(_day_with_flows(ENFORCED)[0])
     off_s, _, off = _day_with_flows(OFF)
     pairs: list = []
-    made, init = _comparing(pairs)
-    network_limits.IntervalLimits.__init__ = init
+    rule, both = _comparing(pairs)
+    network_limits.IntervalLimits._level0 = both
     try:
         on_s, run, on = _day_with_flows(ENFORCED)
     finally:
-        network_limits.IntervalLimits.__init__ = made
+        network_limits.IntervalLimits._level0 = rule
     lp, rule = (np.array(v) for v in zip(*pairs, strict=True)) if pairs else (np.zeros(0), np.zeros(0))
     statuses = [str(s.network.status) for s in run.steps]
     return {

@@ -127,9 +127,9 @@ def _random_rows(rng, sellers: int, rows: int) -> tuple[LimitRows, np.ndarray, C
 @pytest.mark.parametrize("seed", range(40))
 def test_level0_curtails_no_more_than_the_greedy_rule_nor_equal_share(seed):
     rows, surplus, reach = _random_rows(np.random.default_rng(seed), 6, 8)
-    least = network_level(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
+    least = network_level(rows, surplus, reach, CurtailmentRule.LEAST)
     greedy = greedy_curtailment(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
-    equal = network_level(rows, surplus, reach, 0.0, CurtailmentRule.EQUAL_SHARE)
+    equal = network_level(rows, surplus, reach, CurtailmentRule.EQUAL_SHARE)
     if greedy.met:
         assert least.met
         assert least.curtailed_kwh.sum() <= greedy.curtailed_kwh.sum() + 1e-7
@@ -148,7 +148,7 @@ def test_rows_nothing_can_keep_are_kept_as_nearly_as_possible():
     rows = LimitRows(np.array([[-1.0, -1.0]]), np.array([0.0]), np.array([-10.0]))
     surplus = np.array([1.0, 2.0])
     reach = CesReach(0.0, 0.0, 0.0, 0.0)
-    plan = network_level(rows, surplus, reach, 0.0, CurtailmentRule.LEAST)
+    plan = network_level(rows, surplus, reach, CurtailmentRule.LEAST)
     assert not plan.met
     assert plan.violation == pytest.approx(7.0)
     assert plan.curtailed_kwh == pytest.approx(surplus)
@@ -177,25 +177,6 @@ def test_the_five_bus_day_keeps_a_tight_band(tmp_path, small_data, write_scenari
         assert max(s.network.excess.voltage_pu for s in run.steps) <= 1e-3
 
 
-class _BothLevels:
-    """Level 0 by the greedy rule and by the LP on the very same rows of every interval that needs it."""
-
-    def __init__(self):
-        self.pairs = []
-
-    def wrap(self, guard):
-        plain = guard._level0
-
-        def both(rows, surplus, reach, market_net):
-            plan = plain(rows, surplus, reach, market_net)
-            lp = network_level(rows, surplus, reach, market_net, guard.rule)
-            rule = greedy_curtailment(rows, surplus, reach, market_net, guard.rule)
-            self.pairs.append((lp, rule))
-            return plan
-
-        guard._level0 = both
-
-
 @pytest.mark.slow
 def test_the_high_pv_feeder_day_keeps_en_50160_and_the_lp_curtails_no_more_than_the_rule(tmp_path, monkeypatch):
     """models/ieee_lv_high_pv_limits.toml (55 prosumers of 10 kWp): with limits off the noon voltage
@@ -204,14 +185,15 @@ def test_the_high_pv_feeder_day_keeps_en_50160_and_the_lp_curtails_no_more_than_
     from lec_opt.day import network_limits
     from lec_opt.network.powerflow import power_flow_folder
 
-    both = _BothLevels()
-    made = network_limits.IntervalLimits.__init__
+    pairs = []  # (the LP's plan, the greedy day's own rule's plan) on the very same rows
+    rule = network_limits.IntervalLimits._level0
 
-    def init(self, day, method):
-        made(self, day, method)
-        both.wrap(self)
+    def both(self, rows, surplus, reach, market_net):
+        plan = rule(self, rows, surplus, reach, market_net)
+        pairs.append((network_level(rows, surplus, reach, self.rule), plan))
+        return plan
 
-    monkeypatch.setattr(network_limits.IntervalLimits, "__init__", init)
+    monkeypatch.setattr(network_limits.IntervalLimits, "_level0", both)
     run = run_day(load_scenario("ieee_lv_high_pv_limits"), "greedy")
     folder = write_day(run, tmp_path / "day")
     flows = power_flow_folder(folder)
@@ -220,9 +202,9 @@ def test_the_high_pv_feeder_day_keeps_en_50160_and_the_lp_curtails_no_more_than_
     intervals = pd.read_csv(folder / "intervals.csv")
     assert (intervals.network_status == "kept").sum() >= 20
     assert intervals.curtailed_kwh.sum() > 1.0
-    assert len(both.pairs) >= 20
-    for lp, rule in both.pairs:
-        assert lp.curtailed_kwh.sum() <= rule.curtailed_kwh.sum() + 1e-7
+    assert len(pairs) >= 20
+    for lp, greedy in pairs:
+        assert lp.curtailed_kwh.sum() <= greedy.curtailed_kwh.sum() + 1e-7
 
 
 def test_an_interval_no_lever_can_fix_is_recorded_infeasible_and_the_day_goes_on(tmp_path, make_data, write_scenario):
@@ -271,7 +253,7 @@ def _random_feeder(path, rng) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(
-    tmp_path, small_data, write_scenario, seed
+    tmp_path, small_data, write_scenario, monkeypatch, seed
 ):
     """Every level 0 of a day on a random feeder, solved by the three ways on the very same rows
     (sensitivities of the real flow): least <= the greedy rule, least <= equal_share."""
@@ -293,17 +275,14 @@ def test_on_random_feeders_least_curtails_no_more_than_equal_share_or_the_rule(
     made = network_limits.IntervalLimits._level0
 
     def level0(self, rows, surplus, reach, market_net):
-        least = network_level(rows, surplus, reach, market_net, CurtailmentRule.LEAST)
-        equal = network_level(rows, surplus, reach, market_net, CurtailmentRule.EQUAL_SHARE)
+        least = network_level(rows, surplus, reach, CurtailmentRule.LEAST)
+        equal = network_level(rows, surplus, reach, CurtailmentRule.EQUAL_SHARE)
         rule = greedy_curtailment(rows, surplus, reach, market_net, CurtailmentRule.LEAST)
         compared.append((least.curtailed_kwh.sum(), equal.curtailed_kwh.sum(), rule.curtailed_kwh.sum()))
         return made(self, rows, surplus, reach, market_net)
 
-    network_limits.IntervalLimits._level0 = level0
-    try:
-        run_day(load_scenario(write_scenario(doc)), "greedy")
-    finally:
-        network_limits.IntervalLimits._level0 = made
+    monkeypatch.setattr(network_limits.IntervalLimits, "_level0", level0)
+    run_day(load_scenario(write_scenario(doc)), "greedy")
     assert len(compared) >= 3, "the limits must bind for the test to mean anything"
     for least, equal, rule in compared:
         assert least <= equal + 1e-6 * (1 + equal) and least <= rule + 1e-6 * (1 + rule)

@@ -92,8 +92,7 @@ class Round(NamedTuple):
 
 def net_charge_kwh(result: IntervalResult) -> float:
     """The CES's net charge E_ch - E_dis of an interval's result (kWh)."""
-    charge = float(result.seller_to_ces_kwh.sum()) + result.grid_to_ces_kwh
-    return charge - (float(result.ces_to_buyer_kwh.sum()) + result.ces_to_ev_kwh)
+    return result.ces_charge_kwh - result.ces_discharge_kwh
 
 
 def curtailed_snapshot(snap: IntervalSnapshot, curtailed: np.ndarray) -> IntervalSnapshot:
@@ -184,8 +183,7 @@ class IntervalLimits:
     def point(self, snap: IntervalSnapshot, curtailed: np.ndarray, result: IntervalResult):
         """The AC flow of ``result`` with the sellers' ``curtailed`` kWh: its ``OperatingPoint`` and
         ``FlowResults`` (a flow already run with the same injections is not run again)."""
-        charge = float(result.seller_to_ces_kwh.sum()) + result.grid_to_ces_kwh
-        discharge = float(result.ces_to_buyer_kwh.sum()) + result.ces_to_ev_kwh
+        charge, discharge = result.ces_charge_kwh, result.ces_discharge_kwh
         key = (snap.index, charge, discharge, snap.sellers.tobytes(), np.asarray(curtailed, float).tobytes())
         if key not in self._flows:
             pv = snap.pv_kwh.copy()
@@ -242,5 +240,5 @@ class IntervalLimits:
         if self.method == "milp":
             from lec_opt.model.network_level import network_level  # HiGHS only for the MILP's level 0
 
-            return network_level(rows, surplus, reach, market_net, self.rule)
+            return network_level(rows, surplus, reach, self.rule)  # the CES's own choice: the later levels'
         return greedy_curtailment(rows, surplus, reach, market_net, self.rule)

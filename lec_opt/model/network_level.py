@@ -84,12 +84,9 @@ def least_violation(rows: LimitRows, surplus: np.ndarray, reach: CesReach, rule:
     return best
 
 
-def network_level(
-    rows: LimitRows, surplus: np.ndarray, reach: CesReach, market_net_kwh: float, rule: CurtailmentRule
-) -> CurtailmentPlan:
+def network_level(rows: LimitRows, surplus: np.ndarray, reach: CesReach, rule: CurtailmentRule) -> CurtailmentPlan:
     """Level 0 of one interval: the least curtailment under ``rule`` that keeps every row (or, when no
     point can, every row up to the least violation), and the CES band it leaves."""
-    del market_net_kwh  # the CES's own choice is made by the later levels, within the band
     slack = 0.0
     candidates = []
     for attempt in range(2):
