@@ -3,6 +3,7 @@
 ``/readings`` and ``/peers/me`` a peer's, ``/api/day`` either; ``/``, ``/health`` and
 ``/openapi.json`` hold no data."""
 
+import asyncio
 import threading
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -94,14 +95,17 @@ def create_app(aggregator: Aggregator, deadline_seconds: float | None = None) ->
         detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in err.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    def caller(authorization: Annotated[str | None, Header(description="Bearer <token>")] = None) -> Caller:
+    # async: in memory, no database, so FastAPI runs them on the event loop rather than in its threads
+    Bearer = Annotated[str | None, Header(description="Bearer <token>")]
+
+    async def caller(authorization: Bearer = None) -> Caller:
         return aggregator.caller(authorization)
 
-    def operator(who: Annotated[Caller, Depends(caller)]) -> Caller:
-        return require(who, Role.OPERATOR)
+    async def operator(authorization: Bearer = None) -> Caller:
+        return require(aggregator.caller(authorization), Role.OPERATOR)
 
-    def peer(who: Annotated[Caller, Depends(caller)]) -> Caller:
-        return require(who, Role.PEER)
+    async def peer(authorization: Bearer = None) -> Caller:
+        return require(aggregator.caller(authorization), Role.PEER)
 
     _public_routes(app)
     _peer_routes(app, aggregator, caller, peer)
@@ -126,8 +130,8 @@ def _peer_routes(app: FastAPI, agg: Aggregator, caller, peer) -> None:
             return day_view(session, agg.community)
 
     @app.post("/readings", summary="A peer's own reading of one interval (clears the interval when complete)")
-    def post_reading(body: PeerReading, who: Annotated[Caller, Depends(peer)]) -> dict:
-        return agg.post(body.time, [Meter(who.peer, body.load_kwh, body.pv_kwh)], who)
+    async def post_reading(body: PeerReading, who: Annotated[Caller, Depends(peer)]) -> dict:
+        return await asyncio.wrap_future(agg.post(body.time, [Meter(who.peer, body.load_kwh, body.pv_kwh)], who))
 
     @app.get("/peers/me/statement", summary="The calling peer's readings, trades and money per cleared interval")
     def my_statement(
@@ -142,9 +146,9 @@ def _peer_routes(app: FastAPI, agg: Aggregator, caller, peer) -> None:
 
 def _operator_routes(app: FastAPI, agg: Aggregator, operator) -> None:
     @app.post("/operator/readings", summary="Many peers' readings of one interval, in bulk")
-    def post_bulk(body: BulkReadings, who: Annotated[Caller, Depends(operator)]) -> dict:
+    async def post_bulk(body: BulkReadings, who: Annotated[Caller, Depends(operator)]) -> dict:
         meters = [Meter(r.peer, r.load_kwh, r.pv_kwh) for r in body.readings]
-        return agg.post(body.time, meters, who)
+        return await asyncio.wrap_future(agg.post(body.time, meters, who))
 
     @app.post("/operator/clear/{time}", summary="The deadline: clear every interval up to this one, filling gaps")
     def clear(

@@ -11,10 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from lec_opt.service.db import Peer
 from lec_opt.service.errors import Forbidden, Unauthorized
 
 OPERATOR_TOKEN_ENV = "LEC_OPT_OPERATOR_TOKEN"
@@ -60,7 +56,7 @@ def check_operator_token(token: str | None) -> str:
 
 def authenticate(header: str | None, operator_token: str, peer_of: Callable[[str], int | None]) -> Caller:
     """The caller an ``Authorization: Bearer <token>`` header names, or Unauthorized; ``peer_of`` finds
-    the peer whose token has a sha256 (``peer_with_token``)."""
+    the peer whose token has a sha256."""
     if not header:
         raise Unauthorized("this route needs a token: Authorization: Bearer <token>")
     scheme, _, token = header.partition(" ")
@@ -72,11 +68,6 @@ def authenticate(header: str | None, operator_token: str, peer_of: Callable[[str
     if peer is None:
         raise Unauthorized("unknown token")
     return Caller(Role.PEER, peer)
-
-
-def peer_with_token(session: Session, sha256: str) -> int | None:
-    """The peer whose token has this sha256, or None."""
-    return session.scalar(select(Peer.peer).where(Peer.token_sha256 == sha256))
 
 
 def require(caller: Caller, role: Role) -> Caller:

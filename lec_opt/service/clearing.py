@@ -57,12 +57,27 @@ def start_socs(session: Session, community: Community, t: int) -> dict[PathName,
     return {row.path: row.soc_end for row in rows}
 
 
-def _readings(session: Session, community: Community, t: int, fill: bool) -> tuple[np.ndarray, np.ndarray, int]:
-    """Interval ``t``'s load and PV per peer; missing ones filled by persistence (added as FILLED rows)."""
+def is_complete(session: Session, community: Community, t: int) -> bool:
+    """Whether interval ``t`` has every peer's reading."""
+    count = session.scalar(select(func.count()).select_from(Reading).where(Reading.interval == t))
+    return count == community.n_peers
+
+
+def complete_readings(session: Session, community: Community, t: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Interval ``t``'s load and PV per peer when every peer's reading is in, else None."""
+    rows = session.execute(select(Reading.peer, Reading.load_kwh, Reading.pv_kwh).where(Reading.interval == t)).all()
+    if len(rows) != community.n_peers:
+        return None
+    load, pv = np.zeros(community.n_peers), np.zeros(community.n_peers)
+    for peer, load_kwh, pv_kwh in rows:
+        load[peer - 1], pv[peer - 1] = load_kwh, pv_kwh
+    return load, pv
+
+
+def _filled_readings(session: Session, community: Community, t: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Interval ``t``'s load and PV per peer, missing ones filled by persistence (added as FILLED rows)."""
     got = {r.peer: r for r in session.scalars(select(Reading).where(Reading.interval == t))}
     missing = [p for p in range(1, community.n_peers + 1) if p not in got]
-    if missing and not fill:
-        raise Invalid(f"interval {community.day.start(t)} misses the readings of {len(missing)} peers")
     if missing:
         before = {r.peer: r for r in session.scalars(select(Reading).where(Reading.interval == t - 1))}
         for p in missing:
@@ -77,12 +92,25 @@ def _readings(session: Session, community: Community, t: int, fill: bool) -> tup
     return load, pv, len(missing)
 
 
-def clear_interval(session: Session, community: Community, t: int, *, fill: bool = False, actor: str = "service"):
-    """Clear interval ``t`` (the next one) inside ``session``'s transaction; the caller commits."""
+def clear_interval(
+    session: Session, community: Community, t: int, *, fill: bool = False, actor: str = "service", matcher=None
+):
+    """Clear interval ``t`` (the next one) inside ``session``'s transaction; the caller commits. Its
+    matchings come from ``matcher`` (a ``Matcher`` solving ahead) when there is one."""
     started = time.perf_counter()
-    load, pv, filled = _readings(session, community, t, fill)
+    if fill:
+        load, pv, filled = _filled_readings(session, community, t)
+    else:
+        readings = complete_readings(session, community, t)
+        if readings is None:
+            raise Invalid(f"interval {community.day.start(t)} misses the readings of some peers")
+        (load, pv), filled = readings, 0
     day = community.day_with({t: (load, pv)})
-    matchings = match_interval(day.snapshot(t), community.scenario, community.method)
+    snap = day.snapshot(t)
+    if matcher is not None:
+        matchings = matcher.matchings(t, snap, community.method)
+    else:
+        matchings = match_interval(snap, community.scenario, community.method)
     socs = start_socs(session, community, t)
     best = step_interval(day, t, matchings, socs[PathName.BEST], PRIORITIES, "best")
     single = {p: step_interval(day, t, matchings, socs[PathName(p)], (p,), p) for p in PRIORITIES}
@@ -143,21 +171,18 @@ def _store(session: Session, best: Step, single: dict[str, Step], filled: int, s
             session.execute(insert(table), rows)
 
 
-def ready(session: Session, community: Community, t: int) -> bool:
-    """Whether interval ``t`` has every peer's reading."""
-    count = session.scalar(select(func.count()).select_from(Reading).where(Reading.interval == t))
-    return count == community.n_peers
-
-
-def clear_ready(session_factory, community: Community) -> list[int]:
-    """Clear, each in its own transaction, every interval from the live one on whose readings are all in."""
+def clear_ready(session_factory, community: Community, matcher=None) -> list[int]:
+    """Clear, each in its own transaction, every interval from the live one on whose readings are all in,
+    up to one whose matchings ``matcher`` is still solving."""
     cleared = []
     while True:
         with session_factory() as session, session.begin():
             t = next_interval(session)
-            if t >= community.n_intervals or not ready(session, community, t):
+            if t >= community.n_intervals or (matcher is not None and matcher.waiting_for(t)):
                 return cleared
-            clear_interval(session, community, t)
+            if not is_complete(session, community, t):
+                return cleared
+            clear_interval(session, community, t, matcher=matcher)
         cleared.append(t)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from lec_opt.market.snapshot import build_day
 from lec_opt.scenario.schema import Scenario
 
 RETRYABLE = (httpx.TransportError,)
+REPLAY_IN_FLIGHT = 4  # bulk posts a replay keeps under way
 
 
 def request(
@@ -63,17 +65,53 @@ def replay(
     intervals: range | None = None,
     progress: Callable[[int, int], None] | None = None,
     patience: float = 60.0,
+    in_flight: int = REPLAY_IN_FLIGHT,
 ) -> int:
     """Post the scenario's day (its data folder's readings, kWh per interval) to the service, one bulk post
-    per interval in order; returns how many intervals were posted."""
+    per interval, in order, up to ``in_flight`` posts at a time (while the service clears one interval it
+    stores the next ones, and solves their MILP matchings ahead), then wait until the last is cleared;
+    returns how many intervals were posted.
+
+    The service clears in interval order whatever order the posts arrive in, so the results are those
+    of posting one interval after the other."""
     day = build_day(scenario)
     intervals = intervals if intervals is not None else range(day.n_intervals)
-    with httpx.Client(base_url=url, timeout=600) as client:
-        for done, t in enumerate(intervals, start=1):
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    with httpx.Client(base_url=url, timeout=600, limits=limits) as client, ThreadPoolExecutor(in_flight) as pool:
+
+        def post(t: int) -> None:
             request(client, "POST", "/operator/readings", token=token, json=bulk_body(day, t), patience=patience)
-            if progress:
-                progress(done, len(intervals))
+
+        posted = [pool.submit(post, t) for t in intervals]
+        try:
+            for done, future in enumerate(posted, start=1):
+                future.result()
+                if progress:
+                    progress(done, len(intervals))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a refused post stops the replay: nothing more is sent
+            raise
+        if intervals:
+            wait_cleared(client, token, day.start(intervals[-1]), patience)
     return len(intervals)
+
+
+def wait_cleared(client: httpx.Client, token: str, time_: str, patience: float = 60.0) -> None:
+    """Wait until the service has cleared the interval starting at ``time_`` (it clears in order, a
+    posted interval may still be waiting for its turn or its matchings); LecOptError when no interval
+    clears for ``patience`` seconds."""
+    seen, give_up = -1, time.monotonic() + patience
+    while True:
+        day = request(client, "GET", "/api/day", token=token, patience=patience).json()
+        times = [row["time"] for row in day["intervals"]]
+        if time_ in times:
+            return
+        if len(times) > seen:
+            seen, give_up = len(times), time.monotonic() + patience
+        elif time.monotonic() > give_up:
+            live = day["live"]
+            raise LecOptError(f"the service has not cleared {time_}: it waits at {live} for {patience:.0f} s")
+        time.sleep(0.05)
 
 
 def fetch_export(url: str, token: str, first: str | None = None, last: str | None = None) -> dict:
