@@ -10,7 +10,6 @@ cleared.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 import time
@@ -26,34 +25,31 @@ from lec_opt.service import clearing, readings
 from lec_opt.service.auth import Caller, authenticate, new_token, token_hash
 from lec_opt.service.clerk import Clerk
 from lec_opt.service.community import Community
+from lec_opt.service.cycle import Cycle
 from lec_opt.service.db import Audit, Meta, Peer, Reading, make_engine
 from lec_opt.service.errors import Conflict, NotFound
 from lec_opt.service.matcher import Matcher
 from lec_opt.service.migrate import upgrade
 from lec_opt.service.readings import Meter, Posted
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class Aggregator:
-    """The running service's state: the community, the database and its one writer."""
+    """The running service's state: the community, the database, its one writer and the interval cycle."""
 
     community: Community
     url: str
     operator_token: str
+    workers: int | None = None  # processes solving the MILP matchings ahead (default: 2 or the cores)
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
-    clerk: Clerk | None = field(default=None, init=False)
-    live: int = field(default=0, init=False)  # the first interval not cleared (the clerk's)
     tokens: dict[str, int] = field(default_factory=dict, init=False)  # token sha256 -> peer, every issued one
-    workers: int | None = None  # processes solving the MILP matchings ahead (default: 2 or the cores)
-    matcher: Matcher | None = field(default=None, init=False)
-    reopened: bool = field(default=False, init=False)  # a correction reopened intervals: check them at the next post
-    waiting: list[Waiting] = field(default_factory=list, init=False)  # posts answered when their interval clears
+    clerk: Clerk | None = field(default=None, init=False)
+    cycle: Cycle | None = field(default=None, init=False)  # the clerk's: live interval, waiting posts
 
     def start(self) -> None:
         """Migrate, register the community (or check it is the one stored), clear what is ready, start the clerk."""
+        self._stop_writers()
         self.engine = make_engine(self.url)
         upgrade(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -61,13 +57,13 @@ class Aggregator:
             self._register(session)
             rows = session.execute(select(Peer.token_sha256, Peer.peer).where(Peer.token_sha256.is_not(None)))
             self.tokens = {sha256: peer for sha256, peer in rows}
-        clearing.clear_ready(self.sessions, self.community)
-        self.live = self._first_not_cleared()
-        self._stop_writers()
-        self.clerk = Clerk(self._store)
+        matcher = None
         if self.community.method == "milp":
             workers = self.workers or min(os.cpu_count() or 1, 2)
-            self.matcher = Matcher(self.community.scenario, workers, on_done=lambda: self.clerk.later(self._clear_due))
+            matcher = Matcher(self.community.scenario, workers, on_done=lambda: self.clerk.later(self.cycle.clear_due))
+        self.cycle = Cycle(self.community, self.sessions, matcher)
+        self.cycle.clear_due()  # what was complete when the service stopped
+        self.clerk = Clerk(self.cycle.store)
         self.clerk.start()
 
     def stop(self) -> None:
@@ -78,16 +74,11 @@ class Aggregator:
     def _stop_writers(self) -> None:
         if self.clerk is not None:
             self.clerk.stop()
-        for w in self.waiting:  # stored, their clearing left for the next start: answered with what is done
-            w.post.future.set_result(_answer(w.counts, w.cleared))
-        self.waiting = []
-        if self.matcher is not None:
-            self.matcher.close()
-            self.matcher = None
-
-    def _first_not_cleared(self) -> int:
-        with self.sessions() as session:
-            return clearing.next_interval(session)
+        if self.cycle is not None:
+            self.cycle.close()
+            if self.cycle.matcher is not None:
+                self.cycle.matcher.close()
+        self.clerk = self.cycle = None
 
     def _register(self, session: Session) -> None:
         c = self.community
@@ -115,98 +106,15 @@ class Aggregator:
         t = readings.check(self.community, time_, meters)
         return self.clerk.post(Posted(time_, t, meters, caller))
 
-    def _store(self, posts: list[Posted]) -> None:
-        """The clerk's turn for a batch of posts: store them in one transaction, answer each, clear what is due."""
-        try:
-            with self.sessions() as session, session.begin():
-                results = readings.store_batch(session, posts, self.live)
-        except Exception:  # noqa: BLE001 - one bad post must not fail the others: each alone, in its own transaction
-            if len(posts) == 1:
-                raise
-            log.exception("a batch of %d posts failed; storing them one by one", len(posts))
-            for post in posts:
-                _answer_alone(self._store, post)
-            return
-        due, touched = False, set()
-        for post, result in zip(posts, results):
-            if isinstance(result, Exception):
-                post.future.set_exception(result)
-                continue
-            touched.add(post.interval)
-            if post.interval == self.live or self.reopened:  # may complete the live interval
-                self.waiting.append(Waiting(post, result, []))
-                due = True
-            else:
-                post.future.set_result(_answer(result, []))
-        if self.matcher is not None:
-            self._solve_ahead(sorted(touched))
-        if due:
-            self._clear_due()
-
-    def _solve_ahead(self, intervals: list[int]) -> None:
-        """Start the MILP matchings of the intervals these posts completed."""
-        with self.sessions() as session:
-            for t in intervals:
-                if t >= self.live and clearing.is_complete(session, self.community, t):
-                    self.matcher.solve_ahead(t, *clearing.complete_readings(session, self.community, t))
-
-    def _clear_due(self, cleared_before: tuple[str, ...] = ()) -> None:
-        """Clear every interval that is ready, in order; answer the posts waiting for it."""
-        try:
-            cleared = clearing.clear_ready(self.sessions, self.community, self.matcher)
-        except Exception as err:
-            for w in self.waiting:
-                w.post.future.set_exception(err)
-            self.waiting = []
-            raise
-        finally:  # a clearing that failed has committed the intervals before it
-            self.live, self.reopened = self._first_not_cleared(), False
-        times = [*cleared_before, *(self.community.day.start(t) for t in cleared)]
-        held = self.matcher is not None and self.matcher.waiting_for(self.live)
-        still = []
-        for w in self.waiting:
-            w.cleared.extend(times)
-            if held and w.post.interval >= self.live:  # its interval waits for its matchings
-                still.append(w)
-            else:
-                w.post.future.set_result(_answer(w.counts, w.cleared))
-        self.waiting = still
-
     def clear_until(self, time_: str, caller: Caller) -> list[str]:
         """The deadline rule: clear every interval up to ``time_``, a missing reading filled by persistence."""
         last = self.community.interval(time_)
-        return self.clerk.call(lambda: self._clear_until(last, caller))
-
-    def _clear_until(self, last: int, caller: Caller) -> list[str]:
-        done = []
-        try:
-            while True:
-                with self.sessions() as session, session.begin():
-                    t = clearing.next_interval(session)
-                    if t > last:
-                        return done
-                    clearing.clear_interval(
-                        session, self.community, t, fill=True, actor=caller.name, matcher=self.matcher
-                    )
-                done.append(self.community.day.start(t))
-                self.live = t + 1
-        finally:
-            self._clear_due(tuple(done))  # what became ready behind it, and the posts waiting
+        return self.clerk.call(lambda: self.cycle.clear_until(last, caller.name))
 
     def reopen(self, time_: str, caller: Caller) -> dict:
         """The operator's correction: undo the clearing of ``time_`` and every later interval."""
         t = self.community.interval(time_)
-
-        def write() -> int:
-            with self.sessions() as session, session.begin():
-                n = clearing.reopen(session, t)
-                detail = json.dumps({"time": time_, "reopened": n})
-                session.add(Audit(actor=caller.name, action="reopen", detail=detail))
-            self.live = min(self.live, t)
-            self.reopened = True
-            return n
-
-        return {"reopened": self.clerk.call(write), "from": time_}
+        return {"reopened": self.clerk.call(lambda: self.cycle.reopen(t, time_, caller.name)), "from": time_}
 
     def issue_token(self, peer: int, caller: Caller) -> str:
         """A new token for ``peer`` (its previous one stops working); only its sha256 is stored."""
@@ -234,27 +142,6 @@ class Aggregator:
             return None
         age = time.time() - (first if first.tzinfo else first.replace(tzinfo=UTC)).timestamp()
         return self.community.day.start(t) if age > deadline_seconds else None
-
-
-@dataclass
-class Waiting:
-    """A stored post that may have completed the live interval: answered when that interval clears."""
-
-    post: Posted
-    counts: dict[readings.Outcome, int]
-    cleared: list[str]
-
-
-def _answer(counts: dict[readings.Outcome, int], cleared: list[str]) -> dict:
-    return {**{o.value: n for o, n in counts.items()}, "cleared": cleared}
-
-
-def _answer_alone(store, post: Posted) -> None:
-    try:
-        store([post])
-    except Exception as err:  # noqa: BLE001 - this post's error, to its poster
-        if not post.future.done():
-            post.future.set_exception(err)
 
 
 def deadline_loop(aggregator: Aggregator, deadline_seconds: float, stop: threading.Event) -> None:

@@ -57,12 +57,6 @@ def start_socs(session: Session, community: Community, t: int) -> dict[PathName,
     return {row.path: row.soc_end for row in rows}
 
 
-def is_complete(session: Session, community: Community, t: int) -> bool:
-    """Whether interval ``t`` has every peer's reading."""
-    count = session.scalar(select(func.count()).select_from(Reading).where(Reading.interval == t))
-    return count == community.n_peers
-
-
 def complete_readings(session: Session, community: Community, t: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Interval ``t``'s load and PV per peer when every peer's reading is in, else None."""
     rows = session.execute(select(Reading.peer, Reading.load_kwh, Reading.pv_kwh).where(Reading.interval == t)).all()
@@ -169,21 +163,6 @@ def _store(session: Session, best: Step, single: dict[str, Step], filled: int, s
     for table, rows in ((PrioritySummary, summaries), (TradeRow, trades), (CesState, socs), (SettlementRow, money)):
         if rows:  # Core's executemany: one statement for the rows, no ORM objects
             session.execute(insert(table), rows)
-
-
-def clear_ready(session_factory, community: Community, matcher=None) -> list[int]:
-    """Clear, each in its own transaction, every interval from the live one on whose readings are all in,
-    up to one whose matchings ``matcher`` is still solving."""
-    cleared = []
-    while True:
-        with session_factory() as session, session.begin():
-            t = next_interval(session)
-            if t >= community.n_intervals or (matcher is not None and matcher.waiting_for(t)):
-                return cleared
-            if not is_complete(session, community, t):
-                return cleared
-            clear_interval(session, community, t, matcher=matcher)
-        cleared.append(t)
 
 
 def reopen(session: Session, t: int) -> int:
