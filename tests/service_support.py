@@ -3,6 +3,7 @@ process), a PostgreSQL database, and comparing a results folder with ``solve-day
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import json
@@ -123,6 +124,49 @@ def postgres_url():
         return
     with throwaway_postgres() as url:
         yield url
+
+
+def peer_tokens(url: str, n_peers: int) -> dict[int, str]:
+    """A new token for each of the community's ``n_peers`` peers (the operator's route)."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {OPERATOR}"}, timeout=60) as client:
+        return {
+            p: client.post(f"/operator/peers/{p}/token").raise_for_status().json()["token"]
+            for p in range(1, n_peers + 1)
+        }
+
+
+async def _meter(url: str, token: str, rows: list[dict], patience: float) -> None:
+    """One peer's meter: its readings in order, each retried while the service is unreachable or 5xx."""
+    async with httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+        for body in rows:
+            give_up = time.monotonic() + patience
+            while True:
+                try:
+                    r = await client.post("/readings", json=body)
+                    if r.status_code < 500:
+                        r.raise_for_status()
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > give_up:
+                    raise TimeoutError(f"the service did not take {body} in {patience} s")
+                await asyncio.sleep(0.1)
+
+
+def post_as_meters(url: str, tokens: dict[int, str], day, intervals: range, patience: float = 120.0) -> None:
+    """Every peer posts its own reading of each interval in order, all peers at once (one client each)."""
+    rows = {
+        p: [
+            {"time": day.start(t), "load_kwh": float(day.load_kwh[t, p - 1]), "pv_kwh": float(day.pv_kwh[t, p - 1])}
+            for t in intervals
+        ]
+        for p in tokens
+    }
+
+    async def everyone() -> None:
+        await asyncio.gather(*(_meter(url, tokens[p], rows[p], patience) for p in tokens))
+
+    asyncio.run(everyone())
 
 
 def same_results(ours: Path, theirs: Path) -> None:

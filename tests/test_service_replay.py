@@ -1,11 +1,14 @@
 """The key check of the service: replaying the default day through it gives solve-day's results.
 
-The shipped day's readings are posted interval by interval (``lec-opt replay``'s client) to a real
-server on 127.0.0.1, on SQLite and on PostgreSQL; the export (``lec-opt export``'s client) must
-hold the same values as ``solve-day``'s folder: intervals.csv, trades.csv and settlement.csv byte
-for byte, summary.json but its two timings. The greedy day is replayed whole; the MILP day up to
-09:00 (its first 109 intervals: the night's trivial ones and the morning's MILPs), compared with
-the same intervals of solve-day's MILP day, tables made by the same writers.
+The shipped day's readings are posted (``lec-opt replay``'s client: one bulk post per interval,
+four under way at once) to a real server on 127.0.0.1, on SQLite and on PostgreSQL; the export
+(``lec-opt export``'s client) must hold the same values as ``solve-day``'s folder: intervals.csv,
+trades.csv and settlement.csv byte for byte, summary.json but its two timings. Both days, greedy
+and MILP, are replayed whole (the MILP's matchings solved ahead by the service's workers).
+
+The meters' way: the 100 peers each post their own readings with their own token, all at once, as
+fast as they can, to ``lec-opt serve`` in its own process (which stores them in shared commits and
+clears in order); up to 09:05 (the night and the morning's trading), compared with the same intervals of solve-day's day.
 """
 
 from __future__ import annotations
@@ -14,26 +17,39 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
-from service_support import OPERATOR, postgres_schema, postgres_url, same_results, thread_server  # noqa: F401
+from service_support import (  # noqa: F401 - postgres_url is a fixture
+    OPERATOR,
+    free_port,
+    peer_tokens,
+    post_as_meters,
+    postgres_schema,
+    postgres_url,
+    same_results,
+    serve_process,
+    thread_server,
+    wait_up,
+)
 
 from lec_opt.day.outputs import write_day
 from lec_opt.day.run import DayRun, run_day
 from lec_opt.scenario import load_scenario
 from lec_opt.service.aggregator import Aggregator
 from lec_opt.service.app import create_app
-from lec_opt.service.client import export, replay
+from lec_opt.service.client import export, replay, wait_cleared
 from lec_opt.service.community import Community
 
-MILP_INTERVALS = 109  # 00:00 .. 09:00
+MORNING = 110  # 00:00 .. 09:05
 
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
     """solve-day's greedy folder and MILP run (computed once for the module)."""
     scenario = load_scenario()
-    folder = write_day(run_day(scenario, method="greedy"), tmp_path_factory.mktemp("solve") / "greedy")
-    return {"greedy": folder, "milp": run_day(scenario, method="milp")}
+    greedy, milp = run_day(scenario, method="greedy"), run_day(scenario, method="milp")
+    folder = write_day(greedy, tmp_path_factory.mktemp("solve") / "greedy")
+    return {"greedy": folder, "milp": milp, "greedy-run": greedy}
 
 
 def _db(backend: str, tmp_path, request) -> str:
@@ -44,11 +60,11 @@ def _db(backend: str, tmp_path, request) -> str:
     return schema.__enter__()
 
 
-def _replayed(db: str, method: str, out, intervals=None, last=None):
+def _replayed(db: str, method: str, out):
     aggregator = Aggregator(Community(load_scenario(), method), db, OPERATOR)
     with thread_server(create_app(aggregator)) as url:
-        replay(load_scenario(), url, OPERATOR, intervals)
-        return export(url, OPERATOR, out, last=last)
+        replay(load_scenario(), url, OPERATOR)
+        return export(url, OPERATOR, out)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -60,16 +76,34 @@ def test_greedy_day_replayed_equals_solve_day(backend, solved, tmp_path, request
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_milp_morning_replayed_equals_solve_day(backend, solved, tmp_path, request):
-    n = MILP_INTERVALS
-    last = f"{(n - 1) * 5 // 60:02d}:{(n - 1) * 5 % 60:02d}"
-    folder = _replayed(_db(backend, tmp_path, request), "milp", tmp_path / "export", range(n), last)
-    run = solved["milp"]
-    cut = DayRun(run.day, "milp", "best", run.steps[:n], {p: s[:n] for p, s in run.single.items()}, 0.0, 0.0)
-    expected = write_day(cut, tmp_path / "expected")
+def test_milp_day_replayed_equals_solve_day(backend, solved, tmp_path, request):
+    folder = _replayed(_db(backend, tmp_path, request), "milp", tmp_path / "export")
+    expected = write_day(solved["milp"], tmp_path / "expected")
     same_results(folder, expected)
-    chosen = [s.chosen for s in run.steps[:n]]
-    assert len(set(chosen)) > 1 or any(s.result.p2p_kwh > 0 for s in run.steps[:n])  # not an empty morning
+    assert len({s.chosen for s in solved["milp"].steps}) > 1  # the day is not all one priority
+
+
+def _first(run: DayRun, n: int) -> DayRun:
+    """The first ``n`` intervals of a day's run (the tables of the same writers)."""
+    return DayRun(run.day, run.method, "best", run.steps[:n], {p: s[:n] for p, s in run.single.items()}, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(("method", "backend"), [("greedy", "sqlite"), ("greedy", "postgresql"), ("milp", "sqlite")])
+def test_meters_posting_at_once_equal_solve_day(method, backend, solved, tmp_path, request):
+    day, port = solved["greedy-run"].day, free_port()
+    last, url = day.start(MORNING - 1), f"http://127.0.0.1:{port}"
+    server = serve_process(_db(backend, tmp_path, request), port, method)
+    try:
+        wait_up(url)
+        post_as_meters(url, peer_tokens(url, day.n_peers), day, range(MORNING))
+        with httpx.Client(base_url=url) as client:
+            wait_cleared(client, OPERATOR, last)
+        folder = export(url, OPERATOR, tmp_path / "export", last=last)
+    finally:
+        server.terminate()
+        server.wait()
+    run = solved["milp"] if method == "milp" else solved["greedy-run"]
+    same_results(folder, write_day(_first(run, MORNING), tmp_path / "expected"))
 
 
 def test_report_and_game_read_an_export(solved, tmp_path):
