@@ -2,20 +2,23 @@
 
 Against 127.0.0.1 on this machine: ``lec-opt serve`` (SQLite, the default database) in its own
 process; the operator issues the 100 peers' tokens; then each peer, one asyncio task with its own
-token, posts its reading of every interval in order, not waiting for the clearing (an interval
-clears when its last reading is in). Measured: the wall time of the day, the latency of a reading
-(p50, p99), the latency of a post that cleared an interval and the clearing's own seconds inside
-the service (p50, p99), the database's size, and the ratio of the wall time to ``lec-opt
-solve-day``'s on the same data (a subprocess, timed the same way). The same day is also replayed in bulk (the operator's one post per
-interval, as ``lec-opt replay``), timed against solve-day too. The export must equal
-solve-day's folder (intervals.csv, trades.csv, settlement.csv byte for byte; summary.json but its
-timings). Methods: ``LEC_OPT_BENCH_SERVICE_METHODS`` (default ``greedy,milp``).
+token and connection (aiohttp: a client light enough that the service, not the client, is what is
+measured), posts its reading of every interval in order, not waiting for the clearing. The wall
+time runs until the service has cleared the last interval. Measured: the wall time, the latency of a
+reading (p50, p99), the latency of a post answered with a clearing and the clearing's own seconds
+inside the service (p50, p99), the database's size, the CPU seconds of the service, its MILP
+workers and the clients, and the ratio of the wall time to ``lec-opt solve-day``'s on the same data
+(a subprocess, timed the same way, in the same run). The same day is also replayed in bulk
+(``lec-opt replay``: one post per interval, four under way) and timed against solve-day too. Every
+export must equal solve-day's folder (intervals.csv, trades.csv, settlement.csv byte for byte;
+summary.json but its timings). Methods: ``LEC_OPT_BENCH_SERVICE_METHODS`` (default ``greedy,milp``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,15 +26,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
+import psutil
 from sqlalchemy import create_engine, select
 
 from benchmarks.common import save, timed_run
 from benchmarks.day import same_files
 from lec_opt import load_scenario
 from lec_opt.market.snapshot import build_day
-from lec_opt.service.client import bulk_body, export, request
+from lec_opt.service.client import REPLAY_IN_FLIGHT, export, replay, wait_cleared
 from lec_opt.service.db import ClearedInterval
 
 TOKEN = "benchmark-operator-token-0123456789"
@@ -43,37 +48,50 @@ def _pct(values: list[float]) -> dict:
     return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)), "n": len(values)}
 
 
-async def _peer(
-    client: httpx.AsyncClient, token: str, rows: list[dict], lat: list, clearing: list, retries: list
-) -> None:
+async def _peer(session, token: str, rows: list[dict], lat: list, clearing: list, retries: list) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     for body in rows:
         started = time.perf_counter()
         for attempt in range(5):  # a connection the server closed is retried: a reading is accepted once
             try:
-                r = await client.post("/readings", headers=headers, json=body)
+                async with session.post("/readings", headers=headers, json=body) as r:
+                    r.raise_for_status()
+                    answer = await r.json()
                 break
-            except httpx.TransportError:
+            except aiohttp.ClientConnectionError:
                 retries.append(attempt)
         seconds = time.perf_counter() - started
-        r.raise_for_status()
-        (clearing if r.json()["cleared"] else lat).append(seconds)
+        (clearing if answer["cleared"] else lat).append(seconds)
 
 
-async def _day(url: str, tokens: dict[int, str], day) -> tuple[float, list, list, list]:
+async def _posts(url: str, tokens: dict[int, str], day) -> tuple[list, list, list]:
     lat, clearing, retries = [], [], []
-    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
-    async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
+    async with aiohttp.ClientSession(base_url=url, connector=aiohttp.TCPConnector(limit=0)) as session:
         tasks = []
         for p, token in tokens.items():
             rows = [
                 {"time": day.start(t), "load_kwh": float(day.load_kwh[t, p - 1]), "pv_kwh": float(day.pv_kwh[t, p - 1])}
                 for t in range(day.n_intervals)
             ]
-            tasks.append(_peer(client, token, rows, lat, clearing, retries))
-        started = time.perf_counter()
+            tasks.append(_peer(session, token, rows, lat, clearing, retries))
         await asyncio.gather(*tasks)
-        return time.perf_counter() - started, lat, clearing, retries
+    return lat, clearing, retries
+
+
+def _day(url: str, tokens: dict[int, str], day) -> tuple[float, list, list, list]:
+    """Every peer's day posted at once; the wall time until the last interval is cleared."""
+    started = time.perf_counter()
+    lat, clearing, retries = asyncio.run(_posts(url, tokens, day))
+    with httpx.Client(base_url=url, timeout=600) as client:
+        wait_cleared(client, TOKEN, day.start(day.n_intervals - 1), patience=600)
+    return time.perf_counter() - started, lat, clearing, retries
+
+
+def _cpu(process: psutil.Process) -> dict:
+    """CPU seconds of the service's process and of its children (the MILP workers) so far."""
+    own = process.cpu_times()
+    children = sum(c.cpu_times().user + c.cpu_times().system for c in process.children(recursive=True))
+    return {"service": own.user + own.system, "workers": children}
 
 
 def _serve(db: str, method: str) -> subprocess.Popen:
@@ -103,12 +121,15 @@ def run_method(method: str, work: Path) -> dict:
             p: httpx.post(f"{url}/operator/peers/{p}/token", headers=op).json()["token"]
             for p in range(1, day.n_peers + 1)
         }
-        wall, lat, clearing, retries = asyncio.run(_day(url, tokens, day))
+        process, client_before = psutil.Process(server.pid), resource.getrusage(resource.RUSAGE_SELF)
+        wall, lat, clearing, retries = _day(url, tokens, day)
+        cpu, client_after = _cpu(process), resource.getrusage(resource.RUSAGE_SELF)
         folder = export(url, TOKEN, work / f"service-{method}")
     finally:
         server.terminate()
         server.wait()
-    bulk = _bulk(method, work, day)
+    cpu["clients"] = sum(getattr(client_after, k) - getattr(client_before, k) for k in ("ru_utime", "ru_stime"))
+    bulk = _bulk(method, work)
     engine = create_engine(f"sqlite:///{db_file}")
     with engine.connect() as conn:
         inside = [row.seconds for row in conn.execute(select(ClearedInterval.seconds))]
@@ -117,6 +138,7 @@ def run_method(method: str, work: Path) -> dict:
         [sys.executable, "-m", "lec_opt", "solve-day", "--method", method, "--out", str(work / method)], "solve-day"
     )
     size = sum(p.stat().st_size for p in work.glob(f"{method}.db*"))
+    bulk["export_equals_solve_day"] = same_files(Path(bulk.pop("folder")), work / method)
     return {
         "peers": len(tokens),
         "intervals": day.n_intervals,
@@ -128,6 +150,7 @@ def run_method(method: str, work: Path) -> dict:
         "clearing_post_latency_seconds": _pct(clearing),
         "clearing_inside_service_seconds": _pct(inside),
         "clearing_inside_service_total_seconds": float(sum(inside)),
+        "cpu_seconds": cpu,
         "database_bytes": size,
         "solve_day": solve,
         "ratio_to_solve_day": wall / solve["wall_seconds"],
@@ -136,22 +159,19 @@ def run_method(method: str, work: Path) -> dict:
     }
 
 
-def _bulk(method: str, work: Path, day) -> dict:
-    """The same day replayed by the operator in bulk (``lec-opt replay``: one post per interval)."""
+def _bulk(method: str, work: Path) -> dict:
+    """The same day replayed by the operator in bulk (``lec-opt replay``: one post per interval, four
+    under way), until its last interval is cleared."""
     server = _serve(f"sqlite:///{work / f'{method}-bulk.db'}", method)
     try:
-        latencies = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{PORT}", timeout=600) as client:
-            started = time.perf_counter()
-            for t in range(day.n_intervals):
-                t0 = time.perf_counter()
-                request(client, "POST", "/operator/readings", token=TOKEN, json=bulk_body(day, t))
-                latencies.append(time.perf_counter() - t0)
-            wall = time.perf_counter() - started
+        started = time.perf_counter()
+        replay(load_scenario(), f"http://127.0.0.1:{PORT}", TOKEN)
+        wall = time.perf_counter() - started
+        folder = export(f"http://127.0.0.1:{PORT}", TOKEN, work / f"bulk-{method}")
     finally:
         server.terminate()
         server.wait()
-    return {"wall_seconds": wall, "post_and_clear_latency_seconds": _pct(latencies)}
+    return {"wall_seconds": wall, "in_flight": REPLAY_IN_FLIGHT, "folder": str(folder)}
 
 
 def main() -> None:
@@ -172,9 +192,11 @@ def main() -> None:
             f"{r['database_bytes'] / 2**20:>6.1f} {r['export_equals_solve_day']['identical']}"
         )
     for m, r in results.items():
-        b = r["bulk"]
+        b, cpu = r["bulk"], r["cpu_seconds"]
         print(
-            f"{m} in bulk (one post per interval, as lec-opt replay): {b['wall_seconds']:.1f} s, {b['ratio_to_solve_day']:.1f}x solve-day"
+            f"{m}: CPU s service {cpu['service']:.1f}, workers {cpu['workers']:.1f}, clients {cpu['clients']:.1f}; "
+            f"in bulk (lec-opt replay, {b['in_flight']} posts under way): {b['wall_seconds']:.1f} s, "
+            f"{b['ratio_to_solve_day']:.1f}x solve-day, same files {b['export_equals_solve_day']['identical']}"
         )
     print(save("service", {"note": "100 peers, one day of 288 intervals, 127.0.0.1, SQLite", "methods": results}))
 

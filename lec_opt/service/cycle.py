@@ -1,7 +1,7 @@
 """The interval cycle, run by the clerk (one thread, so nothing here races): posts stored, the
 intervals cleared in order as soon as they are complete, each post answered.
 
-A post that may complete the live interval is answered after that interval's clearing (its answer
+A post that completes the live interval is answered after that interval's clearing (its answer
 lists the intervals cleared); any other post as soon as it is stored. With the MILP, an interval
 the posts complete has its matchings solved ahead (``Matcher``), and the live interval clears when
 they are done. The number of readings of each interval is counted once from the database and then
@@ -82,7 +82,7 @@ class Cycle:
             for post in posts:
                 _store_alone(self.store, post)
             return
-        due, complete = False, set()
+        maybe, complete = [], set()
         for post, result in zip(posts, results):
             if isinstance(result, Exception):
                 post.future.set_exception(result)
@@ -91,14 +91,21 @@ class Cycle:
             if result[Outcome.ACCEPTED] or result[Outcome.REPLACED]:
                 complete.add(post.interval)
             if post.interval == self.live or self.reopened:  # may complete the live interval
-                self.waiting.append(Waiting(post, result, []))
-                due = True
+                maybe.append(Waiting(post, result, []))
             else:
                 post.future.set_result(answer(result, []))
         if self.matcher is not None:
             self._solve_ahead(sorted(complete))
-        if due:
+        if maybe and not (self.reopened or self._live_complete()):
+            for w in maybe:  # the live interval still misses readings: nothing to wait for
+                w.post.future.set_result(answer(w.counts, []))
+        elif maybe:
+            self.waiting += maybe
             self.clear_due()
+
+    def _live_complete(self) -> bool:
+        with self.sessions() as session:
+            return self.tally.complete(session, self.live)
 
     def _solve_ahead(self, intervals: list[int]) -> None:
         """Start the MILP matchings of the intervals these posts completed (or changed, complete)."""
