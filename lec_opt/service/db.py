@@ -164,7 +164,7 @@ class SettlementRow(Base):
 
 
 class Audit(Base):
-    """Who sent what and when: every accepted, refused or operator action."""
+    """Who sent what and when: every stored post (its readings and what became of them), clearing, correction and token."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
