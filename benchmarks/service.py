@@ -99,14 +99,19 @@ def _serve(db: str, method: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "lec_opt", "serve", "--db", db, "--port", str(PORT), "--method", method]
     log = open(Path(db.removeprefix("sqlite:///")).with_suffix(".log"), "w")  # noqa: SIM115 - closed with the process
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _wait_health(f"http://127.0.0.1:{PORT}/health", server)
+    return server
+
+
+def _wait_health(url: str, server: subprocess.Popen) -> None:
     for _ in range(600):
         try:
-            if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=1).status_code == 200:
-                return server
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         except httpx.TransportError:
             time.sleep(0.1)
     server.kill()
-    raise RuntimeError("lec-opt serve did not start")
+    raise RuntimeError(f"the server at {url} did not start")
 
 
 def run_method(method: str, work: Path) -> dict:
@@ -174,11 +179,31 @@ def _bulk(method: str, work: Path) -> dict:
     return {"wall_seconds": wall, "in_flight": REPLAY_IN_FLIGHT, "folder": str(folder)}
 
 
+def floor(work: Path) -> dict:
+    """The same 100 clients posting the same day to a bare route (``benchmarks.service_floor``)."""
+    cmd = [sys.executable, "-m", "uvicorn", "benchmarks.service_floor:app", "--port", str(PORT)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_health(f"http://127.0.0.1:{PORT}/openapi.json", server)
+        day = build_day(load_scenario())
+        tokens = {p: f"floor-token-of-peer-{p:03d}" for p in range(1, day.n_peers + 1)}
+        started = time.perf_counter()
+        lat, _cleared, _retries = asyncio.run(_posts(f"http://127.0.0.1:{PORT}", tokens, day))
+        wall = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait()
+    return {"wall_seconds": wall, "readings_per_second": len(lat) / wall, "reading_latency_seconds": _pct(lat)}
+
+
 def main() -> None:
     methods = os.environ.get("LEC_OPT_BENCH_SERVICE_METHODS", "greedy,milp").split(",")
     work = Path(tempfile.mkdtemp(prefix="lec-opt-bench-service-"))
     try:
         results = {m: run_method(m, work) for m in methods}
+        bare = floor(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(
@@ -198,7 +223,14 @@ def main() -> None:
             f"in bulk (lec-opt replay, {b['in_flight']} posts under way): {b['wall_seconds']:.1f} s, "
             f"{b['ratio_to_solve_day']:.1f}x solve-day, same files {b['export_equals_solve_day']['identical']}"
         )
-    print(save("service", {"note": "100 peers, one day of 288 intervals, 127.0.0.1, SQLite", "methods": results}))
+    print(
+        f"floor (a bare FastAPI route, same clients): {bare['wall_seconds']:.1f} s, {bare['readings_per_second']:.0f} readings/s; "
+        + ", ".join(
+            f"{m} {r['readings_per_second'] / bare['readings_per_second']:.0%} of it" for m, r in results.items()
+        )
+    )
+    payload = {"note": "100 peers, one day of 288 intervals, 127.0.0.1, SQLite", "methods": results, "floor": bare}
+    print(save("service", payload))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,16 @@ def postgres_schema(url: str):
         engine.dispose()
 
 
+def database_url(backend: str, tmp_path: Path, request) -> str:
+    """A fresh database for a test: an SQLite file in ``tmp_path``, or a PostgreSQL schema of its own
+    (dropped when the test ends)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'service.db'}"
+    schema = postgres_schema(request.getfixturevalue("postgres_url"))
+    request.addfinalizer(lambda: schema.__exit__(None, None, None))
+    return schema.__enter__()
+
+
 def _pg_bin(name: str) -> str | None:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found[-1] if found else shutil.which(name)

@@ -16,10 +16,10 @@ import threading
 import pytest
 from service_support import (  # noqa: F401 - postgres_url is a fixture
     OPERATOR,
+    database_url,
     free_port,
     peer_tokens,
     post_as_meters,
-    postgres_schema,
     postgres_url,
     same_results,
     serve_process,
@@ -91,12 +91,7 @@ def _kill_and_restart(server, db: str, port: int, done: threading.Event, rng: ra
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_killed_while_meters_post_at_once_the_day_ends_as_without_faults(backend, tmp_path, request):
-    if backend == "sqlite":
-        db = f"sqlite:///{tmp_path / 'service.db'}"
-    else:
-        schema = postgres_schema(request.getfixturevalue("postgres_url"))
-        request.addfinalizer(lambda: schema.__exit__(None, None, None))
-        db = schema.__enter__()
+    db = database_url(backend, tmp_path, request)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     day = build_day(load_scenario())

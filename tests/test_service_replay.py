@@ -8,7 +8,9 @@ and MILP, are replayed whole (the MILP's matchings solved ahead by the service's
 
 The meters' way: the 100 peers each post their own readings with their own token, all at once, as
 fast as they can, to ``lec-opt serve`` in its own process (which stores them in shared commits and
-clears in order); up to 09:05 (the night and the morning's trading), compared with the same intervals of solve-day's day.
+clears in order); up to 09:05 (the night and the morning's trading), compared with the same
+intervals of solve-day's day: the greedy on PostgreSQL, the MILP on SQLite (the greedy on SQLite is
+test_service_faults', killed and restarted on the way).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import httpx
 import pytest
 from service_support import (  # noqa: F401 - postgres_url is a fixture
     OPERATOR,
+    database_url,
     free_port,
     peer_tokens,
     post_as_meters,
-    postgres_schema,
     postgres_url,
     same_results,
     serve_process,
@@ -52,14 +54,6 @@ def solved(tmp_path_factory):
     return {"greedy": folder, "milp": milp, "greedy-run": greedy}
 
 
-def _db(backend: str, tmp_path, request) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'service.db'}"
-    schema = postgres_schema(request.getfixturevalue("postgres_url"))
-    request.addfinalizer(lambda: schema.__exit__(None, None, None))
-    return schema.__enter__()
-
-
 def _replayed(db: str, method: str, out):
     aggregator = Aggregator(Community(load_scenario(), method), db, OPERATOR)
     with thread_server(create_app(aggregator)) as url:
@@ -67,9 +61,19 @@ def _replayed(db: str, method: str, out):
         return export(url, OPERATOR, out)
 
 
+@pytest.fixture(scope="module")
+def greedy_export(tmp_path_factory):
+    """The greedy day replayed on SQLite and exported (shared by the tests that read it)."""
+    tmp = tmp_path_factory.mktemp("greedy-sqlite")
+    return _replayed(f"sqlite:///{tmp / 'service.db'}", "greedy", tmp / "export")
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_greedy_day_replayed_equals_solve_day(backend, solved, tmp_path, request):
-    folder = _replayed(_db(backend, tmp_path, request), "greedy", tmp_path / "export")
+    if backend == "sqlite":
+        folder = request.getfixturevalue("greedy_export")
+    else:
+        folder = _replayed(database_url(backend, tmp_path, request), "greedy", tmp_path / "export")
     same_results(folder, solved["greedy"])
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["intervals"] == 288 and sum(summary["priority_counts"].values()) == 288
@@ -77,7 +81,7 @@ def test_greedy_day_replayed_equals_solve_day(backend, solved, tmp_path, request
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_milp_day_replayed_equals_solve_day(backend, solved, tmp_path, request):
-    folder = _replayed(_db(backend, tmp_path, request), "milp", tmp_path / "export")
+    folder = _replayed(database_url(backend, tmp_path, request), "milp", tmp_path / "export")
     expected = write_day(solved["milp"], tmp_path / "expected")
     same_results(folder, expected)
     assert len({s.chosen for s in solved["milp"].steps}) > 1  # the day is not all one priority
@@ -88,11 +92,11 @@ def _first(run: DayRun, n: int) -> DayRun:
     return DayRun(run.day, run.method, "best", run.steps[:n], {p: s[:n] for p, s in run.single.items()}, 0.0, 0.0)
 
 
-@pytest.mark.parametrize(("method", "backend"), [("greedy", "sqlite"), ("greedy", "postgresql"), ("milp", "sqlite")])
+@pytest.mark.parametrize(("method", "backend"), [("greedy", "postgresql"), ("milp", "sqlite")])
 def test_meters_posting_at_once_equal_solve_day(method, backend, solved, tmp_path, request):
     day, port = solved["greedy-run"].day, free_port()
     last, url = day.start(MORNING - 1), f"http://127.0.0.1:{port}"
-    server = serve_process(_db(backend, tmp_path, request), port, method)
+    server = serve_process(database_url(backend, tmp_path, request), port, method)
     try:
         wait_up(url)
         post_as_meters(url, peer_tokens(url, day.n_peers), day, range(MORNING))
@@ -106,8 +110,8 @@ def test_meters_posting_at_once_equal_solve_day(method, backend, solved, tmp_pat
     same_results(folder, write_day(_first(run, MORNING), tmp_path / "expected"))
 
 
-def test_report_and_game_read_an_export(solved, tmp_path):
-    folder = _replayed(f"sqlite:///{tmp_path / 'service.db'}", "greedy", tmp_path / "export")
+def test_report_and_game_read_an_export(greedy_export):
+    folder = greedy_export
     for args in (["report", str(folder), "--format", "png"], ["game", str(folder), "--interval", "144", "--json"]):
         done = subprocess.run([sys.executable, "-m", "lec_opt", *args], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr

@@ -60,11 +60,17 @@ class Aggregator:
         matcher = None
         if self.community.method == "milp":
             workers = self.workers or min(os.cpu_count() or 1, 2)
-            matcher = Matcher(self.community.scenario, workers, on_done=lambda: self.clerk.later(self.cycle.clear_due))
+            matcher = Matcher(self.community.scenario, workers, on_done=self._matched)
         self.cycle = Cycle(self.community, self.sessions, matcher)
         self.cycle.clear_due()  # what was complete when the service stopped
         self.clerk = Clerk(self.cycle.store)
         self.clerk.start()
+
+    def _matched(self) -> None:
+        """A matching solved ahead is done (a pool thread): the clerk clears what it lets clear."""
+        clerk, cycle = self.clerk, self.cycle
+        if clerk is not None and cycle is not None:  # not stopping
+            clerk.later(cycle.clear_due)
 
     def stop(self) -> None:
         """Finish the writes asked for, then close the database connections."""
