@@ -72,7 +72,7 @@ def test_an_own_community_has_no_paper_column(small_data, write_scenario, tmp_pa
 def test_the_consumer_bill_ratio_has_one_meaning_and_the_figure_shows_both(greedy_30min_day, tmp_path, monkeypatch):
     from lec_opt.day.outputs import write_day
     from lec_opt.report import drawing
-    from lec_opt.report.day_figures import fig_settlement
+    from lec_opt.report.peer_figures import fig_settlement
     from lec_opt.report.summary import day_summary_rows
 
     folder = write_day(greedy_30min_day, tmp_path / "day")

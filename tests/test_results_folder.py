@@ -37,6 +37,7 @@ from helpers import run_cli as cli
 from lec_opt.cli import app
 from lec_opt.cli.paths import PATH_ROLES
 from lec_opt.errors import InputError, LecOptError
+from lec_opt.io import folder_swap
 from lec_opt.io import results_folder as rf
 from lec_opt.io.paths import check_out_path
 from lec_opt.io.results_folder import RESULTS_MANIFEST, partial_dir, read_manifest, require_complete
@@ -194,7 +195,7 @@ def test_the_manifest_records_version_scenario_command_and_state(small, day_a):
 
 def test_the_swap_without_an_atomic_exchange(small, day_a, tmp_path, monkeypatch):
     """Where renameat2 is missing the old folder is renamed away first: the result is the same."""
-    monkeypatch.setattr(rf, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(folder_swap, "exchange", lambda a, b: False)
     out = tmp_path / "day"
     shutil.copytree(day_a, out)
     code, _, err = cli("solve-day", "-s", small, "--method", "greedy", "--priority", "C", "--out", out)

@@ -33,9 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
-import ctypes.util
-import errno
 import json
 import os
 import shutil
@@ -45,6 +42,7 @@ from typing import Any
 
 from lec_opt.errors import InputError, LecOptError
 from lec_opt.io.folder_lock import acquire
+from lec_opt.io.folder_swap import fsync_dir, link_or_copy, remove, sibling, swap
 from lec_opt.io.paths import check_out_path
 from lec_opt.io.provenance import lec_opt_version, now_utc, scenario_hash, software_versions
 from lec_opt.io.schema import MANIFEST_FILE
@@ -152,47 +150,27 @@ def write_manifest(
 # --- one writer at a time ---------------------------------------------------------------------
 
 
-def _sibling(target: Path, what: str) -> Path:
-    return target.parent / f".{target.name}.lec-opt.{what}"
-
-
 def partial_dir(target: str | Path) -> Path:
     """Where a run writes ``target`` before the swap (a sweep's checkpoints live there until it ends)."""
-    return _sibling(_target(target), "partial")
+    return sibling(_target(target), "partial")
 
 
 def _target(path: str | Path) -> Path:
     return Path(os.path.realpath(Path(path)))
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=False)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _recover(target: Path) -> None:
     """Finish (or roll back) a swap that a killed run left half-done, and drop the old folder."""
-    old, partial = _sibling(target, "old"), _sibling(target, "partial")
+    old, partial = sibling(target, "old"), sibling(target, "partial")
     if not target.exists() and old.is_dir():
         manifest = read_manifest(partial) if partial.is_dir() else None
         if manifest is not None and manifest.get("state") == COMPLETE:
             os.rename(partial, target)  # the new folder was complete: finish the swap
         else:
             os.rename(old, target)  # roll back to the previous folder
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     if old.exists():
-        _remove(old)
+        remove(old)
 
 
 def foreign_files(folder: str | Path, manifest: dict | None = None) -> list[str]:
@@ -240,7 +218,7 @@ def claim(out: str | Path, *, overwrite: bool = False, parents: bool = True, upd
     """
     shown = check_out_path(out, parents=parents)  # messages name the folder as the user gave it
     target = _target(out)
-    lock = _sibling(target, "lock")
+    lock = sibling(target, "lock")
     key = str(lock)
     if key in _HELD:
         _HELD[key][1] += 1
@@ -279,52 +257,6 @@ def _write_error(shown: Path, err: OSError) -> LecOptError:
         f"{shown}: could not write the folder: {err.strerror or err}{where}; "
         f"{'the previous folder is unchanged' if shown.exists() else 'nothing was written'}"
     )
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Exchange two folders atomically (Linux ``renameat2``); False where that is not available."""
-    if not hasattr(os, "uname") or os.uname().sysname != "Linux":
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd = -100
-    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
-    if done == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
-        return False  # the file system cannot exchange: rename in two steps
-    raise OSError(code, os.strerror(code), str(b))
-
-
-def _swap(partial: Path, target: Path) -> None:
-    """Put the complete ``partial`` folder at ``target``; the previous folder goes, never half of it."""
-    old = _sibling(target, "old")
-    if old.exists():
-        _remove(old)
-    if target.exists():
-        if _exchange(partial, target):
-            os.rename(partial, old)
-        else:
-            os.rename(target, old)
-            os.rename(partial, target)
-    else:
-        os.rename(partial, target)
-    _fsync_dir(target.parent)
-    _remove(old)
 
 
 def _continues(partial: Path, kind: str | None) -> bool:
@@ -369,7 +301,7 @@ def writing(
         kind = previous["kind"] if previous is not None else kind
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-        partial = _sibling(target, "partial")
+        partial = sibling(target, "partial")
         recorded = _COMMAND.get() or command or f"python: lec_opt ({kind})"
         try:
             continuing = resume and _continues(partial, kind)
@@ -377,16 +309,16 @@ def writing(
                 require_complete(target, (kind,))
             if not continuing:
                 if partial.exists():
-                    _remove(partial)
+                    remove(partial)
                 base = read_manifest(target) if (update or resume) else None
                 if base is not None and base.get("state") == COMPLETE and base.get("kind") == kind:
-                    shutil.copytree(target, partial, copy_function=_link_or_copy, symlinks=True)
+                    shutil.copytree(target, partial, copy_function=link_or_copy, symlinks=True)
                 else:
                     partial.mkdir()
                 write_manifest(partial, kind, state=WRITING, scenario_hash=scenario_hash(scenario), command=recorded)
         except OSError as err:
             with contextlib.suppress(OSError):
-                _remove(partial)
+                remove(partial)
             raise _write_error(shown, err) from None
         try:
             yield partial
@@ -399,11 +331,11 @@ def writing(
                 previous=previous,
                 foreign=foreign,
             )
-            _swap(partial, target)
+            swap(partial, target)
         except BaseException as err:
             if not keep_partial:
                 with contextlib.suppress(OSError):
-                    _remove(partial)
+                    remove(partial)
             if isinstance(err, OSError):
                 raise _write_error(shown, err) from None
             raise

@@ -13,12 +13,11 @@ from lec_opt.report.day_figures import (
     fig_demand_pv,
     fig_ev,
     fig_p2p_priorities,
-    fig_settlement,
-    fig_stability,
     fig_surplus_deficit,
     fig_transactions,
 )
 from lec_opt.report.drawing import as_results
+from lec_opt.report.peer_figures import fig_settlement, fig_stability
 from lec_opt.report.policy_figures import fig_foresight, fig_selection
 from lec_opt.report.ring import fig_ring
 from lec_opt.report.sweep_figures import fig_sweeps
