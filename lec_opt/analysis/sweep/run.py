@@ -189,9 +189,51 @@ def _run_grid(
     power_flow: bool,
 ) -> pd.DataFrame:
     """``run_sweep`` over the grid of ``axes`` (no refinement)."""
+    points = _checked_points(
+        axes, scenario, mode, method, priority, executor, workers, scheduler, out, resume, keep_results, power_flow
+    )
+    options = {"scenario": scenario, "overwrite": overwrite, "resume": resume, "keep_partial": True}
+    target = writing(out, "sweep", **options, command="python: lec_opt.run_sweep") if out is not None else None
+    with (
+        target or contextlib.nullcontext() as folder,  # the partial folder, swapped in at the end
+        tempfile.TemporaryDirectory(prefix="lec-opt-matchings-") as scratch,  # without a folder: the shared matchings
+    ):
+        records: dict[str, dict] = {}
+        if folder is not None:
+            _write_record(folder, scenario, axes, points, mode, method, priority)
+            if resume:
+                records = _load_finished(points, folder, keep_results)
+            write_table(folder, sweep_frame(points, records, axes))
+        skipped = sum(p.hash in records for p in points)
+        matchings = str(folder / MATCHINGS_DIR if folder is not None else scratch)
+        common = {"source": scenario.source, "method": method, "priority": priority}
+        common |= {"keep": keep_results, "power_flow": power_flow, "matchings": matchings}
+        run = (executor, workers or (os.cpu_count() or 1), scheduler)
+        _run_points(points, records, axes, folder, common, run, progress)
+        frame = sweep_frame(points, records, axes)
+        written: list[Path] = []
+        if folder is not None:
+            shutil.rmtree(folder / MATCHINGS_DIR, ignore_errors=True)  # a complete sweep keeps its table, not its cache
+            write_table(folder, frame)
+            if figures:
+                written = write_sweep_figures(frame, folder / FIGURES_DIR)
+        frame.attrs.update(
+            points=len(points),
+            skipped=skipped,
+            figures=[str(Path(out) / p.relative_to(folder)) for p in written],
+            failed=[
+                (p.label(), records[p.hash].get("error") or "") for p in points if records[p.hash]["status"] != "ok"
+            ],
+        )
+        return frame
+
+
+def _checked_points(
+    axes, scenario, mode, method, priority, executor, workers, scheduler, out, resume, keep_results, power_flow
+) -> list[Point]:
+    """The grid's points, after checking everything that can be checked before any work."""
     from lec_opt.day.run import check_method_priority
 
-    # --- everything is checked before any work -----------------------------------------------
     check_method_priority(method, priority)
     if out is None and (resume or keep_results):
         raise LecOptError("resume and keep_results need an output folder")
@@ -212,81 +254,50 @@ def _run_grid(
             from lec_opt.period.run import feeder_flows
 
             feeder_flows(scenario, first)  # the feeder checked and one trial flow, before any point
+    return points
 
-    options = {"scenario": scenario, "overwrite": overwrite, "resume": resume, "keep_partial": True}
-    target = writing(out, "sweep", **options, command="python: lec_opt.run_sweep") if out is not None else None
-    with (
-        target or contextlib.nullcontext() as folder,  # the partial folder, swapped in at the end
-        tempfile.TemporaryDirectory(prefix="lec-opt-matchings-") as scratch,  # without a folder: the shared matchings
-    ):
-        records: dict[str, dict] = {}
-        if folder is not None:
-            write_json(
-                folder / RECORD_FILE,
-                {
-                    "scenario": scenario.source,
-                    "method": method,
-                    "priority": priority,
-                    "mode": mode,
-                    "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
-                    "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
-                },
-            )
-            if resume:
-                records = _load_finished(points, folder, keep_results)
-            write_table(folder, sweep_frame(points, records, axes))
-        copies = Counter(p.hash for p in points)  # equal scenarios (e.g. a value listed twice) run once
-        todo: dict[str, Point] = {}
-        for p in points:
-            if p.hash not in records:
-                todo.setdefault(p.hash, p)
-        skipped = done = sum(p.hash in records for p in points)
-        if progress:
-            progress(done, len(points))
 
-        payloads = [
-            {
-                "hash": h,
-                "scenario": p.scenario,
-                "source": scenario.source,
-                "method": method,
-                "priority": priority,
-                "keep": keep_results,
-                "power_flow": power_flow,
-                "matchings": str(folder / MATCHINGS_DIR if folder is not None else scratch),
-            }
-            for h, p in todo.items()
-        ]
-        stream = execute(payloads, executor, workers or (os.cpu_count() or 1), scheduler)
-        try:
-            for h, record in stream:
-                if folder is not None:
-                    record = _save_point(folder, todo[h], record, method, priority)
-                records[h] = record
-                done += copies[h]
-                if folder is not None:
-                    write_table(folder, sweep_frame(points, records, axes))
-                if progress:
-                    progress(done, len(points))
-        except WorkerDied as err:
-            finished = sum(p.hash in records for p in points)
-            hint = "; run the same command with --resume to finish" if folder is not None else ""
-            raise WorkerDied(f"{err}: {finished} of {len(points)} points finished and saved{hint}") from None
-        finally:
-            stream.close()
-        frame = sweep_frame(points, records, axes)
-        written: list[Path] = []
-        if folder is not None:
-            shutil.rmtree(folder / MATCHINGS_DIR, ignore_errors=True)  # a complete sweep keeps its table, not its cache
-            write_table(folder, frame)
-            if figures:
-                written = write_sweep_figures(frame, folder / FIGURES_DIR)
-        frame.attrs.update(
-            points=len(points),
-            skipped=skipped,
-            figures=[str(Path(out) / p.relative_to(folder)) for p in written],
-            failed=[
-                (p.label(), records[p.hash].get("error") or "") for p in points if records[p.hash]["status"] != "ok"
-            ],
-        )
-        return frame
+def _write_record(folder: Path, scenario: Scenario, axes: Sequence, points: list, mode, method, priority) -> None:
+    """The sweep's own record: what was asked (scenario, method, priority, mode, axes) and its points."""
+    write_json(
+        folder / RECORD_FILE,
+        {
+            "scenario": scenario.source,
+            "method": method,
+            "priority": priority,
+            "mode": mode,
+            "axes": [{"path": a.path, "values": list(a.values), "scale": a.scale} for a in axes],
+            "points": [{"index": p.index, "hash": p.hash, "params": p.params} for p in points],
+        },
+    )
+
+
+def _run_points(points, records: dict, axes, folder: Path | None, common: dict, run: tuple, progress) -> None:
+    """Run every point not in ``records`` (equal scenarios once), adding their records as they finish;
+    the table is rewritten after each one."""
+    copies = Counter(p.hash for p in points)  # equal scenarios (e.g. a value listed twice) run once
+    todo: dict[str, Point] = {}
+    for p in points:
+        if p.hash not in records:
+            todo.setdefault(p.hash, p)
+    done = sum(p.hash in records for p in points)
+    if progress:
+        progress(done, len(points))
+    payloads = [{"hash": h, "scenario": p.scenario, **common} for h, p in todo.items()]
+    stream = execute(payloads, *run)
+    try:
+        for h, record in stream:
+            if folder is not None:
+                record = _save_point(folder, todo[h], record, common["method"], common["priority"])
+            records[h] = record
+            done += copies[h]
+            if folder is not None:
+                write_table(folder, sweep_frame(points, records, axes))
+            if progress:
+                progress(done, len(points))
+    except WorkerDied as err:
+        finished = sum(p.hash in records for p in points)
+        hint = "; run the same command with --resume to finish" if folder is not None else ""
+        raise WorkerDied(f"{err}: {finished} of {len(points)} points finished and saved{hint}") from None
+    finally:
+        stream.close()
