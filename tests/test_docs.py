@@ -264,19 +264,11 @@ def served(site):
 
 @pytest.mark.slow
 def test_the_formulation_and_an_example_in_a_headless_browser(served, tmp_path):
-    from tests.test_report_browser import _browser_paths, _screenshot
+    from browser_support import headless_chrome
 
-    chromium, driver_path = _browser_paths()
-    os.environ["SE_OFFLINE"] = "true"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from tests.test_report_browser import _screenshot
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver = headless_chrome()
     try:
         driver.get(served + "formulation/")
         assert driver.title.startswith("Formulation")

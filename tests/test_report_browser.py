@@ -21,44 +21,19 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from browser_support import WIDE, headless_chrome
 
 from lec_opt.day.outputs import write_day
 from lec_opt.io.schema import SummaryKey as K
 from lec_opt.report import write_report
 
 ARTEFACTS = os.environ.get("LEC_OPT_ARTEFACTS")
-WIDE = (1280, 900)
 NARROW = (390, 844)  # a phone held upright, CSS pixels
-
-
-def _browser_paths() -> tuple[str, str]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    missing = [name for name, path in (("chromium", chromium), ("chromedriver", driver)) if path is None]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("selenium (pip install -e '.[test]')")
-    if missing:
-        pytest.skip(f"no {', '.join(missing)} (apt-get install chromium chromium-driver)")
-    return chromium, driver
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium, driver_path = _browser_paths()
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not fetch a browser or driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars"):
-        options.add_argument(arg)
-    options.add_argument(f"--window-size={WIDE[0]},{WIDE[1]}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(30)
+    driver = headless_chrome(WIDE, "--hide-scrollbars")
     yield driver
     driver.quit()
 

@@ -9,12 +9,11 @@ On a developer machine without the browser the test skips; where skips are failu
 
 from __future__ import annotations
 
-import os
-import shutil
 import warnings
 
 import httpx
 import pytest
+from browser_support import headless_chrome
 from service_support import OPERATOR, thread_server
 
 from lec_opt.scenario import load_scenario
@@ -29,21 +28,7 @@ ROWS = "return Array.from(document.querySelectorAll(arguments[0] + ' tbody tr'))
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("no chromium or chromedriver (apt-get install chromium chromium-driver)")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not fetch a browser or driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    driver.set_page_load_timeout(30)
+    driver = headless_chrome()
     yield driver
     driver.quit()
 
