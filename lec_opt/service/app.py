@@ -25,7 +25,8 @@ MAX_BODY_BYTES = 256 * 1024  # a bulk post of 1000 peers' readings is about 70 k
 MAX_PEERS_PER_POST = 2000
 Kwh = Annotated[float, Field(ge=0, allow_inf_nan=False, description="kWh in the interval, >= 0")]
 Time = Annotated[str, Field(pattern=r"^\d\d:\d\d$", description="the interval's start, HH:MM on the grid")]
-TimeQuery = Annotated[str | None, Query(pattern=r"^\d\d:\d\d$", description="HH:MM, included")]
+From = Annotated[str | None, Query(alias="from", pattern=r"^\d\d:\d\d$", description="first interval, HH:MM")]
+To = Annotated[str | None, Query(alias="to", pattern=r"^\d\d:\d\d$", description="last interval, HH:MM")]
 
 
 class Strict(BaseModel):
@@ -136,8 +137,8 @@ def _peer_routes(app: FastAPI, agg: Aggregator, caller, peer) -> None:
     @app.get("/peers/me/statement", summary="The calling peer's readings, trades and money per cleared interval")
     def my_statement(
         who: Annotated[Caller, Depends(peer)],
-        first: Annotated[str | None, Query(alias="from", pattern=r"^\d\d:\d\d$", description="HH:MM")] = None,
-        last: Annotated[str | None, Query(alias="to", pattern=r"^\d\d:\d\d$", description="HH:MM")] = None,
+        first: From = None,
+        last: To = None,
     ) -> dict:
         a, b = span(agg.community, first, last)
         with agg.sessions() as session:
@@ -169,8 +170,8 @@ def _operator_routes(app: FastAPI, agg: Aggregator, operator) -> None:
     def peer_statement(
         peer: Annotated[int, Path(ge=1)],
         who: Annotated[Caller, Depends(operator)],
-        first: Annotated[str | None, Query(alias="from", pattern=r"^\d\d:\d\d$", description="HH:MM")] = None,
-        last: Annotated[str | None, Query(alias="to", pattern=r"^\d\d:\d\d$", description="HH:MM")] = None,
+        first: From = None,
+        last: To = None,
     ) -> dict:
         agg.community.check_peer(peer)
         a, b = span(agg.community, first, last)
@@ -180,8 +181,8 @@ def _operator_routes(app: FastAPI, agg: Aggregator, operator) -> None:
     @app.get("/operator/export", summary="The cleared intervals as solve-day's results files")
     def export_files(
         who: Annotated[Caller, Depends(operator)],
-        first: Annotated[str | None, Query(alias="from", pattern=r"^\d\d:\d\d$", description="HH:MM")] = None,
-        last: Annotated[str | None, Query(alias="to", pattern=r"^\d\d:\d\d$", description="HH:MM")] = None,
+        first: From = None,
+        last: To = None,
     ) -> dict:
         a, b = span(agg.community, first, last)
         with agg.sessions() as session:

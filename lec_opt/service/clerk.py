@@ -84,14 +84,14 @@ class Clerk:
                     held = nxt if nxt is not None else _STOP
                     break
                 batch.append(nxt)
-            _store_all(self._store, batch)
+            store_or_fail(self._store, batch)
             if held is None:
                 held = self._queue.get()
             elif held is _STOP:
                 held = None
 
 
-def _store_all(store: Callable[[list[Posted]], None], batch: list[Posted]) -> None:
+def store_or_fail(store: Callable[[list[Posted]], None], batch: list[Posted]) -> None:
     """``store(batch)``; an error it lets out goes to every post it left unanswered (the clerk goes on)."""
     try:
         store(batch)

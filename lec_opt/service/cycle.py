@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from lec_opt.service import clearing
+from lec_opt.service.clerk import store_or_fail
 from lec_opt.service.community import Community
 from lec_opt.service.db import Audit, Reading
 from lec_opt.service.matcher import Matcher
@@ -80,22 +81,22 @@ class Cycle:
                 raise
             log.exception("a batch of %d posts failed; storing them one by one", len(posts))
             for post in posts:
-                _store_alone(self.store, post)
+                store_or_fail(self.store, [post])
             return
-        maybe, complete = [], set()
+        maybe, changed = [], set()
         for post, result in zip(posts, results):
             if isinstance(result, Exception):
                 post.future.set_exception(result)
                 continue
             self.tally.add(post.interval, result[Outcome.ACCEPTED])
             if result[Outcome.ACCEPTED] or result[Outcome.REPLACED]:
-                complete.add(post.interval)
+                changed.add(post.interval)
             if post.interval == self.live or self.reopened:  # may complete the live interval
                 maybe.append(Waiting(post, result, []))
             else:
                 post.future.set_result(answer(result, []))
         if self.matcher is not None:
-            self._solve_ahead(sorted(complete))
+            self._solve_ahead(sorted(changed))
         if maybe and not (self.reopened or self._live_complete()):
             for w in maybe:  # the live interval still misses readings: nothing to wait for
                 w.post.future.set_result(answer(w.counts, []))
@@ -188,11 +189,3 @@ class Cycle:
 def answer(counts: dict[Outcome, int], cleared: list[str]) -> dict:
     """A post's answer: how many of its readings were accepted, duplicates or replaced, and what cleared."""
     return {**{o.value: n for o, n in counts.items()}, "cleared": cleared}
-
-
-def _store_alone(store, post: Posted) -> None:
-    try:
-        store([post])
-    except Exception as err:  # noqa: BLE001 - this post's error, to its poster
-        if not post.future.done():
-            post.future.set_exception(err)
